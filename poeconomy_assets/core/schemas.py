@@ -31,6 +31,31 @@ class DailyPrices(pa.DataFrameModel):
         unique = ["league", "currency", "date"]
 
 
+class Features(pa.DataFrameModel):
+    """One row per (league, currency, date): model inputs known at the close of that day, and targets."""
+
+    league: str
+    currency: str
+    date: pl.Date
+    league_day: int = pa.Field(ge=0)
+    price_chaos: float = pa.Field(gt=0)
+    target_logret_1d: float = pa.Field(nullable=True)
+    target_logret_3d: float = pa.Field(nullable=True)
+    target_logret_7d: float = pa.Field(nullable=True)
+
+    class Config:
+        strict = False  # the feature columns themselves evolve with the model
+        unique = ["league", "currency", "date"]
+
+    @pa.dataframe_check
+    def numeric_columns_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """No feature may be +/-inf or NaN (null is allowed: not enough history yet)."""
+        numeric = [c for c, t in data.lazyframe.collect_schema().items() if t.is_float()]
+        if not numeric:
+            return data.lazyframe.select(pl.lit(True))
+        return data.lazyframe.select(pl.all_horizontal([pl.col(c).is_finite() | pl.col(c).is_null() for c in numeric]))
+
+
 class Forecasts(pa.DataFrameModel):
     """One row per (league, currency, horizon, as_of): a price forecast with its interval."""
 

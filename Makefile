@@ -1,0 +1,32 @@
+# One command to run the product, one to test it. Python 3.11 and pip are all they assume.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME := $(CURDIR)
+
+.PHONY: install demo test ui lock bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv
+	$(BIN)/uv pip install -q --python $(BIN)/python --compile-bytecode -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)  ## set up .venv (quick when nothing changed)
+
+demo: install  ## simulate a market and materialize every asset on the embedded default
+	$(BIN)/poeconomy demo
+
+test: install  ## run the test suite
+	$(BIN)/pytest -n 2 --dist loadfile
+
+ui: install  ## the Dagster web UI on http://127.0.0.1:3000
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lock:  ## re-resolve requirements.lock from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock -q --python $(BIN)/python
+
+clean:
+	rm -rf .poeconomy

@@ -1,0 +1,24 @@
+"""Markdown rendering of small polars frames for Dagster metadata."""
+
+import polars as pl
+
+
+def frame_to_markdown(frame: pl.DataFrame, max_rows: int = 50, float_digits: int = 4) -> str:
+    """A GitHub-style markdown table of the first ``max_rows`` rows."""
+    if frame.is_empty():
+        return "_(no rows)_"
+    shown = frame.head(max_rows)
+    cells = [[_cell(v, float_digits) for v in row] for row in shown.iter_rows()]
+    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
+    if frame.height > max_rows:
+        lines.append(f"\n_… {frame.height - max_rows} more rows_")
+    return "\n".join(lines)
+
+
+def _cell(value: object, digits: int) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return str(value).replace("|", "\\|")

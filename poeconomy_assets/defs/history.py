@@ -1,0 +1,48 @@
+"""Past leagues imported from poe.ninja dumps, and the league/currency partitions they reveal."""
+
+import time
+
+import dagster as dg
+
+from poeconomy_assets.core.dumps import league_catalog
+from poeconomy_assets.core.markdown import frame_to_markdown
+from poeconomy_assets.defs.partitions import register_partitions
+from poeconomy_assets.resources.poe_ninja_dumps import PoeNinjaDumps
+
+
+@dg.asset(group_name="ingestion", kinds={"polars", "parquet"})
+def poe_ninja_history(context: dg.AssetExecutionContext, poe_ninja_dumps: PoeNinjaDumps) -> dg.MaterializeResult:
+    """Daily chaos prices of every past league found in the poe.ninja dump directory.
+
+    Registers each league and currency it finds as a dynamic partition. Rows that cannot be imported
+    are quarantined (counted and listed here, never silently dropped); a malformed file fails the
+    run with its name, line and field, and the previously imported history stays as it was.
+    """
+    started = time.perf_counter()
+    imported = poe_ninja_dumps.read()
+    prices = imported.prices
+    added = register_partitions(context.instance, imported.leagues, imported.currencies)
+    context.log.info(
+        f"imported {prices.height} rows from {len(imported.files)} files: {len(imported.leagues)} leagues, "
+        f"{len(imported.currencies)} currencies; quarantined {imported.quarantine.height}; "
+        f"new partitions: {added}"
+    )
+    catalog = league_catalog(prices)
+    return dg.MaterializeResult(
+        value=prices,
+        metadata={
+            "rows": prices.height,
+            "files": len(imported.files),
+            "leagues": len(imported.leagues),
+            "currencies": len(imported.currencies),
+            "quarantined_rows": imported.quarantine.height,
+            "skipped_not_chaos_rows": imported.skipped_not_chaos,
+            "quarantine": dg.MetadataValue.md(frame_to_markdown(imported.quarantine, max_rows=30)),
+            "league_catalog": dg.MetadataValue.md(frame_to_markdown(catalog)),
+            "new_league_partitions": ", ".join(added["league"]) or "none",
+            "new_currency_partitions": ", ".join(added["currency"]) or "none",
+            "directory": dg.MetadataValue.path(poe_ninja_dumps.directory),
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    )
+

@@ -1,0 +1,25 @@
+"""Jobs, one per partitions definition (a run materializes one partition of one definition)."""
+
+import dagster as dg
+
+from poeconomy_assets.defs.partitions import currency_horizon_partitions
+
+history_job = dg.define_asset_job("history_job", selection=["poe_ninja_history"], description="Import past leagues.")
+daily_prices_job = dg.define_asset_job(
+    "daily_prices_job", selection=["daily_prices"], description="Daily prices of one league."
+)
+features_job = dg.define_asset_job(
+    "features_job", selection=["currency_features"], description="Features of one currency."
+)
+training_job = dg.define_asset_job(
+    "training_job",
+    selection=["price_models", "price_forecasts"],
+    partitions_def=currency_horizon_partitions,
+    description="Train one currency × horizon model and forecast with it.",
+)
+forecast_job = dg.define_asset_job(
+    "forecast_job", selection=["price_forecasts"], description="Forecast one currency × horizon with its stored model."
+)
+report_job = dg.define_asset_job("report_job", selection=["investment_report"], description="Report of one league.")
+
+JOBS = [history_job, daily_prices_job, features_job, training_job, forecast_job, report_job]

@@ -1,0 +1,47 @@
+"""Daily prices per league: the one price history that features and models read."""
+
+import dagster as dg
+import polars as pl
+
+from poeconomy_assets.core.keys import name_from_key
+from poeconomy_assets.core.markdown import frame_to_markdown
+from poeconomy_assets.core.schemas import DailyPrices
+from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
+from poeconomy_assets.defs.partitions import league_partitions
+
+
+@dg.asset(
+    group_name="prices",
+    partitions_def=league_partitions,
+    check_specs=[schema_check_spec("daily_prices", DailyPrices)],
+    kinds={"polars", "parquet"},
+)
+def daily_prices(context: dg.AssetExecutionContext, poe_ninja_history: pl.DataFrame) -> dg.MaterializeResult:
+    """One chaos (and divine) price per currency and day for one league."""
+    league = name_from_key(context.partition_key)
+    prices = poe_ninja_history.filter(pl.col("league") == league).sort("currency", "date")
+    if prices.is_empty():
+        raise ValueError(f"no price rows for league {league!r}: is it in the dump directory?")
+    summary = (
+        prices.group_by("currency")
+        .agg(
+            pl.len().alias("days"),
+            pl.col("price_chaos").first().alias("first_chaos"),
+            pl.col("price_chaos").last().alias("last_chaos"),
+            pl.col("price_divine").last().alias("last_divine"),
+        )
+        .sort("last_chaos", descending=True)
+    )
+    return dg.MaterializeResult(
+        value=prices,
+        metadata={
+            "league": league,
+            "rows": prices.height,
+            "currencies": summary.height,
+            "first_date": str(prices["date"].min()),
+            "last_date": str(prices["date"].max()),
+            "days": int(prices["league_day"].max()) + 1,
+            "currencies_summary": dg.MetadataValue.md(frame_to_markdown(summary)),
+        },
+        check_results=[schema_check_result("daily_prices", DailyPrices, prices)],
+    )

@@ -1,0 +1,29 @@
+"""Resource instances: the one place that reads the environment.
+
+Everything lives under ``POECONOMY_HOME`` (default ``.poeconomy/`` in the working directory):
+``data/`` (asset Parquet files), ``models/``, ``reports/``, ``dumps/`` (the default dump directory).
+"""
+
+import os
+from pathlib import Path
+
+from poeconomy_assets.resources.model_store import ModelStore
+from poeconomy_assets.resources.parquet_io_manager import ParquetIOManager
+from poeconomy_assets.resources.poe_ninja_dumps import PoeNinjaDumps
+from poeconomy_assets.resources.report_store import ReportStore
+
+
+def poeconomy_home() -> Path:
+    return Path(os.environ.get("POECONOMY_HOME") or Path.cwd() / ".poeconomy").resolve()
+
+
+def build_resources(home: Path | None = None, dumps_dir: Path | None = None) -> dict[str, object]:
+    """Resources for the embedded default (no server): Parquet files and folders under ``home``."""
+    home = home or poeconomy_home()
+    dumps = dumps_dir or Path(os.environ.get("POECONOMY_DUMPS_DIR") or home / "dumps")
+    return {
+        "io_manager": ParquetIOManager(base_dir=str(home / "data")),
+        "model_store": ModelStore(base_dir=str(home / "models")),
+        "report_store": ReportStore(base_dir=str(home / "reports")),
+        "poe_ninja_dumps": PoeNinjaDumps(directory=str(dumps)),
+    }

@@ -1,0 +1,24 @@
+"""Resource that keeps trained models on disk, one folder per currency × horizon."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from poeconomy_assets.core.ensemble import TrainedModel
+from poeconomy_assets.core.keys import key_from_name
+
+
+class ModelStore(dg.ConfigurableResource):
+    """Model artifacts under ``{base_dir}/{currency key}/{horizon}/`` (native formats + manifest)."""
+
+    base_dir: str
+
+    def directory(self, currency: str, horizon: str) -> Path:
+        return Path(self.base_dir, key_from_name(currency), horizon)
+
+    def save(self, model: TrainedModel) -> dict:
+        return model.save(self.directory(model.currency, model.horizon))
+
+    def load(self, currency: str, horizon: str) -> TrainedModel:
+        """Loads after checking every file's sha256 against the manifest (raises on mismatch)."""
+        return TrainedModel.load(self.directory(currency, horizon))

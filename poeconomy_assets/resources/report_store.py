@@ -1,0 +1,21 @@
+"""Resource for the standalone report files (HTML) that users open outside Dagster."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from poeconomy_assets.core.keys import key_from_name
+
+
+class ReportStore(dg.ConfigurableResource):
+    """Reports under ``{base_dir}/{league key}.{ext}``; writes replace the previous file."""
+
+    base_dir: str
+
+    def write(self, league: str, extension: str, content: str) -> Path:
+        path = Path(self.base_dir, f"{key_from_name(league)}.{extension}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(content, encoding="utf-8")
+        tmp.replace(path)
+        return path

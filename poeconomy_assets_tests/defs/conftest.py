@@ -1,0 +1,36 @@
+"""A small simulated market materialized through the whole graph, shared by the defs tests."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from poeconomy_assets.core.simulator import SimulationConfig, write_dumps
+from poeconomy_assets.definitions import build_defs
+from poeconomy_assets.defs.resources import build_resources
+from poeconomy_assets.graph_runner import GraphRun, materialize_graph
+
+SMALL_MARKET = SimulationConfig(n_leagues=3, n_currencies=4, seed=11, min_days=40, max_days=50)
+TEST_PROFILE = {"ops": {"price_models": {"config": {"profile": "test"}}}}
+
+
+@dataclass
+class Materialized:
+    home: Path
+    dumps: Path
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+    outcome: GraphRun
+
+
+@pytest.fixture(scope="module")
+def materialized_graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Materialized]:
+    root = tmp_path_factory.mktemp("graph")
+    dumps, home = root / "dumps", root / "home"
+    write_dumps(SMALL_MARKET, dumps)
+    defs = build_defs(build_resources(home, dumps))
+    with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
+        outcome = materialize_graph(defs, instance, TEST_PROFILE, log=lambda _: None)
+        yield Materialized(home, dumps, defs, instance, outcome)
