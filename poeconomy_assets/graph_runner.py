@@ -13,6 +13,10 @@ import dagster as dg
 from poeconomy_assets.core.schemas import HORIZONS
 
 
+class GraphRunError(RuntimeError):
+    """A run of the graph failed; the message names the job, the partition and why."""
+
+
 @dataclass
 class GraphRun:
     """What a whole-graph materialization did."""
@@ -37,12 +41,13 @@ def materialize_graph(
 
     def run(job_name: str, partition_key: str | None = None, config: dict | None = None) -> None:
         result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, partition_key=partition_key, run_config=config, raise_on_error=True
+            instance=instance, partition_key=partition_key, run_config=config, raise_on_error=False
         )
         outcome.runs += 1
-        for evaluation in result.get_asset_check_evaluations():
-            if not evaluation.passed:
-                outcome.failed_checks.append(f"{evaluation.check_name} [{partition_key}]")
+        failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+        outcome.failed_checks += [f"{e.check_name} [{partition_key}]" for e in failed]
+        if not result.success:
+            raise GraphRunError(_explain(job_name, partition_key, result, failed))
 
     log("1/5 importing past leagues (poe_ninja_history)")
     run("history_job")
@@ -70,3 +75,17 @@ def materialize_graph(
     outcome.seconds = time.perf_counter() - started
     return outcome
 
+
+
+def _explain(job: str, partition: str | None, result: dg.ExecuteInProcessResult, failed_checks: list) -> str:
+    lines = [f"{job} [{partition or 'unpartitioned'}] failed (run {result.run_id})"]
+    for evaluation in failed_checks:
+        cases = evaluation.metadata.get("failure_cases")
+        lines.append(f"  check {evaluation.check_name} failed:\n{cases.value if cases else ''}")
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            while error.cause is not None:  # the user's exception is the innermost cause
+                error = error.cause
+            lines.append(f"  step {event.step_key}: {error.message.strip()}")
+    return "\n".join(lines)

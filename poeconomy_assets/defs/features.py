@@ -19,7 +19,7 @@ from poeconomy_assets.defs.partitions import currency_partitions
     check_specs=[schema_check_spec("currency_features", Features)],
     kinds={"polars", "parquet"},
 )
-def currency_features(context: dg.AssetExecutionContext, daily_prices: pl.DataFrame) -> dg.MaterializeResult:
+def currency_features(context: dg.AssetExecutionContext, daily_prices: pl.DataFrame):  # no return annotation: Dagster reads one as the type of every output, check outputs included
     """Model inputs for one currency on every day of every league (no look-ahead), with 1d/3d/7d targets.
 
     Cross-league and market-wide features need every currency's history, so the whole price table

@@ -28,7 +28,7 @@ from poeconomy_assets.resources.model_store import ModelStore
 )
 def price_forecasts(
     context: dg.AssetExecutionContext, currency_features: pl.DataFrame, model_store: ModelStore
-) -> dg.MaterializeResult:
+):  # no return annotation: Dagster reads one as the type of every output, check outputs included
     """Where this currency's price is going over the horizon, from the latest day of each league."""
     currency, horizon = split_currency_horizon(context.partition_key)
     model = model_store.load(currency, horizon)  # refuses tampered artifacts

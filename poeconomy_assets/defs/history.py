@@ -3,6 +3,7 @@
 import time
 
 import dagster as dg
+import polars as pl
 
 from poeconomy_assets.core.dumps import league_catalog
 from poeconomy_assets.core.markdown import frame_to_markdown
@@ -11,7 +12,7 @@ from poeconomy_assets.resources.poe_ninja_dumps import PoeNinjaDumps
 
 
 @dg.asset(group_name="ingestion", kinds={"polars", "parquet"})
-def poe_ninja_history(context: dg.AssetExecutionContext, poe_ninja_dumps: PoeNinjaDumps) -> dg.MaterializeResult:
+def poe_ninja_history(context: dg.AssetExecutionContext, poe_ninja_dumps: PoeNinjaDumps) -> dg.MaterializeResult[pl.DataFrame]:
     """Daily chaos prices of every past league found in the poe.ninja dump directory.
 
     Registers each league and currency it finds as a dynamic partition. Rows that cannot be imported

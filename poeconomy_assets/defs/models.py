@@ -31,7 +31,7 @@ def price_models(
     config: TrainingConfig,
     currency_features: pl.DataFrame,
     model_store: ModelStore,
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[dict]:
     """A trained model predicting this currency's log return over the horizon; the stored value is its manifest."""
     currency, horizon = split_currency_horizon(context.partition_key)
     started = time.perf_counter()

@@ -16,7 +16,7 @@ from poeconomy_assets.defs.partitions import league_partitions
     check_specs=[schema_check_spec("daily_prices", DailyPrices)],
     kinds={"polars", "parquet"},
 )
-def daily_prices(context: dg.AssetExecutionContext, poe_ninja_history: pl.DataFrame) -> dg.MaterializeResult:
+def daily_prices(context: dg.AssetExecutionContext, poe_ninja_history: pl.DataFrame):  # no return annotation: Dagster reads one as the type of every output, check outputs included
     """One chaos (and divine) price per currency and day for one league."""
     league = name_from_key(context.partition_key)
     prices = poe_ninja_history.filter(pl.col("league") == league).sort("currency", "date")

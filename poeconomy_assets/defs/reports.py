@@ -20,7 +20,7 @@ def investment_report(
     price_forecasts: pl.DataFrame,
     daily_prices: pl.DataFrame,
     report_store: ReportStore,
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[pl.DataFrame]:
     """Currencies of one league ranked by forecast return, with 80% ranges and P(up), in chaos and divines."""
     league = name_from_key(context.partition_key)
     report = build_report(league, price_forecasts, daily_prices)

@@ -31,6 +31,7 @@ def materialized_graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mat
     dumps, home = root / "dumps", root / "home"
     write_dumps(SMALL_MARKET, dumps)
     defs = build_defs(build_resources(home, dumps))
+    (root / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
         outcome = materialize_graph(defs, instance, TEST_PROFILE, log=lambda _: None)
         yield Materialized(home, dumps, defs, instance, outcome)

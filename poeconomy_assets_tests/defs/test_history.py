@@ -18,6 +18,7 @@ def setup(tmp_path: Path):
     dumps, home = tmp_path / "dumps", tmp_path / "home"
     write_dumps(MARKET, dumps)
     defs = build_defs(build_resources(home, dumps))
+    (tmp_path / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
         yield dumps, home, defs, instance
 
@@ -40,7 +41,7 @@ def test_malformed_file_fails_with_file_and_line_and_keeps_previous_import(setup
 
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    message = failure.step_failure_data.error.message
+    message = failure.step_failure_data.error.to_string()  # the DumpError is the cause of the step error
     assert "Broken.currency.csv" in message and "line 1" in message, message
     assert _stored(home).equals(before)
     assert instance.get_dynamic_partitions("league") == leagues_before
