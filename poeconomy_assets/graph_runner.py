@@ -40,8 +40,9 @@ def materialize_graph(
     outcome = GraphRun()
 
     def run(job_name: str, partition_key: str | None = None, config: dict | None = None) -> None:
+        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the UI keeps every event
         result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, partition_key=partition_key, run_config=config, raise_on_error=False
+            instance=instance, partition_key=partition_key, run_config={**quiet, **(config or {})}, raise_on_error=False
         )
         outcome.runs += 1
         failed = [e for e in result.get_asset_check_evaluations() if not e.passed]

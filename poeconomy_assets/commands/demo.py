@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 
 from poeconomy_assets.core.markdown import frame_to_markdown
+from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.core.simulator import SimulationConfig, write_dumps
 from poeconomy_assets.defs.resources import build_resources, poeconomy_home
 from poeconomy_assets.graph_runner import GraphRun, materialize_graph
@@ -75,5 +76,6 @@ def _model_scores(forecasts_dir: Path) -> pl.DataFrame | None:
         .agg(pl.col("validation_mase").first())
         .pivot(on="horizon", index="currency", values="validation_mase")
         .sort("currency")
+        .select("currency", *[h for h in HORIZONS if h in frame["horizon"].unique().to_list()])
     )
 

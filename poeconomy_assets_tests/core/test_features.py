@@ -1,0 +1,51 @@
+import datetime as dt
+import math
+
+import polars as pl
+import pytest
+
+from poeconomy_assets.core.dumps import read_dump_dir
+from poeconomy_assets.core.features import build_features, feature_columns, target_column
+from poeconomy_assets.core.schemas import Features
+from poeconomy_assets.core.simulator import SimulationConfig, write_dumps
+
+
+@pytest.fixture(scope="module")
+def prices(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+    directory = tmp_path_factory.mktemp("dumps")
+    write_dumps(SimulationConfig(n_leagues=3, n_currencies=6, seed=5, min_days=30, max_days=40), directory)
+    return read_dump_dir(directory).prices
+
+
+def test_one_valid_row_per_price(prices: pl.DataFrame) -> None:
+    features = build_features(prices)
+    assert features.height == prices.height
+    Features.validate(features, lazy=True)
+    assert len(feature_columns(features)) >= 20
+
+
+def test_targets_are_future_log_returns_within_the_league(prices: pl.DataFrame) -> None:
+    features = build_features(prices).sort("league", "currency", "date")
+    row = features.filter(pl.col(target_column("3d")).is_not_null()).row(10, named=True)
+    later = prices.filter(
+        (pl.col("league") == row["league"]) & (pl.col("currency") == row["currency"])
+        & (pl.col("date") == row["date"] + dt.timedelta(days=3))
+    )
+    assert row[target_column("3d")] == pytest.approx(math.log(later["price_chaos"][0] / row["price_chaos"]))
+    last_days = features.group_by("league", "currency").agg(pl.col(target_column("1d")).last())
+    assert last_days[target_column("1d")].null_count() == last_days.height, "no target crosses a league's end"
+
+
+@pytest.mark.parametrize("cut_day", [5, 12, 25])
+def test_no_look_ahead(prices: pl.DataFrame, cut_day: int) -> None:
+    """Changing every price after day t (in this and later leagues) leaves every feature at day t unchanged."""
+    league = sorted(prices["league"].unique().to_list())[1]
+    cut = prices.filter(pl.col("league") == league)["date"].min() + dt.timedelta(days=cut_day)
+    shocked = prices.with_columns(
+        pl.when(pl.col("date") > cut).then(pl.col("price_chaos") * 3.7).otherwise(pl.col("price_chaos")).alias("price_chaos")
+    )
+    columns = feature_columns(build_features(prices))
+    before = build_features(prices).filter(pl.col("date") <= cut).select("league", "currency", "date", *columns)
+    after = build_features(shocked).filter(pl.col("date") <= cut).select("league", "currency", "date", *columns)
+    assert before.height > 0
+    assert before.sort("league", "currency", "date").equals(after.sort("league", "currency", "date"))
