@@ -5,6 +5,9 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import warnings
+
+import dagster as dg
 
 from poeconomy_assets import commands
 
@@ -21,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Dagster flags beta APIs on every import; a user of this command cannot act on that.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     args = build_parser().parse_args(argv)
     return int(args._run(args) or 0)
 

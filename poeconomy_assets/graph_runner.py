@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from poeconomy_assets.core.keys import key_from_name
+
 from poeconomy_assets.core.schemas import HORIZONS
 
 
@@ -39,7 +41,7 @@ def materialize_graph(
     started = time.perf_counter()
     outcome = GraphRun()
 
-    def run(job_name: str, partition_key: str | None = None, config: dict | None = None) -> None:
+    def run(job_name: str, partition_key: str | None = None, config: dict | None = None) -> dg.ExecuteInProcessResult:
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the UI keeps every event
         result = defs.resolve_job_def(job_name).execute_in_process(
             instance=instance, partition_key=partition_key, run_config={**quiet, **(config or {})}, raise_on_error=False
@@ -49,11 +51,13 @@ def materialize_graph(
         outcome.failed_checks += [f"{e.check_name} [{partition_key}]" for e in failed]
         if not result.success:
             raise GraphRunError(_explain(job_name, partition_key, result, failed))
+        return result
 
     log("1/5 importing past leagues (poe_ninja_history)")
-    run("history_job")
-    outcome.leagues = sorted(instance.get_dynamic_partitions("league"))
-    outcome.currencies = sorted(instance.get_dynamic_partitions("currency"))
+    history = run("history_job").output_for_node("poe_ninja_history")
+    # Only what this import found: the instance may hold partitions of other dump directories.
+    outcome.leagues = sorted(key_from_name(x) for x in history["league"].unique())
+    outcome.currencies = sorted(key_from_name(x) for x in history["currency"].unique())
     log(f"2/5 daily prices for {len(outcome.leagues)} leagues")
     for league in outcome.leagues:
         run("daily_prices_job", league)

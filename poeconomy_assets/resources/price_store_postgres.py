@@ -1,0 +1,185 @@
+"""The production price store on PostgreSQL: COPY into a temporary table, then one INSERT … ON CONFLICT."""
+
+import io
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import polars as pl
+import psycopg2
+from psycopg2 import sql
+from psycopg2.extras import execute_values
+
+from poeconomy_assets.resources.price_store import (
+    DAILY_COLUMNS,
+    SNAPSHOT_COLUMNS,
+    PayloadRecord,
+    PriceStore,
+    compress,
+    daily_records,
+    payload_hash,
+    validate_snapshots,
+)
+
+SCHEMA_VERSION = 1
+_ENSURED: set[tuple[str, str]] = set()  # (url, schema) already created by this process
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+DDL = [
+    "CREATE TABLE IF NOT EXISTS {s}.schema_version (version INTEGER NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS {s}.snapshots (
+        league TEXT NOT NULL, currency TEXT NOT NULL, category TEXT NOT NULL, item_id BIGINT,
+        snapshot_at TIMESTAMPTZ NOT NULL, mean_chaos DOUBLE PRECISION NOT NULL CHECK (mean_chaos > 0),
+        min_chaos DOUBLE PRECISION, max_chaos DOUBLE PRECISION, daily BIGINT,
+        low_confidence BOOLEAN NOT NULL, payload_hash TEXT NOT NULL,
+        PRIMARY KEY (league, currency, snapshot_at))""",
+    """CREATE TABLE IF NOT EXISTS {s}.payloads (
+        payload_id BIGSERIAL PRIMARY KEY, league TEXT NOT NULL, category TEXT NOT NULL,
+        fetched_at TIMESTAMPTZ NOT NULL, content_hash TEXT NOT NULL, body_gzip BYTEA NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS payloads_latest ON {s}.payloads (league, category, payload_id DESC)",
+    """CREATE TABLE IF NOT EXISTS {s}.daily_prices (
+        league TEXT NOT NULL, currency TEXT NOT NULL, date DATE NOT NULL, league_day INTEGER NOT NULL,
+        price_chaos DOUBLE PRECISION NOT NULL, price_divine DOUBLE PRECISION, confidence TEXT NOT NULL,
+        source TEXT NOT NULL, PRIMARY KEY (league, currency, date))""",
+]
+
+
+class PostgresPriceStore(PriceStore):
+    """Price store in a PostgreSQL schema (``db_schema``), created on first use."""
+
+    url: str
+    db_schema: str = "poeconomy"
+
+    def _schema(self) -> sql.Identifier:
+        if not _IDENTIFIER.match(self.db_schema):
+            raise ValueError(f"db_schema {self.db_schema!r} must be a lower-case SQL identifier")
+        return sql.Identifier(self.db_schema)
+
+    def _q(self, template: str) -> sql.Composed:
+        return sql.SQL(template).format(s=self._schema())
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg2.extensions.cursor]:
+        connection = psycopg2.connect(self.url, connect_timeout=10)
+        try:
+            with connection, connection.cursor() as cursor:  # commits on success, rolls back on error
+                yield cursor
+        finally:
+            connection.close()
+
+    def ensure_schema(self) -> None:
+        if (self.url, self.db_schema) in _ENSURED:
+            return
+        with self._transaction() as cursor:
+            # Serialise concurrent first runs: CREATE … IF NOT EXISTS can still race in PostgreSQL.
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"poeconomy-schema-{self.db_schema}",))
+            cursor.execute(self._q("CREATE SCHEMA IF NOT EXISTS {s}"))
+            for statement in DDL:
+                cursor.execute(self._q(statement))
+            cursor.execute(self._q("SELECT COUNT(*) FROM {s}.schema_version"))
+            if cursor.fetchone()[0] == 0:
+                cursor.execute(self._q("INSERT INTO {s}.schema_version VALUES (%s)"), (SCHEMA_VERSION,))
+        _ENSURED.add((self.url, self.db_schema))
+
+    def upsert_snapshots(self, rows: pl.DataFrame, *, before_commit: Callable[[], None] | None = None) -> int:
+        rows = validate_snapshots(rows)
+        self.ensure_schema()
+        buffer = io.BytesIO()
+        rows.with_columns(pl.col("snapshot_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ")).write_csv(buffer, include_header=False)
+        buffer.seek(0)
+        columns = sql.SQL(", ").join(map(sql.Identifier, SNAPSHOT_COLUMNS))
+        with self._transaction() as cursor:
+            cursor.execute(self._q("CREATE TEMP TABLE incoming (LIKE {s}.snapshots) ON COMMIT DROP"))
+            cursor.copy_expert(sql.SQL("COPY incoming ({}) FROM STDIN WITH (FORMAT csv)").format(columns), buffer)
+            cursor.execute(
+                sql.SQL("INSERT INTO {s}.snapshots ({c}) SELECT {c} FROM incoming ON CONFLICT DO NOTHING").format(
+                    s=self._schema(), c=columns
+                )
+            )
+            inserted = cursor.rowcount
+            if before_commit:
+                before_commit()
+        return inserted
+
+    def archive_payload(self, league: str, category: str, fetched_at: datetime, body: bytes) -> PayloadRecord:
+        self.ensure_schema()
+        digest = payload_hash(body)
+        with self._transaction() as cursor:
+            previous = self._last_hash(cursor, league, category)
+            cursor.execute(
+                self._q(
+                    "INSERT INTO {s}.payloads (league, category, fetched_at, content_hash, body_gzip) "
+                    "VALUES (%s, %s, %s, %s, %s) RETURNING payload_id"
+                ),
+                (league, category, fetched_at, digest, psycopg2.Binary(compress(body))),
+            )
+            return PayloadRecord(hash=digest, unchanged=previous == digest, payload_id=cursor.fetchone()[0])
+
+    def _last_hash(self, cursor: psycopg2.extensions.cursor, league: str, category: str) -> str | None:
+        cursor.execute(
+            self._q(
+                "SELECT content_hash FROM {s}.payloads WHERE league = %s AND category = %s "
+                "ORDER BY payload_id DESC LIMIT 1"
+            ),
+            (league, category),
+        )
+        row = cursor.fetchone()
+        return row[0] if row else None
+
+    def last_payload_hash(self, league: str, category: str) -> str | None:
+        self.ensure_schema()
+        with self._transaction() as cursor:
+            return self._last_hash(cursor, league, category)
+
+    def read_snapshots(self, league: str, start: datetime | None = None, end: datetime | None = None) -> pl.DataFrame:
+        self.ensure_schema()
+        query = sql.SQL("SELECT {c} FROM {s}.snapshots WHERE league = %s").format(
+            c=sql.SQL(", ").join(map(sql.Identifier, SNAPSHOT_COLUMNS)), s=self._schema()
+        )
+        params: list[object] = [league]
+        if start is not None:
+            query, params = query + sql.SQL(" AND snapshot_at >= %s"), [*params, start]
+        if end is not None:
+            query, params = query + sql.SQL(" AND snapshot_at < %s"), [*params, end]
+        with self._transaction() as cursor:
+            cursor.execute(query + sql.SQL(" ORDER BY snapshot_at, currency"), params)
+            rows = cursor.fetchall()
+        return pl.DataFrame(rows, schema=list(SNAPSHOT_COLUMNS.items()), orient="row")
+
+    def count_snapshots(self, league: str | None = None) -> int:
+        self.ensure_schema()
+        with self._transaction() as cursor:
+            if league is None:
+                cursor.execute(self._q("SELECT COUNT(*) FROM {s}.snapshots"))
+            else:
+                cursor.execute(self._q("SELECT COUNT(*) FROM {s}.snapshots WHERE league = %s"), (league,))
+            return cursor.fetchone()[0]
+
+    def leagues(self) -> list[str]:
+        self.ensure_schema()
+        with self._transaction() as cursor:
+            cursor.execute(
+                self._q("SELECT league FROM {s}.snapshots UNION SELECT league FROM {s}.daily_prices ORDER BY league")
+            )
+            return [r[0] for r in cursor.fetchall()]
+
+    def replace_daily_prices(self, league: str, prices: pl.DataFrame) -> int:
+        records = daily_records(league, prices)
+        self.ensure_schema()
+        with self._transaction() as cursor:
+            cursor.execute(self._q("DELETE FROM {s}.daily_prices WHERE league = %s"), (league,))
+            execute_values(cursor, self._q("INSERT INTO {s}.daily_prices VALUES %s").as_string(cursor), records,
+                           page_size=5000)
+        return len(records)
+
+    def read_daily_prices(self, league: str) -> pl.DataFrame:
+        self.ensure_schema()
+        with self._transaction() as cursor:
+            cursor.execute(
+                sql.SQL("SELECT {c} FROM {s}.daily_prices WHERE league = %s ORDER BY currency, date").format(
+                    c=sql.SQL(", ").join(map(sql.Identifier, DAILY_COLUMNS)), s=self._schema()
+                ),
+                (league,),
+            )
+            rows = cursor.fetchall()
+        return pl.DataFrame(rows, schema=list(DAILY_COLUMNS.items()), orient="row")

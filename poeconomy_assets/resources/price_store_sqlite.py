@@ -1,0 +1,173 @@
+"""The embedded price store: one SQLite file, no server (WAL mode, one transaction per write)."""
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+
+from poeconomy_assets.resources.price_store import (
+    DAILY_COLUMNS,
+    SNAPSHOT_COLUMNS,
+    PayloadRecord,
+    PriceStore,
+    compress,
+    daily_records,
+    payload_hash,
+    snapshot_records,
+    validate_snapshots,
+)
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS snapshots (
+        league TEXT NOT NULL, currency TEXT NOT NULL, category TEXT NOT NULL, item_id INTEGER,
+        snapshot_at TEXT NOT NULL, mean_chaos REAL NOT NULL, min_chaos REAL, max_chaos REAL, daily INTEGER,
+        low_confidence INTEGER NOT NULL, payload_hash TEXT NOT NULL,
+        PRIMARY KEY (league, currency, snapshot_at))""",
+    """CREATE TABLE IF NOT EXISTS payloads (
+        payload_id INTEGER PRIMARY KEY AUTOINCREMENT, league TEXT NOT NULL, category TEXT NOT NULL,
+        fetched_at TEXT NOT NULL, content_hash TEXT NOT NULL, body_gzip BLOB NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS payloads_latest ON payloads (league, category, payload_id)",
+    """CREATE TABLE IF NOT EXISTS daily_prices (
+        league TEXT NOT NULL, currency TEXT NOT NULL, date TEXT NOT NULL, league_day INTEGER NOT NULL,
+        price_chaos REAL NOT NULL, price_divine REAL, confidence TEXT NOT NULL, source TEXT NOT NULL,
+        PRIMARY KEY (league, currency, date))""",
+]
+SCHEMA_VERSION = 1
+_ENSURED: set[str] = set()  # files whose tables this process already created
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class EmbeddedPriceStore(PriceStore):
+    """Price store in a SQLite file (created with its folder on first use)."""
+
+    path: str
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA busy_timeout=30000")
+            yield connection
+        finally:
+            connection.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    def ensure_schema(self) -> None:
+        if self.path in _ENSURED and Path(self.path).exists():
+            return
+        with self._transaction() as connection:
+            for statement in SCHEMA:
+                connection.execute(statement)
+            if connection.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
+                connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+        _ENSURED.add(self.path)
+
+    def upsert_snapshots(self, rows: pl.DataFrame, *, before_commit: Callable[[], None] | None = None) -> int:
+        rows = validate_snapshots(rows)
+        self.ensure_schema()
+        records = [
+            (*r[:4], _iso(r[4]), *r[5:9], int(r[9]), r[10]) for r in snapshot_records(rows)
+        ]
+        placeholders = ", ".join("?" * len(SNAPSHOT_COLUMNS))
+        with self._transaction() as connection:
+            before = connection.total_changes
+            connection.executemany(
+                f"INSERT INTO snapshots ({', '.join(SNAPSHOT_COLUMNS)}) VALUES ({placeholders}) ON CONFLICT DO NOTHING",
+                records,
+            )
+            inserted = connection.total_changes - before
+            if before_commit:
+                before_commit()
+        return inserted
+
+    def archive_payload(self, league: str, category: str, fetched_at: datetime, body: bytes) -> PayloadRecord:
+        self.ensure_schema()
+        digest = payload_hash(body)
+        with self._transaction() as connection:
+            previous = self._last_hash(connection, league, category)
+            cursor = connection.execute(
+                "INSERT INTO payloads (league, category, fetched_at, content_hash, body_gzip) VALUES (?, ?, ?, ?, ?)",
+                (league, category, _iso(fetched_at), digest, compress(body)),
+            )
+            return PayloadRecord(hash=digest, unchanged=previous == digest, payload_id=int(cursor.lastrowid or 0))
+
+    @staticmethod
+    def _last_hash(connection: sqlite3.Connection, league: str, category: str) -> str | None:
+        row = connection.execute(
+            "SELECT content_hash FROM payloads WHERE league = ? AND category = ? ORDER BY payload_id DESC LIMIT 1",
+            (league, category),
+        ).fetchone()
+        return row[0] if row else None
+
+    def last_payload_hash(self, league: str, category: str) -> str | None:
+        self.ensure_schema()
+        with self._connect() as connection:
+            return self._last_hash(connection, league, category)
+
+    def read_snapshots(self, league: str, start: datetime | None = None, end: datetime | None = None) -> pl.DataFrame:
+        self.ensure_schema()
+        sql = f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM snapshots WHERE league = ?"
+        params: list[object] = [league]
+        if start is not None:
+            sql, params = sql + " AND snapshot_at >= ?", [*params, _iso(start)]
+        if end is not None:
+            sql, params = sql + " AND snapshot_at < ?", [*params, _iso(end)]
+        with self._connect() as connection:
+            rows = connection.execute(sql + " ORDER BY snapshot_at, currency", params).fetchall()
+        frame = pl.DataFrame(rows, schema=[(c, pl.Utf8 if c == "snapshot_at" else t) for c, t in SNAPSHOT_COLUMNS.items()],
+                             orient="row")
+        return frame.with_columns(
+            pl.col("snapshot_at").str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_unit="us", time_zone="UTC")
+        )
+
+    def count_snapshots(self, league: str | None = None) -> int:
+        self.ensure_schema()
+        with self._connect() as connection:
+            if league is None:
+                return connection.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]
+            return connection.execute("SELECT COUNT(*) FROM snapshots WHERE league = ?", (league,)).fetchone()[0]
+
+    def leagues(self) -> list[str]:
+        self.ensure_schema()
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT league FROM snapshots UNION SELECT league FROM daily_prices ORDER BY league"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def replace_daily_prices(self, league: str, prices: pl.DataFrame) -> int:
+        records = [(*r[:2], r[2].isoformat(), *r[3:]) for r in daily_records(league, prices)]
+        self.ensure_schema()
+        with self._transaction() as connection:
+            connection.execute("DELETE FROM daily_prices WHERE league = ?", (league,))
+            connection.executemany(f"INSERT INTO daily_prices VALUES ({', '.join('?' * len(DAILY_COLUMNS))})", records)
+        return len(records)
+
+    def read_daily_prices(self, league: str) -> pl.DataFrame:
+        self.ensure_schema()
+        with self._connect() as connection:
+            rows = connection.execute(
+                f"SELECT {', '.join(DAILY_COLUMNS)} FROM daily_prices WHERE league = ? ORDER BY currency, date", (league,)
+            ).fetchall()
+        frame = pl.DataFrame(rows, schema=[(c, pl.Utf8 if c == "date" else t) for c, t in DAILY_COLUMNS.items()],
+                             orient="row")
+        return frame.with_columns(pl.col("date").str.to_date())
