@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: install demo test ui lock bench clean
+.PHONY: install demo demo-postgres test ui lock bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,18 @@ install: $(STAMP)  ## set up .venv (quick when nothing changed)
 
 demo: install  ## simulate a market and materialize every asset on the embedded default
 	$(BIN)/poeconomy demo
+
+# Production mode on this machine's PostgreSQL (override PG_* on the command line).
+PG_HOST ?= 127.0.0.1
+PG_PORT ?= 5432
+PG_USER ?= postgres
+PG_DB ?= test
+demo-postgres: install  ## the main job with the Dagster instance and the price store on PostgreSQL
+	DAGSTER_HOME=$(CURDIR)/deploy/postgres POECONOMY_PG_HOST=$(PG_HOST) POECONOMY_PG_PORT=$(PG_PORT) \
+	POECONOMY_PG_USER=$(PG_USER) POECONOMY_PG_PASSWORD=$(PG_PASSWORD) POECONOMY_PG_DB=$(PG_DB) \
+	POECONOMY_PRICE_STORE_URL=postgresql://$(PG_USER)@$(PG_HOST):$(PG_PORT)/$(PG_DB) \
+	POECONOMY_HOME=$(CURDIR)/.poeconomy/postgres \
+	sh -c '$(BIN)/dagster instance concurrency set training 2 >/dev/null && $(BIN)/poeconomy demo'
 
 test: install  ## run the test suite
 	$(BIN)/pytest -n 2 --dist loadfile

@@ -63,7 +63,10 @@ def print_summary(home: Path, outcome: GraphRun) -> None:
     if reports:
         print(f"\nReports: {home / 'reports'} (latest: {reports[-1]})")
     print(f"Asset data: {home / 'data'}    Models: {home / 'models'}")
-    print("Browse the graph, runs and checks:  make ui   (dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000)")
+    dagster_home = os.environ.get("DAGSTER_HOME", "")
+    print(f"Dagster instance: {dagster_home or '(temporary)'}")
+    print(f"Browse the graph, runs and checks:  DAGSTER_HOME={dagster_home or '.'} POECONOMY_HOME={home} "
+          "dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000   (or: make ui)")
 
 
 def _model_scores(forecasts_dir: Path) -> pl.DataFrame | None:

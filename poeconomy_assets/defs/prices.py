@@ -8,6 +8,7 @@ from poeconomy_assets.core.markdown import frame_to_markdown
 from poeconomy_assets.core.schemas import DailyPrices
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
 from poeconomy_assets.defs.partitions import league_partitions
+from poeconomy_assets.resources.price_store import PriceStore
 
 
 @dg.asset(
@@ -16,12 +17,15 @@ from poeconomy_assets.defs.partitions import league_partitions
     check_specs=[schema_check_spec("daily_prices", DailyPrices)],
     kinds={"polars", "parquet"},
 )
-def daily_prices(context: dg.AssetExecutionContext, poe_ninja_history: pl.DataFrame):  # no return annotation: Dagster reads one as the type of every output, check outputs included
+def daily_prices(  # no return annotation: Dagster reads one as the type of every output, checks included
+    context: dg.AssetExecutionContext, poe_ninja_history: pl.DataFrame, price_store: PriceStore
+):
     """One chaos (and divine) price per currency and day for one league."""
     league = name_from_key(context.partition_key)
     prices = poe_ninja_history.filter(pl.col("league") == league).sort("currency", "date")
     if prices.is_empty():
         raise ValueError(f"no price rows for league {league!r}: is it in the dump directory?")
+    stored = price_store.replace_daily_prices(league, prices)
     summary = (
         prices.group_by("currency")
         .agg(
@@ -42,6 +46,7 @@ def daily_prices(context: dg.AssetExecutionContext, poe_ninja_history: pl.DataFr
             "last_date": str(prices["date"].max()),
             "days": int(prices["league_day"].max()) + 1,
             "currencies_summary": dg.MetadataValue.md(frame_to_markdown(summary)),
+            "price_store": f"{type(price_store).__name__}: {stored} rows",
         },
         check_results=[schema_check_result("daily_prices", DailyPrices, prices)],
     )
