@@ -1,4 +1,4 @@
-"""Production mode: the whole graph with the Dagster instance and the price store on PostgreSQL."""
+"""Production mode: deploy/postgres/dagster.yaml loads and runs, and the whole graph works on PostgreSQL."""
 
 import shutil
 import uuid
@@ -33,33 +33,83 @@ def fresh_database(postgres_url: str) -> Iterator[str]:
     admin.close()
 
 
-def test_whole_graph_on_postgres(postgres_url: str, fresh_database: str, tmp_path: Path, monkeypatch) -> None:
+@pytest.fixture
+def dagster_home(
+    postgres_url: str, fresh_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """DAGSTER_HOME holding a copy of deploy/postgres/dagster.yaml, its env vars set to the fresh database."""
     server = urlparse(postgres_url)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "deploy" / "postgres" / "dagster.yaml", home / "dagster.yaml")
     for variable, value in {
+        "DAGSTER_HOME": str(home),
         "POECONOMY_PG_HOST": server.hostname or "127.0.0.1",
         "POECONOMY_PG_PORT": str(server.port or 5432),
         "POECONOMY_PG_USER": server.username or "postgres",
         "POECONOMY_PG_PASSWORD": server.password or "",
         "POECONOMY_PG_DB": fresh_database,
+        "POECONOMY_DAGSTER_STORAGE": str(tmp_path / "dagster_storage"),
     }.items():
         monkeypatch.setenv(variable, value)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "deploy" / "postgres" / "dagster.yaml", home / "dagster.yaml")
-    store_url = server._replace(path=f"/{fresh_database}").geturl()
-    store = PostgresPriceStore(url=store_url, db_schema="prices")
-    write_dumps(SimulationConfig(n_leagues=2, n_currencies=3, seed=5, min_days=30, max_days=35), tmp_path / "dumps")
-    defs = build_defs(build_resources(tmp_path / "poeconomy", tmp_path / "dumps", price_store=store))
+    return home
 
-    instance = dg.DagsterInstance.from_config(str(home))
+
+@dg.asset(pool="poe_watch_api")
+def tiny() -> int:
+    """One number, so a run has a step, a materialization and compute logs."""
+    return 1
+
+
+def test_the_production_instance_loads_from_the_environment_and_runs(
+    dagster_home: Path, tmp_path: Path
+) -> None:
+    instance = dg.DagsterInstance.get()
     try:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        outcome = materialize_graph(defs, instance, {"ops": {"price_models": {"config": {"profile": "test"}}}}, log=lambda _: None)
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert instance.freshness_enabled and not instance.telemetry_enabled
+        assert instance.run_monitoring_enabled and instance.run_retries_enabled
+        config = instance.get_concurrency_config()
+        assert config.run_queue_config.max_concurrent_runs == 4
+        assert config.pool_config.default_pool_limit == 1
+        # Per-pool limits are instance data, not yaml: what `dagster instance concurrency set training 2` does.
+        instance.event_log_storage.set_concurrency_slots("training", 2)
+        assert instance.event_log_storage.get_concurrency_info("training").slot_count == 2
+
+        result = dg.materialize([tiny], instance=instance, resources={"io_manager": dg.mem_io_manager})
+        assert result.success and instance.get_runs_count() == 1
+        assert instance.get_latest_materialization_event(tiny.key) is not None
+    finally:
+        instance.dispose()
+    # Nothing lands next to dagster.yaml (i.e. in the repo when DAGSTER_HOME=deploy/postgres).
+    assert sorted(p.name for p in dagster_home.iterdir()) == ["dagster.yaml"]
+    assert (tmp_path / "dagster_storage").is_dir()
+
+
+def test_whole_graph_on_postgres(
+    postgres_url: str, fresh_database: str, dagster_home: Path, tmp_path: Path
+) -> None:
+    store_url = urlparse(postgres_url)._replace(path=f"/{fresh_database}").geturl()
+    store = PostgresPriceStore(url=store_url, db_schema="prices")
+    write_dumps(
+        SimulationConfig(n_leagues=3, n_currencies=3, seed=5, min_days=30, max_days=35), tmp_path / "dumps"
+    )
+    defs = build_defs(build_resources(tmp_path / "poeconomy", tmp_path / "dumps", price_store=store))
+
+    instance = dg.DagsterInstance.get()
+    try:
+        outcome = materialize_graph(
+            defs, instance, {"ops": {"price_models": {"config": {"profile": "test"}}}}, log=lambda _: None
+        )
         assert outcome.failed_checks == []
-        assert instance.get_runs_count() == outcome.runs == 1 + 2 + 3 + 9 + 2
+        assert instance.get_runs_count() == outcome.runs > 0  # every run is recorded in PostgreSQL
         assert sorted(instance.get_dynamic_partitions("league")) == sorted(outcome.leagues)
     finally:
         instance.dispose()
     stored = pl.concat([store.read_daily_prices(league) for league in store.leagues()])
-    files = pl.concat([pl.read_parquet(p) for p in (tmp_path / "poeconomy" / "data" / "daily_prices").glob("*.parquet")])
+    files = pl.concat(
+        [pl.read_parquet(p) for p in (tmp_path / "poeconomy" / "data" / "daily_prices").glob("*.parquet")]
+    )
     assert stored.height == files.height > 0

@@ -1,92 +1,258 @@
 """League-aware features and 1d/3d/7d targets from daily prices (polars, no look-ahead).
 
-Every feature at (league, currency, date t) uses prices up to t of that league, and, for the
-cross-league profile, only leagues that started before this one. Windows run over the real
-calendar: a missing day is missing, not the previous row.
+Every feature at (league, currency, date t) uses prices up to t of that league and, for the
+cross-league profiles, only leagues that ended before this one started. Windows run over the real
+calendar: a missing day is a null, never the previous row. Prices enter as logs, so every
+"normalised by the current price" statistic is a log ratio (scale-free across currencies).
 """
 
+import numpy as np
 import polars as pl
 
 from poeconomy_assets.core.schemas import HORIZON_DAYS
 
 KEYS = ["league", "currency", "date", "league_day", "price_chaos"]
-WINDOWS = (3, 7, 14)
+STAT_WINDOWS = (3, 5, 7, 14)  # rolling mean/std/min/max/median (a 1-day window is just ret_1d)
+MOMENTUM_WINDOWS = (3, 5, 7)
+VOL_WINDOWS = (7, 14)
+EARLY_DAYS, MID_DAYS = 7, 28  # league phases: the launch rush, the settling month, the long tail
+RECENT_LEAGUES = 3  # "recent" cross-league profiles average the last three earlier leagues
+PROFILE_SMOOTH_DAYS = 5  # one league's day-to-day noise is large: profiles average ±2 league days
+BY = ["league", "currency"]
+PAD = 14  # the longest window or shift; see _dense_calendar
 
 
 def target_column(horizon: str) -> str:
     return f"target_logret_{horizon}"
 
 
-def _dense_calendar(prices: pl.DataFrame) -> pl.DataFrame:
-    """One row per currency and every league day from its first to last observation (nulls in holes)."""
-    spans = prices.group_by("league", "currency").agg(
-        pl.col("league_day").min().alias("first"), pl.col("league_day").max().alias("last")
-    )
-    grid = spans.with_columns(pl.int_ranges("first", pl.col("last") + 1).alias("league_day")).explode("league_day")
-    return (
-        grid.select("league", "currency", pl.col("league_day").cast(pl.Int64))
-        .join(prices, on=["league", "currency", "league_day"], how="left")
-        .sort("league", "currency", "league_day")
-    )
-
-
-def build_features(prices: pl.DataFrame) -> pl.DataFrame:
-    """Features for every (league, currency, date) in ``prices`` (DailyPrices rows of all leagues)."""
-    dense = _dense_calendar(prices.select("league", "currency", "date", "league_day", "price_chaos"))
-    by = ["league", "currency"]
-    logp = pl.col("price_chaos").log()
-    exprs: list[pl.Expr] = []
-    for w in WINDOWS:
-        exprs += [
-            (logp - logp.shift(w).over(by)).alias(f"ret_{w}d"),
-            (logp.rolling_mean(w, min_samples=1).over(by) - logp).alias(f"mean_gap_{w}d"),
-            logp.diff().rolling_std(w, min_samples=2).over(by).alias(f"vol_{w}d"),
-            (logp.rolling_max(w, min_samples=1).over(by) - logp).alias(f"from_max_{w}d"),
-            (logp - logp.rolling_min(w, min_samples=1).over(by)).alias(f"from_min_{w}d"),
-        ]
-    exprs += [
-        (logp - logp.shift(1).over(by)).alias("ret_1d"),
-        (logp - logp.first().over(by)).alias("since_launch"),
-    ]
-    targets = [(logp.shift(-d).over(by) - logp).alias(target_column(h)) for h, d in HORIZON_DAYS.items()]
-    features = dense.with_columns(*exprs, *targets).with_columns(
-        pl.col("league_day").alias("day_in_league"),
-        (pl.col("league_day") // 7).alias("week_in_league"),
-        pl.col("date").dt.weekday().alias("day_of_week"),
-    )
-    features = features.with_columns(_market_mean("ret_1d").alias("market_ret_1d"), _market_mean("ret_7d").alias("market_ret_7d"))
-    features = _add_profiles(features)
-    ordered = KEYS + [c for c in features.columns if c not in KEYS and not c.startswith("target_")]
-    return features.filter(pl.col("price_chaos").is_not_null()).select(
-        *ordered, *[target_column(h) for h in HORIZON_DAYS]
-    )
-
-
-def _market_mean(column: str) -> pl.Expr:
-    return pl.col(column).mean().over("league", "league_day")
-
-
-def _add_profiles(features: pl.DataFrame) -> pl.DataFrame:
-    """Cross-league profile: this currency's average forward move at the same league day in earlier leagues."""
-    order = features.group_by("league").agg(pl.col("date").min().alias("start")).sort("start")
-    rank = {league: i for i, league in enumerate(order["league"].to_list())}
-    features = features.with_columns(pl.col("league").replace_strict(rank, return_dtype=pl.Int64).alias("_rank"))
-    history = features.select("_rank", "currency", "league_day", *[target_column(h) for h in HORIZON_DAYS])
-    out = features
-    for h in HORIZON_DAYS:
-        per_league = history.group_by("_rank", "currency", "league_day").agg(pl.col(target_column(h)).mean())
-        # expanding mean over earlier leagues only: shift by one league within (currency, league_day)
-        per_league = per_league.sort("_rank").with_columns(
-            (pl.col(target_column(h)).cum_sum().over("currency", "league_day")
-             / pl.col(target_column(h)).is_not_null().cum_sum().over("currency", "league_day"))
-            .shift(1).over("currency", "league_day")
-            .alias(f"profile_{h}")
-        )
-        out = out.join(per_league.select("_rank", "currency", "league_day", f"profile_{h}"),
-                       on=["_rank", "currency", "league_day"], how="left")
-    return out.rename({"_rank": "league_rank"})
-
-
 def feature_columns(features: pl.DataFrame) -> list[str]:
     """The model inputs: every column except keys, raw price and targets."""
     return [c for c in features.columns if c not in KEYS and not c.startswith("target_")]
+
+
+def build_features(prices: pl.DataFrame) -> pl.DataFrame:
+    """Features for every (league, currency, date) in ``prices`` (DailyPrices rows of all leagues).
+
+    Output columns: the keys (league, currency, date, league_day, price_chaos), the numeric
+    features, then per horizon ``target_logret_*`` (log(price(t+h) / price(t)), null where t+h has
+    no price in the same league), ``target_price_*``, ``target_change_*`` and ``target_up_*``.
+    """
+    if prices.is_empty():
+        raise ValueError("build_features needs at least one price row")
+    # Categorical keys: every join, sort and window below compares integers instead of strings.
+    keys = prices.select(pl.col("league", "currency").cast(pl.Categorical), "date", "league_day", "price_chaos")
+    dense = _dense_calendar(keys)
+    features = dense.with_columns(pl.col("price_chaos").log().alias("log_price"))
+    features = features.with_columns(*_own_history(), *_targets(), *_time_features())
+    # Padding rows hold nulls for price, returns and targets, but a window that ends on one can still
+    # see the group's last days: null what a later window reads (volatility), then drop the padding.
+    features = _masked(features, [f"vol_{w}d" for w in VOL_WINDOWS])
+    features = features.with_columns(*_volatility_of_volatility(), *_smoothed_profile_inputs())
+    features = features.filter(~pl.col("_pad")).with_columns(*_market_features())
+    features = _add_profiles(features)
+    targets = [c for h in HORIZON_DAYS for c in _target_names(h)]
+    ordered = KEYS + [c for c in features.columns if c not in KEYS and c not in targets and not c.startswith("_")]
+    return features.filter(pl.col("price_chaos").is_not_null()).select(*ordered, *targets).with_columns(
+        pl.col("league", "currency").cast(pl.String), pl.col("league_day").cast(pl.Int64),
+        pl.col("league_index").cast(pl.Int64))
+
+
+def _masked(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Null ``columns`` on padding rows, so a later window cannot carry one group into the next."""
+    return frame.with_columns(pl.when(~pl.col("_pad")).then(pl.col(columns)).name.keep())
+
+
+def _target_names(horizon: str) -> list[str]:
+    return [target_column(horizon), f"target_price_{horizon}", f"target_change_{horizon}", f"target_up_{horizon}"]
+
+
+def _dense_calendar(prices: pl.DataFrame) -> pl.DataFrame:
+    """One row per currency and every league day from its first to last observation (nulls in holes),
+    followed by PAD empty rows. Sorted by (league, currency, league_day), so windows and shifts can run
+    over the whole column at once: the padding (never longer than a window) keeps them inside a group.
+    Each price is placed at its computed row (no join): this is the hot path at 1M rows."""
+    prices = prices.sort(*BY, "league_day")
+    day = prices["league_day"].to_numpy().astype(np.int64)
+    new_group = np.ones(prices.height, dtype=bool)
+    league, currency = (prices[c].to_physical().to_numpy() for c in BY)  # categorical codes
+    new_group[1:] = (league[1:] != league[:-1]) | (currency[1:] != currency[:-1])
+    if (np.diff(day)[~new_group[1:]] <= 0).any():
+        raise ValueError("prices hold more than one row for some (league, currency, league_day)")
+    group = np.cumsum(new_group) - 1
+    first_rows = np.flatnonzero(new_group)
+    last_rows = np.append(first_rows[1:] - 1, prices.height - 1)
+    first, last = day[first_rows], day[last_rows]
+    length = last - first + 1 + PAD
+    offset = np.concatenate([[0], np.cumsum(length)[:-1]])
+    row_group = np.repeat(np.arange(first_rows.size), length)
+    position = np.arange(int(length.sum())) - offset[row_group]
+    price = np.full(position.size, np.nan)
+    price[offset[group] + day - first[group]] = prices["price_chaos"].to_numpy()
+    launch = prices.group_by("league").agg((pl.col("date").min() - pl.duration(days=pl.col("league_day").min()))
+                                           .alias("_launch"))
+    return (
+        prices[first_rows].select(*BY)[row_group]
+        .with_columns(
+            pl.Series("league_day", first[row_group] + position, dtype=pl.Int32),
+            pl.Series("price_chaos", price).fill_nan(None),
+            pl.Series("_pad", position > (last - first)[row_group]),
+            pl.Series("_start", position == 0),
+        )
+        .join(launch, on="league", how="left", maintain_order="left")
+        .with_columns((pl.col("_launch") + pl.duration(days=pl.col("league_day"))).alias("date"))
+        .drop("_launch")
+    )
+
+
+def _within_group_cum_sum(value: pl.Expr) -> pl.Expr:
+    """Cumulative sum restarting at each (league, currency) group: a global cum_sum minus its value
+    just before the group's first row (cheaper than a window per group)."""
+    total = value.fill_null(0).cum_sum()
+    return total - pl.when(pl.col("_start")).then(total - value.fill_null(0)).forward_fill()
+
+
+def _own_history() -> list[pl.Expr]:
+    """Rolling statistics, momentum and volatility of this currency's own log price (past days only).
+    Windows run over the padded, sorted column (see _dense_calendar), never across groups."""
+    logp = pl.col("log_price")
+    ret1 = logp - logp.shift(1)
+    observed = _within_group_cum_sum(ret1.is_not_null().cast(pl.Int32))
+    exprs = [ret1.alias("ret_1d"), (logp - pl.when(pl.col("_start")).then(logp).forward_fill()).alias("since_launch")]
+    for w in STAT_WINDOWS:
+        exprs += [
+            (logp.rolling_mean(w, min_samples=1) - logp).alias(f"mean_gap_{w}d"),
+            logp.rolling_std(w, min_samples=2).alias(f"std_{w}d"),
+            (logp.rolling_min(w, min_samples=1) - logp).alias(f"min_gap_{w}d"),
+            (logp.rolling_max(w, min_samples=1) - logp).alias(f"max_gap_{w}d"),
+            (logp.rolling_median(w, min_samples=1) - logp).alias(f"median_gap_{w}d"),
+        ]
+    for w in MOMENTUM_WINDOWS:
+        change = logp - logp.shift(w)
+        vol = ret1.rolling_std(w, min_samples=2)
+        exprs += [
+            change.alias(f"ret_{w}d"),
+            vol.alias(f"momentum_vol_{w}d"),
+            # Trend strength: the move in units of the noise over the same window (a t-statistic).
+            (change / (vol * w**0.5 + 1e-4)).alias(f"trend_{w}d"),
+        ]
+    exprs.append((logp - logp.shift(14)).alias("ret_14d"))
+    mean_abs_move = _within_group_cum_sum(ret1.abs()) / observed
+    for w in VOL_WINDOWS:
+        realised = ret1.rolling_std(w, min_samples=3)
+        exprs += [
+            realised.alias(f"vol_{w}d"),
+            # Normalised: today's realised volatility against the mean absolute daily move so far.
+            (realised / (mean_abs_move + 1e-4)).alias(f"vol_ratio_{w}d"),
+        ]
+    return exprs
+
+
+def _volatility_of_volatility() -> list[pl.Expr]:
+    return [pl.col(f"vol_{w}d").rolling_std(w, min_samples=3).alias(f"vol_of_vol_{w}d") for w in VOL_WINDOWS]
+
+
+def _time_features() -> list[pl.Expr]:
+    day = pl.col("league_day")
+    return [
+        day.alias("days_since_start"),  # league_day itself is a key column, not a model input
+        (day // 7).alias("week_in_league"),
+        pl.col("date").dt.weekday().alias("day_of_week"),
+        pl.when(day < EARLY_DAYS).then(0).when(day < MID_DAYS).then(1).otherwise(2).alias("league_phase"),
+        _within_group_cum_sum(pl.col("price_chaos").is_not_null().cast(pl.Int32)).alias("days_observed"),
+    ]
+
+
+def _targets() -> list[pl.Expr]:
+    logp = pl.col("log_price")
+    exprs = []
+    for h, d in HORIZON_DAYS.items():
+        logret = logp.shift(-d) - logp  # past a group's end lie padding rows: null, never the next group
+        logret_name, price_name, change_name, up_name = _target_names(h)
+        exprs += [
+            logret.alias(logret_name),
+            pl.col("price_chaos").shift(-d).alias(price_name),
+            (logret.exp() - 1.0).alias(change_name),
+            (logret > 0).cast(pl.Int8).alias(up_name),
+        ]
+    return exprs
+
+
+def _market_features() -> list[pl.Expr]:
+    """The whole market on the same league day (every currency's move up to t; nothing later)."""
+    by_day = ["league", "league_day"]
+    return [
+        pl.col("ret_1d").mean().over(by_day).alias("market_ret_1d"),
+        pl.col("ret_3d").mean().over(by_day).alias("market_ret_3d"),
+        pl.col("ret_7d").mean().over(by_day).alias("market_ret_7d"),
+        pl.col("since_launch").mean().over(by_day).alias("market_since_launch"),
+        (pl.col("ret_7d") - pl.col("ret_7d").mean().over(by_day)).alias("excess_ret_7d"),
+    ]
+
+
+def _cross_league_means(values: list[str], groups: list[str], name: dict[str, str]) -> list[pl.Expr]:
+    """On a frame sorted by (*groups, league_index) with one row per league: for each value, the mean
+    over every earlier league of the group (``{name}_all``) and over the last RECENT_LEAGUES (``_recent``).
+    Groups are contiguous runs, so sums restart at each run's first row instead of using windows."""
+    start = pl.any_horizontal([pl.col(g) != pl.col(g).shift(1) for g in groups]).fill_null(True)
+    index = pl.int_range(pl.len())
+    position = index - pl.when(start).then(index).forward_fill()  # how many earlier leagues the group has
+    exprs = []
+    for value in values:
+        v = pl.col(value).fill_null(0.0)
+        present = pl.col(value).is_not_null().cast(pl.Int32)
+        before_sum = v.cum_sum() - v - pl.when(start).then(v.cum_sum() - v).forward_fill()
+        before_n = present.cum_sum() - present - pl.when(start).then(present.cum_sum() - present).forward_fill()
+        recent_sum = sum(pl.when(position >= k).then(v.shift(k)).otherwise(0.0) for k in range(1, RECENT_LEAGUES + 1))
+        recent_n = sum(pl.when(position >= k).then(present.shift(k)).otherwise(0) for k in range(1, RECENT_LEAGUES + 1))
+        exprs += [
+            pl.when(before_n > 0).then(before_sum / before_n).alias(f"{name[value]}_all"),
+            pl.when(recent_n > 0).then(recent_sum / recent_n).alias(f"{name[value]}_recent"),
+        ]
+    return exprs
+
+
+def _smoothed_profile_inputs() -> list[pl.Expr]:
+    """Per league: each target and the path/level, averaged over ±2 league days (one league's
+    day-to-day noise is large). Computed on the padded frame, so the window stays in its group; the
+    results are only ever read for *earlier* leagues (see _add_profiles)."""
+    columns = [*(target_column(h) for h in HORIZON_DAYS), "since_launch", "log_price"]
+    return [pl.col(c).rolling_mean(PROFILE_SMOOTH_DAYS, min_samples=1, center=True).alias(f"_smooth_{c}")
+            for c in columns]
+
+
+def _add_profiles(features: pl.DataFrame) -> pl.DataFrame:
+    """Cross-league profiles: how this currency, and the market, moved at the same league day in leagues
+    that ended before this one (leagues never overlap, so an earlier league is entirely in the past),
+    and where this league's price and path stand against those leagues at the same day."""
+    order = features.group_by("league").agg(pl.col("date").min().alias("start")).sort("start", "league")
+    index = {league: i for i, league in enumerate(order["league"].to_list())}
+    out = features.with_columns(pl.col("league").replace_strict(index, return_dtype=pl.Int32).alias("league_index"))
+    targets = [target_column(h) for h in HORIZON_DAYS]
+    smooth = {c: f"_smooth_{c}" for c in [*targets, "since_launch", "log_price"]}
+    own_names = {smooth[t]: f"profile_{h}" for h, t in zip(HORIZON_DAYS, targets)}
+    own_names |= {smooth["since_launch"]: "typical_path", smooth["log_price"]: "_typical_level"}
+    # Own profiles: one row per (currency, league_day, league); reorder, accumulate, put back in place.
+    own = (
+        out.select(pl.col("currency").rank("dense").alias("_currency"), "league_day", "league_index", *own_names)
+        .with_row_index("_row")
+        .sort("_currency", "league_day", "league_index")
+        .with_columns(_cross_league_means(list(own_names), ["_currency", "league_day"], own_names))
+        .sort("_row")
+        .drop("_row", "_currency", "league_day", "league_index", *own_names)
+    )
+    out = pl.concat([out, own], how="horizontal")
+    market_names = {smooth[t]: f"market_profile_{h}" for h, t in zip(HORIZON_DAYS, targets)}
+    market = (
+        out.group_by("league_index", "league_day").agg(pl.col(list(market_names)).mean())
+        .sort("league_day", "league_index")
+        .with_columns(_cross_league_means(list(market_names), ["league_day"], market_names))
+        .drop(*market_names)
+    )
+    out = out.join(market, on=["league_index", "league_day"], how="left")
+    return out.with_columns(
+        (pl.col("since_launch") - pl.col("typical_path_all")).alias("path_gap_all"),
+        (pl.col("since_launch") - pl.col("typical_path_recent")).alias("path_gap_recent"),
+        (pl.col("log_price") - pl.col("_typical_level_all")).alias("level_gap_all"),
+        (pl.col("log_price") - pl.col("_typical_level_recent")).alias("level_gap_recent"),
+    )

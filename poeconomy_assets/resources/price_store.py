@@ -1,11 +1,13 @@
 """The price store: live snapshots, their raw payloads, and daily prices, on SQLite or PostgreSQL.
 
-Both implementations keep one contract (tested against both):
+Both implementations (``price_store_sqlite.EmbeddedPriceStore``, ``price_store_postgres.PostgresPriceStore``)
+keep one contract, tested against both:
+- the schema is created and migrated at first use, idempotently (table ``schema_version``);
 - writes are single transactions: a killed run leaves the previous state, never part of a write;
 - snapshots are keyed by (league, currency, snapshot_at) and inserted with ON CONFLICT DO NOTHING,
   so re-running a slot, or two runs of one slot at once, store each row exactly once;
 - every value reaches SQL as a parameter (a league named ``'; DROP TABLE prices; --`` is a name);
-- rows are validated before anything is written; a bad row raises naming the row and column.
+- rows are validated before anything is written; a bad row raises ValueError naming the row and column.
 """
 
 import gzip
@@ -13,7 +15,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
@@ -27,12 +29,22 @@ SNAPSHOT_COLUMNS: dict[str, pl.DataType] = {
     "mean_chaos": pl.Float64(),
     "min_chaos": pl.Float64(),
     "max_chaos": pl.Float64(),
-    "daily": pl.Int64(),
+    "daily": pl.Int64(),  # listings seen in the last 24 h: the volume proxy
     "low_confidence": pl.Boolean(),
-    "payload_hash": pl.Utf8(),
+    "payload_hash": pl.Utf8(),  # sha256 of the archived response the row came from
 }
 SNAPSHOT_KEY = ("league", "currency", "snapshot_at")
-NOT_NULL = ("league", "currency", "category", "snapshot_at", "mean_chaos", "low_confidence", "payload_hash")
+NOT_NULL = (
+    "league",
+    "currency",
+    "category",
+    "item_id",
+    "snapshot_at",
+    "mean_chaos",
+    "low_confidence",
+    "payload_hash",
+)
+NOT_EMPTY = ("league", "currency", "category")
 DAILY_COLUMNS: dict[str, pl.DataType] = {
     "league": pl.Utf8(),
     "currency": pl.Utf8(),
@@ -50,7 +62,7 @@ class PayloadRecord:
     """An archived raw API response: its sha256, and whether it equals the previous one."""
 
     hash: str
-    unchanged: bool
+    unchanged: bool  # same hash as the latest payload archived for this (league, category)
     payload_id: int
 
 
@@ -58,25 +70,83 @@ def payload_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+def compress(body: bytes) -> bytes:
+    return gzip.compress(body, compresslevel=6)
+
+
+def as_utc(value: datetime, name: str) -> datetime:
+    """``value`` in UTC; a naive datetime is refused rather than guessed (local time? UTC?)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} = {value!r} is naive; pass a timezone-aware datetime (UTC)")
+    return value.astimezone(UTC)
+
+
+def _dtype_fits(dtype: pl.DataType, target: pl.DataType) -> bool:
+    if dtype == pl.Null:
+        return True
+    if target == pl.Utf8:
+        return dtype in (pl.Utf8, pl.Categorical, pl.Enum)
+    if target == pl.Int64:
+        return dtype.is_integer()  # a float item_id (1.7) would be truncated silently by a cast
+    if target == pl.Float64:
+        return dtype.is_numeric()
+    if target == pl.Datetime:
+        return isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+    return dtype == target
+
+
+def _first_bad(indexed: pl.DataFrame, condition: pl.Expr, column: str, problem: str) -> None:
+    bad = indexed.filter(condition)
+    if bad.height:
+        value = bad[column][0]
+        shown = f"{column} = {value!r}" if value is not None else column
+        raise ValueError(f"snapshot row {bad['row'][0]}: column {shown} {problem} ({bad.height} rows)")
+
+
 def validate_snapshots(rows: pl.DataFrame) -> pl.DataFrame:
-    """Columns cast to SNAPSHOT_COLUMNS; raises ValueError naming the first bad row and column."""
+    """The SNAPSHOT_COLUMNS of ``rows`` (extra columns dropped), cast to their types.
+
+    Raises ValueError naming the column (and the first bad row) on: a missing column, a column of the wrong
+    type, a naive timestamp, a null or empty key, a price that is not a finite positive number, a negative
+    min/max/daily, or one key twice in the batch (which row should win is the caller's decision).
+    """
     missing = [c for c in SNAPSHOT_COLUMNS if c not in rows.columns]
     if missing:
         raise ValueError(f"snapshot rows lack column(s) {missing}; expected {list(SNAPSHOT_COLUMNS)}")
+    for column, target in SNAPSHOT_COLUMNS.items():
+        if not _dtype_fits(rows.schema[column], target):
+            expected = "a timezone-aware Datetime" if target == pl.Datetime else str(target)
+            raise ValueError(f"snapshot column {column} has type {rows.schema[column]}; expected {expected}")
     try:
         rows = rows.select([pl.col(c).cast(t) for c, t in SNAPSHOT_COLUMNS.items()])
-    except pl.exceptions.PolarsError as exc:
-        raise ValueError(f"snapshot rows have a column of the wrong type: {exc}") from exc
+    except pl.exceptions.PolarsError as exc:  # e.g. a UInt64 item_id beyond Int64
+        raise ValueError(f"snapshot rows do not fit SNAPSHOT_COLUMNS: {exc}") from exc
     indexed = rows.with_row_index("row")
     for column in NOT_NULL:
-        bad = indexed.filter(pl.col(column).is_null())
-        if bad.height:
-            raise ValueError(f"snapshot row {bad['row'][0]}: column {column} is null ({bad.height} rows)")
-    bad = indexed.filter(~(pl.col("mean_chaos").is_finite() & (pl.col("mean_chaos") > 0)))
-    if bad.height:
+        _first_bad(indexed, pl.col(column).is_null(), column, "is null")
+    for column in NOT_EMPTY:
+        _first_bad(indexed, pl.col(column).str.strip_chars() == "", column, "is empty")
+    _first_bad(
+        indexed,
+        ~(pl.col("mean_chaos").is_finite() & (pl.col("mean_chaos") > 0)),
+        "mean_chaos",
+        "is not a positive price",
+    )
+    for column in ("min_chaos", "max_chaos"):
+        _first_bad(
+            indexed,
+            ~(pl.col(column).is_finite() & (pl.col(column) >= 0)),
+            column,
+            "is not a finite price >= 0",
+        )
+    _first_bad(indexed, pl.col("daily") < 0, "daily", "is negative")
+    duplicated = indexed.filter(pl.struct(SNAPSHOT_KEY).is_duplicated())
+    if duplicated.height:
+        first = duplicated.row(0, named=True)
         raise ValueError(
-            f"snapshot row {bad['row'][0]}: column mean_chaos = {bad['mean_chaos'][0]} is not a positive price "
-            f"({bad.height} rows)"
+            f"snapshot rows {duplicated['row'].head(2).to_list()} share the key "
+            f"(league={first['league']!r}, currency={first['currency']!r}, snapshot_at={first['snapshot_at']}); "
+            f"deduplicate before upserting ({duplicated.height} rows)"
         )
     return rows
 
@@ -86,11 +156,17 @@ class PriceStore(dg.ConfigurableResource, ABC):
 
     @abstractmethod
     def ensure_schema(self) -> None:
-        """Create or migrate the tables (idempotent)."""
+        """Create or migrate the tables (idempotent, safe when several processes start at once)."""
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The migration version the store is at (0 before ``ensure_schema``)."""
 
     @abstractmethod
     def upsert_snapshots(self, rows: pl.DataFrame, *, before_commit: Callable[[], None] | None = None) -> int:
         """Insert rows whose key is new, in one transaction; returns how many were inserted.
+
+        ``rows`` must have SNAPSHOT_COLUMNS (see ``validate_snapshots``); nothing is written if any row is bad.
         ``before_commit`` runs inside the transaction just before COMMIT (tests kill the process there)."""
 
     @abstractmethod
@@ -101,15 +177,17 @@ class PriceStore(dg.ConfigurableResource, ABC):
     def last_payload_hash(self, league: str, category: str) -> str | None: ...
 
     @abstractmethod
-    def read_snapshots(self, league: str, start: datetime | None = None, end: datetime | None = None) -> pl.DataFrame:
-        """SNAPSHOT_COLUMNS, ordered by snapshot_at then currency; ``end`` is exclusive."""
+    def read_snapshots(
+        self, league: str, start: datetime | None = None, end: datetime | None = None
+    ) -> pl.DataFrame:
+        """SNAPSHOT_COLUMNS, ordered by snapshot_at then currency; ``start`` inclusive, ``end`` exclusive."""
 
     @abstractmethod
     def count_snapshots(self, league: str | None = None) -> int: ...
 
     @abstractmethod
     def leagues(self) -> list[str]:
-        """Leagues with snapshots or daily prices."""
+        """Leagues with snapshots or daily prices, sorted."""
 
     @abstractmethod
     def replace_daily_prices(self, league: str, prices: pl.DataFrame) -> int:
@@ -117,10 +195,6 @@ class PriceStore(dg.ConfigurableResource, ABC):
 
     @abstractmethod
     def read_daily_prices(self, league: str) -> pl.DataFrame: ...
-
-
-def compress(body: bytes) -> bytes:
-    return gzip.compress(body, compresslevel=6)
 
 
 def snapshot_records(rows: pl.DataFrame) -> list[tuple]:

@@ -16,32 +16,38 @@ from poeconomy_assets.resources.price_store import (
     SNAPSHOT_COLUMNS,
     PayloadRecord,
     PriceStore,
+    as_utc,
     compress,
     daily_records,
     payload_hash,
     validate_snapshots,
 )
 
-SCHEMA_VERSION = 1
-_ENSURED: set[tuple[str, str]] = set()  # (url, schema) already created by this process
+_ENSURED: set[tuple[str, str]] = set()  # (url, schema) already migrated by this process
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-DDL = [
-    "CREATE TABLE IF NOT EXISTS {s}.schema_version (version INTEGER NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS {s}.snapshots (
-        league TEXT NOT NULL, currency TEXT NOT NULL, category TEXT NOT NULL, item_id BIGINT,
-        snapshot_at TIMESTAMPTZ NOT NULL, mean_chaos DOUBLE PRECISION NOT NULL CHECK (mean_chaos > 0),
-        min_chaos DOUBLE PRECISION, max_chaos DOUBLE PRECISION, daily BIGINT,
-        low_confidence BOOLEAN NOT NULL, payload_hash TEXT NOT NULL,
-        PRIMARY KEY (league, currency, snapshot_at))""",
-    """CREATE TABLE IF NOT EXISTS {s}.payloads (
-        payload_id BIGSERIAL PRIMARY KEY, league TEXT NOT NULL, category TEXT NOT NULL,
-        fetched_at TIMESTAMPTZ NOT NULL, content_hash TEXT NOT NULL, body_gzip BYTEA NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS payloads_latest ON {s}.payloads (league, category, payload_id DESC)",
-    """CREATE TABLE IF NOT EXISTS {s}.daily_prices (
-        league TEXT NOT NULL, currency TEXT NOT NULL, date DATE NOT NULL, league_day INTEGER NOT NULL,
-        price_chaos DOUBLE PRECISION NOT NULL, price_divine DOUBLE PRECISION, confidence TEXT NOT NULL,
-        source TEXT NOT NULL, PRIMARY KEY (league, currency, date))""",
-]
+# Each version's statements run once, in order, in one transaction with the schema_version row they add.
+# ``{s}`` is the schema, quoted as an identifier; values are never formatted in.
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE IF NOT EXISTS {s}.snapshots (
+            league TEXT NOT NULL, currency TEXT NOT NULL, category TEXT NOT NULL, item_id BIGINT,
+            snapshot_at TIMESTAMPTZ NOT NULL, mean_chaos DOUBLE PRECISION NOT NULL CHECK (mean_chaos > 0),
+            min_chaos DOUBLE PRECISION, max_chaos DOUBLE PRECISION, daily BIGINT,
+            low_confidence BOOLEAN NOT NULL, payload_hash TEXT NOT NULL,
+            PRIMARY KEY (league, currency, snapshot_at))""",
+        """CREATE TABLE IF NOT EXISTS {s}.payloads (
+            payload_id BIGSERIAL PRIMARY KEY, league TEXT NOT NULL, category TEXT NOT NULL,
+            fetched_at TIMESTAMPTZ NOT NULL, content_hash TEXT NOT NULL, body_gzip BYTEA NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS payloads_latest ON {s}.payloads (league, category, payload_id DESC)",
+        """CREATE TABLE IF NOT EXISTS {s}.daily_prices (
+            league TEXT NOT NULL, currency TEXT NOT NULL, date DATE NOT NULL, league_day INTEGER NOT NULL,
+            price_chaos DOUBLE PRECISION NOT NULL, price_divine DOUBLE PRECISION, confidence TEXT NOT NULL,
+            source TEXT NOT NULL, PRIMARY KEY (league, currency, date))""",
+    ],
+    # read_snapshots filters one league by time and orders by (snapshot_at, currency).
+    2: ["CREATE INDEX IF NOT EXISTS snapshots_by_time ON {s}.snapshots (league, snapshot_at, currency)"],
+}
+SCHEMA_VERSION = max(MIGRATIONS)
 
 
 class PostgresPriceStore(PriceStore):
@@ -70,31 +76,58 @@ class PostgresPriceStore(PriceStore):
     def ensure_schema(self) -> None:
         if (self.url, self.db_schema) in _ENSURED:
             return
-        with self._transaction() as cursor:
-            # Serialise concurrent first runs: CREATE … IF NOT EXISTS can still race in PostgreSQL.
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"poeconomy-schema-{self.db_schema}",))
-            cursor.execute(self._q("CREATE SCHEMA IF NOT EXISTS {s}"))
-            for statement in DDL:
-                cursor.execute(self._q(statement))
-            cursor.execute(self._q("SELECT COUNT(*) FROM {s}.schema_version"))
-            if cursor.fetchone()[0] == 0:
-                cursor.execute(self._q("INSERT INTO {s}.schema_version VALUES (%s)"), (SCHEMA_VERSION,))
+        self._migrate()
         _ENSURED.add((self.url, self.db_schema))
+
+    def _migrate(self, target: int = SCHEMA_VERSION) -> int:
+        """Apply the migrations above the stored version, up to ``target``; returns the version reached."""
+        with self._transaction() as cursor:
+            # Concurrent first runs take turns: CREATE ... IF NOT EXISTS alone can still race in PostgreSQL.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"poeconomy-schema-{self.db_schema}",)
+            )
+            cursor.execute(self._q("CREATE SCHEMA IF NOT EXISTS {s}"))
+            cursor.execute(
+                self._q("CREATE TABLE IF NOT EXISTS {s}.schema_version (version INTEGER NOT NULL)")
+            )
+            cursor.execute(self._q("SELECT COALESCE(MAX(version), 0) FROM {s}.schema_version"))
+            current = cursor.fetchone()[0]
+            if current > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"schema {self.db_schema} has version {current}; this code knows {SCHEMA_VERSION}"
+                )
+            for version in range(current + 1, target + 1):
+                for statement in MIGRATIONS[version]:
+                    cursor.execute(self._q(statement))
+                cursor.execute(self._q("INSERT INTO {s}.schema_version (version) VALUES (%s)"), (version,))
+            return max(current, target)
+
+    def schema_version(self) -> int:
+        with self._transaction() as cursor:
+            cursor.execute("SELECT to_regclass(%s)", (f'"{self._schema().string}".schema_version',))
+            if cursor.fetchone()[0] is None:
+                return 0
+            cursor.execute(self._q("SELECT COALESCE(MAX(version), 0) FROM {s}.schema_version"))
+            return cursor.fetchone()[0]
 
     def upsert_snapshots(self, rows: pl.DataFrame, *, before_commit: Callable[[], None] | None = None) -> int:
         rows = validate_snapshots(rows)
         self.ensure_schema()
         buffer = io.BytesIO()
-        rows.with_columns(pl.col("snapshot_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ")).write_csv(buffer, include_header=False)
+        rows.with_columns(pl.col("snapshot_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ")).write_csv(
+            buffer, include_header=False
+        )
         buffer.seek(0)
         columns = sql.SQL(", ").join(map(sql.Identifier, SNAPSHOT_COLUMNS))
         with self._transaction() as cursor:
             cursor.execute(self._q("CREATE TEMP TABLE incoming (LIKE {s}.snapshots) ON COMMIT DROP"))
-            cursor.copy_expert(sql.SQL("COPY incoming ({}) FROM STDIN WITH (FORMAT csv)").format(columns), buffer)
+            cursor.copy_expert(
+                sql.SQL("COPY incoming ({}) FROM STDIN WITH (FORMAT csv)").format(columns), buffer
+            )
             cursor.execute(
-                sql.SQL("INSERT INTO {s}.snapshots ({c}) SELECT {c} FROM incoming ON CONFLICT DO NOTHING").format(
-                    s=self._schema(), c=columns
-                )
+                sql.SQL(
+                    "INSERT INTO {s}.snapshots ({c}) SELECT {c} FROM incoming ON CONFLICT DO NOTHING"
+                ).format(s=self._schema(), c=columns)
             )
             inserted = cursor.rowcount
             if before_commit:
@@ -104,7 +137,12 @@ class PostgresPriceStore(PriceStore):
     def archive_payload(self, league: str, category: str, fetched_at: datetime, body: bytes) -> PayloadRecord:
         self.ensure_schema()
         digest = payload_hash(body)
+        fetched_at = as_utc(fetched_at, "fetched_at")
         with self._transaction() as cursor:
+            # Two archivers of one (league, category) take turns, so each sees the other's hash.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.db_schema}/{league}/{category}",)
+            )
             previous = self._last_hash(cursor, league, category)
             cursor.execute(
                 self._q(
@@ -131,16 +169,18 @@ class PostgresPriceStore(PriceStore):
         with self._transaction() as cursor:
             return self._last_hash(cursor, league, category)
 
-    def read_snapshots(self, league: str, start: datetime | None = None, end: datetime | None = None) -> pl.DataFrame:
+    def read_snapshots(
+        self, league: str, start: datetime | None = None, end: datetime | None = None
+    ) -> pl.DataFrame:
         self.ensure_schema()
         query = sql.SQL("SELECT {c} FROM {s}.snapshots WHERE league = %s").format(
             c=sql.SQL(", ").join(map(sql.Identifier, SNAPSHOT_COLUMNS)), s=self._schema()
         )
         params: list[object] = [league]
         if start is not None:
-            query, params = query + sql.SQL(" AND snapshot_at >= %s"), [*params, start]
+            query, params = query + sql.SQL(" AND snapshot_at >= %s"), [*params, as_utc(start, "start")]
         if end is not None:
-            query, params = query + sql.SQL(" AND snapshot_at < %s"), [*params, end]
+            query, params = query + sql.SQL(" AND snapshot_at < %s"), [*params, as_utc(end, "end")]
         with self._transaction() as cursor:
             cursor.execute(query + sql.SQL(" ORDER BY snapshot_at, currency"), params)
             rows = cursor.fetchall()
@@ -159,7 +199,9 @@ class PostgresPriceStore(PriceStore):
         self.ensure_schema()
         with self._transaction() as cursor:
             cursor.execute(
-                self._q("SELECT league FROM {s}.snapshots UNION SELECT league FROM {s}.daily_prices ORDER BY league")
+                self._q(
+                    "SELECT league FROM {s}.snapshots UNION SELECT league FROM {s}.daily_prices ORDER BY league"
+                )
             )
             return [r[0] for r in cursor.fetchall()]
 
@@ -168,8 +210,12 @@ class PostgresPriceStore(PriceStore):
         self.ensure_schema()
         with self._transaction() as cursor:
             cursor.execute(self._q("DELETE FROM {s}.daily_prices WHERE league = %s"), (league,))
-            execute_values(cursor, self._q("INSERT INTO {s}.daily_prices VALUES %s").as_string(cursor), records,
-                           page_size=5000)
+            execute_values(
+                cursor,
+                self._q("INSERT INTO {s}.daily_prices VALUES %s").as_string(cursor),
+                records,
+                page_size=5000,
+            )
         return len(records)
 
     def read_daily_prices(self, league: str) -> pl.DataFrame:

@@ -1,9 +1,10 @@
 """The embedded price store: one SQLite file, no server (WAL mode, one transaction per write)."""
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +14,7 @@ from poeconomy_assets.resources.price_store import (
     SNAPSHOT_COLUMNS,
     PayloadRecord,
     PriceStore,
+    as_utc,
     compress,
     daily_records,
     payload_hash,
@@ -20,28 +22,50 @@ from poeconomy_assets.resources.price_store import (
     validate_snapshots,
 )
 
-SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS snapshots (
-        league TEXT NOT NULL, currency TEXT NOT NULL, category TEXT NOT NULL, item_id INTEGER,
-        snapshot_at TEXT NOT NULL, mean_chaos REAL NOT NULL, min_chaos REAL, max_chaos REAL, daily INTEGER,
-        low_confidence INTEGER NOT NULL, payload_hash TEXT NOT NULL,
-        PRIMARY KEY (league, currency, snapshot_at))""",
-    """CREATE TABLE IF NOT EXISTS payloads (
-        payload_id INTEGER PRIMARY KEY AUTOINCREMENT, league TEXT NOT NULL, category TEXT NOT NULL,
-        fetched_at TEXT NOT NULL, content_hash TEXT NOT NULL, body_gzip BLOB NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS payloads_latest ON payloads (league, category, payload_id)",
-    """CREATE TABLE IF NOT EXISTS daily_prices (
-        league TEXT NOT NULL, currency TEXT NOT NULL, date TEXT NOT NULL, league_day INTEGER NOT NULL,
-        price_chaos REAL NOT NULL, price_divine REAL, confidence TEXT NOT NULL, source TEXT NOT NULL,
-        PRIMARY KEY (league, currency, date))""",
-]
-SCHEMA_VERSION = 1
+# Each version's statements run once, in order, in one transaction with the schema_version row they add.
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE IF NOT EXISTS snapshots (
+            league TEXT NOT NULL, currency TEXT NOT NULL, category TEXT NOT NULL, item_id INTEGER,
+            snapshot_at TEXT NOT NULL, mean_chaos REAL NOT NULL, min_chaos REAL, max_chaos REAL, daily INTEGER,
+            low_confidence INTEGER NOT NULL, payload_hash TEXT NOT NULL,
+            PRIMARY KEY (league, currency, snapshot_at))""",
+        """CREATE TABLE IF NOT EXISTS payloads (
+            payload_id INTEGER PRIMARY KEY AUTOINCREMENT, league TEXT NOT NULL, category TEXT NOT NULL,
+            fetched_at TEXT NOT NULL, content_hash TEXT NOT NULL, body_gzip BLOB NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS payloads_latest ON payloads (league, category, payload_id)",
+        """CREATE TABLE IF NOT EXISTS daily_prices (
+            league TEXT NOT NULL, currency TEXT NOT NULL, date TEXT NOT NULL, league_day INTEGER NOT NULL,
+            price_chaos REAL NOT NULL, price_divine REAL, confidence TEXT NOT NULL, source TEXT NOT NULL,
+            PRIMARY KEY (league, currency, date))""",
+    ],
+    # read_snapshots filters one league by time and orders by (snapshot_at, currency).
+    2: ["CREATE INDEX IF NOT EXISTS snapshots_by_time ON snapshots (league, snapshot_at, currency)"],
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+BUSY_TIMEOUT_S = 30  # how long a writer waits for another one's transaction
 _ENSURED: set[str] = set()  # files whose tables this process already created
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _iso(value: datetime, name: str = "snapshot_at") -> str:
+    # Fixed-width UTC text sorts in time order, so SQLite compares timestamps as strings.
+    return as_utc(value, name).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _enable_wal(connection: sqlite3.Connection) -> None:
+    """WAL (readers never block the writer) is stored in the file, so this runs once per new file.
+
+    Two processes opening a new file at once: one switch fails with "database is locked" at once, without
+    waiting for the busy timeout, so retry until the other one has finished."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 class EmbeddedPriceStore(PriceStore):
@@ -52,10 +76,10 @@ class EmbeddedPriceStore(PriceStore):
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA busy_timeout=30000")
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                _enable_wal(connection)
             yield connection
         finally:
             connection.close()
@@ -74,19 +98,34 @@ class EmbeddedPriceStore(PriceStore):
     def ensure_schema(self) -> None:
         if self.path in _ENSURED and Path(self.path).exists():
             return
-        with self._transaction() as connection:
-            for statement in SCHEMA:
-                connection.execute(statement)
-            if connection.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
-                connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+        self._migrate()
         _ENSURED.add(self.path)
+
+    def _migrate(self, target: int = SCHEMA_VERSION) -> int:
+        """Apply the migrations above the stored version, up to ``target``; returns the version reached."""
+        with self._transaction() as connection:  # BEGIN IMMEDIATE: concurrent first runs take turns
+            connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+            if current > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} has schema version {current}; this code knows {SCHEMA_VERSION}"
+                )
+            for version in range(current + 1, target + 1):
+                for statement in MIGRATIONS[version]:
+                    connection.execute(statement)
+                connection.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            return max(current, target)
+
+    def schema_version(self) -> int:
+        with self._connect() as connection:
+            if not connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'").fetchone():
+                return 0
+            return connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
 
     def upsert_snapshots(self, rows: pl.DataFrame, *, before_commit: Callable[[], None] | None = None) -> int:
         rows = validate_snapshots(rows)
         self.ensure_schema()
-        records = [
-            (*r[:4], _iso(r[4]), *r[5:9], int(r[9]), r[10]) for r in snapshot_records(rows)
-        ]
+        records = [(*r[:4], _iso(r[4]), *r[5:9], int(r[9]), r[10]) for r in snapshot_records(rows)]
         placeholders = ", ".join("?" * len(SNAPSHOT_COLUMNS))
         with self._transaction() as connection:
             before = connection.total_changes
@@ -106,9 +145,11 @@ class EmbeddedPriceStore(PriceStore):
             previous = self._last_hash(connection, league, category)
             cursor = connection.execute(
                 "INSERT INTO payloads (league, category, fetched_at, content_hash, body_gzip) VALUES (?, ?, ?, ?, ?)",
-                (league, category, _iso(fetched_at), digest, compress(body)),
+                (league, category, _iso(fetched_at, "fetched_at"), digest, compress(body)),
             )
-            return PayloadRecord(hash=digest, unchanged=previous == digest, payload_id=int(cursor.lastrowid or 0))
+            return PayloadRecord(
+                hash=digest, unchanged=previous == digest, payload_id=int(cursor.lastrowid or 0)
+            )
 
     @staticmethod
     def _last_hash(connection: sqlite3.Connection, league: str, category: str) -> str | None:
@@ -123,18 +164,23 @@ class EmbeddedPriceStore(PriceStore):
         with self._connect() as connection:
             return self._last_hash(connection, league, category)
 
-    def read_snapshots(self, league: str, start: datetime | None = None, end: datetime | None = None) -> pl.DataFrame:
+    def read_snapshots(
+        self, league: str, start: datetime | None = None, end: datetime | None = None
+    ) -> pl.DataFrame:
         self.ensure_schema()
         sql = f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM snapshots WHERE league = ?"
         params: list[object] = [league]
         if start is not None:
-            sql, params = sql + " AND snapshot_at >= ?", [*params, _iso(start)]
+            sql, params = sql + " AND snapshot_at >= ?", [*params, _iso(start, "start")]
         if end is not None:
-            sql, params = sql + " AND snapshot_at < ?", [*params, _iso(end)]
+            sql, params = sql + " AND snapshot_at < ?", [*params, _iso(end, "end")]
         with self._connect() as connection:
             rows = connection.execute(sql + " ORDER BY snapshot_at, currency", params).fetchall()
-        frame = pl.DataFrame(rows, schema=[(c, pl.Utf8 if c == "snapshot_at" else t) for c, t in SNAPSHOT_COLUMNS.items()],
-                             orient="row")
+        frame = pl.DataFrame(
+            rows,
+            schema=[(c, pl.Utf8 if c == "snapshot_at" else t) for c, t in SNAPSHOT_COLUMNS.items()],
+            orient="row",
+        )
         return frame.with_columns(
             pl.col("snapshot_at").str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_unit="us", time_zone="UTC")
         )
@@ -144,7 +190,9 @@ class EmbeddedPriceStore(PriceStore):
         with self._connect() as connection:
             if league is None:
                 return connection.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]
-            return connection.execute("SELECT COUNT(*) FROM snapshots WHERE league = ?", (league,)).fetchone()[0]
+            return connection.execute(
+                "SELECT COUNT(*) FROM snapshots WHERE league = ?", (league,)
+            ).fetchone()[0]
 
     def leagues(self) -> list[str]:
         self.ensure_schema()
@@ -159,15 +207,19 @@ class EmbeddedPriceStore(PriceStore):
         self.ensure_schema()
         with self._transaction() as connection:
             connection.execute("DELETE FROM daily_prices WHERE league = ?", (league,))
-            connection.executemany(f"INSERT INTO daily_prices VALUES ({', '.join('?' * len(DAILY_COLUMNS))})", records)
+            connection.executemany(
+                f"INSERT INTO daily_prices VALUES ({', '.join('?' * len(DAILY_COLUMNS))})", records
+            )
         return len(records)
 
     def read_daily_prices(self, league: str) -> pl.DataFrame:
         self.ensure_schema()
         with self._connect() as connection:
             rows = connection.execute(
-                f"SELECT {', '.join(DAILY_COLUMNS)} FROM daily_prices WHERE league = ? ORDER BY currency, date", (league,)
+                f"SELECT {', '.join(DAILY_COLUMNS)} FROM daily_prices WHERE league = ? ORDER BY currency, date",
+                (league,),
             ).fetchall()
-        frame = pl.DataFrame(rows, schema=[(c, pl.Utf8 if c == "date" else t) for c, t in DAILY_COLUMNS.items()],
-                             orient="row")
+        frame = pl.DataFrame(
+            rows, schema=[(c, pl.Utf8 if c == "date" else t) for c, t in DAILY_COLUMNS.items()], orient="row"
+        )
         return frame.with_columns(pl.col("date").str.to_date())

@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from poeconomy_assets.core.dumps import read_dump_dir
-from poeconomy_assets.core.ensemble import ArtifactIntegrityError, TrainedModel, score, train_currency_model
+from poeconomy_assets.core.ensemble import TrainedModel, train_currency_model
 from poeconomy_assets.core.features import build_features
 from poeconomy_assets.core.simulator import SimulationConfig, write_dumps
 
@@ -22,7 +22,7 @@ def test_test_profile_trains_and_reports_persistence_comparison(features: pl.Dat
     m = model.metrics
     assert m["n_val"] > 10 and m["mae_persistence"] > 0
     assert m["mase"] == pytest.approx(m["mae_model"] / m["mae_persistence"])
-    assert model.residuals.size == m["n_val"]
+    assert model.residuals.size >= m["n_val"]
     assert model.predict(features.tail(5)).shape == (5,)
 
 
@@ -34,18 +34,51 @@ def test_saved_model_reloads_and_predicts_the_same(features: pl.DataFrame, tmp_p
     np.testing.assert_allclose(again.predict(rows), model.predict(rows))
 
 
-def test_tampered_artifact_is_refused(features: pl.DataFrame, tmp_path: Path) -> None:
-    train_currency_model(features, "Exalted Orb", "1d").save(tmp_path)
-    model_file = next(p for p in tmp_path.iterdir() if p.name != "manifest.json" and p.suffix != ".npy")
-    model_file.write_text(model_file.read_text().replace("tree", "tree ", 1))
-    with pytest.raises(ArtifactIntegrityError, match="sha256"):
-        TrainedModel.load(tmp_path)
+def test_fast_forest_path_matches_sklearn(features: pl.DataFrame) -> None:
+    from poeconomy_assets.core.families import _FlatForest
+
+    model = train_currency_model(features, "Exalted Orb", "3d")
+    forest = model.members["random_forest"]
+    x = _with_code_matrix(model, features.tail(40))
+    x[::7, 3] = np.nan  # missing values follow sklearn's learned direction
+    np.testing.assert_allclose(_FlatForest.of(forest).predict(x), forest.predict(x), rtol=1e-10, atol=1e-12)
 
 
-def test_score_against_persistence_by_hand() -> None:
-    price = np.array([10.0, 10.0])
-    actual = np.log(np.array([11.0, 9.0]) / price)
-    predicted = np.log(np.array([10.5, 9.5]) / price)
-    m = score(price, actual, predicted)
-    assert m["mae_model"] == pytest.approx(0.5) and m["mae_persistence"] == pytest.approx(1.0)
-    assert m["mase"] == pytest.approx(0.5) and m["direction_accuracy"] == 1.0
+def _with_code_matrix(model: TrainedModel, rows: pl.DataFrame) -> np.ndarray:
+    codes = rows["currency"].replace_strict(model.currency_codes, default=-1, return_dtype=pl.Int64)
+    return np.ascontiguousarray(rows.with_columns(codes.alias("currency_code")).select(model.feature_names).to_numpy(),
+                                dtype=np.float64)
+
+
+def test_small_and_large_batches_predict_the_same(features: pl.DataFrame) -> None:
+    model = train_currency_model(features, "Divine Orb", "1d")
+    rows = features.filter(pl.col("currency") == "Divine Orb").head(40)  # early days: many null features
+    batch = model.predict(rows)
+    one_by_one = np.concatenate([model.predict(rows.slice(i, 1)) for i in range(rows.height)])
+    np.testing.assert_allclose(one_by_one, batch, rtol=1e-9, atol=1e-12)
+
+
+def test_profiles_match_the_issue_and_the_test_profile_is_quick(features: pl.DataFrame) -> None:
+    import time
+
+    from poeconomy_assets.core.ensemble import _POOLED_CACHE, PROFILES
+
+    assert [(p.n_trials, p.n_folds) for p in PROFILES.values()] == [(3, 1), (50, 3), (200, 5)]
+    _POOLED_CACHE.clear()
+    started = time.perf_counter()
+    model = train_currency_model(features, "Chromatic Orb", "7d", profile="test")
+    assert time.perf_counter() - started < 20
+    assert 1 <= model.metrics["trials"] <= 3 + 1  # LightGBM 3, XGBoost 1
+    assert model.info["profile"] == "test" and model.info["scope"] in ("pooled", "own")
+    assert set(model.weights) == {"lightgbm", "xgboost", "random_forest"}
+    assert abs(sum(model.weights.values()) - 1) < 1e-9
+    assert set(model.shrink) == {"early", "mid", "late"}
+
+
+def test_short_history_gets_the_pooled_model_and_says_so(features: pl.DataFrame) -> None:
+    latest = features["league"].unique().sort()[-1]
+    # Keep only this currency's latest league: too short for its own model.
+    thin = features.filter((pl.col("currency") != "Divine Orb") | (pl.col("league") == latest))
+    model = train_currency_model(thin, "Divine Orb", "1d")
+    assert model.info["scope"] == "pooled" and model.metrics["pooled_model"] == 1.0
+    assert "pooled model" in model.info["scope_reason"]

@@ -1,0 +1,74 @@
+"""Forecast accuracy against persistence on leagues the models never saw (the issue-5 scorecard).
+
+    nice -n 10 .venv/bin/python benchmarks/bench_backtest.py [--profile development] [--rolling 7]
+        [--test-league Ultimatum] [--json OUT]
+
+Runs exactly what ``poeconomy backtest --dumps ../shared/data/poe-ninja --test-league Ultimatum
+--profile development --rolling 7 --json OUT`` runs, then prints the tables against the targets:
+MASE <= 0.88 / 0.82 / 0.80 at 1d / 3d / 7d, direction >= 70% at 3d and 7d, >= 11 of 13 currencies
+below 1.0 and none above 1.10 at every horizon, rolling average MASE <= 0.90 at every horizon.
+"""
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from poeconomy_assets.commands import backtest as command
+
+ROOT = Path(__file__).resolve().parents[1]
+MASE_TARGETS = {"1d": 0.88, "3d": 0.82, "7d": 0.80}
+
+
+def report(result: dict) -> str:
+    lines = [f"## {result['test_league']} held out (profile {result['profile']})", "",
+             "| horizon | MASE (target) | MAPE | direction (target) | n | currencies < 1.0 | currencies > 1.10 |",
+             "|---|---|---|---|---|---|---|"]
+    for h, card in result["horizons"].items():
+        per = card["per_currency"].values()
+        below = sum(1 for c in per if c["mase"] < 1.0)
+        above = sum(1 for c in per if c["mase"] > 1.10)
+        direction_target = " (>= 70%)" if h in ("3d", "7d") else ""
+        lines.append(f"| {h} | {card['mase']:.3f} (<= {MASE_TARGETS[h]}) | {card['mape']:.2%} | "
+                     f"{card['direction_accuracy']:.1%}{direction_target} | {card['n']} | {below}/{len(card['per_currency'])} "
+                     f"| {above} |")
+    names = sorted(next(iter(result["horizons"].values()))["per_currency"])
+    lines += ["", "| currency | " + " | ".join(f"MASE {h}" for h in result["horizons"]) + " |",
+              "|---|" + "---|" * len(result["horizons"])]
+    for name in names:
+        cells = [f"{result['horizons'][h]['per_currency'].get(name, {}).get('mase', float('nan')):.3f}"
+                 for h in result["horizons"]]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if "rolling" in result:
+        rolling = result["rolling"]
+        lines += ["", f"## Rolling: each of {', '.join(rolling['leagues'])} held out in turn (average)", "",
+                  "| horizon | mean MASE (target <= 0.90) | mean MAPE | mean direction | per league |", "|---|---|---|---|---|"]
+        for h, card in rolling["horizons"].items():
+            per_league = ", ".join(f"{k} {v:.3f}" for k, v in card["per_league_mase"].items())
+            lines.append(f"| {h} | {card['mase']:.3f} | {card['mape']:.2%} | {card['direction_accuracy']:.1%} | "
+                         f"{per_league} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dumps", type=Path, default=ROOT.parent / "shared" / "data" / "poe-ninja")
+    parser.add_argument("--test-league", default="Ultimatum")
+    parser.add_argument("--profile", default="development")
+    parser.add_argument("--rolling", type=int, default=7)
+    parser.add_argument("--json", type=Path, default=None, help="reuse (if present) or write the scorecard here")
+    args = parser.parse_args()
+    out = args.json or Path(tempfile.mkdtemp()) / "backtest.json"
+    started = time.perf_counter()
+    if not (args.json and args.json.exists()):
+        namespace = argparse.Namespace(dumps=args.dumps, test_league=args.test_league, profile=args.profile, json=out,
+                                       rolling=args.rolling, seed=0, currencies=None, horizons="1d,3d,7d", quiet=True)
+        command.run(namespace)
+    result = json.loads(out.read_text())
+    print(report(result))
+    print(f"\nwall time: {result.get('seconds', time.perf_counter() - started):.0f}s")
+
+
+if __name__ == "__main__":
+    main()

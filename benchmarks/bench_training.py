@@ -1,0 +1,105 @@
+"""Training, loading and forecasting costs of the ensemble on the real poe.ninja dumps.
+
+    nice -n 10 .venv/bin/python benchmarks/bench_training.py [--dumps ../shared/data/poe-ninja]
+        [--profile development] [--skip-production] [--out-dir DIR]
+
+Prints, against the issue-5 targets:
+- the `development` profile for every currency x horizon (13 x 3 = 39 models): wall time (<= 5 min)
+  and peak memory (<= 1 GB, ru_maxrss of this process);
+- loading all 39 saved models cold, in a fresh interpreter, hashes checked (<= 2 s);
+- one warm forecast: one currency's latest feature row through a loaded model (<= 1 ms, median);
+- the `production` profile for one currency x horizon pinned to one core (<= 60 s).
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+from poeconomy_assets.core import families
+from poeconomy_assets.core.dumps import read_dump_dir
+from poeconomy_assets.core.ensemble import _POOLED_CACHE, TrainedModel, train_currency_model
+from poeconomy_assets.core.features import build_features
+from poeconomy_assets.core.schemas import HORIZONS
+
+ROOT = Path(__file__).resolve().parents[1]
+LOAD_SCRIPT = """
+import sys, time
+from pathlib import Path
+started = time.perf_counter()
+from poeconomy_assets.core.ensemble import TrainedModel
+imported = time.perf_counter()
+models = [TrainedModel.load(p.parent) for p in sorted(Path(sys.argv[1]).glob("*/*/manifest.json"))]
+print(len(models), imported - started, time.perf_counter() - imported)
+"""
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dumps", type=Path, default=ROOT.parent / "shared" / "data" / "poe-ninja")
+    parser.add_argument("--profile", default="development")
+    parser.add_argument("--skip-production", action="store_true")
+    parser.add_argument("--out-dir", type=Path, default=None, help="keep the models here (default: a temp dir)")
+    args = parser.parse_args()
+    out = args.out_dir or Path(tempfile.mkdtemp(prefix="poeconomy-bench-"))
+    features = build_features(read_dump_dir(args.dumps).prices)
+    currencies = sorted(features["currency"].unique().to_list())
+
+    started = time.perf_counter()
+    models: list[TrainedModel] = []
+    for horizon in HORIZONS:
+        for currency in currencies:
+            model = train_currency_model(features, currency, horizon, profile=args.profile)
+            model.save(out / currency.replace(" ", "_").replace("'", "") / horizon)
+            models.append(model)
+    wall = time.perf_counter() - started
+    trials = {h: int(m.metrics["trials"]) for m in models for h in [m.horizon]}
+    pooled = sum(int(m.metrics["pooled_model"]) for m in models)
+    print(f"{args.profile} profile, {len(models)} models ({len(currencies)} currencies x {len(HORIZONS)} horizons): "
+          f"{wall:.1f}s wall (target <= 300 s); pooled search trials per horizon {trials}; "
+          f"{pooled} models use the pooled scope")
+    print(f"peak memory of training: {peak_mb():.0f} MB (target <= 1024 MB)")
+
+    load = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, str(out)], capture_output=True, text=True, check=True,
+                          cwd=ROOT)
+    n, import_s, load_s = load.stdout.split()
+    print(f"cold load of {n} models (sha256 checked): {float(load_s):.2f}s (target <= 2 s); "
+          f"+ {float(import_s):.2f}s interpreter imports")
+
+    model = TrainedModel.load(out / "Divine_Orb" / "1d")
+    row = features.filter(pl.col("currency") == "Divine Orb").tail(1)
+    model.predict(row)
+    timings = []
+    for _ in range(300):
+        t = time.perf_counter()
+        model.predict(row)
+        timings.append(time.perf_counter() - t)
+    print(f"warm forecast (1 row, 3-family ensemble): median {statistics.median(timings) * 1e3:.3f} ms, "
+          f"p95 {sorted(timings)[int(0.95 * len(timings))] * 1e3:.3f} ms (target <= 1 ms)")
+
+    if not args.skip_production:
+        _POOLED_CACHE.clear()
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        families.THREADS = 1
+        t = time.perf_counter()
+        prod = train_currency_model(features, "Divine Orb", "3d", profile="production")
+        print(f"production profile, Divine Orb 3d on one core: {time.perf_counter() - t:.1f}s (target <= 60 s); "
+              f"{int(prod.metrics['trials'])} LightGBM+XGBoost trials; scope {prod.info['scope']}; "
+              f"validation MASE {prod.metrics['mase']:.3f}")
+    print(json.dumps({"models_dir": str(out)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""``poeconomy backtest``: train on the leagues before a test league, forecast every day of it, score.
+
+    poeconomy backtest --dumps DIR --test-league NAME [--profile test|development|production]
+                       --json OUT [--rolling N]
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+from poeconomy_assets.core.backtest import backtest_league, rolling_backtest
+from poeconomy_assets.core.dumps import read_dump_dir
+from poeconomy_assets.core.ensemble import PROFILES
+from poeconomy_assets.core.schemas import HORIZONS
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("backtest", help="score forecasts on a league the models never saw")
+    parser.add_argument("--dumps", type=Path, required=True, help="folder of poe.ninja {League}.currency.csv dumps")
+    parser.add_argument("--test-league", required=True, help="league to forecast; trains on every earlier league")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="development")
+    parser.add_argument("--json", type=Path, required=True, help="write the scorecard here")
+    parser.add_argument("--rolling", type=int, default=0, metavar="N",
+                        help="also backtest each of the last N leagues in turn and average them")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--currencies", help="comma-separated subset of currencies (default: all in the test league)")
+    parser.add_argument("--horizons", default=",".join(HORIZONS), help="comma-separated subset of 1d,3d,7d")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    quiet = getattr(args, "quiet", False)
+
+    def log(message: str) -> None:
+        if not quiet:
+            print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    prices = read_dump_dir(args.dumps).prices
+    seed = getattr(args, "seed", 0)
+    currencies = [c.strip() for c in (getattr(args, "currencies", None) or "").split(",") if c.strip()] or None
+    horizons = [h.strip() for h in (getattr(args, "horizons", None) or ",".join(HORIZONS)).split(",") if h.strip()]
+    unknown = [h for h in horizons if h not in HORIZONS]
+    if unknown:
+        print(f"unknown horizon(s) {unknown}; expected some of {list(HORIZONS)}", file=sys.stderr)
+        return 2
+    options = {"horizons": horizons, "currencies": currencies, "seed": seed, "log": log}
+    try:
+        result = backtest_league(prices, args.test_league, args.profile, **options)
+        rolling = getattr(args, "rolling", 0) or 0
+        if rolling > 0:
+            done = {args.test_league: dict(result)}
+            partial: dict[str, dict] = {}
+
+            def save_partial(league: str, scores: dict) -> None:  # a long run leaves usable results behind
+                partial[league] = scores
+                _write(args.json, {**result, "rolling_partial": partial})
+
+            result["rolling"] = rolling_backtest(prices, rolling, args.profile, done=done, on_league=save_partial,
+                                                 **options)
+    except ValueError as exc:
+        print(f"backtest: {exc}", file=sys.stderr)
+        return 2
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    _write(args.json, result)
+    print(_table(result), file=sys.stderr if quiet else sys.stdout)
+    return 0
+
+
+def _write(path: Path, result: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_finite(result), indent=1, allow_nan=False), encoding="utf-8")
+
+
+def _finite(value: object) -> object:
+    """Strict JSON: NaN (e.g. direction accuracy when nothing moved) becomes null; numpy scalars become floats."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _table(result: dict) -> str:
+    lines = [f"{result['test_league']} (profile {result['profile']}, trained on {len(result['train_leagues'])} leagues)",
+             "| horizon | MASE | MAPE | direction | n | currencies < 1.0 |", "|---|---|---|---|---|---|"]
+    for horizon in HORIZONS:
+        if horizon not in result["horizons"]:
+            continue
+        h = result["horizons"][horizon]
+        below = sum(1 for c in h["per_currency"].values() if c["mase"] < 1.0)
+        lines.append(f"| {horizon} | {h['mase']:.3f} | {h['mape']:.2%} | {h['direction_accuracy']:.1%} | {h['n']} "
+                     f"| {below}/{len(h['per_currency'])} |")
+    if "rolling" in result:
+        r = result["rolling"]
+        lines += ["", f"rolling average over {', '.join(r['leagues'])}", "| horizon | MASE | MAPE | direction |",
+                  "|---|---|---|---|"]
+        for horizon, h in r["horizons"].items():
+            lines.append(f"| {horizon} | {h['mase']:.3f} | {h['mape']:.2%} | {h['direction_accuracy']:.1%} |")
+    return "\n".join(lines)

@@ -1,0 +1,112 @@
+"""Honest backtests: train on the leagues that ended before a test league, forecast every day of it.
+
+A forecast point is (currency, day t of the test league, horizon h) where the price at t + h is
+known; the model sees only features at t (which never look ahead) and is trained only on earlier
+leagues. Scores always sit next to persistence (price(t + h) = price(t)) on the same points.
+"""
+
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import polars as pl
+
+from poeconomy_assets.core.ensemble import PROFILES, TrainingProfile, train_currency_model
+from poeconomy_assets.core.features import build_features, target_column
+from poeconomy_assets.core.metrics import scorecard
+from poeconomy_assets.core.schemas import HORIZONS
+
+SUMMARY_KEYS = ("mase", "mape", "mae", "direction_accuracy")
+
+
+def league_order(prices: pl.DataFrame) -> list[str]:
+    """League names, oldest first (by first date)."""
+    return prices.group_by("league").agg(pl.col("date").min()).sort("date", "league")["league"].to_list()
+
+
+def train_leagues_for(prices: pl.DataFrame, test_league: str) -> list[str]:
+    """Every league that ended before ``test_league`` started (leagues never overlap)."""
+    spans = prices.group_by("league").agg(pl.col("date").min().alias("start"), pl.col("date").max().alias("end"))
+    if test_league not in spans["league"].to_list():
+        raise ValueError(f"test league {test_league!r} is not in the data (have {sorted(spans['league'].to_list())})")
+    start = spans.filter(pl.col("league") == test_league)["start"][0]
+    return spans.filter(pl.col("end") < start).sort("start")["league"].to_list()
+
+
+def backtest_league(
+    prices: pl.DataFrame,
+    test_league: str,
+    profile: TrainingProfile | str = "development",
+    horizons: Sequence[str] = HORIZONS,
+    currencies: Sequence[str] | None = None,
+    seed: int = 0,
+    log: Callable[[str], None] = lambda message: None,
+) -> dict:
+    """The scorecard of ``test_league`` in the shape ``poeconomy backtest --json`` writes."""
+    profile = PROFILES[profile] if isinstance(profile, str) else profile
+    train_leagues = train_leagues_for(prices, test_league)
+    if not train_leagues:
+        raise ValueError(f"no league ended before {test_league!r}: nothing to train on")
+    # Later leagues are dropped before features are built, so not even a profile can see them.
+    features = build_features(prices.filter(pl.col("league").is_in([*train_leagues, test_league])))
+    train = features.filter(pl.col("league").is_in(train_leagues))
+    test = features.filter(pl.col("league") == test_league)
+    available = set(test["currency"].unique()) & set(train["currency"].unique())
+    wanted = [c for c in currencies if c in available] if currencies else sorted(available)
+    if not wanted:
+        raise ValueError(f"no currency of {test_league!r} has training history (asked for {currencies})")
+    result = {"test_league": test_league, "train_leagues": train_leagues, "profile": profile.name, "horizons": {}}
+    for horizon in horizons:
+        target = target_column(horizon)
+        parts = []
+        for currency in wanted:
+            started = time.perf_counter()
+            model = train_currency_model(train, currency, horizon, profile=profile, seed=seed)
+            rows = test.filter((pl.col("currency") == currency) & pl.col(target).is_not_null())
+            if rows.is_empty():
+                continue
+            predicted = model.predict(rows)
+            price = rows["price_chaos"].to_numpy()
+            parts.append(pl.DataFrame({
+                "currency": currency, "price_chaos": price,
+                "actual_chaos": price * np.exp(rows[target].to_numpy()),
+                "forecast_chaos": price * np.exp(predicted),
+            }))
+            log(f"{test_league} {horizon} {currency}: scope {model.info.get('scope')}, "
+                f"validation MASE {model.metrics['mase']:.3f}, {time.perf_counter() - started:.1f}s")
+        result["horizons"][horizon] = scorecard(pl.concat(parts))
+    return result
+
+
+def rolling_backtest(
+    prices: pl.DataFrame,
+    n_leagues: int,
+    profile: TrainingProfile | str = "development",
+    horizons: Sequence[str] = HORIZONS,
+    currencies: Sequence[str] | None = None,
+    seed: int = 0,
+    log: Callable[[str], None] = lambda message: None,
+    done: dict[str, dict] | None = None,
+    on_league: Callable[[str, dict], None] = lambda league, result: None,
+) -> dict:
+    """Backtest each of the last ``n_leagues`` leagues in turn; their scorecards and the averages.
+    ``done`` holds scorecards already computed with the same settings (reused, not recomputed)."""
+    leagues = league_order(prices)[-n_leagues:]
+    done = done or {}
+    per_league = {}
+    for league in leagues:
+        per_league[league] = done.get(league) or backtest_league(prices, league, profile, horizons, currencies,
+                                                                 seed=seed, log=log)
+        on_league(league, per_league[league])
+    return {"leagues": leagues, "per_league": per_league, "horizons": average_scorecards(list(per_league.values()))}
+
+
+def average_scorecards(results: list[dict]) -> dict:
+    """Per horizon, the unweighted mean over leagues of each summary score, and the total point count."""
+    averaged = {}
+    for horizon in results[0]["horizons"]:
+        cards = [r["horizons"][horizon] for r in results]
+        averaged[horizon] = {k: float(np.nanmean([c[k] for c in cards])) for k in SUMMARY_KEYS}
+        averaged[horizon]["n"] = int(sum(c["n"] for c in cards))
+        averaged[horizon]["per_league_mase"] = {r["test_league"]: r["horizons"][horizon]["mase"] for r in results}
+    return averaged

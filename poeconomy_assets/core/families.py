@@ -1,0 +1,212 @@
+"""The three model families of the ensemble: how each is fitted, searched, saved and loaded.
+
+All predict a log return from a feature frame. LightGBM and XGBoost minimise absolute error (the
+forecasts are scored by MAE); RandomForest averages squared-error trees on winsorised targets.
+Files are each library's native format, except RandomForest (joblib), whose sha256 the manifest
+records and the loader checks before unpickling.
+"""
+
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import lightgbm as lgb
+import numpy as np
+import optuna
+import polars as pl
+import xgboost as xgb
+from sklearn.ensemble import RandomForestRegressor
+
+THREADS = 2  # the machines this runs on have 2 cores
+
+
+def _matrix(frame: pl.DataFrame | np.ndarray) -> np.ndarray:
+    # C order: polars hands out column-major arrays, which send XGBoost down a copy path that costs
+    # milliseconds on a single-row forecast.
+    array = frame if isinstance(frame, np.ndarray) else frame.to_numpy()
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    name: str
+    file_name: str
+    fit: Callable[[pl.DataFrame, np.ndarray, dict, int], Any]
+    predict: Callable[[Any, pl.DataFrame], np.ndarray]
+    save: Callable[[Any, Path], None]
+    load: Callable[[Path], Any]
+    defaults: Callable[[], dict]
+    suggest: Callable[[optuna.Trial], dict]
+    searchable: bool = True
+
+
+# LightGBM -----------------------------------------------------------------------------------------
+def _lgb_defaults() -> dict:
+    return {"num_leaves": 20, "learning_rate": 0.03, "feature_fraction": 0.8, "bagging_fraction": 0.8,
+            "min_child_samples": 40, "lambda_l1": 0.0, "lambda_l2": 1.0, "n_estimators": 300}
+
+
+def _lgb_suggest(trial: optuna.Trial) -> dict:
+    return {
+        "num_leaves": trial.suggest_int("num_leaves", 20, 150, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
+        "feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0),
+        "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
+        "min_child_samples": trial.suggest_int("min_child_samples", 10, 100),
+        "lambda_l1": trial.suggest_float("lambda_l1", 0.0, 2.0),
+        "lambda_l2": trial.suggest_float("lambda_l2", 0.0, 2.0),
+        "n_estimators": trial.suggest_int("n_estimators", 100, 500, step=50),
+    }
+
+
+def _lgb_fit(x: pl.DataFrame, y: np.ndarray, params: dict, seed: int) -> lgb.Booster:
+    p = dict(params)
+    rounds = int(p.pop("n_estimators"))
+    p.update(objective="l1", bagging_freq=1, verbose=-1, seed=seed, num_threads=THREADS, max_bin=63,
+             min_data_in_leaf=p.pop("min_child_samples"), deterministic=True, force_row_wise=True)
+    return lgb.train(p, lgb.Dataset(_matrix(x), y, free_raw_data=True), num_boost_round=rounds)
+
+
+LIGHTGBM = ModelFamily(
+    name="lightgbm",
+    file_name="lightgbm.txt",
+    fit=_lgb_fit,
+    predict=lambda model, x: model.predict(_matrix(x), num_threads=1),
+    save=lambda model, path: model.save_model(str(path)),
+    load=lambda path: lgb.Booster(model_file=str(path)),
+    defaults=_lgb_defaults,
+    suggest=_lgb_suggest,
+)
+
+
+# XGBoost ------------------------------------------------------------------------------------------
+def _xgb_defaults() -> dict:
+    return {"max_depth": 4, "subsample": 0.8, "colsample_bytree": 0.8, "n_estimators": 300, "learning_rate": 0.03}
+
+
+def _xgb_suggest(trial: optuna.Trial) -> dict:
+    return {
+        "max_depth": trial.suggest_int("max_depth", 3, 10),
+        "subsample": trial.suggest_float("subsample", 0.6, 1.0),
+        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.6, 1.0),
+        "n_estimators": trial.suggest_int("n_estimators", 100, 500, step=50),
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
+    }
+
+
+def _xgb_fit(x: pl.DataFrame, y: np.ndarray, params: dict, seed: int) -> xgb.XGBRegressor:
+    model = xgb.XGBRegressor(objective="reg:absoluteerror", tree_method="hist", max_bin=64, n_jobs=THREADS,
+                             random_state=seed, **params)
+    model.fit(_matrix(x), y)
+    model.get_booster().set_param({"nthread": 1})  # forecasts are a few rows: threads only add latency
+    return model
+
+
+def _xgb_load(path: Path) -> xgb.XGBRegressor:
+    model = xgb.XGBRegressor()
+    model.load_model(str(path))
+    model.get_booster().set_param({"nthread": 1})
+    return model
+
+
+XGBOOST = ModelFamily(
+    name="xgboost",
+    file_name="xgboost.json",
+    fit=_xgb_fit,
+    predict=lambda model, x: model.get_booster().inplace_predict(_matrix(x)),
+    save=lambda model, path: model.save_model(str(path)),
+    load=_xgb_load,
+    defaults=_xgb_defaults,
+    suggest=_xgb_suggest,
+)
+
+
+# RandomForest -------------------------------------------------------------------------------------
+def _rf_defaults() -> dict:
+    # Shallow-ish trees on row and column subsamples: a forest here is the low-variance member of the
+    # blend, and full-depth exact-split trees would cost more than the two boosters together.
+    return {"n_estimators": 50, "min_samples_leaf": 20, "max_features": 0.3, "max_samples": 0.3, "max_depth": 10}
+
+
+def _rf_fit(x: pl.DataFrame, y: np.ndarray, params: dict, seed: int) -> RandomForestRegressor:
+    low, high = np.quantile(y, [0.02, 0.98])  # squared error would chase launch-day outliers
+    model = RandomForestRegressor(random_state=seed, n_jobs=THREADS, **params).fit(_matrix(x), np.clip(y, low, high))
+    model.n_jobs = 1  # forecasting a handful of rows: thread start-up would cost more than the trees
+    return model
+
+
+def _rf_load(path: Path) -> RandomForestRegressor:
+    model = joblib.load(path)  # only after the manifest's sha256 matched (see artifacts.read_verified_manifest)
+    model.n_jobs = 1
+    return model
+
+
+@dataclass(frozen=True)
+class _FlatForest:
+    """Every tree's nodes in one set of arrays, walked for all trees at once: sklearn's own predict
+    costs about a millisecond of per-tree overhead even for one row."""
+
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    missing_left: np.ndarray
+    value: np.ndarray
+    roots: np.ndarray
+    depth: int
+
+    @classmethod
+    def of(cls, forest: RandomForestRegressor) -> "_FlatForest":
+        parts, offset, roots = [], 0, []
+        for tree in (estimator.tree_ for estimator in forest.estimators_):
+            leaf = tree.children_left < 0
+            shift = lambda a: np.where(leaf, np.arange(offset, offset + tree.node_count), a + offset)  # noqa: B023
+            missing = getattr(tree, "missing_go_to_left", np.zeros(tree.node_count, dtype=np.uint8))
+            parts.append((shift(tree.children_left), shift(tree.children_right), np.where(leaf, 0, tree.feature),
+                          tree.threshold, missing.astype(bool), tree.value[:, 0, 0]))
+            roots.append(offset)
+            offset += tree.node_count
+        columns = [np.concatenate(c) for c in zip(*parts)]
+        depth = max(e.tree_.max_depth for e in forest.estimators_)
+        return cls(*columns, roots=np.array(roots), depth=depth)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        node = np.broadcast_to(self.roots, (x.shape[0], self.roots.size)).copy()
+        rows = np.arange(x.shape[0])[:, None]
+        for _ in range(self.depth):
+            value = x[rows, self.feature[node]]
+            go_left = np.where(np.isnan(value), self.missing_left[node], value <= self.threshold[node])
+            node = np.where(go_left, self.left[node], self.right[node])
+        return self.value[node].mean(axis=1)
+
+
+_FLAT: "weakref.WeakKeyDictionary[RandomForestRegressor, _FlatForest]" = weakref.WeakKeyDictionary()
+
+
+def _rf_predict(model: RandomForestRegressor, x: pl.DataFrame | np.ndarray) -> np.ndarray:
+    x = _matrix(x)
+    if x.shape[0] > 256:  # sklearn's compiled path wins on big batches
+        return model.predict(x)
+    flat = _FLAT.get(model)
+    if flat is None:
+        flat = _FLAT[model] = _FlatForest.of(model)
+    return flat.predict(x)
+
+
+RANDOM_FOREST = ModelFamily(
+    name="random_forest",
+    file_name="random_forest.joblib",
+    fit=_rf_fit,
+    predict=_rf_predict,
+    save=lambda model, path: joblib.dump(model, path, compress=3),
+    load=_rf_load,
+    defaults=_rf_defaults,
+    suggest=lambda trial: _rf_defaults(),
+    searchable=False,
+)
+
+FAMILIES = {f.name: f for f in (LIGHTGBM, XGBOOST, RANDOM_FOREST)}
+FALLBACK_WEIGHTS = {"lightgbm": 0.5, "xgboost": 0.3, "random_forest": 0.2}
