@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: install demo demo-postgres test ui lock bench clean
+.PHONY: install demo demo-real demo-postgres test ui ui-real lock bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,18 @@ install: $(STAMP)  ## set up .venv (quick when nothing changed)
 
 demo: install  ## simulate a market and materialize every asset on the embedded default
 	$(BIN)/poeconomy demo
+
+# The 18 real leagues of ../shared/data (never copied here), in an instance and data folder of their own so the
+# simulated demo's currencies never mix into the real models.
+REAL_DUMPS ?= ../shared/data/poe-ninja
+REAL_HOME := $(CURDIR)/.poeconomy/real
+$(REAL_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(REAL_HOME)
+	sed 's#\.poeconomy/dagster#$(REAL_HOME)/dagster#' dagster.yaml > $@
+demo-real: install $(REAL_HOME)/dagster.yaml  ## the main job on the real leagues in $(REAL_DUMPS)
+	DAGSTER_HOME=$(REAL_HOME) POECONOMY_HOME=$(REAL_HOME) $(BIN)/poeconomy demo --dumps $(REAL_DUMPS)
+ui-real: install $(REAL_HOME)/dagster.yaml  ## the web UI on the real-data instance
+	DAGSTER_HOME=$(REAL_HOME) POECONOMY_HOME=$(REAL_HOME) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 # Production mode on this machine's PostgreSQL (override PG_* on the command line).
 PG_HOST ?= 127.0.0.1
