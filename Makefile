@@ -40,7 +40,7 @@ demo-postgres: install  ## the main job with the Dagster instance and the price 
 	DAGSTER_HOME=$(CURDIR)/deploy/postgres POECONOMY_PG_HOST=$(PG_HOST) POECONOMY_PG_PORT=$(PG_PORT) \
 	POECONOMY_PG_USER=$(PG_USER) POECONOMY_PG_PASSWORD=$(PG_PASSWORD) POECONOMY_PG_DB=$(PG_DB) \
 	POECONOMY_PRICE_STORE_URL=postgresql://$(PG_USER)@$(PG_HOST):$(PG_PORT)/$(PG_DB) \
-	POECONOMY_HOME=$(CURDIR)/.poeconomy/postgres \
+	POECONOMY_HOME=$(CURDIR)/.poeconomy/postgres POECONOMY_DAGSTER_STORAGE=$(CURDIR)/.poeconomy/postgres/dagster \
 	sh -c '$(BIN)/dagster instance concurrency set training 2 >/dev/null && $(BIN)/poeconomy demo'
 
 test: install  ## run the test suite
