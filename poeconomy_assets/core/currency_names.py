@@ -19,9 +19,6 @@ _SPACES = re.compile(r"\s+")
 ALIASES: dict[str, str] = {
     "jewelers orb": "Jeweller's Orb",
     "armorers scrap": "Armourer's Scrap",
-    "gemcutters prism": "Gemcutter's Prism",
-    "cartographers chisel": "Cartographer's Chisel",
-    "blacksmiths whetstone": "Blacksmith's Whetstone",
     "divine orbs": "Divine Orb",
     "chaos orbs": "Chaos Orb",
     "exalted orbs": "Exalted Orb",
@@ -67,12 +64,12 @@ class CurrencyResolver:
         if key in self._aliases:
             name = self._aliases[key]
             self._known.setdefault(match_key(name), name)
-            return Resolution(name, True)
+            return Resolution(name, name != raw.strip())
         close = difflib.get_close_matches(key, list(self._known), n=1, cutoff=NEAR_MISS_RATIO)
         if close:
             return Resolution(cleaned, False, near_miss_of=self._known[close[0]])
         self._known[key] = cleaned  # new currency: later spellings of it in the same batch resolve to it
-        return Resolution(cleaned, cleaned != raw)
+        return Resolution(cleaned, cleaned != raw.strip())
 
     def canonical_names(self, raw_names: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
         """(raw → canonical for every name that resolves, raw → known name for every near miss)."""

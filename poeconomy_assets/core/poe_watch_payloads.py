@@ -186,8 +186,6 @@ def parse_items(
             # Unknown confidence is treated as low: a row the API could not vouch for.
             problem(index, "missing_low_confidence", f"{name}: lowConfidence = {low_confidence!r}", skip=False)
             low_confidence = True
-        if low_confidence:
-            parsed.counts["low_confidence"] += 1
         row = {
             "league": league, "currency": name, "category": row_category, "item_id": int(item_id),
             "snapshot_at": snapshot_at.astimezone(UTC), "mean_chaos": mean, "min_chaos": low, "max_chaos": high,
@@ -207,6 +205,7 @@ def parse_items(
     # Two ids may resolve to one currency name (an alias): the key is (league, currency, snapshot_at).
     parsed.rows = frame.sort("daily", descending=True, nulls_last=True).unique(
         ["currency"], keep="first", maintain_order=True).sort("currency")
+    parsed.counts["low_confidence"] = int(parsed.rows["low_confidence"].sum() or 0)
     merged = frame.height - parsed.rows.height
     if merged:
         parsed.counts["duplicate_id"] += merged
@@ -257,7 +256,7 @@ def parse_timestamp(value: Any) -> datetime | None:
     text = value.strip().replace("Z", "+00:00")
     if "." in text:  # Python < 3.11.? accepts only 3 or 6 fractional digits: pad to 6
         head, _, rest = text.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
         tail = rest[len(digits):]
         text = f"{head}.{(digits + '000000')[:6]}{tail}"
     try:

@@ -1,0 +1,33 @@
+"""One currency identity across sources: spelling variants resolve, near misses are reported, never merged."""
+
+import pytest
+
+from poeconomy_assets.core.currency_names import CurrencyResolver
+
+KNOWN = ["Jeweller's Orb", "Orb of Regret", "Divine Orb", "Armourer's Scrap"]
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("Jeweller's Orb", "Jeweller's Orb"),
+        ("jeweller's orb", "Jeweller's Orb"),  # case
+        ("Jeweller\u2019s Orb", "Jeweller's Orb"),  # typographic apostrophe
+        ("Jewellers Orb", "Jeweller's Orb"),  # apostrophe dropped
+        ("  Orb   of Regret ", "Orb of Regret"),  # whitespace
+        ("Jeweler's Orb", "Jeweller's Orb"),  # known alias (US spelling)
+        ("Armorer's Scrap", "Armourer's Scrap"),
+        ("Divine Orbs", "Divine Orb"),
+        ("Kalomir Orb", "Kalomir Orb"),  # a new currency stays itself
+    ],
+)
+def test_names_resolve_to_one_key(raw: str, expected: str) -> None:
+    result = CurrencyResolver(KNOWN).resolve(raw)
+    assert result.near_miss_of is None and result.name == expected
+
+
+@pytest.mark.parametrize("raw, known", [("Orb of Regrets", "Orb of Regret"), ("Divne Orb", "Divine Orb")])
+def test_near_miss_is_reported_not_merged(raw: str, known: str) -> None:
+    resolved, near = CurrencyResolver(KNOWN).canonical_names([raw, "Divine Orb"])
+    assert near == {raw: known}
+    assert raw not in resolved and resolved["Divine Orb"] == "Divine Orb"
