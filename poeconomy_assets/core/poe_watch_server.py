@@ -10,7 +10,7 @@ faults, request counts); ``POST /_control`` with a JSON object changes it at run
     {"leagues": [...]}  or  {"leagues_file": "path/to/leagues.json"}   {"recompute_seconds": 300}
 
 A fault applies to the API endpoints (optionally only those starting with ``path``), ``times`` requests
-in a row (null: until cleared).
+in a row (null: until cleared), after letting ``after`` requests through.
 """
 
 import json
@@ -34,6 +34,7 @@ class Fault:
     retry_after: float | None = 1.0  # for 429/503
     latency: float = 0.0  # seconds, for "latency"
     path: str | None = None  # only requests whose path starts with this
+    after: int = 0  # let this many matching requests through first
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -81,7 +82,8 @@ class PoeWatchServer:
         return f"http://{host}:{port}"
 
     def start(self) -> "PoeWatchServer":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="poe-watch-server", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="poe-watch-server", daemon=True)
         self._thread.start()
         return self
 
@@ -133,6 +135,9 @@ class PoeWatchServer:
             for fault in self.faults:
                 if fault.path and not path.startswith(fault.path):
                     continue
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
                 if fault.times is not None:
                     fault.times -= 1
                     if fault.times <= 0:
