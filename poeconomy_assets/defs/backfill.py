@@ -1,8 +1,10 @@
 """What a new league needs materialized, as one asset backfill (the sensor launches it; the UI can too).
 
 Dagster's asset backfill runs partitions of differently partitioned assets in dependency order:
-poe_watch_history and daily_prices of the league, features and forecasts of every currency seen in it,
-models only for currency × horizon partitions never trained, then the league's report.
+poe_watch_history and daily_prices of the league, features of every currency seen in it, forecasts with
+the stored model of every currency × horizon that has one, then the league's report. Models are not
+retrained here: walk-forward validation needs earlier leagues, so a currency new in this league gets its
+features now and its models when the training job next runs with enough history.
 """
 
 import dagster as dg
@@ -44,7 +46,6 @@ def league_backfill_subset(
         wanted.add(AssetKeyPartitionKey(dg.AssetKey("currency_features"), currency))
         for horizon in HORIZONS:
             key = dg.MultiPartitionKey({"currency": currency, "horizon": horizon})
-            wanted.add(AssetKeyPartitionKey(dg.AssetKey("price_forecasts"), key))
-            if str(key) not in trained:
-                wanted.add(AssetKeyPartitionKey(dg.AssetKey("price_models"), key))
+            if str(key) in trained:
+                wanted.add(AssetKeyPartitionKey(dg.AssetKey("price_forecasts"), key))
     return AssetGraphSubset.from_asset_partition_set(wanted, asset_graph)  # type: ignore[arg-type]

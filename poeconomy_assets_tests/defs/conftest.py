@@ -37,7 +37,7 @@ def materialized_graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mat
         yield Materialized(home, dumps, defs, instance, outcome)
 
 
-LIVE_PAST = SimulationConfig(n_leagues=2, n_currencies=2, seed=13, min_days=30, max_days=32)
+LIVE_PAST = SimulationConfig(n_leagues=3, n_currencies=2, seed=13, min_days=30, max_days=32)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from ..conftest import fast_client
 from .conftest import Live
 
 SLOT, NEXT_SLOT = "2025-06-20T12:00:00Z", "2025-06-20T12:05:00Z"
-N_ROWS = 4  # the server's 4 simulated currencies (3 currency + 1 fragment)
+N_ROWS = 4  # the server's 4 simulated currencies (its fragment list is empty)
 
 
 def _ingest(live: Live, slot: str, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
