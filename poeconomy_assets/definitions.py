@@ -2,7 +2,16 @@
 
 import dagster as dg
 
-from poeconomy_assets.defs import features, forecasts, history, ingestion, league_history, models, prices, reports
+from poeconomy_assets.defs import (
+    features,
+    forecasts,
+    history,
+    ingestion,
+    league_history,
+    models,
+    prices,
+    reports,
+)
 from poeconomy_assets.defs.jobs import JOBS
 from poeconomy_assets.defs.resources import build_resources
 from poeconomy_assets.defs.sensors import SENSORS

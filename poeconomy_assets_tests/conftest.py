@@ -65,7 +65,7 @@ def poe_watch_server():
     from poeconomy_assets.core.poe_watch_server import PoeWatchServer
 
     market = SimulatedMarket(n_currencies=4, seed=5, recompute_seconds=300)
-    with PoeWatchServer(market, now=datetime.fromisoformat(SERVER_NOW.replace("Z", "+00:00"))) as server:
+    with PoeWatchServer(market, now=datetime.fromisoformat(SERVER_NOW)) as server:
         yield server
 
 
@@ -73,7 +73,8 @@ def fast_client(url: str, tmp_path: Path, **overrides):
     """A PoeWatchClient with tiny backoffs and timeouts, and its own breaker file."""
     from poeconomy_assets.resources.poe_watch import PoeWatchClient
 
-    settings = dict(base_url=url, min_interval_seconds=0.0, backoff_base_seconds=0.01, backoff_max_seconds=0.05,
-                    connect_timeout_seconds=1.0, read_timeout_seconds=0.3, max_attempts=3, breaker_threshold=5,
-                    breaker_cooldown_seconds=0.4, breaker_state_path=str(tmp_path / "breaker.json"))
+    settings = {"base_url": url, "min_interval_seconds": 0.0, "backoff_base_seconds": 0.01,
+                "backoff_max_seconds": 0.05, "connect_timeout_seconds": 1.0, "read_timeout_seconds": 0.3,
+                "max_attempts": 3, "breaker_threshold": 5, "breaker_cooldown_seconds": 0.4,
+                "breaker_state_path": str(tmp_path / "breaker.json")}
     return PoeWatchClient(**{**settings, **overrides})

@@ -29,7 +29,7 @@ def build_server(args: argparse.Namespace) -> PoeWatchServer:
         leagues = json.loads(args.leagues_file.read_text()) if args.leagues_file else None
         market = SimulatedMarket(n_currencies=args.currencies, seed=args.seed, leagues=leagues,
                                  recompute_seconds=args.recompute_seconds)
-    now = datetime.fromisoformat(args.now.replace("Z", "+00:00")) if args.now else datetime.now(UTC)
+    now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
     return PoeWatchServer(market, now=now, speed=args.speed, port=args.port)
 
 

@@ -32,7 +32,7 @@ def slot_key(slot: datetime) -> str:
 
 
 def parse_slot(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    value = datetime.fromisoformat(text)
     if value.tzinfo is None:
         raise ValueError(f"slot {text!r} has no timezone; use e.g. 2025-06-14T10:05:00Z")
     aligned = slot_start(value)

@@ -118,7 +118,7 @@ class PoeWatchServer:
             if "fault" in change:
                 self.faults.append(Fault(**change["fault"]))
             if "now" in change or "speed" in change:
-                now = datetime.fromisoformat(change["now"].replace("Z", "+00:00")) if "now" in change else None
+                now = datetime.fromisoformat(change["now"]) if "now" in change else None
                 self.clock.set(now, change.get("speed"))
             if "advance_seconds" in change:
                 self.clock.set(self.clock.now() + timedelta(seconds=float(change["advance_seconds"])))
@@ -189,7 +189,7 @@ def _handler_for(server: PoeWatchServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             parsed = urlparse(self.path)
             server.count(parsed.path, self.headers.get("User-Agent", ""))
             if parsed.path == "/_control":
@@ -201,7 +201,7 @@ def _handler_for(server: PoeWatchServer) -> type[BaseHTTPRequestHandler]:
             status, value = server.answer(parsed.path, parse_qs(parsed.query))
             self._send(status, json.dumps(value).encode())
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             parsed = urlparse(self.path)
             if parsed.path != "/_control":
                 self._send(405, b'{"error": "method not allowed"}')

@@ -10,6 +10,7 @@ features now and its models when the training job next runs with enough history.
 import dagster as dg
 from dagster import _time as dagster_time
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset  # the type
+
 # RunRequest.for_asset_graph_subset takes; Dagster has no public constructor for it yet.
 from dagster._core.definitions.events import AssetKeyPartitionKey
 

@@ -23,7 +23,7 @@ class SnapshotConfig(dg.Config):
     """Which 5-minute slot this run stores (the sensor sets it; default: the current slot) and which categories."""
 
     slot: str | None = None  # e.g. "2025-06-14T10:05:00Z"
-    categories: list[str] = list(CATEGORIES)
+    categories: list[str] = list(CATEGORIES)  # noqa: RUF012 (pydantic copies defaults per instance)
 
 
 def known_currencies(instance: dg.DagsterInstance) -> list[str]:

@@ -13,7 +13,7 @@ class LiveLeagues(dg.ConfigurableResource):
     include_ruthless: bool = False
     include_ssf: bool = False
     include_events: bool = False
-    extra: list[str] = []  # league names followed whatever their name says
+    extra: list[str] = []  # noqa: RUF012 (pydantic copies defaults) league names followed whatever they say
     refresh_seconds: int = 3 * 3600  # how often the ingestion sensor re-reads /leagues (the spec: every few hours)
 
     def rules(self) -> LeagueRules:

@@ -5,7 +5,13 @@ from datetime import UTC, datetime
 import pytest
 
 from poeconomy_assets.core.currency_names import CurrencyResolver
-from poeconomy_assets.core.poe_watch_payloads import PayloadError, decode_json, parse_history, parse_items, require_list
+from poeconomy_assets.core.poe_watch_payloads import (
+    PayloadError,
+    decode_json,
+    parse_history,
+    parse_items,
+    require_list,
+)
 
 SLOT = datetime(2024, 8, 5, 12, 0, tzinfo=UTC)
 

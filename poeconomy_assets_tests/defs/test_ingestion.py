@@ -10,7 +10,6 @@ from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.definitions import build_defs
 
 from ..conftest import fast_client
-
 from .conftest import Live
 
 SLOT, NEXT_SLOT = "2025-06-20T12:00:00Z", "2025-06-20T12:05:00Z"
