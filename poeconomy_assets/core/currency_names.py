@@ -12,6 +12,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import polars as pl
+
 _APOSTROPHES = re.compile(r"[\u2018\u2019\u02bc\u0060\u00b4]")
 _SPACES = re.compile(r"\s+")
 
@@ -81,3 +83,30 @@ class CurrencyResolver:
             else:
                 resolved[raw] = result.name
         return resolved, near
+
+
+@dataclass(frozen=True)
+class Canonicalized:
+    """Price rows with canonical currency names, and what changed."""
+
+    prices: pl.DataFrame
+    renamed: dict[str, str]  # raw -> canonical, only names that changed
+    near_misses: dict[str, str]  # raw -> the known name it resembles (kept under its own name, reported)
+    merged_duplicates: int  # rows dropped because two spellings gave one (league, currency, date)
+
+
+def canonicalize_currencies(prices: pl.DataFrame, known: Iterable[str] = ()) -> Canonicalized:
+    """Rename ``prices.currency`` to canonical names (oldest league first, so its spelling wins).
+
+    Dump rows are history: a near miss is kept under its own name and reported rather than dropped.
+    """
+    resolver = CurrencyResolver(known)
+    order = prices.group_by("currency").agg(pl.col("date").min()).sort("date", "currency")["currency"].to_list()
+    mapping, near = resolver.canonical_names(order)
+    renamed = {raw: name for raw, name in mapping.items() if name != raw}
+    if not renamed:
+        return Canonicalized(prices, {}, near, 0)
+    out = prices.with_columns(pl.col("currency").replace(renamed))
+    keys = ["league", "currency", "date"]
+    deduped = out.unique(keys, keep="first", maintain_order=True)
+    return Canonicalized(deduped, renamed, near, out.height - deduped.height)

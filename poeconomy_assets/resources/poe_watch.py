@@ -102,14 +102,15 @@ class PoeWatchClient(dg.ConfigurableResource):
                 log.error(str(exc))
                 raise PoeWatchUnavailable(f"{url}: {exc}", attempt - 1, errors, "open") from exc
             self._wait_for_spacing()
-            error, retry_after = self._attempt(url, params)
-            if isinstance(error, Fetched):
-                error.attempts, error.errors = attempt, errors
-                error.seconds = round(time.perf_counter() - started, 3)
-                error.breaker_reclosed = breaker.record_success()
-                if error.breaker_reclosed:
+            outcome, retry_after = self._attempt(url, params)
+            if isinstance(outcome, Fetched):
+                outcome.attempts, outcome.errors = attempt, errors
+                outcome.seconds = round(time.perf_counter() - started, 3)
+                outcome.breaker_reclosed = breaker.record_success()
+                if outcome.breaker_reclosed:
                     log.info(f"circuit breaker for {self.base_url} closed again after a successful call")
-                return error
+                return outcome
+            error = outcome
             errors.append(f"attempt {attempt}: {error}")
             if breaker.record_failure(error):
                 message = (f"circuit breaker for {self.base_url} opened after {breaker.state().consecutive_failures} "
@@ -130,8 +131,10 @@ class PoeWatchClient(dg.ConfigurableResource):
             len(errors), errors, breaker.status(),
         )
 
-    def _attempt(self, url: str, params: dict[str, Any]) -> tuple[Any, float | None]:
-        """A Fetched on success, else (error text, Retry-After seconds or None). Raises on permanent errors."""
+    def _attempt(self, url: str, params: dict[str, Any]) -> tuple["Fetched | str", float | None]:
+        """(Fetched, None) on success, else (what went wrong, Retry-After seconds or None).
+
+        Raises PoeWatchError on answers no retry can fix (4xx other than 403/429)."""
         try:
             response = requests.get(
                 url, params=params, headers={"User-Agent": self.user_agent, "Accept": "application/json"},

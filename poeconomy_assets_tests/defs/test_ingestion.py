@@ -38,7 +38,7 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> tuple[str, dict]:
 
 
 def _assert_clean_store(live: Live, expected_rows: int) -> None:
-    stored = live.store().read_snapshots("Simulated")
+    stored = live.defs.resources["price_store"].read_snapshots("Simulated")
     assert stored.height == expected_rows
     assert stored.select("currency", "snapshot_at").is_duplicated().sum() == 0
 
@@ -129,3 +129,27 @@ def test_circuit_breaker_opens_in_the_run_and_closes_after_cooldown(live: Live) 
     time.sleep(max(0.0, 4.05 - (time.monotonic() - opened_at)))
     recovered = _metadata(_ingest(live, SLOT))
     assert recovered["circuit_breaker"] == "closed" and recovered["rows_inserted"] == N_ROWS
+
+
+@pytest.mark.postgres
+def test_rerun_and_partial_failure_on_the_postgres_store(live: Live, postgres_url: str) -> None:
+    """The same guarantees with the production store (PostgreSQL)."""
+    import uuid
+
+    import psycopg2
+
+    from poeconomy_assets.resources.price_store_postgres import PostgresPriceStore
+
+    schema = f"test_ingest_{uuid.uuid4().hex[:10]}"
+    live.defs = build_defs({**live.defs.resources, "price_store": PostgresPriceStore(url=postgres_url, db_schema=schema)})
+    try:
+        assert _metadata(_ingest(live, SLOT))["rows_inserted"] == N_ROWS
+        live.server.control({"advance_seconds": 300, "fault": {"kind": "500", "times": None, "after": 1}})
+        assert not _ingest(live, NEXT_SLOT, raise_on_error=False).success  # fragment fails: nothing written
+        live.server.control({"clear_faults": True})
+        assert _metadata(_ingest(live, SLOT))["rows_inserted"] == 0  # same slot again
+        _assert_clean_store(live, N_ROWS)
+    finally:
+        with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        connection.close()
