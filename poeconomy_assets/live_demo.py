@@ -25,6 +25,7 @@ from poeconomy_assets.graph_runner import GraphRunError, materialize_subset
 from poeconomy_assets.resources.poe_watch import PoeWatchClient
 
 LIVE_LEAGUE = "Demo Live"
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the UI keeps every event
 
 
 @dataclass
@@ -78,8 +79,8 @@ def run_live_demo(home: Path, dumps: Path, instance: dg.DagsterInstance, n_curre
             cursor = data.cursor or cursor
             for request in data.run_requests:
                 result = defs.resolve_job_def("ingestion_job").execute_in_process(
-                    instance=instance, partition_key=request.partition_key, run_config=request.run_config,
-                    tags=request.tags, raise_on_error=False)
+                    instance=instance, partition_key=request.partition_key,
+                    run_config={**QUIET, **(request.run_config or {})}, tags=request.tags, raise_on_error=False)
                 if not result.success:
                     raise GraphRunError(f"ingestion run {request.run_key} failed (run {result.run_id})")
                 meta = result.asset_materializations_for_node("poe_watch_snapshots")[0].metadata
@@ -90,5 +91,8 @@ def run_live_demo(home: Path, dumps: Path, instance: dg.DagsterInstance, n_curre
             server.control({"advance_seconds": SLOT_SECONDS})
         materialize_subset(defs, instance, subset, run_config)  # features, forecasts, report with today's prices
         outcome.snapshot_rows = defs.resources["price_store"].count_snapshots(LIVE_LEAGUE)
-        log(f"live: {LIVE_LEAGUE!r} forecasts and report updated; server saw {json.dumps(server.state()['requests'])}")
+        forecasts = sum(1 for p in subset.iterate_asset_partitions() if p.asset_key.path[-1] == "price_forecasts")
+        log(f"live: {LIVE_LEAGUE!r} updated with {outcome.snapshot_rows} stored snapshot rows: features, "
+            f"{forecasts} forecasts (currencies with trained models){' and its report' if forecasts else ''}; "
+            f"the server answered {json.dumps(server.state()['requests'])}")
     return outcome

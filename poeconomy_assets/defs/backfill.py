@@ -2,7 +2,8 @@
 
 Dagster's asset backfill runs partitions of differently partitioned assets in dependency order:
 poe_watch_history and daily_prices of the league, features of every currency seen in it, forecasts with
-the stored model of every currency × horizon that has one, then the league's report. Models are not
+the stored model of every currency × horizon that has one, then the league's report (when there is a
+forecast to report). Models are not
 retrained here: walk-forward validation needs earlier leagues, so a currency new in this league gets its
 features now and its models when the training job next runs with enough history.
 """
@@ -20,8 +21,6 @@ from poeconomy_assets.core.poe_watch_payloads import CATEGORIES, parse_items
 from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.defs.ingestion import known_currencies
 from poeconomy_assets.resources.poe_watch import PoeWatchClient
-
-LEAGUE_ASSETS = ("poe_watch_history", "daily_prices", "investment_report")
 
 
 def new_league_currencies(
@@ -42,11 +41,13 @@ def league_backfill_subset(
     asset_graph: object, instance: dg.DagsterInstance, league_key: str, currency_keys: list[str]
 ) -> AssetGraphSubset:
     trained = instance.get_materialized_partitions(dg.AssetKey("price_models"))
-    wanted = {AssetKeyPartitionKey(dg.AssetKey(a), league_key) for a in LEAGUE_ASSETS}
+    wanted = {AssetKeyPartitionKey(dg.AssetKey(a), league_key) for a in ("poe_watch_history", "daily_prices")}
     for currency in currency_keys:
         wanted.add(AssetKeyPartitionKey(dg.AssetKey("currency_features"), currency))
         for horizon in HORIZONS:
             key = dg.MultiPartitionKey({"currency": currency, "horizon": horizon})
             if str(key) in trained:
                 wanted.add(AssetKeyPartitionKey(dg.AssetKey("price_forecasts"), key))
+    if any(p.asset_key == dg.AssetKey("price_forecasts") for p in wanted):  # a report needs forecasts
+        wanted.add(AssetKeyPartitionKey(dg.AssetKey("investment_report"), league_key))
     return AssetGraphSubset.from_asset_partition_set(wanted, asset_graph)  # type: ignore[arg-type]
