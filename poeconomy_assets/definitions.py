@@ -2,16 +2,28 @@
 
 import dagster as dg
 
-from poeconomy_assets.defs import features, forecasts, history, models, prices, reports
+from poeconomy_assets.defs import (
+    features,
+    forecasts,
+    history,
+    ingestion,
+    league_history,
+    models,
+    prices,
+    reports,
+)
 from poeconomy_assets.defs.jobs import JOBS
 from poeconomy_assets.defs.resources import build_resources
+from poeconomy_assets.defs.sensors import SENSORS
 
-ASSET_MODULES = [history, prices, features, models, forecasts, reports]
+ASSET_MODULES = [history, ingestion, league_history, prices, features, models, forecasts, reports]
 
 
 def build_defs(resources: dict[str, object]) -> dg.Definitions:
     """The graph with the given resources (the embedded default, PostgreSQL, or a test's temp dirs)."""
-    return dg.Definitions(assets=dg.load_assets_from_modules(ASSET_MODULES), jobs=JOBS, resources=resources)
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules(ASSET_MODULES), jobs=JOBS, sensors=SENSORS, resources=resources
+    )
 
 
 defs = build_defs(build_resources())

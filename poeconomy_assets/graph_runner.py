@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from poeconomy_assets.core.keys import key_from_name
-
 from poeconomy_assets.core.schemas import HORIZONS
 
 
@@ -80,6 +79,31 @@ def materialize_graph(
     outcome.seconds = time.perf_counter() - started
     return outcome
 
+
+
+def materialize_subset(
+    defs: dg.Definitions, instance: dg.DagsterInstance, subset: object, run_config: dict | None = None
+) -> list[dg.ExecuteInProcessResult]:
+    """Run an asset backfill's partitions in this process, parents first (what the backfill daemon does,
+    one run per asset partition); raises GraphRunError on the first failed run."""
+    graph = defs.resolve_asset_graph()
+    wanted = {(p.asset_key, p.partition_key) for p in subset.iterate_asset_partitions()}  # type: ignore[attr-defined]
+    results = []
+    for key in graph.toposorted_asset_keys:
+        for asset_key, partition in sorted((w for w in wanted if w[0] == key), key=lambda w: str(w[1])):
+            job = defs.resolve_implicit_job_def_def_for_assets([asset_key])
+            assert job is not None, asset_key
+            config = {"ops": {k: v for k, v in (run_config or {}).get("ops", {}).items() if k == asset_key.path[-1]}}
+            result = job.execute_in_process(
+                instance=instance, partition_key=partition, asset_selection=[asset_key],
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}, **config},
+                raise_on_error=False, tags={"poeconomy/backfill": "in-process"},
+            )
+            if not result.success:
+                failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+                raise GraphRunError(_explain(asset_key.to_user_string(), str(partition), result, failed))
+            results.append(result)
+    return results
 
 
 def _explain(job: str, partition: str | None, result: dg.ExecuteInProcessResult, failed_checks: list) -> str:

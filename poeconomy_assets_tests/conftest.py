@@ -36,3 +36,45 @@ def real_dumps_dir() -> Path:
     if not any(REAL_DUMPS_DIR.glob("*.currency.csv")):
         pytest.skip(f"real poe.ninja dumps not found at {REAL_DUMPS_DIR}")
     return REAL_DUMPS_DIR
+
+
+SPEC_FIXTURES = REPO_ROOT.parent / "shared" / "spec" / "fixtures"
+SERVER_NOW = "2025-06-20T12:00:00Z"  # a week into the simulated market's "Simulated" league
+
+
+@pytest.fixture
+def spec_fixture():
+    """Load one of ../shared/spec/fixtures/*.json (skips when the shared folder is absent)."""
+    import json
+
+    def load(name: str):
+        path = SPEC_FIXTURES / name
+        if not path.exists():
+            pytest.skip(f"spec fixture {path} not found")
+        return json.loads(path.read_text())
+
+    return load
+
+
+@pytest.fixture
+def poe_watch_server():
+    """The project's local POE Watch server on 127.0.0.1 and an ephemeral port, simulated time frozen."""
+    from datetime import datetime
+
+    from poeconomy_assets.core.live_market import SimulatedMarket
+    from poeconomy_assets.core.poe_watch_server import PoeWatchServer
+
+    market = SimulatedMarket(n_currencies=4, seed=5, recompute_seconds=300)
+    with PoeWatchServer(market, now=datetime.fromisoformat(SERVER_NOW)) as server:
+        yield server
+
+
+def fast_client(url: str, tmp_path: Path, **overrides):
+    """A PoeWatchClient with tiny backoffs and timeouts, and its own breaker file."""
+    from poeconomy_assets.resources.poe_watch import PoeWatchClient
+
+    settings = {"base_url": url, "min_interval_seconds": 0.0, "backoff_base_seconds": 0.01,
+                "backoff_max_seconds": 0.05, "connect_timeout_seconds": 1.0, "read_timeout_seconds": 0.3,
+                "max_attempts": 3, "breaker_threshold": 5, "breaker_cooldown_seconds": 0.4,
+                "breaker_state_path": str(tmp_path / "breaker.json")}
+    return PoeWatchClient(**{**settings, **overrides})

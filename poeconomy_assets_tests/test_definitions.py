@@ -1,6 +1,7 @@
 """The code location loads, every asset is registered and described, every job resolves."""
 
 import importlib
+import os
 import pkgutil
 
 import dagster as dg
@@ -11,6 +12,8 @@ from poeconomy_assets.definitions import defs
 
 EXPECTED_PARTITIONS = {
     "poe_ninja_history": None,
+    "poe_watch_snapshots": "league",
+    "poe_watch_history": "league",
     "daily_prices": "league",
     "currency_features": "currency",
     "price_models": "currency|horizon",
@@ -58,3 +61,20 @@ def test_every_table_has_a_blocking_schema_check() -> None:
     checks = {key.name: key.asset_key.path[-1] for key in defs.resolve_asset_graph().asset_check_keys}
     for table in ("daily_prices", "currency_features", "price_forecasts"):
         assert checks.get(f"{table}_schema") == table
+
+
+def test_live_snapshots_must_be_fresh_within_15_minutes_and_share_one_api_pool() -> None:
+    specs = {s.key.path[-1]: s for s in defs.resolve_all_asset_specs()}
+    policy = specs["poe_watch_snapshots"].freshness_policy
+    assert isinstance(policy, dg.FreshnessPolicy) and policy.fail_window.to_timedelta().total_seconds() == 15 * 60
+    for name in ("poe_watch_snapshots", "poe_watch_history"):
+        assert defs.resolve_assets_def(name).node_def.pool == "poe_watch_api"
+
+
+def test_live_sensors_are_registered_and_stopped_without_an_explicit_url() -> None:
+    sensors = {s.name: s for s in defs.sensors or []}
+    assert set(sensors) >= {"ingestion_sensor", "new_league_sensor"}
+    assert sensors["ingestion_sensor"].minimum_interval_seconds == 300
+    assert sensors["ingestion_sensor"].job_name == "ingestion_job"
+    if not os.environ.get("POECONOMY_POE_WATCH_URL"):  # a fresh `dagster dev` must not call the internet
+        assert all(s.default_status == dg.DefaultSensorStatus.STOPPED for s in sensors.values())

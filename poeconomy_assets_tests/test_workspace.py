@@ -22,5 +22,5 @@ def test_dagster_definitions_validate_passes_for_workspace_yaml(tmp_path: Path) 
 def test_console_script_lists_its_commands() -> None:
     result = subprocess.run([str(BIN / "poeconomy"), "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
-    for command in ("demo", "simulate", "report"):
+    for command in ("demo", "simulate", "report", "serve-api"):
         assert command in result.stdout

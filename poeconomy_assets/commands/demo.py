@@ -22,6 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--currencies", type=int, default=10, help="simulated currencies (default 10)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", default="test", choices=["test", "development", "production"])
+    parser.add_argument("--live", action="store_true",
+                        help="then start the local POE Watch server: backfill its new league, take a few "
+                        "5-minute snapshots and update that league's forecasts and report")
+    parser.add_argument("--ticks", type=int, default=3, help="ingestion ticks in --live mode (default 3)")
     return parser
 
 
@@ -47,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
     with instance_cm as instance:
         run_config = {"ops": {"price_models": {"config": {"profile": args.profile}}}}
         outcome = materialize_graph(defs, instance, run_config)
+        if args.live:
+            from poeconomy_assets.live_demo import run_live_demo
+
+            run_live_demo(home, dumps, instance, args.currencies, args.ticks, run_config)
     print_summary(home, outcome)
     return 1 if outcome.failed_checks else 0
 

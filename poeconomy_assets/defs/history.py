@@ -5,6 +5,7 @@ import time
 import dagster as dg
 import polars as pl
 
+from poeconomy_assets.core.currency_names import canonicalize_currencies
 from poeconomy_assets.core.dumps import league_catalog
 from poeconomy_assets.core.markdown import frame_to_markdown
 from poeconomy_assets.defs.partitions import register_partitions
@@ -21,11 +22,13 @@ def poe_ninja_history(context: dg.AssetExecutionContext, poe_ninja_dumps: PoeNin
     """
     started = time.perf_counter()
     imported = poe_ninja_dumps.read()
-    prices = imported.prices
-    added = register_partitions(context.instance, imported.leagues, imported.currencies)
+    canonical = canonicalize_currencies(imported.prices)  # one identity for every spelling of a currency
+    prices = canonical.prices
+    currencies = sorted(prices["currency"].unique().to_list())
+    added = register_partitions(context.instance, imported.leagues, currencies)
     context.log.info(
         f"imported {prices.height} rows from {len(imported.files)} files: {len(imported.leagues)} leagues, "
-        f"{len(imported.currencies)} currencies; quarantined {imported.quarantine.height}; "
+        f"{len(currencies)} currencies; quarantined {imported.quarantine.height}; "
         f"new partitions: {added}"
     )
     catalog = league_catalog(prices)
@@ -35,7 +38,10 @@ def poe_ninja_history(context: dg.AssetExecutionContext, poe_ninja_dumps: PoeNin
             "rows": prices.height,
             "files": len(imported.files),
             "leagues": len(imported.leagues),
-            "currencies": len(imported.currencies),
+            "currencies": len(currencies),
+            "currency_names_renamed": ", ".join(f"{a} → {b}" for a, b in canonical.renamed.items()) or "none",
+            "currency_near_misses": ", ".join(f"{a} ~ {b}" for a, b in canonical.near_misses.items()) or "none",
+            "rows_merged_by_renames": canonical.merged_duplicates,
             "quarantined_rows": imported.quarantine.height,
             "skipped_not_chaos_rows": imported.skipped_not_chaos,
             "quarantine": dg.MetadataValue.md(frame_to_markdown(imported.quarantine, max_rows=30)),

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from poeconomy_assets.defs.partitions import currency_horizon_partitions
+from poeconomy_assets.defs.partitions import currency_horizon_partitions, league_partitions
 
 history_job = dg.define_asset_job("history_job", selection=["poe_ninja_history"], description="Import past leagues.")
 daily_prices_job = dg.define_asset_job(
@@ -22,4 +22,20 @@ forecast_job = dg.define_asset_job(
 )
 report_job = dg.define_asset_job("report_job", selection=["investment_report"], description="Report of one league.")
 
-JOBS = [history_job, daily_prices_job, features_job, training_job, forecast_job, report_job]
+JOBS_PAST = [history_job, daily_prices_job, features_job, training_job, forecast_job, report_job]
+
+ingestion_job = dg.define_asset_job(
+    "ingestion_job",
+    selection=["poe_watch_snapshots", "daily_prices"],
+    partitions_def=league_partitions,
+    description="Take one 5-minute POE Watch snapshot of a live league and rebuild its daily prices.",
+)
+league_history_job = dg.define_asset_job(
+    "league_history_job",
+    selection=["poe_watch_history", "daily_prices"],
+    partitions_def=league_partitions,
+    description="Fetch a live league's earlier days from POE Watch /history and build its daily prices "
+    "(the first step of a new league's backfill).",
+)
+LIVE_JOBS = [ingestion_job, league_history_job]
+JOBS = JOBS_PAST + LIVE_JOBS

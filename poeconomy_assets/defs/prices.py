@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 
 from poeconomy_assets.core.keys import name_from_key
+from poeconomy_assets.core.live_prices import daily_from_snapshots
 from poeconomy_assets.core.markdown import frame_to_markdown
 from poeconomy_assets.core.schemas import DailyPrices
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
@@ -15,16 +16,30 @@ from poeconomy_assets.resources.price_store import PriceStore
     group_name="prices",
     partitions_def=league_partitions,
     check_specs=[schema_check_spec("daily_prices", DailyPrices)],
+    # A live league's prices come from the price store, which these two fill (no IO-manager input:
+    # past leagues never have them).
+    deps=["poe_watch_snapshots", "poe_watch_history"],
     kinds={"polars", "parquet"},
 )
 def daily_prices(  # no return annotation: Dagster reads one as the type of every output, checks included
     context: dg.AssetExecutionContext, poe_ninja_history: pl.DataFrame, price_store: PriceStore
 ):
-    """One chaos (and divine) price per currency and day for one league."""
+    """One chaos (and divine) price per currency and day for one league.
+
+    Past leagues come from the poe.ninja dumps; a league that is not in them (a live one) is built from its
+    POE Watch snapshots and ``/history`` days, with the same columns plus open/close/low/high, snapshot count,
+    low-confidence share and volume.
+    """
     league = name_from_key(context.partition_key)
     prices = poe_ninja_history.filter(pl.col("league") == league).sort("currency", "date")
+    source, snapshots = "poe.ninja dumps", 0
     if prices.is_empty():
-        raise ValueError(f"no price rows for league {league!r}: is it in the dump directory?")
+        live = price_store.read_snapshots(league)
+        snapshots = live.height
+        prices, source = daily_from_snapshots(live), "POE Watch snapshots"
+    if prices.is_empty():
+        raise ValueError(f"no price rows for league {league!r}: it is not in the dump directory and has no "
+                         "POE Watch snapshots (materialize poe_watch_history / poe_watch_snapshots first)")
     stored = price_store.replace_daily_prices(league, prices)
     summary = (
         prices.group_by("currency")
@@ -40,6 +55,8 @@ def daily_prices(  # no return annotation: Dagster reads one as the type of ever
         value=prices,
         metadata={
             "league": league,
+            "source": source,
+            "snapshot_rows_read": snapshots,
             "rows": prices.height,
             "currencies": summary.height,
             "first_date": str(prices["date"].min()),

@@ -3,14 +3,21 @@
 Everything lives under ``POECONOMY_HOME`` (default ``.poeconomy/`` in the working directory):
 ``data/`` (asset Parquet files), ``models/``, ``reports/``, ``dumps/`` (the default dump directory),
 ``prices.sqlite`` (the embedded price store; ``POECONOMY_PRICE_STORE_URL`` switches it to PostgreSQL).
+``POECONOMY_POE_WATCH_URL`` points the POE Watch client at another server (e.g. ``poeconomy serve-api``); when it
+is set, the live-ingestion sensors start RUNNING by default, otherwise STOPPED, so a fresh ``dagster dev`` never
+calls the internet on its own.
 """
 
 import os
 from pathlib import Path
 
+import dagster as dg
+
+from poeconomy_assets.resources.live_leagues import LiveLeagues
 from poeconomy_assets.resources.model_store import ModelStore
 from poeconomy_assets.resources.parquet_io_manager import ParquetIOManager
 from poeconomy_assets.resources.poe_ninja_dumps import PoeNinjaDumps
+from poeconomy_assets.resources.poe_watch import PoeWatchClient
 from poeconomy_assets.resources.price_store import PriceStore
 from poeconomy_assets.resources.price_store_postgres import PostgresPriceStore
 from poeconomy_assets.resources.price_store_sqlite import EmbeddedPriceStore
@@ -19,6 +26,19 @@ from poeconomy_assets.resources.report_store import ReportStore
 
 def poeconomy_home() -> Path:
     return Path(os.environ.get("POECONOMY_HOME") or Path.cwd() / ".poeconomy").resolve()
+
+
+POE_WATCH_URL = "https://api.poe.watch"
+
+
+def poe_watch_url() -> str:
+    return os.environ.get("POECONOMY_POE_WATCH_URL") or POE_WATCH_URL
+
+
+def live_sensor_status() -> dg.DefaultSensorStatus:
+    """RUNNING when a POE Watch URL was given explicitly (the live demo, a deployment), else STOPPED."""
+    explicit = bool(os.environ.get("POECONOMY_POE_WATCH_URL"))
+    return dg.DefaultSensorStatus.RUNNING if explicit else dg.DefaultSensorStatus.STOPPED
 
 
 def price_store_from_env(home: Path) -> PriceStore:
@@ -30,7 +50,10 @@ def price_store_from_env(home: Path) -> PriceStore:
 
 
 def build_resources(
-    home: Path | None = None, dumps_dir: Path | None = None, price_store: PriceStore | None = None
+    home: Path | None = None,
+    dumps_dir: Path | None = None,
+    price_store: PriceStore | None = None,
+    poe_watch: PoeWatchClient | None = None,
 ) -> dict[str, object]:
     """Resources for one deployment. Defaults: the embedded store, Parquet files and folders under ``home``."""
     home = home or poeconomy_home()
@@ -41,4 +64,8 @@ def build_resources(
         "model_store": ModelStore(base_dir=str(home / "models")),
         "report_store": ReportStore(base_dir=str(home / "reports")),
         "poe_ninja_dumps": PoeNinjaDumps(directory=str(dumps)),
+        # The breaker state lives in a file so every run process (and the sensors) shares it.
+        "poe_watch": poe_watch
+        or PoeWatchClient(base_url=poe_watch_url(), breaker_state_path=str(home / "poe_watch_breaker.json")),
+        "live_leagues": LiveLeagues(),
     }

@@ -35,3 +35,33 @@ def materialized_graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mat
     with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
         outcome = materialize_graph(defs, instance, TEST_PROFILE, log=lambda _: None)
         yield Materialized(home, dumps, defs, instance, outcome)
+
+
+LIVE_PAST = SimulationConfig(n_leagues=3, n_currencies=2, seed=13, min_days=30, max_days=32)
+
+
+@dataclass
+class Live:
+    home: Path
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+    server: object  # PoeWatchServer
+    tmp: Path
+
+    def store(self):
+        return self.defs.resources["price_store"]
+
+
+@pytest.fixture
+def live(tmp_path: Path, poe_watch_server) -> Iterator[Live]:
+    """Past leagues imported (history_job), the local POE Watch server, and a temporary Dagster instance."""
+    from ..conftest import fast_client
+
+    dumps, home = tmp_path / "dumps", tmp_path / "home"
+    write_dumps(LIVE_PAST, dumps)
+    client = fast_client(poe_watch_server.url, tmp_path, read_timeout_seconds=2.0)
+    defs = build_defs(build_resources(home, dumps, poe_watch=client))
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        assert defs.resolve_job_def("history_job").execute_in_process(instance=instance).success
+        yield Live(home, defs, instance, poe_watch_server, tmp_path)

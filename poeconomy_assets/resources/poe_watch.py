@@ -1,0 +1,190 @@
+"""The POE Watch API client: polite, patient with transient failures, and quick to stop when it is down.
+
+- a descriptive User-Agent, connect/read timeouts, at least ``min_interval_seconds`` between requests;
+- retries with exponential backoff and jitter on timeouts, connection errors, 403, 429, 5xx and bodies that
+  are not JSON (HTML error pages, empty or malformed bodies), waiting at least ``Retry-After`` when sent;
+- a circuit breaker (``core.circuit_breaker``) that refuses to call after ``breaker_threshold`` consecutive
+  failed attempts and lets one trial call through after ``breaker_cooldown_seconds``. With
+  ``breaker_state_path`` set, every run process shares it.
+"""
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import dagster as dg
+import requests
+
+from poeconomy_assets.core.circuit_breaker import CircuitBreaker, CircuitOpenError
+from poeconomy_assets.core.poe_watch_payloads import PayloadError, decode_json
+
+RETRY_STATUSES = frozenset({403, 429, 500, 502, 503, 504})
+DEFAULT_USER_AGENT = (
+    "poeconomy-assets/0.1 (Path of Exile currency forecasts; Dagster asset graph; "
+    "contact: poeconomy-assets maintainers via the project's issue tracker)"
+)
+_SPACING_LOCK = threading.Lock()
+_LAST_REQUEST: dict[str, float] = {}  # base URL -> monotonic time of the last request from this process
+
+
+class PoeWatchError(RuntimeError):
+    """POE Watch answered in a way no retry can fix (e.g. 400/404), or could not be reached."""
+
+
+class PoeWatchUnavailable(PoeWatchError):
+    """Every attempt failed, or the circuit breaker is open; ``breaker`` is its status afterwards."""
+
+    def __init__(self, message: str, attempts: int, errors: list[str], breaker: str):
+        super().__init__(message)
+        self.attempts, self.errors, self.breaker = attempts, errors, breaker
+
+
+@dataclass
+class Fetched:
+    """One successful response: the raw body (for the archive) and its decoded JSON."""
+
+    url: str
+    body: bytes
+    data: Any
+    fetched_at: datetime
+    attempts: int
+    seconds: float
+    errors: list[str] = field(default_factory=list)  # what the retried attempts ran into
+    breaker_reclosed: bool = False  # this success closed a breaker that was open or half-open
+
+
+class PoeWatchClient(dg.ConfigurableResource):
+    """HTTP client for https://api.poe.watch (or the local ``poeconomy serve-api``)."""
+
+    base_url: str = "https://api.poe.watch"
+    user_agent: str = DEFAULT_USER_AGENT
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 30.0
+    max_attempts: int = 4
+    backoff_base_seconds: float = 1.0  # attempt n waits about base * 2^(n-1), with jitter
+    backoff_max_seconds: float = 60.0
+    max_retry_after_seconds: float = 300.0  # a longer Retry-After gives up instead of blocking the pool
+    min_interval_seconds: float = 1.0  # the spec's etiquette: at most one request per second
+    breaker_threshold: int = 5
+    breaker_cooldown_seconds: float = 300.0
+    breaker_state_path: str | None = None
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return CircuitBreaker(f"poe_watch {self.base_url}", self.breaker_threshold,
+                              self.breaker_cooldown_seconds, self.breaker_state_path)
+
+    def get_items(self, league: str, category: str, log: Any = None) -> Fetched:
+        return self.fetch("/get", {"league": league, "category": category}, log)
+
+    def get_leagues(self, log: Any = None) -> Fetched:
+        return self.fetch("/leagues", {}, log)
+
+    def get_history(self, league: str, item_id: int, log: Any = None) -> Fetched:
+        return self.fetch("/history", {"league": league, "id": item_id}, log)
+
+    def fetch(self, path: str, params: dict[str, Any], log: Any = None) -> Fetched:
+        """GET ``path`` and decode its JSON, retrying transient failures; raises PoeWatchError otherwise."""
+        log = log or logging.getLogger(__name__)
+        url = self.base_url.rstrip("/") + path
+        breaker = self.breaker
+        errors: list[str] = []
+        started = time.perf_counter()
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                breaker.before_call()
+            except CircuitOpenError as exc:
+                log.error(str(exc))
+                raise PoeWatchUnavailable(f"{url}: {exc}", attempt - 1, errors, "open") from exc
+            self._wait_for_spacing()
+            outcome, retry_after = self._attempt(url, params)
+            if isinstance(outcome, Fetched):
+                outcome.attempts, outcome.errors = attempt, errors
+                outcome.seconds = round(time.perf_counter() - started, 3)
+                outcome.breaker_reclosed = breaker.record_success()
+                if outcome.breaker_reclosed:
+                    log.info(f"circuit breaker for {self.base_url} closed again after a successful call")
+                return outcome
+            error = outcome
+            errors.append(f"attempt {attempt}: {error}")
+            if breaker.record_failure(error):
+                message = (f"circuit breaker for {self.base_url} opened after {breaker.state().consecutive_failures} "
+                           f"consecutive failures (last: {error}); calls stop for {self.breaker_cooldown_seconds:g} s")
+                log.error(message)
+                raise PoeWatchUnavailable(f"{url}: {message}", attempt, errors, "open")
+            if attempt == self.max_attempts:
+                break
+            delay = self._delay(attempt, retry_after)
+            if delay is None:
+                errors.append(f"Retry-After {retry_after:g} s exceeds max_retry_after_seconds")
+                break
+            log.warning(f"POE Watch {path} attempt {attempt}/{self.max_attempts} failed: {error}; "
+                        f"retrying in {delay:.2f} s")
+            time.sleep(delay)
+        raise PoeWatchUnavailable(
+            f"POE Watch {url} params={params} failed after {len(errors)} attempt(s): " + "; ".join(errors),
+            len(errors), errors, breaker.status(),
+        )
+
+    def _attempt(self, url: str, params: dict[str, Any]) -> tuple["Fetched | str", float | None]:
+        """(Fetched, None) on success, else (what went wrong, Retry-After seconds or None).
+
+        Raises PoeWatchError on answers no retry can fix (4xx other than 403/429)."""
+        try:
+            response = requests.get(
+                url, params=params, headers={"User-Agent": self.user_agent, "Accept": "application/json"},
+                timeout=(self.connect_timeout_seconds, self.read_timeout_seconds),
+            )
+        except requests.Timeout as exc:
+            return f"timeout ({type(exc).__name__})", None
+        except requests.ConnectionError as exc:
+            return f"connection error ({type(exc).__name__}: {str(exc)[:100]})", None
+        except requests.RequestException as exc:  # e.g. ChunkedEncodingError on a dropped connection
+            return f"broken response ({type(exc).__name__}: {str(exc)[:100]})", None
+        if response.status_code in RETRY_STATUSES:
+            return f"HTTP {response.status_code} {response.reason}", _retry_after(response.headers.get("Retry-After"))
+        if response.status_code >= 400:
+            raise PoeWatchError(f"POE Watch {response.url} answered HTTP {response.status_code} {response.reason}: "
+                                f"{response.text[:200]!r} (not retried)")
+        try:
+            data = decode_json(response.content, response.headers.get("Content-Type"))
+        except PayloadError as exc:
+            return str(exc), None
+        return Fetched(url=response.url, body=response.content, data=data, fetched_at=datetime.now(UTC),
+                       attempts=0, seconds=0.0), None
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float | None:
+        backoff = min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
+        backoff = backoff / 2 + random.uniform(0, backoff / 2)  # "equal jitter": never zero, never in lockstep
+        if retry_after is None:
+            return backoff
+        if retry_after > self.max_retry_after_seconds:
+            return None
+        return max(retry_after, backoff)
+
+    def _wait_for_spacing(self) -> None:
+        with _SPACING_LOCK:
+            last = _LAST_REQUEST.get(self.base_url)
+            now = time.monotonic()
+            if last is not None and now - last < self.min_interval_seconds:
+                time.sleep(self.min_interval_seconds - (now - last))
+            _LAST_REQUEST[self.base_url] = time.monotonic()
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
