@@ -2,16 +2,25 @@
 
 import dagster as dg
 
-from poeconomy_assets.defs import features, forecasts, history, models, prices, reports
+from poeconomy_assets.defs import features, forecasts, history, models, prices, reports, scorecards
+from poeconomy_assets.defs.drift import SENSORS as DRIFT_SENSORS
 from poeconomy_assets.defs.jobs import JOBS
 from poeconomy_assets.defs.resources import build_resources
+from poeconomy_assets.defs.schedules import SCHEDULES, refresh_automation_sensor, with_refresh_automation
 
-ASSET_MODULES = [history, prices, features, models, forecasts, reports]
+ASSET_MODULES = [history, prices, features, models, forecasts, reports, scorecards]
+SENSORS = [*DRIFT_SENSORS, refresh_automation_sensor]
 
 
 def build_defs(resources: dict[str, object]) -> dg.Definitions:
     """The graph with the given resources (the embedded default, PostgreSQL, or a test's temp dirs)."""
-    return dg.Definitions(assets=dg.load_assets_from_modules(ASSET_MODULES), jobs=JOBS, resources=resources)
+    return dg.Definitions(
+        assets=with_refresh_automation(dg.load_assets_from_modules(ASSET_MODULES)),
+        jobs=JOBS,
+        schedules=SCHEDULES,
+        sensors=SENSORS,
+        resources=resources,
+    )
 
 
 defs = build_defs(build_resources())

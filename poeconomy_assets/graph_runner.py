@@ -65,15 +65,15 @@ def materialize_graph(
     for currency in outcome.currencies:
         run("features_job", currency)
     total = len(outcome.currencies) * len(HORIZONS)
-    log(f"4/5 training and forecasting {total} currency × horizon models")
-    done = 0
-    for currency in outcome.currencies:
-        for horizon in HORIZONS:
-            key = str(dg.MultiPartitionKey({"currency": currency, "horizon": horizon}))
-            run("training_job", key, run_config)
-            done += 1
-            if done % 10 == 0 or done == total:
-                log(f"    {done}/{total} models ({time.perf_counter() - started:.0f}s)")
+    keys = [str(dg.MultiPartitionKey({"currency": c, "horizon": h})) for c in outcome.currencies for h in HORIZONS]
+    log(f"4/5 training {total} currency × horizon models, then forecasting with them")
+    # Every model first: a forecast's intervals pool the walk-forward residuals of every currency's model.
+    for done, key in enumerate(keys, start=1):
+        run("model_job", key, run_config)
+        if done % 10 == 0 or done == total:
+            log(f"    {done}/{total} models ({time.perf_counter() - started:.0f}s)")
+    for key in keys:
+        run("forecast_job", key)
     log(f"5/5 investment reports for {len(outcome.leagues)} leagues")
     for league in outcome.leagues:
         run("report_job", league)
