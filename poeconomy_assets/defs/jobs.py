@@ -28,4 +28,12 @@ forecast_job = dg.define_asset_job(
 )
 report_job = dg.define_asset_job("report_job", selection=["investment_report"], description="Report of one league.")
 
-JOBS = [history_job, daily_prices_job, features_job, training_job, model_job, forecast_job, report_job]
+scorecard_job = dg.define_asset_job(
+    "scorecard_job", selection=["forecast_scorecard"], description="Score the live league's past forecasts (drift check)."
+)
+backtest_job = dg.define_asset_job(
+    "backtest_job", selection=["backtest_scorecard"], description="Backtest the latest league (profile from config)."
+)
+
+JOBS = [history_job, daily_prices_job, features_job, training_job, model_job, forecast_job, report_job, scorecard_job,
+        backtest_job]

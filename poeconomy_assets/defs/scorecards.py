@@ -77,7 +77,7 @@ def forecast_scorecard(context: dg.AssetExecutionContext, config: ScorecardConfi
     check = dg.AssetCheckResult(
         check_name=DRIFT_CHECK,
         passed=drifting.is_empty(),
-        severity=dg.AssetCheckSeverity.ERROR,
+        severity=dg.AssetCheckSeverity.WARN,  # a signal to retrain (drift_sensor), not broken data
         metadata={
             "drifting_partitions": dg.MetadataValue.json(keys),
             "reasons": dg.MetadataValue.md(frame_to_markdown(drifting.select("currency", "horizon", "n", "mase",
