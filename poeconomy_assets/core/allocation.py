@@ -14,6 +14,7 @@ class AllocationRules:
     max_position_share: float = 0.25  # no currency gets more than this share of the budget
     min_liquidity: float = 0.5  # 0..1, see core.data_quality.liquidity
     min_prob_gain: float = 0.5  # P(price rises) at the ranking horizon must exceed this
+    max_positions: int = 10  # a trader can follow this many; the best-weighted candidates get them
 
     def __post_init__(self) -> None:
         if self.budget_unit not in ("chaos", "divine"):
@@ -62,6 +63,14 @@ def allocate(candidates: pl.DataFrame, rules: AllocationRules, divine_chaos: flo
     frame = candidates.with_columns(reason.alias("reason")).with_columns(pl.col("reason").is_null().alias("eligible"))
     raw = np.where(frame["eligible"].to_numpy(),
                    (frame["score"].fill_null(0) * frame["diversification"].fill_null(0)).to_numpy(), 0.0)
+    raw = np.clip(raw, 0.0, None)
+    if (raw > 0).sum() > rules.max_positions:
+        beyond = np.argsort(-raw, kind="stable")[rules.max_positions:]
+        beyond = beyond[raw[beyond] > 0]
+        raw[beyond] = 0.0
+        frame = frame.with_columns(pl.when(pl.int_range(pl.len()).is_in(beyond.tolist()))
+                                   .then(pl.lit(f"beyond the top {rules.max_positions}")).otherwise(pl.col("reason"))
+                                   .alias("reason"))
     weights = capped_weights(raw, rules.max_position_share)
     chaos = weights * budget_chaos
     return frame.with_columns(

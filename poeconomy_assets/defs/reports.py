@@ -22,6 +22,7 @@ class ReportConfig(dg.Config):
     max_position_share: float = 0.25  # cap per currency, as a share of the budget
     min_liquidity: float = 0.5  # 0..1: share of the last 14 days priced × share not low-confidence
     min_prob_gain: float = 0.5
+    max_positions: int = 10
     rank_horizon: str = "7d"
     correlation_days: int = 30  # diversification: correlation of daily returns over these days
     chart_currencies: int = 6  # forecast fans drawn for this many top currencies
@@ -29,7 +30,7 @@ class ReportConfig(dg.Config):
     def settings(self) -> ReportSettings:
         rules = AllocationRules(budget=self.budget, budget_unit=self.budget_unit,
                                 max_position_share=self.max_position_share, min_liquidity=self.min_liquidity,
-                                min_prob_gain=self.min_prob_gain)
+                                min_prob_gain=self.min_prob_gain, max_positions=self.max_positions)
         return ReportSettings(rules=rules, rank_horizon=self.rank_horizon, correlation_days=self.correlation_days,
                               chart_currencies=self.chart_currencies)
 

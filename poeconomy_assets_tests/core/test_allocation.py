@@ -55,3 +55,12 @@ def test_allocation_sums_to_budget_with_caps_and_liquidity(unit: str, divine: fl
 def test_divine_budget_needs_a_divine_price() -> None:
     with pytest.raises(ValueError, match="Divine"):
         allocate(_candidates(), AllocationRules(budget=1, budget_unit="divine"), None)
+
+
+def test_at_most_max_positions_best_weighted_first() -> None:
+    rules = AllocationRules(budget=100.0, max_position_share=1.0, min_liquidity=0.0, max_positions=2)
+    out = allocate(_candidates(), rules, 200.0)
+    held = out.filter(pl.col("allocation_chaos") > 0)["currency"].to_list()
+    assert sorted(held) == ["A", "D"], "the two best score × diversification among eligible"
+    assert out.filter(pl.col("currency") == "B")["reason"][0] == "beyond the top 2"
+    assert out["allocation_chaos"].sum() == pytest.approx(100.0)
