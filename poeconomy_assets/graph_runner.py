@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from poeconomy_assets.core.keys import key_from_name
-
 from poeconomy_assets.core.schemas import HORIZONS
 
 

@@ -94,27 +94,27 @@ def main() -> int:
     league = _latest_league_key(home)
 
     port = _free_port()
-    log = open(home / "dagster-dev.log", "w")
-    server = subprocess.Popen(
-        [str(BIN / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_default_signals,
-    )
-    try:
-        _wait_until_up(f"http://127.0.0.1:{port}/server_info", 180)
-        url = (f"http://127.0.0.1:{port}/assets/investment_report?view=partitions&partition="
-               f"{urllib.parse.quote(league)}")
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as profile:
-            subprocess.run(
-                [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={args.window}",
-                 f"--virtual-time-budget={args.wait_ms}", f"--screenshot={args.out.resolve()}", url],
-                check=True, timeout=300, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
-        print(f"{url}\n→ {args.out}")
-    finally:
-        _stop(server)
-        log.close()
+    with open(home / "dagster-dev.log", "w") as log:
+        server = subprocess.Popen(  # preexec_fn: this script starts no threads
+            [str(BIN / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_default_signals,  # noqa: PLW1509 (this script starts no threads)
+        )
+        try:
+            _wait_until_up(f"http://127.0.0.1:{port}/server_info", 180)
+            url = (f"http://127.0.0.1:{port}/assets/investment_report?view=partitions&partition="
+                   f"{urllib.parse.quote(league)}")
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory() as profile:
+                subprocess.run(
+                    [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={args.window}",
+                     f"--virtual-time-budget={args.wait_ms}", f"--screenshot={args.out.resolve()}", url],
+                    check=True, timeout=300, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )
+            print(f"{url}\n→ {args.out}")
+        finally:
+            _stop(server)
     return 0
 
 

@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.calibration import calibration_frame, empty_calibration, model_calibration, price_bands
+from poeconomy_assets.core.calibration import (
+    calibration_frame,
+    empty_calibration,
+    model_calibration,
+    price_bands,
+)
 from poeconomy_assets.core.features import target_column
 from poeconomy_assets.core.intervals import PhaseCalibrator
 from poeconomy_assets.core.prices import DIVINE

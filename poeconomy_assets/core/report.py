@@ -11,7 +11,7 @@ The allocation (``core.allocation``) weights score × diversification under a ca
 
 import base64
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -26,7 +26,7 @@ from poeconomy_assets.core.triggers import rebalancing_triggers
 
 @dataclass(frozen=True)
 class ReportSettings:
-    rules: AllocationRules = AllocationRules()
+    rules: AllocationRules = field(default_factory=AllocationRules)
     rank_horizon: str = "7d"
     correlation_days: int = 30
     chart_currencies: int = 5

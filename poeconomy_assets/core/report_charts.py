@@ -46,11 +46,11 @@ def fan_chart_png(prices: pl.DataFrame, latest: pl.DataFrame, currencies: list[s
             start = fan["as_of"][0]
             price0 = float(fan["price_chaos"][0])
             x = [start] + [start + np.timedelta64(int(d), "D") for d in fan["days"]]
-            def line(col: str) -> np.ndarray:
-                return np.concatenate([[price0], fan[col].to_numpy()])
-            ax.fill_between(x, line("lower_95"), line("upper_95"), color="#e9c46a", alpha=0.35, label="95%")
-            ax.fill_between(x, line("lower_80"), line("upper_80"), color="#f4a261", alpha=0.5, label="80%")
-            ax.plot(x, line("forecast_chaos"), color="#e76f51", lw=1.4, ls="--", label="forecast")
+            line = {c: np.concatenate([[price0], fan[c].to_numpy()])
+                    for c in ("lower_95", "upper_95", "lower_80", "upper_80", "forecast_chaos")}
+            ax.fill_between(x, line["lower_95"], line["upper_95"], color="#e9c46a", alpha=0.35, label="95%")
+            ax.fill_between(x, line["lower_80"], line["upper_80"], color="#f4a261", alpha=0.5, label="80%")
+            ax.plot(x, line["forecast_chaos"], color="#e76f51", lw=1.4, ls="--", label="forecast")
         price = float(history["price_chaos"][-1]) if history.height else float("nan")
         divine = f" = {price / divine_chaos:.3g} div" if divine_chaos else ""
         ax.set_title(f"{currency}: {price:.4g} c{divine}", fontsize=9)

@@ -8,7 +8,13 @@ import polars as pl
 from poeconomy_assets.core.allocation import AllocationRules
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.markdown import frame_to_markdown
-from poeconomy_assets.core.report import ReportSettings, build_report, latest_forecasts, png_markdown, report_html
+from poeconomy_assets.core.report import (
+    ReportSettings,
+    build_report,
+    latest_forecasts,
+    png_markdown,
+    report_html,
+)
 from poeconomy_assets.core.report_charts import allocation_chart_png, fan_chart_png
 from poeconomy_assets.defs.partitions import league_partitions
 from poeconomy_assets.resources.report_store import ReportStore

@@ -9,9 +9,9 @@ stopped and are switched on in the UI (Automation) or with ``dagster schedule st
 import dagster as dg
 
 from poeconomy_assets.core.keys import name_from_key
+from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.defs.jobs import daily_prices_job, training_job
 from poeconomy_assets.defs.partitions import currency_partitions, league_partitions
-from poeconomy_assets.core.schemas import HORIZONS
 
 REFRESHED_DOWNSTREAM = ["currency_features", "price_forecasts", "investment_report"]
 

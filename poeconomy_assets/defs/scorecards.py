@@ -22,7 +22,7 @@ class ScorecardConfig(dg.Config):
 
     window_days: int = 14
     mase_limit: float = 1.1
-    mase_horizons: list[str] = ["7d"]
+    mase_horizons: list[str] = ["7d"]  # noqa: RUF012 (pydantic copies field defaults)
     coverage_drop: float = 0.10  # below nominal 80%, in share points
     min_points: int = 7
 
@@ -92,7 +92,7 @@ class BacktestConfig(dg.Config):
     """Which training profile the backtest uses (``test`` keeps it to a minute or two)."""
 
     profile: str = "test"
-    horizons: list[str] = ["1d", "3d", "7d"]
+    horizons: list[str] = ["1d", "3d", "7d"]  # noqa: RUF012 (pydantic copies field defaults)
 
 
 @dg.asset(

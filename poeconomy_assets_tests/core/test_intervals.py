@@ -39,9 +39,9 @@ def test_probability_of_rise_follows_the_point_forecast() -> None:
 
 
 # Phase-aware, scaled calibration -------------------------------------------------------------------
-import polars as pl  # noqa: E402
+import polars as pl
 
-from poeconomy_assets.core.intervals import PhaseCalibrator  # noqa: E402
+from poeconomy_assets.core.intervals import PhaseCalibrator
 
 
 def _residuals(n: int, league_day: int, scale: float = 0.05, seed: int = 0) -> pl.DataFrame:

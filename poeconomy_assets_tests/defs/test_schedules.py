@@ -1,6 +1,6 @@
 """The daily refresh and weekly retraining schedules, evaluated against a real (temporary) instance."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -10,9 +10,13 @@ from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.partitions import register_partitions
 from poeconomy_assets.defs.resources import build_resources
-from poeconomy_assets.defs.schedules import REFRESHED_DOWNSTREAM, daily_refresh_schedule, weekly_retrain_schedule
+from poeconomy_assets.defs.schedules import (
+    REFRESHED_DOWNSTREAM,
+    daily_refresh_schedule,
+    weekly_retrain_schedule,
+)
 
-MONDAY = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+MONDAY = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 DEFS = build_defs(build_resources(Path("/nonexistent")))  # the schedules never touch the resources
 
 
