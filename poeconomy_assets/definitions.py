@@ -11,18 +11,26 @@ from poeconomy_assets.defs import (
     models,
     prices,
     reports,
+    scorecards,
 )
+from poeconomy_assets.defs.drift import SENSORS as DRIFT_SENSORS
 from poeconomy_assets.defs.jobs import JOBS
 from poeconomy_assets.defs.resources import build_resources
-from poeconomy_assets.defs.sensors import SENSORS
+from poeconomy_assets.defs.schedules import SCHEDULES, refresh_automation_sensor, with_refresh_automation
+from poeconomy_assets.defs.sensors import SENSORS as INGESTION_SENSORS
 
-ASSET_MODULES = [history, ingestion, league_history, prices, features, models, forecasts, reports]
+ASSET_MODULES = [history, ingestion, league_history, prices, features, models, forecasts, reports, scorecards]
+SENSORS = [*INGESTION_SENSORS, *DRIFT_SENSORS, refresh_automation_sensor]
 
 
 def build_defs(resources: dict[str, object]) -> dg.Definitions:
     """The graph with the given resources (the embedded default, PostgreSQL, or a test's temp dirs)."""
     return dg.Definitions(
-        assets=dg.load_assets_from_modules(ASSET_MODULES), jobs=JOBS, sensors=SENSORS, resources=resources
+        assets=with_refresh_automation(dg.load_assets_from_modules(ASSET_MODULES)),
+        jobs=JOBS,
+        schedules=SCHEDULES,
+        sensors=SENSORS,
+        resources=resources,
     )
 
 

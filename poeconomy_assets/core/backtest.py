@@ -11,12 +11,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import polars as pl
 
+from poeconomy_assets.core.calibration import model_calibration, price_bands
 from poeconomy_assets.core.ensemble import PROFILES, TrainingProfile, train_currency_model
 from poeconomy_assets.core.features import build_features, target_column
-from poeconomy_assets.core.metrics import scorecard
-from poeconomy_assets.core.schemas import HORIZONS
+from poeconomy_assets.core.intervals import PhaseCalibrator
+from poeconomy_assets.core.metrics import INTERVAL_KEYS, scorecard
+from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
 
-SUMMARY_KEYS = ("mase", "mape", "mae", "direction_accuracy")
+SUMMARY_KEYS = ("mase", "mape", "mae", "direction_accuracy", *INTERVAL_KEYS)
 
 
 def league_order(prices: pl.DataFrame) -> list[str]:
@@ -58,23 +60,37 @@ def backtest_league(
     result = {"test_league": test_league, "train_leagues": train_leagues, "profile": profile.name, "horizons": {}}
     for horizon in horizons:
         target = target_column(horizon)
-        parts = []
+        trained = []
         for currency in wanted:
             started = time.perf_counter()
             model = train_currency_model(train, currency, horizon, profile=profile, seed=seed)
+            trained.append((currency, model, model_calibration(train, model)))
+            log(f"{test_league} {horizon} {currency}: scope {model.info.get('scope')}, "
+                f"validation MASE {model.metrics['mase']:.3f}, {time.perf_counter() - started:.1f}s")
+        # Intervals: each currency's own walk-forward residuals, everyone's when it has too few (per phase).
+        pooled = pl.concat([calibration for _, _, calibration in trained])
+        parts, methods = [], {}
+        for currency, model, calibration in trained:
             rows = test.filter((pl.col("currency") == currency) & pl.col(target).is_not_null())
             if rows.is_empty():
                 continue
             predicted = model.predict(rows)
             price = rows["price_chaos"].to_numpy()
+            model_band = PhaseCalibrator(calibration, pooled, HORIZON_DAYS[horizon], seed)
+            # The same calibration around persistence (a 0 log return): what the model's band is compared with.
+            persistence_band = PhaseCalibrator(calibration.with_columns(residual=pl.col("target")),
+                                               pooled.with_columns(residual=pl.col("target")),
+                                               HORIZON_DAYS[horizon], seed)
+            bands = price_bands(rows, predicted, model_band, horizon)
+            persistence = price_bands(rows, np.zeros(rows.height), persistence_band, horizon, prefix="persistence_")
+            methods[currency] = model_band.describe()
             parts.append(pl.DataFrame({
                 "currency": currency, "price_chaos": price,
                 "actual_chaos": price * np.exp(rows[target].to_numpy()),
                 "forecast_chaos": price * np.exp(predicted),
-            }))
-            log(f"{test_league} {horizon} {currency}: scope {model.info.get('scope')}, "
-                f"validation MASE {model.metrics['mase']:.3f}, {time.perf_counter() - started:.1f}s")
-        result["horizons"][horizon] = scorecard(pl.concat(parts))
+            }).hstack(bands.select("lower_80", "upper_80", "lower_95", "upper_95"))
+              .hstack(persistence.select("persistence_lower_80", "persistence_upper_80")))
+        result["horizons"][horizon] = scorecard(pl.concat(parts)) | {"interval_methods": methods}
     return result
 
 
@@ -106,7 +122,10 @@ def average_scorecards(results: list[dict]) -> dict:
     averaged = {}
     for horizon in results[0]["horizons"]:
         cards = [r["horizons"][horizon] for r in results]
-        averaged[horizon] = {k: float(np.nanmean([c[k] for c in cards])) for k in SUMMARY_KEYS}
+        averaged[horizon] = {k: float(np.nanmean([c.get(k, np.nan) for c in cards])) for k in SUMMARY_KEYS}
         averaged[horizon]["n"] = int(sum(c["n"] for c in cards))
         averaged[horizon]["per_league_mase"] = {r["test_league"]: r["horizons"][horizon]["mase"] for r in results}
+        for key in ("coverage_80", "coverage_95"):
+            averaged[horizon][f"per_league_{key}"] = {r["test_league"]: r["horizons"][horizon].get(key)
+                                                      for r in results}
     return averaged

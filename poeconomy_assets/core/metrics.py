@@ -27,23 +27,53 @@ def score_points(price: np.ndarray, actual: np.ndarray, forecast: np.ndarray) ->
     }
 
 
+INTERVAL_COLUMNS = ("lower_80", "upper_80", "lower_95", "upper_95")
+PERSISTENCE_INTERVAL_COLUMNS = ("persistence_lower_80", "persistence_upper_80")
+INTERVAL_KEYS = ("coverage_80", "coverage_95", "mean_relative_width", "persistence_coverage_80",
+                 "persistence_relative_width")
+
+
+def score_intervals(rows: pl.DataFrame) -> dict[str, float]:
+    """Share of actual prices inside the 80% and 95% intervals, and the mean 80% width relative to the
+    price at forecast time; the same for a band around persistence when its columns are there."""
+    if rows.is_empty() or not set(INTERVAL_COLUMNS) <= set(rows.columns):
+        return {}
+    actual, price = rows["actual_chaos"].to_numpy(), rows["price_chaos"].to_numpy()
+
+    def inside(lower: str, upper: str) -> float:
+        return float(np.mean((actual >= rows[lower].to_numpy()) & (actual <= rows[upper].to_numpy())))
+
+    scores = {
+        "coverage_80": inside("lower_80", "upper_80"),
+        "coverage_95": inside("lower_95", "upper_95"),
+        "mean_relative_width": float(np.mean((rows["upper_80"] - rows["lower_80"]).to_numpy() / price)),
+    }
+    if set(PERSISTENCE_INTERVAL_COLUMNS) <= set(rows.columns):
+        scores["persistence_coverage_80"] = inside(*PERSISTENCE_INTERVAL_COLUMNS)
+        scores["persistence_relative_width"] = float(np.mean(
+            (rows["persistence_upper_80"] - rows["persistence_lower_80"]).to_numpy() / price))
+    return scores
+
+
 def scorecard(points: pl.DataFrame) -> dict:
     """Per-currency scores and their average (MASE averaged over currencies) from columns
-    currency, price_chaos, actual_chaos, forecast_chaos."""
+    currency, price_chaos, actual_chaos, forecast_chaos; with interval columns (lower/upper 80/95,
+    optionally persistence_lower/upper_80) also coverage and relative width, pooled over points."""
     per_currency = {}
     for (currency,), rows in points.group_by("currency", maintain_order=True):
         per_currency[currency] = score_points(rows["price_chaos"].to_numpy(), rows["actual_chaos"].to_numpy(),
-                                              rows["forecast_chaos"].to_numpy())
+                                              rows["forecast_chaos"].to_numpy()) | score_intervals(rows)
     pooled = score_points(points["price_chaos"].to_numpy(), points["actual_chaos"].to_numpy(),
                           points["forecast_chaos"].to_numpy())
     values = list(per_currency.values())
-    return {
+    return score_intervals(points) | {
         "mase": float(np.nanmean([v["mase"] for v in values])) if values else float("nan"),
         "mape": pooled["mape"],
         "mae": pooled["mae"],
         "direction_accuracy": pooled["direction_accuracy"],
         "n": pooled["n"],
         "per_currency": {
-            c: {k: v[k] for k in ("mase", "mape", "direction_accuracy", "n")} for c, v in sorted(per_currency.items())
+            c: {k: v[k] for k in ("mase", "mape", "direction_accuracy", "n", *INTERVAL_KEYS) if k in v}
+            for c, v in sorted(per_currency.items())
         },
     }

@@ -1,80 +1,93 @@
 """Price forecasts per currency × horizon, with calibrated 80% and 95% intervals."""
 
-import math
+import json
+import time
+from collections import Counter
 
 import dagster as dg
 import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.intervals import calibrate
+from poeconomy_assets.core.artifacts import MANIFEST, sha256
+from poeconomy_assets.core.forecast_table import build_forecasts, stored_calibration
 from poeconomy_assets.core.markdown import frame_to_markdown
-from poeconomy_assets.core.schemas import HORIZON_DAYS, Forecasts
+from poeconomy_assets.core.schemas import Forecasts
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
 from poeconomy_assets.defs.partitions import currency_horizon_partitions, split_currency_horizon
 from poeconomy_assets.resources.model_store import ModelStore
+
+RESIDUALS = "residuals.npy"
+
+
+def stored_residuals(model_store: ModelStore, currencies: list[str], horizon: str) -> list[tuple[dict, np.ndarray]]:
+    """(manifest, walk-forward residuals) of every stored model at ``horizon`` whose residual file
+    matches its manifest's sha256 (the members themselves are not needed, so not loaded)."""
+    found = []
+    for currency in currencies:
+        directory = model_store.directory(currency, horizon)
+        manifest_path = directory / MANIFEST
+        if not manifest_path.exists():
+            continue
+        manifest = json.loads(manifest_path.read_text())
+        path = directory / RESIDUALS
+        if path.exists() and manifest.get("files", {}).get(RESIDUALS) == sha256(path):
+            found.append((manifest, np.load(path, allow_pickle=False)))
+    return found
 
 
 @dg.asset(
     group_name="forecasts",
     partitions_def=currency_horizon_partitions,
     deps=["price_models"],
-    ins={
-        "currency_features": dg.AssetIn(
-            partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="currency")
-        )
-    },
+    # Every currency's features: intervals pool other currencies' residuals when this one has too few,
+    # and prices are converted to divines with the Divine Orb's own series.
+    ins={"currency_features": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
     check_specs=[schema_check_spec("price_forecasts", Forecasts)],
     kinds={"polars", "parquet"},
 )
 def price_forecasts(
     context: dg.AssetExecutionContext, currency_features: pl.DataFrame, model_store: ModelStore
 ):  # no return annotation: Dagster reads one as the type of every output, check outputs included
-    """Where this currency's price is going over the horizon, from the latest day of each league."""
+    """Where this currency's price is going over the horizon, for every day of the latest league and the
+    last day of each earlier one: point forecast, 80%/95% intervals, P(up), in chaos and divines."""
     currency, horizon = split_currency_horizon(context.partition_key)
+    started = time.perf_counter()
     model = model_store.load(currency, horizon)  # refuses tampered artifacts
-    latest = currency_features.sort("date").group_by("league", maintain_order=True).last().sort("date")
-    predicted = model.predict(latest)
-    rows = []
-    for row, point in zip(latest.iter_rows(named=True), predicted):
-        band = calibrate(model.residuals, float(point), HORIZON_DAYS[horizon])
-        price = row["price_chaos"]
-        rows.append(
-            {
-                "league": row["league"],
-                "currency": currency,
-                "horizon": horizon,
-                "as_of": row["date"],
-                "price_chaos": price,
-                "forecast_chaos": price * math.exp(point),
-                "expected_return": math.expm1(point),
-                "lower_80": price * math.exp(point + band.lower_80),
-                "upper_80": price * math.exp(point + band.upper_80),
-                "lower_95": price * math.exp(point + band.lower_95),
-                "upper_95": price * math.exp(point + band.upper_95),
-                "prob_up": band.prob_up,
-                "prob_up_reason": band.prob_up_reason,
-                "interval_method": band.method,
-                "validation_mase": float(model.metrics["mase"]),
-            }
-        )
-    forecasts = pl.DataFrame(rows, schema_overrides={"prob_up": pl.Float64, "prob_up_reason": pl.Utf8})
+    currencies = currency_features["currency"].unique().sort().to_list()
+    pooled = stored_calibration(currency_features, stored_residuals(model_store, currencies, horizon), horizon)
+    forecasts = build_forecasts(currency_features, model, pooled)
     newest = forecasts.tail(1).row(0, named=True)
+    latest = forecasts.filter(pl.col("league") == newest["league"])
+    sources = Counter(latest["forecast_source"].to_list())
+    methods = Counter(latest["interval_method"].to_list())
+    context.log.info(f"{currency} {horizon}: {forecasts.height} forecasts ({dict(sources)}), intervals {dict(methods)}")
     return dg.MaterializeResult(
         value=forecasts,
         metadata={
             "currency": currency,
             "horizon": horizon,
+            "rows": forecasts.height,
             "latest_league": newest["league"],
             "as_of": str(newest["as_of"]),
             "price_chaos": newest["price_chaos"],
+            "price_divine": newest["price_divine"],
             "forecast_chaos": newest["forecast_chaos"],
             "expected_return_pct": round(100 * newest["expected_return"], 2),
-            "interval_80": f"{newest['lower_80']:.4g} – {newest['upper_80']:.4g}",
+            "interval_80_chaos": f"{newest['lower_80']:.4g} – {newest['upper_80']:.4g}",
+            "interval_95_chaos": f"{newest['lower_95']:.4g} – {newest['upper_95']:.4g}",
+            "prob_up": newest["prob_up"] if newest["prob_up"] is not None else dg.MetadataValue.null(),
+            "prob_up_reason": newest["prob_up_reason"] or "calibrated walk-forward residuals",
             "interval_method": newest["interval_method"],
-            "mean_abs_prediction": float(np.mean(np.abs(predicted))),
+            "calibration_residuals": int(newest["calibration_n"]),
+            "pooled_calibration_rows": pooled.height,
+            "forecast_sources": dg.MetadataValue.json(dict(sources)),
+            "interval_methods": dg.MetadataValue.json(dict(methods)),
+            "validation_mase": float(model.metrics["mase"]),
+            "seconds": round(time.perf_counter() - started, 3),
             "forecasts": dg.MetadataValue.md(
-                frame_to_markdown(forecasts.select("league", "as_of", "price_chaos", "forecast_chaos",
-                                                   "lower_80", "upper_80", "prob_up"))
+                frame_to_markdown(forecasts.tail(15).select(
+                    "league", "as_of", "forecast_source", "price_chaos", "forecast_chaos", "lower_80", "upper_80",
+                    "prob_up", "interval_method"))
             ),
         },
         check_results=[schema_check_result("price_forecasts", Forecasts, forecasts)],

@@ -17,12 +17,26 @@ training_job = dg.define_asset_job(
     partitions_def=currency_horizon_partitions,
     description="Train one currency × horizon model and forecast with it.",
 )
+model_job = dg.define_asset_job(
+    "model_job",
+    selection=["price_models"],
+    partitions_def=currency_horizon_partitions,
+    description="Train one currency × horizon model (forecasts follow once every model is trained).",
+)
 forecast_job = dg.define_asset_job(
     "forecast_job", selection=["price_forecasts"], description="Forecast one currency × horizon with its stored model."
 )
 report_job = dg.define_asset_job("report_job", selection=["investment_report"], description="Report of one league.")
 
-JOBS_PAST = [history_job, daily_prices_job, features_job, training_job, forecast_job, report_job]
+scorecard_job = dg.define_asset_job(
+    "scorecard_job", selection=["forecast_scorecard"], description="Score the live league's past forecasts (drift check)."
+)
+backtest_job = dg.define_asset_job(
+    "backtest_job", selection=["backtest_scorecard"], description="Backtest the latest league (profile from config)."
+)
+
+JOBS_PAST = [history_job, daily_prices_job, features_job, training_job, model_job, forecast_job, report_job, scorecard_job,
+        backtest_job]
 
 ingestion_job = dg.define_asset_job(
     "ingestion_job",

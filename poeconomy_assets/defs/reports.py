@@ -1,12 +1,44 @@
 """The per-league investment report shown in the UI and written as a standalone HTML page."""
 
+import time
+
 import dagster as dg
 import polars as pl
 
+from poeconomy_assets.core.allocation import AllocationRules
 from poeconomy_assets.core.keys import name_from_key
-from poeconomy_assets.core.report import build_report, png_markdown, report_html, returns_chart_png
+from poeconomy_assets.core.markdown import frame_to_markdown
+from poeconomy_assets.core.report import (
+    ReportSettings,
+    build_report,
+    latest_forecasts,
+    png_markdown,
+    report_html,
+)
+from poeconomy_assets.core.report_charts import allocation_chart_png, fan_chart_png
 from poeconomy_assets.defs.partitions import league_partitions
 from poeconomy_assets.resources.report_store import ReportStore
+
+
+class ReportConfig(dg.Config):
+    """The budget to allocate and the rules of the allocation."""
+
+    budget: float = 1000.0
+    budget_unit: str = "chaos"  # "chaos" or "divine"
+    max_position_share: float = 0.25  # cap per currency, as a share of the budget
+    min_liquidity: float = 0.5  # 0..1: share of the last 14 days priced × share not low-confidence
+    min_prob_gain: float = 0.5
+    max_positions: int = 10
+    rank_horizon: str = "7d"
+    correlation_days: int = 30  # diversification: correlation of daily returns over these days
+    chart_currencies: int = 6  # forecast fans drawn for this many top currencies
+
+    def settings(self) -> ReportSettings:
+        rules = AllocationRules(budget=self.budget, budget_unit=self.budget_unit,
+                                max_position_share=self.max_position_share, min_liquidity=self.min_liquidity,
+                                min_prob_gain=self.min_prob_gain, max_positions=self.max_positions)
+        return ReportSettings(rules=rules, rank_horizon=self.rank_horizon, correlation_days=self.correlation_days,
+                              chart_currencies=self.chart_currencies)
 
 
 @dg.asset(
@@ -17,27 +49,47 @@ from poeconomy_assets.resources.report_store import ReportStore
 )
 def investment_report(
     context: dg.AssetExecutionContext,
+    config: ReportConfig,
     price_forecasts: pl.DataFrame,
     daily_prices: pl.DataFrame,
     report_store: ReportStore,
 ) -> dg.MaterializeResult[pl.DataFrame]:
-    """Currencies of one league ranked by forecast return, with 80% ranges and P(up), in chaos and divines."""
+    """What to buy in one league: per currency and horizon expected return, P(gain), downside, volatility,
+    liquidity, a risk-adjusted score, an allocation of the budget, rebalancing triggers; chaos and divines."""
     league = name_from_key(context.partition_key)
-    report = build_report(league, price_forecasts, daily_prices)
-    chart = returns_chart_png(price_forecasts, league)
-    path = report_store.write(league, "html", report_html(report, chart))
-    context.log.info(f"report for {league} as of {report.as_of}: {report.ranking.height} currencies → {path}")
-    top = report.ranking.row(0, named=True)
+    started = time.perf_counter()
+    report = build_report(league, price_forecasts, daily_prices, config.settings())
+    latest = latest_forecasts(price_forecasts.filter(pl.col("league") == league))
+    top = report.ranking.head(config.chart_currencies)["currency"].to_list()
+    charts = {
+        "Price history and forecast fan": fan_chart_png(daily_prices, latest, top, report.divine_price_chaos),
+        "Allocation": allocation_chart_png(report.allocation, report.cash_chaos, report.divine_price_chaos),
+    }
+    path = report_store.write(league, "html", report_html(report, charts))
+    seconds = time.perf_counter() - started
+    allocation = report.allocation
+    context.log.info(f"report for {league} as of {report.as_of}: {report.ranking.height} currencies, "
+                     f"{allocation.height} positions, {report.triggers.height} triggers → {path}")
+    best = report.ranking.row(0, named=True)
     return dg.MaterializeResult(
         value=report.ranking,
         metadata={
             "league": league,
             "as_of": report.as_of,
             "currencies": report.ranking.height,
-            "top_pick": f"{top['currency']} ({top.get('return_7d_pct')}% over 7d)",
-            "divine_price_chaos": report.divine_price_chaos,
+            "divine_price_chaos": report.divine_price_chaos or dg.MetadataValue.null(),
+            "budget": f"{config.budget:g} {config.budget_unit}",
+            "positions": allocation.height,
+            "cash_left_chaos": round(report.cash_chaos, 4),
+            "top_pick": f"{best['currency']} ({best.get(f'return_{config.rank_horizon}_pct')}% over "
+                        f"{config.rank_horizon}, P(gain) {best.get(f'p_gain_{config.rank_horizon}')})",
+            "rebalancing_triggers": report.triggers.height,
+            "forecast_fan": dg.MetadataValue.md(png_markdown(charts["Price history and forecast fan"], "forecast fan")),
+            "allocation_chart": dg.MetadataValue.md(png_markdown(charts["Allocation"], "allocation")),
+            "allocation": dg.MetadataValue.md(frame_to_markdown(allocation)),
+            "triggers": dg.MetadataValue.md(frame_to_markdown(report.triggers, max_rows=30)),
             "ranking": dg.MetadataValue.md(report.markdown()),
-            "chart": dg.MetadataValue.md(png_markdown(chart, "expected returns")),
             "html_report": dg.MetadataValue.path(str(path)),
+            "seconds": round(seconds, 3),
         },
     )

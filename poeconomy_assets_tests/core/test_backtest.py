@@ -34,11 +34,16 @@ def test_backtest_json_has_the_documented_shape(dumps: Path, tmp_path: Path) -> 
     assert result["test_league"] == "Ritual" and result["profile"] == "test"
     assert result["train_leagues"] == ["Delirium", "Harvest", "Heist"]
     assert set(result["horizons"]) == {"1d", "7d"}
+    interval_keys = {"coverage_80", "coverage_95", "mean_relative_width", "persistence_coverage_80",
+                     "persistence_relative_width"}
     for card in result["horizons"].values():
-        assert {"mase", "mape", "mae", "direction_accuracy", "n", "per_currency"} <= set(card)
+        assert {"mase", "mape", "mae", "direction_accuracy", "n", "per_currency"} | interval_keys <= set(card)
         assert set(card["per_currency"]) == set(CURRENCIES.split(","))
         for scores in card["per_currency"].values():
-            assert set(scores) == {"mase", "mape", "direction_accuracy", "n"} and scores["n"] > 50
+            assert set(scores) == {"mase", "mape", "direction_accuracy", "n"} | interval_keys and scores["n"] > 50
+            assert 0.0 <= scores["coverage_80"] <= scores["coverage_95"] <= 1.0
+            assert scores["mean_relative_width"] > 0 and scores["persistence_relative_width"] > 0
+        assert set(card["interval_methods"]) == set(CURRENCIES.split(","))
         assert 0.3 < card["mase"] < 2.0 and card["n"] == sum(s["n"] for s in card["per_currency"].values())
     assert result["horizons"]["7d"]["n"] < result["horizons"]["1d"]["n"], "no 7d point without a price 7 days on"
 

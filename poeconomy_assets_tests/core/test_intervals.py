@@ -36,3 +36,67 @@ def test_probability_of_rise_follows_the_point_forecast() -> None:
     residuals = np.random.default_rng(1).normal(0, 0.02, 200)
     assert calibrate(residuals, 0.03, 1).prob_up > 0.9
     assert calibrate(residuals, -0.03, 1).prob_up < 0.1
+
+
+# Phase-aware, scaled calibration -------------------------------------------------------------------
+import polars as pl
+
+from poeconomy_assets.core.intervals import PhaseCalibrator
+
+
+def _residuals(n: int, league_day: int, scale: float = 0.05, seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame({"league_day": np.full(n, league_day), "scale": np.full(n, scale),
+                         "residual": rng.normal(0, scale, n)})
+
+
+@pytest.mark.parametrize(("own_n", "pooled_n", "method"), [
+    (40, 0, "conformal-own"),
+    (29, 200, "conformal-pooled"),
+    (10, 4, "bootstrap"),  # the pool (own + others) holds 14: one short of conformal
+    (5, 0, "bootstrap"),
+    (4, 0, "conservative"),
+    (0, 0, "conservative"),
+])
+def test_phase_ladder(own_n: int, pooled_n: int, method: str) -> None:
+    """``pooled_n``: other currencies' residuals in the same phase (the pool also holds the own ones)."""
+    own = _residuals(own_n, league_day=40)
+    pooled = pl.concat([own, _residuals(pooled_n, league_day=40, seed=1)])
+    band = PhaseCalibrator(own, pooled, horizon_days=3).intervals(np.array([0.02]), np.array([45]), np.array([0.05]))
+    row = band.row(0, named=True)
+    assert row["interval_method"] == method
+    assert row["lower_95"] < row["lower_80"] < 0 < row["upper_80"] < row["upper_95"]
+    if method == "conservative":
+        assert row["prob_up"] is None and "residuals" in row["prob_up_reason"]
+    else:
+        assert 0.0 < row["prob_up"] < 1.0 and row["prob_up_reason"] is None
+
+
+def test_each_phase_uses_its_own_residuals() -> None:
+    """Launch-week residuals four times as large give a launch-week band about four times as wide."""
+    calm, launch = _residuals(300, league_day=50, scale=0.02), _residuals(300, league_day=2, scale=0.08, seed=3)
+    # same scale column: the phase alone must tell the two apart
+    frame = pl.concat([calm, launch]).with_columns(scale=pl.lit(0.02))
+    band = PhaseCalibrator(frame, frame, horizon_days=1).intervals(np.zeros(2), np.array([50, 2]), np.full(2, 0.02))
+    width = (band["upper_80"] - band["lower_80"]).to_numpy()
+    assert 3.0 < width[1] / width[0] < 5.0
+
+
+def test_scaled_scores_cover_heteroscedastic_draws() -> None:
+    """Residuals proportional to a known volatility: coverage holds for calm and for wild forecasts alike."""
+    rng = np.random.default_rng(5)
+    scale = rng.uniform(0.01, 0.2, 2000)
+    calibration = pl.DataFrame({"league_day": np.full(2000, 60), "scale": scale, "residual": rng.normal(0, scale)})
+    calibrator = PhaseCalibrator(calibration, calibration, horizon_days=1)
+    for level in (0.01, 0.2):
+        fresh = rng.normal(0, level, 4000)
+        band = calibrator.intervals(np.zeros(1), np.array([60]), np.array([level])).row(0, named=True)
+        assert 0.76 <= np.mean((fresh >= band["lower_80"]) & (fresh <= band["upper_80"])) <= 0.84
+        assert 0.93 <= np.mean((fresh >= band["lower_95"]) & (fresh <= band["upper_95"])) <= 0.97
+
+
+def test_unknown_scale_uses_the_phase_median() -> None:
+    calibration = _residuals(100, league_day=60, scale=0.05)
+    calibrator = PhaseCalibrator(calibration, calibration, horizon_days=1)
+    band = calibrator.intervals(np.zeros(2), np.array([60, 60]), np.array([np.nan, 0.05]))
+    assert band["upper_80"][0] == pytest.approx(band["upper_80"][1])

@@ -36,11 +36,21 @@ def test_one_model_and_forecast_per_currency_and_horizon(materialized_graph: Mat
     )
     assert len(manifests) == n_currencies * len(HORIZONS)
     assert forecasts.select("currency", "horizon").unique().height == n_currencies * len(HORIZONS)
-    # one forecast per league (from its latest day), positive and inside its own interval
-    assert forecasts.height == n_currencies * len(HORIZONS) * SMALL_MARKET.n_leagues
-    assert (forecasts["lower_80"] <= forecasts["forecast_chaos"]).all()
-    assert (forecasts["forecast_chaos"] <= forecasts["upper_80"]).all()
-
+    # the last day of each earlier league, then every day of the latest league (past ones can be scored)
+    latest = forecasts.sort("as_of")["league"][-1]
+    per_pair = forecasts.group_by("currency", "horizon").agg(
+        (pl.col("league") != latest).sum().alias("earlier"), (pl.col("league") == latest).sum().alias("latest"),
+        pl.col("as_of").filter(pl.col("league") == latest).n_unique().alias("latest_days"))
+    assert (per_pair["earlier"] == SMALL_MARKET.n_leagues - 1).all()
+    assert (per_pair["latest"] == per_pair["latest_days"]).all() and (per_pair["latest"] > 30).all()
+    assert set(forecasts["forecast_source"]) <= {"model", "walk_forward", "in_sample"}
+    assert forecasts.filter(pl.col("forecast_source") == "walk_forward").height > 0
+    assert (forecasts["lower_95"] <= forecasts["lower_80"]).all() and (forecasts["lower_80"] <= forecasts["forecast_chaos"]).all()
+    assert (forecasts["forecast_chaos"] <= forecasts["upper_80"]).all() and (forecasts["upper_80"] <= forecasts["upper_95"]).all()
+    assert forecasts["interval_method"].is_not_null().all()
+    divine = forecasts.filter(pl.col("price_divine").is_not_null())
+    assert divine.height == forecasts.height, "the Divine Orb is priced on every simulated day"
+    assert (divine["price_divine"] - divine["price_chaos"] / divine["divine_chaos"]).abs().max() < 1e-12
 
 def test_every_check_ran_and_passed(materialized_graph: Materialized) -> None:
     instance = materialized_graph.instance
@@ -57,7 +67,23 @@ def test_reports_written_for_every_league(materialized_graph: Materialized) -> N
     reports = list((materialized_graph.home / "reports").glob("*.html"))
     assert len(reports) == SMALL_MARKET.n_leagues
     html = reports[0].read_text()
-    assert "data:image/png;base64," in html and "<table>" in html
+    assert html.count("data:image/png;base64,") == 2 and "<table>" in html and "Allocation" in html
+    records = materialized_graph.instance.fetch_materializations(dg.AssetKey("investment_report"), limit=10).records
+    metadata = records[0].asset_materialization.metadata
+    for chart in ("forecast_fan", "allocation_chart"):
+        assert metadata[chart].value.startswith("![")
+    assert metadata["positions"].value >= 0 and metadata["divine_price_chaos"].value > 0
+
+
+def test_scorecard_scores_the_live_league(materialized_graph: Materialized) -> None:
+    records = materialized_graph.instance.fetch_materializations(dg.AssetKey("forecast_scorecard"), limit=10).records
+    assert len(records) == 1
+    metadata = records[0].asset_materialization.metadata
+    assert metadata["scored_forecasts"].value > 0
+    assert 0.0 <= metadata["coverage_80_1d"].value <= 1.0
+    card = pl.read_parquet(materialized_graph.home / "data" / "forecast_scorecard" / "__all__.parquet")
+    assert card.height == len(materialized_graph.outcome.currencies) * len(HORIZONS)
+    assert (card["n"] <= 14).all() and (card["n"] > 0).all()
 
 
 def test_model_metadata_compares_with_persistence(materialized_graph: Materialized) -> None:

@@ -1,0 +1,83 @@
+"""Report charts as PNG bytes (matplotlib, Agg): the forecast fan of the top currencies, the allocation."""
+
+import io
+
+import numpy as np
+import polars as pl
+
+from poeconomy_assets.core.schemas import HORIZON_DAYS
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    _pyplot().close(fig)
+    return buffer.getvalue()
+
+
+def fan_chart_png(prices: pl.DataFrame, latest: pl.DataFrame, currencies: list[str], divine_chaos: float | None,
+                  history_days: int = 30) -> bytes:
+    """Per currency: the last ``history_days`` of price and the forecast fan (80% and 95% intervals at
+    each horizon from the latest as-of date), in chaos, with the divine equivalent in the title."""
+    plt = _pyplot()
+    n = max(1, len(currencies))
+    cols = min(3, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.1 * rows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    last_date = prices["date"].max()
+    for ax, currency in zip(axes.ravel(), currencies):
+        history = prices.filter((pl.col("currency") == currency)
+                                & (pl.col("date") > pl.lit(last_date) - pl.duration(days=history_days))).sort("date")
+        fan = latest.filter(pl.col("currency") == currency).with_columns(
+            pl.col("horizon").replace_strict(HORIZON_DAYS, return_dtype=pl.Int64).alias("days")).sort("days")
+        ax.plot(history["date"].to_list(), history["price_chaos"].to_numpy(), color="#264653", lw=1.4, label="price")
+        if not fan.is_empty():
+            start = fan["as_of"][0]
+            price0 = float(fan["price_chaos"][0])
+            x = [start] + [start + np.timedelta64(int(d), "D") for d in fan["days"]]
+            line = {c: np.concatenate([[price0], fan[c].to_numpy()])
+                    for c in ("lower_95", "upper_95", "lower_80", "upper_80", "forecast_chaos")}
+            ax.fill_between(x, line["lower_95"], line["upper_95"], color="#e9c46a", alpha=0.35, label="95%")
+            ax.fill_between(x, line["lower_80"], line["upper_80"], color="#f4a261", alpha=0.5, label="80%")
+            ax.plot(x, line["forecast_chaos"], color="#e76f51", lw=1.4, ls="--", label="forecast")
+        price = float(history["price_chaos"][-1]) if history.height else float("nan")
+        divine = f" = {price / divine_chaos:.3g} div" if divine_chaos else ""
+        ax.set_title(f"{currency}: {price:.4g} c{divine}", fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.tick_params(axis="x", rotation=30)
+        ax.set_ylabel("chaos", fontsize=8)
+    axes.ravel()[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle("Price history and forecast fan (80% / 95%)", fontsize=11)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def allocation_chart_png(allocation: pl.DataFrame, cash_chaos: float, divine_chaos: float | None) -> bytes:
+    """Horizontal bars: chaos put into each currency (divines in the label), plus cash left."""
+    plt = _pyplot()
+    names = allocation["currency"].to_list() + ["(cash)"]
+    chaos = np.concatenate([allocation["allocation_chaos"].to_numpy(), [max(cash_chaos, 0.0)]])
+    fig, ax = plt.subplots(figsize=(7.5, 0.38 * len(names) + 1.4))
+    colors = ["#2a9d8f"] * (len(names) - 1) + ["#adb5bd"]
+    ax.barh(range(len(names)), chaos, color=colors)
+    for i, value in enumerate(chaos):
+        label = f"{value:.4g} c" + (f" / {value / divine_chaos:.3g} div" if divine_chaos else "")
+        ax.text(value, i, " " + label, va="center", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(chaos.max(), 1e-9) * 1.45)
+    ax.set_xlabel("chaos")
+    ax.set_title("Allocation of the budget")
+    fig.tight_layout()
+    return _png(fig)

@@ -1,0 +1,136 @@
+"""Scorecards: how past forecasts of the live league did (and whether they drift), and the backtest."""
+
+import time
+
+import dagster as dg
+import polars as pl
+
+from poeconomy_assets.core.backtest import backtest_league, league_order
+from poeconomy_assets.core.keys import key_from_name
+from poeconomy_assets.core.markdown import frame_to_markdown
+from poeconomy_assets.core.report import png_markdown
+from poeconomy_assets.core.scorecard import DriftRules, horizon_summary, realized_points, score_realized
+from poeconomy_assets.core.scorecard_charts import scorecard_chart_png
+from poeconomy_assets.defs.partitions import currency_horizon_key
+
+DRIFT_CHECK = "forecast_scorecard_drift"
+DRIFT_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("forecast_scorecard"), DRIFT_CHECK)
+
+
+class ScorecardConfig(dg.Config):
+    """When realized forecasts count as drifting (see core.scorecard.DriftRules)."""
+
+    window_days: int = 14
+    mase_limit: float = 1.1
+    mase_horizons: list[str] = ["7d"]  # noqa: RUF012 (pydantic copies field defaults)
+    coverage_drop: float = 0.10  # below nominal 80%, in share points
+    min_points: int = 7
+
+
+def _as_backtest_shape(card: pl.DataFrame) -> dict[str, dict]:
+    """Realized scores in the backtest's per-horizon shape (what the scorecard chart draws)."""
+    summary = {row["horizon"]: row for row in horizon_summary(card).iter_rows(named=True)}
+    return {h: {**summary[h], "per_currency": {r["currency"]: r for r in rows.iter_rows(named=True)}}
+            for (h,), rows in card.group_by("horizon")}
+
+
+@dg.asset(
+    group_name="scorecards",
+    ins={
+        "price_forecasts": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+        "daily_prices": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+    },
+    check_specs=[dg.AssetCheckSpec(
+        DRIFT_CHECK, asset="forecast_scorecard",
+        description="Fails when realized 7d MASE > 1.1 or 80% coverage is more than 10 points below nominal "
+                    "for some currency × horizon; drift_sensor then retrains those partitions.")],
+    kinds={"polars"},
+)
+def forecast_scorecard(context: dg.AssetExecutionContext, config: ScorecardConfig, price_forecasts: pl.DataFrame,
+                       daily_prices: pl.DataFrame):  # no return annotation: the check output has its own type
+    """Realized accuracy of the live league's past forecasts over the last 14 days whose outcome is known:
+    MASE against persistence and interval coverage, per horizon and currency."""
+    rules = DriftRules(window_days=config.window_days, mase_limit=config.mase_limit,
+                       mase_horizons=tuple(config.mase_horizons), coverage_drop=config.coverage_drop,
+                       min_points=config.min_points)
+    league = league_order(daily_prices)[-1]
+    points = realized_points(price_forecasts, daily_prices, league, rules.window_days)
+    card = score_realized(points, rules)
+    drifting = card.filter(pl.col("drift"))
+    keys = [str(currency_horizon_key(r["currency"], r["horizon"])) for r in drifting.iter_rows(named=True)]
+    context.log.info(f"{league}: {points.height} realized forecasts scored, {drifting.height} drifting")
+    summary = horizon_summary(card)
+    metadata: dict = {
+        "league": league,
+        "scored_forecasts": points.height,
+        "currency_horizons": card.height,
+        "drifting": drifting.height,
+        "by_horizon": dg.MetadataValue.md(frame_to_markdown(summary)),
+        "scorecard": dg.MetadataValue.md(frame_to_markdown(card.drop("drift_reason"), max_rows=60)),
+    }
+    if card.height:
+        chart = scorecard_chart_png(_as_backtest_shape(card), f"{league}: realized, last {rules.window_days} days")
+        metadata["chart"] = dg.MetadataValue.md(png_markdown(chart, "realized scorecard"))
+    for row in summary.iter_rows(named=True):
+        metadata[f"mase_{row['horizon']}"] = row["mase"] if row["mase"] is not None else dg.MetadataValue.null()
+        metadata[f"coverage_80_{row['horizon']}"] = row["coverage_80"]
+    check = dg.AssetCheckResult(
+        check_name=DRIFT_CHECK,
+        passed=drifting.is_empty(),
+        severity=dg.AssetCheckSeverity.WARN,  # a signal to retrain (drift_sensor), not broken data
+        metadata={
+            "drifting_partitions": dg.MetadataValue.json(keys),
+            "reasons": dg.MetadataValue.md(frame_to_markdown(drifting.select("currency", "horizon", "n", "mase",
+                                                                             "coverage_80", "drift_reason"))),
+            "league": league,
+        },
+    )
+    return dg.MaterializeResult(value=card, metadata=metadata, check_results=[check])
+
+
+class BacktestConfig(dg.Config):
+    """Which training profile the backtest uses (``test`` keeps it to a minute or two)."""
+
+    profile: str = "test"
+    horizons: list[str] = ["1d", "3d", "7d"]  # noqa: RUF012 (pydantic copies field defaults)
+
+
+@dg.asset(
+    group_name="scorecards",
+    ins={"daily_prices": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
+    kinds={"lightgbm", "xgboost", "scikitlearn"},
+    pool="training",
+)
+def backtest_scorecard(context: dg.AssetExecutionContext, config: BacktestConfig,
+                       daily_prices: pl.DataFrame) -> dg.MaterializeResult[dict]:
+    """The backtest of the latest league (trained only on the leagues before it): MASE against persistence
+    and interval coverage per horizon and currency, the same scorecard ``poeconomy backtest`` writes."""
+    started = time.perf_counter()
+    league = league_order(daily_prices)[-1]
+    result = backtest_league(daily_prices, league, config.profile, horizons=config.horizons,
+                             log=context.log.debug)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    rows = [{"horizon": h, "mase": c["mase"], "direction_accuracy": c["direction_accuracy"],
+             "coverage_80": c.get("coverage_80"), "coverage_95": c.get("coverage_95"),
+             "mean_relative_width": c.get("mean_relative_width"),
+             "persistence_relative_width": c.get("persistence_relative_width"), "n": c["n"]}
+            for h, c in result["horizons"].items()]
+    per_currency = pl.DataFrame([{"horizon": h, "currency": cur, **{k: s.get(k) for k in
+                                  ("mase", "coverage_80", "coverage_95", "mean_relative_width", "n")}}
+                                 for h, c in result["horizons"].items() for cur, s in c["per_currency"].items()])
+    chart = scorecard_chart_png(result["horizons"], f"{league} held out (profile {config.profile})")
+    return dg.MaterializeResult(
+        value=result,
+        metadata={
+            "test_league": league,
+            "league_key": key_from_name(league),
+            "train_leagues": len(result["train_leagues"]),
+            "profile": config.profile,
+            "by_horizon": dg.MetadataValue.md(frame_to_markdown(pl.DataFrame(rows))),
+            "per_currency": dg.MetadataValue.md(frame_to_markdown(per_currency, max_rows=60)),
+            "chart": dg.MetadataValue.md(png_markdown(chart, "backtest scorecard")),
+            **{f"mase_{r['horizon']}": r["mase"] for r in rows},
+            **{f"coverage_80_{r['horizon']}": r["coverage_80"] for r in rows if r["coverage_80"] is not None},
+            "seconds": result["seconds"],
+        },
+    )

@@ -1,0 +1,62 @@
+"""The daily refresh and weekly retraining schedules, evaluated against a real (temporary) instance."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from poeconomy_assets.core.keys import key_from_name
+from poeconomy_assets.definitions import build_defs
+from poeconomy_assets.defs.partitions import register_partitions
+from poeconomy_assets.defs.resources import build_resources
+from poeconomy_assets.defs.schedules import (
+    REFRESHED_DOWNSTREAM,
+    daily_refresh_schedule,
+    weekly_retrain_schedule,
+)
+
+MONDAY = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+DEFS = build_defs(build_resources(Path("/nonexistent")))  # the schedules never touch the resources
+
+
+def _context(instance: dg.DagsterInstance) -> dg.ScheduleEvaluationContext:
+    return dg.build_schedule_context(instance=instance, scheduled_execution_time=MONDAY,
+                                     repository_def=DEFS.get_repository_def())
+
+
+@pytest.fixture
+def instance(tmp_path: Path):
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        yield instance
+
+
+def test_daily_refresh_targets_the_live_league(instance: dg.DagsterInstance) -> None:
+    assert isinstance(daily_refresh_schedule.evaluate_tick(
+        _context(instance)).skip_message, str)
+    register_partitions(instance, ["Ritual", "Ultimatum"], ["Divine Orb"])
+    data = daily_refresh_schedule.evaluate_tick(_context(instance))
+    [request] = data.run_requests
+    assert request.partition_key == key_from_name("Ultimatum")
+    assert request.run_key == "daily-Ultimatum-2026-11-23"
+
+
+def test_weekly_retrain_requests_every_currency_and_horizon(instance: dg.DagsterInstance) -> None:
+    register_partitions(instance, ["Ultimatum"], ["Divine Orb", "Exalted Orb"])
+    data = weekly_retrain_schedule.evaluate_tick(_context(instance))
+    keys = sorted(str(r.partition_key) for r in data.run_requests)
+    assert keys == sorted(f"{c}|{h}" for c in ("Divine Orb", "Exalted Orb") for h in ("1d", "3d", "7d"))
+    assert len({r.run_key for r in data.run_requests}) == 6 and all("2026-W48" in r.run_key for r in data.run_requests)
+
+
+def test_schedules_and_sensors_are_registered_and_switchable() -> None:
+    defs = DEFS
+    assert {s.name for s in defs.schedules} == {"daily_refresh_schedule", "weekly_retrain_schedule"}
+    for schedule in defs.schedules:
+        assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED  # switched on in the UI
+    assert {"drift_sensor", "refresh_automation_sensor"} <= {s.name for s in defs.sensors}
+    specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
+    for name in REFRESHED_DOWNSTREAM:
+        assert specs[name].automation_condition is not None, f"{name} would not follow the daily refresh"
+    assert specs["price_models"].automation_condition is None, "retraining is weekly, never eager"
