@@ -48,6 +48,7 @@ def build_features(prices: pl.DataFrame) -> pl.DataFrame:
     keys = prices.select(pl.col("league", "currency").cast(pl.Categorical), "date", "league_day", "price_chaos")
     dense = _dense_calendar(keys)
     features = dense.with_columns(pl.col("price_chaos").log().alias("log_price"))
+    features = features.with_columns(*_daily_returns())
     features = features.with_columns(*_own_history(), *_targets(), *_time_features())
     # Padding rows hold nulls for price, returns and targets, but a window that ends on one can still
     # see the group's last days: null what a later window reads (volatility) before reading it.
@@ -130,13 +131,20 @@ def _within_group_cum_sum(value: pl.Expr) -> pl.Expr:
     return total - pl.when(pl.col("_start")).then(total - value.fill_null(0)).forward_fill()
 
 
+def _daily_returns() -> list[pl.Expr]:
+    """The 1-day log return and the mean absolute daily move so far in the group (read by many windows)."""
+    logp = pl.col("log_price")
+    ret1 = logp - logp.shift(1)
+    observed = _within_group_cum_sum(ret1.is_not_null().cast(pl.Int32))
+    return [ret1.alias("ret_1d"), (_within_group_cum_sum(ret1.abs()) / observed).alias("_mean_abs_move")]
+
+
 def _own_history() -> list[pl.Expr]:
     """Rolling statistics, momentum and volatility of this currency's own log price (past days only).
     Windows run over the padded, sorted column (see _dense_calendar), never across groups."""
     logp = pl.col("log_price")
-    ret1 = logp - logp.shift(1)
-    observed = _within_group_cum_sum(ret1.is_not_null().cast(pl.Int32))
-    exprs = [ret1.alias("ret_1d"), (logp - pl.when(pl.col("_start")).then(logp).forward_fill()).alias("since_launch")]
+    ret1 = pl.col("ret_1d")  # computed by _daily_returns, so the windows below read it instead of redoing it
+    exprs = [(logp - pl.when(pl.col("_start")).then(logp).forward_fill()).alias("since_launch")]
     for w in STAT_WINDOWS:
         exprs += [
             (logp.rolling_mean(w, min_samples=1) - logp).alias(f"mean_gap_{w}d"),
@@ -155,7 +163,7 @@ def _own_history() -> list[pl.Expr]:
             (change / (vol * w**0.5 + 1e-4)).alias(f"trend_{w}d"),
         ]
     exprs.append((logp - logp.shift(14)).alias("ret_14d"))
-    mean_abs_move = _within_group_cum_sum(ret1.abs()) / observed
+    mean_abs_move = pl.col("_mean_abs_move")
     for w in VOL_WINDOWS:
         realised = ret1.rolling_std(w, min_samples=3)
         exprs += [
