@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from poeconomy_assets.commands import backtest as command
+from poeconomy_assets.core.backtest import average_scorecards
 
 ROOT = Path(__file__).resolve().parents[1]
 MASE_TARGETS = {"1d": 0.88, "3d": 0.82, "7d": 0.80}
@@ -51,6 +52,19 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def with_rolling_from(result: dict, singles: list[dict], n_leagues: int) -> dict:
+    """The rolling average from every league scorecard at hand: the --json run's own (finished rolling,
+    or its ``rolling_partial`` if it stopped early) and single-league runs. Each league is trained only
+    on the leagues before it either way, so where a league was scored came from does not matter."""
+    per_league = {result["test_league"]: {k: result[k] for k in ("test_league", "train_leagues", "horizons")}}
+    per_league |= (result.get("rolling") or {}).get("per_league") or result.get("rolling_partial") or {}
+    per_league |= {r["test_league"]: r for r in singles}
+    order = sorted(per_league, key=lambda league: len(per_league[league]["train_leagues"]))[-n_leagues:]
+    rolling = {"leagues": order, "per_league": {k: per_league[k] for k in order},
+               "horizons": average_scorecards([per_league[k] for k in order])}
+    return {**result, "rolling": rolling}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dumps", type=Path, default=ROOT.parent / "shared" / "data" / "poe-ninja")
@@ -58,6 +72,9 @@ def main() -> None:
     parser.add_argument("--profile", default="development")
     parser.add_argument("--rolling", type=int, default=7)
     parser.add_argument("--json", type=Path, default=None, help="reuse (if present) or write the scorecard here")
+    parser.add_argument("--league-json", type=Path, nargs="*", default=[],
+                        help="single-league scorecards (poeconomy backtest --test-league L --json F) run in other "
+                             "processes: they fill in rolling leagues the --json run has not reached")
     args = parser.parse_args()
     out = args.json or Path(tempfile.mkdtemp()) / "backtest.json"
     started = time.perf_counter()
@@ -66,6 +83,8 @@ def main() -> None:
                                        rolling=args.rolling, seed=0, currencies=None, horizons="1d,3d,7d", quiet=True)
         command.run(namespace)
     result = json.loads(out.read_text())
+    if args.league_json:
+        result = with_rolling_from(result, [json.loads(p.read_text()) for p in args.league_json], args.rolling)
     print(report(result))
     print(f"\nwall time: {result.get('seconds', time.perf_counter() - started):.0f}s")
 

@@ -159,6 +159,7 @@ def _fit_scope(rows: pl.DataFrame, names: list[str], target: str, gap: int, prof
     if not folds:
         return None
     scores, trials = {}, 0
+    fold_predictions: dict[str, dict[str, np.ndarray]] = {name: {} for name in FAMILIES}
     if params is None:
         params = {}
         for family in FAMILIES.values():
@@ -166,16 +167,21 @@ def _fit_scope(rows: pl.DataFrame, names: list[str], target: str, gap: int, prof
             n = max(1, round(profile.n_trials * share))
             seconds = profile.search_seconds * share if profile.search_seconds else None
             study = f"{label}-{family.name}-{profile.name}-{seed}" if storage else None
-            params[family.name], scores[family.name], ran = tune_family(family, folds, names, target, n, seed,
-                                                                        storage, study, timeout=seconds)
+            params[family.name], scores[family.name], ran = tune_family(
+                family, folds, names, target, n, seed, storage, study, timeout=seconds,
+                predictions=fold_predictions[family.name])
             trials += ran if family.searchable else 0
     oof_parts = []
     for fold in folds:
-        x = fold.validation.select(names).to_numpy().astype(np.float64)
-        train_x = fold.train.select(names).to_numpy().astype(np.float64)
-        y = fold.train[target].to_numpy()
-        preds = {f"pred_{name}": family.predict(family.fit(train_x, y, params[name], seed), x)
-                 for name, family in FAMILIES.items()}
+        # The search already fitted the chosen parameters on every fold: reuse those predictions.
+        preds = {}
+        for name, family in FAMILIES.items():
+            predicted = fold_predictions[name].get(fold.league)
+            if predicted is None:
+                train_x = fold.train.select(names).to_numpy().astype(np.float64)
+                model = family.fit(train_x, fold.train[target].to_numpy(), params[name], seed)
+                predicted = family.predict(model, fold.validation.select(names).to_numpy().astype(np.float64))
+            preds[f"pred_{name}"] = predicted
         oof_parts.append(fold.validation.select("league", "currency", "date", "league_day", "price_chaos", target)
                          .with_columns(**{k: pl.Series(np.asarray(v, dtype=float)) for k, v in preds.items()}))
     x_all = rows.select(names).to_numpy().astype(np.float64)

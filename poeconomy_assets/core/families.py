@@ -20,7 +20,11 @@ import polars as pl
 import xgboost as xgb
 from sklearn.ensemble import RandomForestRegressor
 
-THREADS = 2  # the machines this runs on have 2 cores
+# One thread per fit. The 2-core machines this runs on are shared, and with more runnable threads
+# than cores OpenMP's spin-waiting makes a 2-thread LightGBM fit on ~1.5k rows cost 36 s of CPU and
+# 214 s of wall clock instead of 0.5 s and 1.7 s with one thread (measured 2026-11-25, load ~12).
+# Idle, the second thread saves at most ~40% on the largest (pooled) fits.
+THREADS = 1
 
 
 def _matrix(frame: pl.DataFrame | np.ndarray) -> np.ndarray:

@@ -6,6 +6,8 @@ calendar: a missing day is a null, never the previous row. Prices enter as logs,
 "normalised by the current price" statistic is a log ratio (scale-free across currencies).
 """
 
+import warnings
+
 import numpy as np
 import polars as pl
 
@@ -17,6 +19,8 @@ MOMENTUM_WINDOWS = (3, 5, 7)
 VOL_WINDOWS = (7, 14)
 EARLY_DAYS, MID_DAYS = 7, 28  # league phases: the launch rush, the settling month, the long tail
 RECENT_LEAGUES = 3  # "recent" cross-league profiles average the last three earlier leagues
+EW_DECAY = 0.6  # recency-weighted profiles: each older league counts this much less
+MEDIAN_LEAGUES = 8  # profile medians: the last eight earlier leagues with a value
 PROFILE_SMOOTH_DAYS = 5  # one league's day-to-day noise is large: profiles average ±2 league days
 BY = ["league", "currency"]
 PAD = 14  # the longest window or shift; see _dense_calendar
@@ -44,18 +48,25 @@ def build_features(prices: pl.DataFrame) -> pl.DataFrame:
     keys = prices.select(pl.col("league", "currency").cast(pl.Categorical), "date", "league_day", "price_chaos")
     dense = _dense_calendar(keys)
     features = dense.with_columns(pl.col("price_chaos").log().alias("log_price"))
+    features = features.with_columns(*_daily_returns())
     features = features.with_columns(*_own_history(), *_targets(), *_time_features())
     # Padding rows hold nulls for price, returns and targets, but a window that ends on one can still
-    # see the group's last days: null what a later window reads (volatility), then drop the padding.
+    # see the group's last days: null what a later window reads (volatility) before reading it.
     features = _masked(features, [f"vol_{w}d" for w in VOL_WINDOWS])
-    features = features.with_columns(*_volatility_of_volatility(), *_smoothed_profile_inputs())
-    features = features.filter(~pl.col("_pad")).with_columns(*_market_features())
-    features = _add_profiles(features)
+    # Market means skip nulls, and padding rows hold null returns: they can stay in (no copy to drop them).
+    features = features.with_columns(*_volatility_of_volatility(), *_smoothed_profile_inputs(), *_market_features())
+    # Every filter or join of the wide frame copies ~80 columns: profiles are computed on a narrow
+    # frame, and the wide one is filtered exactly once.
+    keep = ~pl.col("_pad")
+    profiles = _profiles(features.filter(keep).select("league", "currency", "date", "league_day", "price_chaos",
+                                                      "since_launch", "log_price", pl.col("^_smooth_.*$")))
+    features = pl.concat([features.filter(keep & pl.col("price_chaos").is_not_null()), profiles], how="horizontal")
     targets = [c for h in HORIZON_DAYS for c in _target_names(h)]
     ordered = KEYS + [c for c in features.columns if c not in KEYS and c not in targets and not c.startswith("_")]
-    return features.filter(pl.col("price_chaos").is_not_null()).select(*ordered, *targets).with_columns(
-        pl.col("league", "currency").cast(pl.String), pl.col("league_day").cast(pl.Int64),
-        pl.col("league_index").cast(pl.Int64))
+    return features.select(
+        pl.col("league", "currency").cast(pl.String), "date", pl.col("league_day").cast(pl.Int64), "price_chaos",
+        *ordered[len(KEYS):], *targets,
+    ).with_columns(pl.col("league_index").cast(pl.Int64))
 
 
 def _masked(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
@@ -69,40 +80,48 @@ def _target_names(horizon: str) -> list[str]:
 
 def _dense_calendar(prices: pl.DataFrame) -> pl.DataFrame:
     """One row per currency and every league day from its first to last observation (nulls in holes),
-    followed by PAD empty rows. Sorted by (league, currency, league_day), so windows and shifts can run
-    over the whole column at once: the padding (never longer than a window) keeps them inside a group.
-    Each price is placed at its computed row (no join): this is the hot path at 1M rows."""
-    prices = prices.sort(*BY, "league_day")
+    followed by PAD empty rows. Grouped by (league, currency) and sorted by league_day within a group,
+    so windows and shifts can run over the whole column at once: the padding (never longer than a
+    window) keeps them inside a group. This is the hot path at 1M rows: the order is one argsort of an
+    integer key (categorical codes, not strings), and each price is placed at its computed row (no join)."""
+    league_code = prices["league"].to_physical().to_numpy().astype(np.int64)
+    currency_code = prices["currency"].to_physical().to_numpy().astype(np.int64)
     day = prices["league_day"].to_numpy().astype(np.int64)
-    new_group = np.ones(prices.height, dtype=bool)
-    league, currency = (prices[c].to_physical().to_numpy() for c in BY)  # categorical codes
-    new_group[1:] = (league[1:] != league[:-1]) | (currency[1:] != currency[:-1])
-    if (np.diff(day)[~new_group[1:]] <= 0).any():
+    if day.size and day.min() < 0:
+        raise ValueError("league_day must be >= 0")
+    key = (league_code * (int(currency_code.max()) + 1) + currency_code) * (int(day.max()) + 1) + day
+    order = np.argsort(key, kind="stable")
+    key, day, league_code = key[order], day[order], league_code[order]
+    if (np.diff(key) == 0).any():
         raise ValueError("prices hold more than one row for some (league, currency, league_day)")
+    group_key = key // (int(day.max()) + 1)
+    new_group = np.ones(key.size, dtype=bool)
+    new_group[1:] = group_key[1:] != group_key[:-1]
     group = np.cumsum(new_group) - 1
     first_rows = np.flatnonzero(new_group)
-    last_rows = np.append(first_rows[1:] - 1, prices.height - 1)
+    last_rows = np.append(first_rows[1:] - 1, key.size - 1)
     first, last = day[first_rows], day[last_rows]
     length = last - first + 1 + PAD
     offset = np.concatenate([[0], np.cumsum(length)[:-1]])
     row_group = np.repeat(np.arange(first_rows.size), length)
     position = np.arange(int(length.sum())) - offset[row_group]
     price = np.full(position.size, np.nan)
-    price[offset[group] + day - first[group]] = prices["price_chaos"].to_numpy()
-    launch = prices.group_by("league").agg((pl.col("date").min() - pl.duration(days=pl.col("league_day").min()))
-                                           .alias("_launch"))
-    return (
-        prices[first_rows].select(*BY)[row_group]
-        .with_columns(
-            pl.Series("league_day", first[row_group] + position, dtype=pl.Int32),
-            pl.Series("price_chaos", price).fill_nan(None),
-            pl.Series("_pad", position > (last - first)[row_group]),
-            pl.Series("_start", position == 0),
-        )
-        .join(launch, on="league", how="left", maintain_order="left")
-        .with_columns((pl.col("_launch") + pl.duration(days=pl.col("league_day"))).alias("date"))
-        .drop("_launch")
-    )
+    price[offset[group] + day - first[group]] = prices["price_chaos"].to_numpy()[order]
+    # Launch date of each league: its earliest (date - league_day).
+    epoch_day = prices["date"].cast(pl.Int32).to_numpy().astype(np.int64)[order] - day
+    launch = np.full(int(league_code.max()) + 1, np.iinfo(np.int64).max)
+    np.minimum.at(launch, league_code, epoch_day)
+    league_day = first[row_group] + position
+    heads = order[first_rows]
+    return pl.DataFrame([
+        prices["league"].gather(heads).gather(row_group),
+        prices["currency"].gather(heads).gather(row_group),
+        pl.Series("league_day", league_day, dtype=pl.Int32),
+        pl.Series("price_chaos", price).fill_nan(None),
+        pl.Series("_pad", position > (last - first)[row_group]),
+        pl.Series("_start", position == 0),
+        pl.Series("date", launch[league_code[first_rows]][row_group] + league_day, dtype=pl.Int32).cast(pl.Date),
+    ])
 
 
 def _within_group_cum_sum(value: pl.Expr) -> pl.Expr:
@@ -112,13 +131,20 @@ def _within_group_cum_sum(value: pl.Expr) -> pl.Expr:
     return total - pl.when(pl.col("_start")).then(total - value.fill_null(0)).forward_fill()
 
 
+def _daily_returns() -> list[pl.Expr]:
+    """The 1-day log return and the mean absolute daily move so far in the group (read by many windows)."""
+    logp = pl.col("log_price")
+    ret1 = logp - logp.shift(1)
+    observed = _within_group_cum_sum(ret1.is_not_null().cast(pl.Int32))
+    return [ret1.alias("ret_1d"), (_within_group_cum_sum(ret1.abs()) / observed).alias("_mean_abs_move")]
+
+
 def _own_history() -> list[pl.Expr]:
     """Rolling statistics, momentum and volatility of this currency's own log price (past days only).
     Windows run over the padded, sorted column (see _dense_calendar), never across groups."""
     logp = pl.col("log_price")
-    ret1 = logp - logp.shift(1)
-    observed = _within_group_cum_sum(ret1.is_not_null().cast(pl.Int32))
-    exprs = [ret1.alias("ret_1d"), (logp - pl.when(pl.col("_start")).then(logp).forward_fill()).alias("since_launch")]
+    ret1 = pl.col("ret_1d")  # computed by _daily_returns, so the windows below read it instead of redoing it
+    exprs = [(logp - pl.when(pl.col("_start")).then(logp).forward_fill()).alias("since_launch")]
     for w in STAT_WINDOWS:
         exprs += [
             (logp.rolling_mean(w, min_samples=1) - logp).alias(f"mean_gap_{w}d"),
@@ -137,7 +163,7 @@ def _own_history() -> list[pl.Expr]:
             (change / (vol * w**0.5 + 1e-4)).alias(f"trend_{w}d"),
         ]
     exprs.append((logp - logp.shift(14)).alias("ret_14d"))
-    mean_abs_move = _within_group_cum_sum(ret1.abs()) / observed
+    mean_abs_move = pl.col("_mean_abs_move")
     for w in VOL_WINDOWS:
         realised = ret1.rolling_std(w, min_samples=3)
         exprs += [
@@ -190,28 +216,6 @@ def _market_features() -> list[pl.Expr]:
     ]
 
 
-def _cross_league_means(values: list[str], groups: list[str], name: dict[str, str]) -> list[pl.Expr]:
-    """On a frame sorted by (*groups, league_index) with one row per league: for each value, the mean
-    over every earlier league of the group (``{name}_all``) and over the last RECENT_LEAGUES (``_recent``).
-    Groups are contiguous runs, so sums restart at each run's first row instead of using windows."""
-    start = pl.any_horizontal([pl.col(g) != pl.col(g).shift(1) for g in groups]).fill_null(True)
-    index = pl.int_range(pl.len())
-    position = index - pl.when(start).then(index).forward_fill()  # how many earlier leagues the group has
-    exprs = []
-    for value in values:
-        v = pl.col(value).fill_null(0.0)
-        present = pl.col(value).is_not_null().cast(pl.Int32)
-        before_sum = v.cum_sum() - v - pl.when(start).then(v.cum_sum() - v).forward_fill()
-        before_n = present.cum_sum() - present - pl.when(start).then(present.cum_sum() - present).forward_fill()
-        recent_sum = sum(pl.when(position >= k).then(v.shift(k)).otherwise(0.0) for k in range(1, RECENT_LEAGUES + 1))
-        recent_n = sum(pl.when(position >= k).then(present.shift(k)).otherwise(0) for k in range(1, RECENT_LEAGUES + 1))
-        exprs += [
-            pl.when(before_n > 0).then(before_sum / before_n).alias(f"{name[value]}_all"),
-            pl.when(recent_n > 0).then(recent_sum / recent_n).alias(f"{name[value]}_recent"),
-        ]
-    return exprs
-
-
 def _smoothed_profile_inputs() -> list[pl.Expr]:
     """Per league: each target and the path/level, averaged over ±2 league days (one league's
     day-to-day noise is large). Computed on the padded frame, so the window stays in its group; the
@@ -221,38 +225,99 @@ def _smoothed_profile_inputs() -> list[pl.Expr]:
             for c in columns]
 
 
-def _add_profiles(features: pl.DataFrame) -> pl.DataFrame:
+def _profiles(rows: pl.DataFrame) -> pl.DataFrame:
     """Cross-league profiles: how this currency, and the market, moved at the same league day in leagues
     that ended before this one (leagues never overlap, so an earlier league is entirely in the past),
-    and where this league's price and path stand against those leagues at the same day."""
-    order = features.group_by("league").agg(pl.col("date").min().alias("start")).sort("start", "league")
-    index = {league: i for i, league in enumerate(order["league"].to_list())}
-    out = features.with_columns(pl.col("league").replace_strict(index, return_dtype=pl.Int32).alias("league_index"))
-    targets = [target_column(h) for h in HORIZON_DAYS]
-    smooth = {c: f"_smooth_{c}" for c in [*targets, "since_launch", "log_price"]}
-    own_names = {smooth[t]: f"profile_{h}" for h, t in zip(HORIZON_DAYS, targets)}
-    own_names |= {smooth["since_launch"]: "typical_path", smooth["log_price"]: "_typical_level"}
-    # Own profiles: one row per (currency, league_day, league); reorder, accumulate, put back in place.
-    own = (
-        out.select(pl.col("currency").rank("dense").alias("_currency"), "league_day", "league_index", *own_names)
-        .with_row_index("_row")
-        .sort("_currency", "league_day", "league_index")
-        .with_columns(_cross_league_means(list(own_names), ["_currency", "league_day"], own_names))
-        .sort("_row")
-        .drop("_row", "_currency", "league_day", "league_index", *own_names)
-    )
-    out = pl.concat([out, own], how="horizontal")
-    market_names = {smooth[t]: f"market_profile_{h}" for h, t in zip(HORIZON_DAYS, targets)}
-    market = (
-        out.group_by("league_index", "league_day").agg(pl.col(list(market_names)).mean())
-        .sort("league_day", "league_index")
-        .with_columns(_cross_league_means(list(market_names), ["league_day"], market_names))
-        .drop(*market_names)
-    )
-    out = out.join(market, on=["league_index", "league_day"], how="left")
-    return out.with_columns(
-        (pl.col("since_launch") - pl.col("typical_path_all")).alias("path_gap_all"),
-        (pl.col("since_launch") - pl.col("typical_path_recent")).alias("path_gap_recent"),
-        (pl.col("log_price") - pl.col("_typical_level_all")).alias("level_gap_all"),
-        (pl.col("log_price") - pl.col("_typical_level_recent")).alias("level_gap_recent"),
-    )
+    and where this league's price and path stand against those leagues at the same day.
+
+    ``rows`` is narrow (keys, since_launch, log_price, the _smooth_ inputs), one row per dense calendar
+    day (holes included: their smoothed inputs see neighbouring days). Each input is laid out as a
+    (league, currency, league day) cube, so "every earlier league" is a prefix along the first axis.
+    Returns the profile columns for the rows that hold a price, in their order."""
+    order = rows.group_by("league").agg(pl.col("date").min().alias("start")).sort("start", "league")
+    league_codes = rows["league"].to_physical().to_numpy()
+    chronological = np.zeros(int(league_codes.max()) + 1, dtype=np.int64)
+    chronological[order["league"].to_physical().to_numpy()] = np.arange(order.height)
+    league = chronological[league_codes]
+    currency = np.unique(rows["currency"].to_physical().to_numpy(), return_inverse=True)[1].astype(np.int64)
+    day = rows["league_day"].to_numpy().astype(np.int64)
+    shape = (order.height, int(currency.max()) + 1, int(day.max()) + 1)
+    cell = (league * shape[1] + currency) * shape[2] + day  # flat index of each row's cube cell
+    has_price = rows["price_chaos"].is_not_null().to_numpy()
+    out_cell, out_league, out_day = cell[has_price], league[has_price], day[has_price]
+
+    def cube(column: str) -> np.ndarray:
+        values = np.full(shape, np.nan)
+        values.reshape(-1)[cell] = rows[column].to_numpy().astype(np.float64)
+        return values
+
+    def own_at(values: np.ndarray) -> np.ndarray:
+        return values.reshape(-1).take(out_cell)
+
+    def market_at(values: np.ndarray) -> np.ndarray:  # values: (league, 1, day)
+        return values[out_league, 0, out_day]
+
+    out: dict[str, np.ndarray] = {"league_index": out_league}
+    for h in HORIZON_DAYS:
+        own = cube(f"_smooth_{target_column(h)}")
+        out |= {f"profile_{h}_{k}": own_at(v) for k, v in _earlier_league_stats(own, median=True).items()}
+        with warnings.catch_warnings():  # a (league, day) no currency reached is all-NaN: it stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            market_mean = np.nanmean(own, axis=1, keepdims=True)
+        market_median = _nan_median(np.moveaxis(own, 1, -1))[:, None, :]
+        out |= {f"market_profile_{h}_{k}": market_at(v) for k, v in _earlier_league_stats(market_mean).items()}
+        out[f"market_median_profile_{h}_all"] = market_at(_earlier_league_stats(market_median)["all"])
+    since_launch = rows["since_launch"].to_numpy()[has_price]
+    log_price = rows["log_price"].to_numpy()[has_price]
+    for name, current, column in (("path", since_launch, "since_launch"), ("level", log_price, "log_price")):
+        for k, v in _earlier_league_stats(cube(f"_smooth_{column}")).items():
+            typical = own_at(v)
+            if name == "path":
+                out[f"typical_path_{k}"] = typical
+            out[f"{name}_gap_{k}"] = current - typical
+    return pl.DataFrame(out).fill_nan(None)
+
+
+def _earlier_league_stats(values: np.ndarray, median: bool = False) -> dict[str, np.ndarray]:
+    """For a (league, ...) array with NaN where a league has no value: at each league, the mean over
+    every earlier league (``all``), over the last RECENT_LEAGUES earlier leagues that have a value
+    (``recent``), a recency-weighted mean (``ew``: each older league counts EW_DECAY times less) and,
+    if asked, the median over the last MEDIAN_LEAGUES earlier leagues that have a value (a robust
+    "typical league"). Only leagues *before* each position are read."""
+    present = ~np.isnan(values)
+    filled = np.where(present, values, 0.0)
+    total = np.cumsum(filled, axis=0) - filled
+    count = np.cumsum(present, axis=0) - present
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stats = {"all": total / count}
+    recent, ew = np.full(values.shape, np.nan), np.full(values.shape, np.nan)
+    medians = np.full(values.shape, np.nan) if median else None
+    last = np.full((max(RECENT_LEAGUES, MEDIAN_LEAGUES), *values.shape[1:]), np.nan)  # newest first
+    ew_sum, ew_weight = np.zeros(values.shape[1:]), np.zeros(values.shape[1:])
+    for i in range(values.shape[0]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            recent[i] = np.nanmean(last[:RECENT_LEAGUES], axis=0)
+        if median:
+            medians[i] = _nan_median(np.moveaxis(last[:MEDIAN_LEAGUES], 0, -1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ew[i] = ew_sum / ew_weight
+        here = present[i]
+        last[1:] = np.where(here, last[:-1], last[1:])
+        last[0] = np.where(here, values[i], last[0])
+        ew_sum = np.where(here, EW_DECAY * ew_sum + filled[i], ew_sum)
+        ew_weight = np.where(here, EW_DECAY * ew_weight + 1.0, ew_weight)
+    stats |= {"recent": recent, "ew": ew}
+    if median:
+        stats["median"] = medians
+    return stats
+
+
+def _nan_median(values: np.ndarray) -> np.ndarray:
+    """Median over the last axis ignoring NaN (NaN where all are): a sort, since np.nanmedian
+    walks small slices one at a time."""
+    ordered = np.sort(values, axis=-1)  # NaN sorts last
+    n = (~np.isnan(ordered)).sum(axis=-1, keepdims=True)
+    low = np.take_along_axis(ordered, np.maximum(n - 1, 0) // 2, axis=-1)
+    high = np.take_along_axis(ordered, np.minimum(n // 2, values.shape[-1] - 1), axis=-1)
+    return np.where(n > 0, (low + high) / 2, np.nan)[..., 0]

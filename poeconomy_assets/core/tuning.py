@@ -65,19 +65,27 @@ def tune_family(
     storage: optuna.storages.BaseStorage | None = None,
     study_name: str | None = None,
     timeout: float | None = None,
+    predictions: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict, float, int]:
     """Best parameters, their mean validation MASE, and the trials run. Each trial reports after
-    every fold, so the median pruner stops unpromising ones early."""
+    every fold, so the median pruner stops unpromising ones early. If ``predictions`` is given, it
+    receives the best parameters' validation predictions per fold league (when this process ran that
+    trial), so the caller need not fit the same models again."""
+    seen: dict[int, dict[str, np.ndarray]] = {}
     if n_trials <= 1 or not family.searchable:
-        return family.defaults(), _evaluate(family, family.defaults(), folds, features, target, seed), 1
+        score = _evaluate(family, family.defaults(), folds, features, target, seed, seen.setdefault(0, {}))
+        if predictions is not None:
+            predictions.update(seen[0])
+        return family.defaults(), score, 1
 
     def objective(trial: optuna.Trial) -> float:
         params = family.suggest(trial)
-        scores = []
+        scores, fold_predictions = [], seen.setdefault(trial.number, {})
         for step, fold in enumerate(folds):
-            scores.append(_fold_score(family, params, fold, features, target, seed))
+            scores.append(_fold_score(family, params, fold, features, target, seed, fold_predictions))
             trial.report(float(np.mean(scores)), step)
             if trial.should_prune():
+                seen.pop(trial.number, None)
                 raise optuna.TrialPruned()
         return float(np.mean(scores))
 
@@ -95,14 +103,21 @@ def tune_family(
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:  # only possible with a shared storage whose other workers failed
         return family.defaults(), _evaluate(family, family.defaults(), folds, features, target, seed), len(study.trials)
-    return {**family.defaults(), **study.best_params}, float(study.best_value), len(study.trials)
+    best = study.best_trial
+    if predictions is not None and best.number in seen and len(seen[best.number]) == len(folds):
+        predictions.update(seen[best.number])
+    return {**family.defaults(), **best.params}, float(study.best_value), len(study.trials)
 
 
-def _fold_score(family: ModelFamily, params: dict, fold: Fold, features: list[str], target: str, seed: int) -> float:
+def _fold_score(family: ModelFamily, params: dict, fold: Fold, features: list[str], target: str, seed: int,
+                predictions: dict[str, np.ndarray] | None = None) -> float:
     model = family.fit(fold.train.select(features), fold.train[target].to_numpy(), params, seed)
-    return price_mase(fold.validation, target, family.predict(model, fold.validation.select(features)))
+    predicted = np.asarray(family.predict(model, fold.validation.select(features)), dtype=float)
+    if predictions is not None:
+        predictions[fold.league] = predicted
+    return price_mase(fold.validation, target, predicted)
 
 
 def _evaluate(family: ModelFamily, params: dict, folds: list[Fold], features: list[str], target: str,
-              seed: int) -> float:
-    return float(np.mean([_fold_score(family, params, f, features, target, seed) for f in folds]))
+              seed: int, predictions: dict[str, np.ndarray] | None = None) -> float:
+    return float(np.mean([_fold_score(family, params, f, features, target, seed, predictions) for f in folds]))

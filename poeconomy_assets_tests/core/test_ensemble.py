@@ -58,16 +58,13 @@ def test_small_and_large_batches_predict_the_same(features: pl.DataFrame) -> Non
     np.testing.assert_allclose(one_by_one, batch, rtol=1e-9, atol=1e-12)
 
 
-def test_profiles_match_the_issue_and_the_test_profile_is_quick(features: pl.DataFrame) -> None:
-    import time
-
+def test_profiles_match_the_issue(features: pl.DataFrame) -> None:
+    # No wall-clock assertion: the machine is shared, so speed is measured by benchmarks/bench_training.py.
     from poeconomy_assets.core.ensemble import _POOLED_CACHE, PROFILES
 
     assert [(p.n_trials, p.n_folds) for p in PROFILES.values()] == [(3, 1), (50, 3), (200, 5)]
     _POOLED_CACHE.clear()
-    started = time.perf_counter()
     model = train_currency_model(features, "Chromatic Orb", "7d", profile="test")
-    assert time.perf_counter() - started < 20
     assert 1 <= model.metrics["trials"] <= 3 + 1  # LightGBM 3, XGBoost 1
     assert model.info["profile"] == "test" and model.info["scope"] in ("pooled", "own")
     assert set(model.weights) == {"lightgbm", "xgboost", "random_forest"}
