@@ -9,9 +9,11 @@ be scored once their outcome exists. Each row says where its point forecast came
   league's own residuals;
 - ``in_sample``: a day whose outcome the model was trained on; kept for the chart, never scored.
 
-Prices are in chaos and in divines, converted with the Divine Orb's own price on the as-of date.
+Prices are in chaos and in divines, converted with the Divine Orb's own price on the as-of date (or its latest price
+at most DIVINE_STALENESS_DAYS earlier in the same league, when that day has none).
 """
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,8 @@ from poeconomy_assets.core.features import target_column
 from poeconomy_assets.core.intervals import PhaseCalibrator
 from poeconomy_assets.core.prices import DIVINE
 from poeconomy_assets.core.schemas import HORIZON_DAYS
+
+DIVINE_STALENESS_DAYS = 3  # a Divine Orb price older than this is not used to convert
 
 BOUNDS = ("lower_80", "upper_80", "lower_95", "upper_95")
 
@@ -88,14 +92,21 @@ def build_forecasts(features: pl.DataFrame, model: Any, pooled: pl.DataFrame | N
 
 
 def add_divine_columns(frame: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
-    """``divine_chaos`` (the Divine Orb's chaos price on the as-of date) and every price in divines
-    (null when that day has no Divine Orb price)."""
+    """``divine_chaos`` (the Divine Orb's chaos price on the as-of date, or its latest price in the same
+    league at most ``DIVINE_STALENESS_DAYS`` earlier when that day has none) and every price in divines
+    (null when the league has no Divine Orb price that recent)."""
     divine = features.filter(pl.col("currency") == DIVINE).select(
-        "league", pl.col("date").alias("as_of"), pl.col("price_chaos").alias("divine_chaos"))
+        "league", pl.col("date").alias("as_of"), pl.col("price_chaos").alias("divine_chaos")).sort("as_of")
     if divine.is_empty():
         frame = frame.with_columns(divine_chaos=pl.lit(None, dtype=pl.Float64))
     else:
-        frame = frame.join(divine, on=["league", "as_of"], how="left", maintain_order="left")
+        order = frame.with_row_index("_row")
+        frame = (
+            order.sort("as_of")
+            .join_asof(divine, on="as_of", by="league", strategy="backward",
+                       tolerance=dt.timedelta(days=DIVINE_STALENESS_DAYS), check_sortedness=False)
+            .sort("_row").drop("_row")
+        )
     columns = ("price", "forecast", *BOUNDS)
     return frame.with_columns(
         (pl.col(f"{c}_chaos" if c in ("price", "forecast") else c) / pl.col("divine_chaos")).alias(f"{c}_divine")

@@ -11,7 +11,7 @@ The allocation (``core.allocation``) weights score × diversification under a ca
 
 import base64
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -153,7 +153,7 @@ def build_report(league: str, forecasts: pl.DataFrame, prices: pl.DataFrame,
     table = table.rename({"reason": "allocation_note"})
     ranking = table.select([c for c in ordered if c in table.columns])
     return Report(league=league, as_of=str(latest["as_of"].max()), ranking=ranking, triggers=triggers,
-                  divine_price_chaos=divine, settings=settings)
+                  divine_price_chaos=divine, settings=replace(settings, rank_horizon=rank))
 
 
 def _horizon_name(column: str) -> str:

@@ -71,6 +71,7 @@ def investment_report(
     context.log.info(f"report for {league} as of {report.as_of}: {report.ranking.height} currencies, "
                      f"{allocation.height} positions, {report.triggers.height} triggers → {path}")
     best = report.ranking.row(0, named=True)
+    rank = report.settings.rank_horizon  # the configured one, or the longest horizon forecast so far
     return dg.MaterializeResult(
         value=report.ranking,
         metadata={
@@ -81,8 +82,8 @@ def investment_report(
             "budget": f"{config.budget:g} {config.budget_unit}",
             "positions": allocation.height,
             "cash_left_chaos": round(report.cash_chaos, 4),
-            "top_pick": f"{best['currency']} ({best.get(f'return_{config.rank_horizon}_pct')}% over "
-                        f"{config.rank_horizon}, P(gain) {best.get(f'p_gain_{config.rank_horizon}')})",
+            "top_pick": f"{best['currency']} ({best.get(f'return_{rank}_pct')}% over "
+                        f"{rank}, P(gain) {best.get(f'p_gain_{rank}')})",
             "rebalancing_triggers": report.triggers.height,
             "forecast_fan": dg.MetadataValue.md(png_markdown(charts["Price history and forecast fan"], "forecast fan")),
             "allocation_chart": dg.MetadataValue.md(png_markdown(charts["Allocation"], "allocation")),

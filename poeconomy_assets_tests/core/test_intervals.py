@@ -100,3 +100,16 @@ def test_unknown_scale_uses_the_phase_median() -> None:
     calibrator = PhaseCalibrator(calibration, calibration, horizon_days=1)
     band = calibrator.intervals(np.zeros(2), np.array([60, 60]), np.array([np.nan, 0.05]))
     assert band["upper_80"][0] == pytest.approx(band["upper_80"][1])
+
+
+def test_many_forecasts_with_and_without_a_probability() -> None:
+    """A batch mixing a calibrated phase and an empty one: P(up) where residuals exist, a reason where not."""
+    calibration = _residuals(200, league_day=50)
+    band = PhaseCalibrator(calibration, calibration, horizon_days=1).intervals(
+        np.zeros(60), np.r_[np.full(30, 50), np.full(30, 2)], np.full(60, 0.05))
+    calm, launch = band[:30], band[30:]
+    assert calm["prob_up"].is_not_null().all() and calm["prob_up_reason"].is_null().all()
+    assert launch["prob_up"].is_null().all() and launch["prob_up_reason"].is_not_null().all()
+    only_calm = PhaseCalibrator(calibration, calibration, horizon_days=1).intervals(
+        np.zeros(60), np.full(60, 50), np.full(60, 0.05))
+    assert only_calm["prob_up_reason"].dtype == pl.Utf8 and only_calm["prob_up_reason"].is_null().all()
