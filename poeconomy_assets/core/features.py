@@ -19,8 +19,6 @@ MOMENTUM_WINDOWS = (3, 5, 7)
 VOL_WINDOWS = (7, 14)
 EARLY_DAYS, MID_DAYS = 7, 28  # league phases: the launch rush, the settling month, the long tail
 RECENT_LEAGUES = 3  # "recent" cross-league profiles average the last three earlier leagues
-EW_DECAY = 0.6  # recency-weighted profiles: each older league counts this much less
-MEDIAN_LEAGUES = 8  # profile medians: the last eight earlier leagues with a value
 PROFILE_SMOOTH_DAYS = 5  # one league's day-to-day noise is large: profiles average ±2 league days
 BY = ["league", "currency"]
 PAD = 14  # the longest window or shift; see _dense_calendar
@@ -257,67 +255,49 @@ def _profiles(rows: pl.DataFrame) -> pl.DataFrame:
     def market_at(values: np.ndarray) -> np.ndarray:  # values: (league, 1, day)
         return values[out_league, 0, out_day]
 
+    exists = np.zeros(shape, dtype=bool)  # the currency had a calendar row that league day
+    exists.reshape(-1)[cell] = True
+    market_exists = exists.any(axis=1, keepdims=True)
     out: dict[str, np.ndarray] = {"league_index": out_league}
+    market: dict[str, np.ndarray] = {}
     for h in HORIZON_DAYS:
         own = cube(f"_smooth_{target_column(h)}")
-        out |= {f"profile_{h}_{k}": own_at(v) for k, v in _earlier_league_stats(own, median=True).items()}
+        out |= {f"profile_{h}_{k}": own_at(v) for k, v in _earlier_league_stats(own, exists).items()}
         with warnings.catch_warnings():  # a (league, day) no currency reached is all-NaN: it stays NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             market_mean = np.nanmean(own, axis=1, keepdims=True)
-        market_median = _nan_median(np.moveaxis(own, 1, -1))[:, None, :]
-        out |= {f"market_profile_{h}_{k}": market_at(v) for k, v in _earlier_league_stats(market_mean).items()}
-        out[f"market_median_profile_{h}_all"] = market_at(_earlier_league_stats(market_median)["all"])
+        market |= {f"market_profile_{h}_{k}": market_at(v)
+                   for k, v in _earlier_league_stats(market_mean, market_exists).items()}
     since_launch = rows["since_launch"].to_numpy()[has_price]
     log_price = rows["log_price"].to_numpy()[has_price]
-    for name, current, column in (("path", since_launch, "since_launch"), ("level", log_price, "log_price")):
-        for k, v in _earlier_league_stats(cube(f"_smooth_{column}")).items():
-            typical = own_at(v)
-            if name == "path":
-                out[f"typical_path_{k}"] = typical
-            out[f"{name}_gap_{k}"] = current - typical
+    typical = {column: {k: own_at(v) for k, v in _earlier_league_stats(cube(f"_smooth_{column}"), exists).items()}
+               for column in ("since_launch", "log_price")}
+    out |= {f"typical_path_{k}": v for k, v in typical["since_launch"].items()}
+    out |= market
+    out |= {f"path_gap_{k}": since_launch - v for k, v in typical["since_launch"].items()}
+    out |= {f"level_gap_{k}": log_price - v for k, v in typical["log_price"].items()}
     return pl.DataFrame(out).fill_nan(None)
 
 
-def _earlier_league_stats(values: np.ndarray, median: bool = False) -> dict[str, np.ndarray]:
+def _earlier_league_stats(values: np.ndarray, exists: np.ndarray) -> dict[str, np.ndarray]:
     """For a (league, ...) array with NaN where a league has no value: at each league, the mean over
-    every earlier league (``all``), over the last RECENT_LEAGUES earlier leagues that have a value
-    (``recent``), a recency-weighted mean (``ew``: each older league counts EW_DECAY times less) and,
-    if asked, the median over the last MEDIAN_LEAGUES earlier leagues that have a value (a robust
-    "typical league"). Only leagues *before* each position are read."""
+    every earlier league with a value (``all``) and over the last RECENT_LEAGUES earlier leagues in
+    which the cell exists (``recent``; NaN values among them are skipped). Only leagues *before* each
+    position are read."""
     present = ~np.isnan(values)
     filled = np.where(present, values, 0.0)
     total = np.cumsum(filled, axis=0) - filled
     count = np.cumsum(present, axis=0) - present
     with np.errstate(invalid="ignore", divide="ignore"):
         stats = {"all": total / count}
-    recent, ew = np.full(values.shape, np.nan), np.full(values.shape, np.nan)
-    medians = np.full(values.shape, np.nan) if median else None
-    last = np.full((max(RECENT_LEAGUES, MEDIAN_LEAGUES), *values.shape[1:]), np.nan)  # newest first
-    ew_sum, ew_weight = np.zeros(values.shape[1:]), np.zeros(values.shape[1:])
+    recent = np.full(values.shape, np.nan)
+    last = np.full((RECENT_LEAGUES, *values.shape[1:]), np.nan)  # newest first
     for i in range(values.shape[0]):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            recent[i] = np.nanmean(last[:RECENT_LEAGUES], axis=0)
-        if median:
-            medians[i] = _nan_median(np.moveaxis(last[:MEDIAN_LEAGUES], 0, -1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ew[i] = ew_sum / ew_weight
-        here = present[i]
+            recent[i] = np.nanmean(last, axis=0)
+        here = exists[i]
         last[1:] = np.where(here, last[:-1], last[1:])
         last[0] = np.where(here, values[i], last[0])
-        ew_sum = np.where(here, EW_DECAY * ew_sum + filled[i], ew_sum)
-        ew_weight = np.where(here, EW_DECAY * ew_weight + 1.0, ew_weight)
-    stats |= {"recent": recent, "ew": ew}
-    if median:
-        stats["median"] = medians
+    stats["recent"] = recent
     return stats
-
-
-def _nan_median(values: np.ndarray) -> np.ndarray:
-    """Median over the last axis ignoring NaN (NaN where all are): a sort, since np.nanmedian
-    walks small slices one at a time."""
-    ordered = np.sort(values, axis=-1)  # NaN sorts last
-    n = (~np.isnan(ordered)).sum(axis=-1, keepdims=True)
-    low = np.take_along_axis(ordered, np.maximum(n - 1, 0) // 2, axis=-1)
-    high = np.take_along_axis(ordered, np.minimum(n // 2, values.shape[-1] - 1), axis=-1)
-    return np.where(n > 0, (low + high) / 2, np.nan)[..., 0]
