@@ -49,7 +49,8 @@ def test_one_model_and_forecast_per_currency_and_horizon(materialized_graph: Mat
     assert (forecasts["forecast_chaos"] <= forecasts["upper_80"]).all() and (forecasts["upper_80"] <= forecasts["upper_95"]).all()
     assert forecasts["interval_method"].is_not_null().all()
     divine = forecasts.filter(pl.col("price_divine").is_not_null())
-    assert divine.height == forecasts.height, "the Divine Orb is priced on every simulated day"
+    assert divine.height > 0.9 * forecasts.height, "null only on the few days the Divine Orb has no price"
+    assert forecasts.filter(pl.col("price_divine").is_null())["divine_chaos"].is_null().all()
     assert (divine["price_divine"] - divine["price_chaos"] / divine["divine_chaos"]).abs().max() < 1e-12
 
 def test_every_check_ran_and_passed(materialized_graph: Materialized) -> None:
