@@ -100,3 +100,10 @@ def test_unknown_scale_uses_the_phase_median() -> None:
     calibrator = PhaseCalibrator(calibration, calibration, horizon_days=1)
     band = calibrator.intervals(np.zeros(2), np.array([60, 60]), np.array([np.nan, 0.05]))
     assert band["upper_80"][0] == pytest.approx(band["upper_80"][1])
+
+
+def test_every_forecast_calibrated_leaves_no_reason() -> None:
+    """All P(up) known: the reason column is all null strings (it once failed to build as objects)."""
+    calibration = _residuals(100, league_day=60)
+    band = PhaseCalibrator(calibration, calibration, 1).intervals(np.zeros(3), np.full(3, 60), np.full(3, 0.05))
+    assert band["prob_up_reason"].dtype == pl.Utf8 and band["prob_up_reason"].null_count() == 3
