@@ -5,10 +5,15 @@
 Without ``--home`` it runs ``poeconomy demo`` on a small simulated market into a temporary
 POECONOMY_HOME / DAGSTER_HOME first. Then it starts ``dagster dev`` on 127.0.0.1 (in its own session,
 with SIGINT/SIGTERM reset to their defaults, so it can be stopped from a non-interactive shell), opens
-the report asset's page for the latest league in Chromium's ``--screenshot`` mode, and stops the server.
+the report asset's page for the latest league in headless Chromium, driven over the DevTools protocol
+(the UI shows markdown metadata behind a "[Show Markdown]" link: the script clicks the first one,
+the forecast fan, so the chart is in the picture), saves the PNG and stops the server.
 """
 
 import argparse
+import asyncio
+import base64
+import json
 import os
 import shutil
 import signal
@@ -57,6 +62,72 @@ def _latest_league_key(home: Path) -> str:
     return reports[-1].stem
 
 
+FIRST_MARKDOWN_LINK = """
+(() => {
+  const hits = [...document.querySelectorAll('*')].filter(e => e.textContent.trim() === '[Show Markdown]'
+      && ![...e.children].some(c => c.textContent.trim() === '[Show Markdown]'));
+  if (!hits.length) return null;
+  const r = hits[0].getBoundingClientRect();
+  return [r.x + r.width / 2, r.y + r.height / 2];
+})()
+"""
+
+
+async def _devtools_screenshot(ws_url: str, url: str, out: Path, width: int, height: int, wait_s: float) -> bool:
+    """Open ``url``, wait for the metadata to render, click the first markdown link, save a PNG.
+    Returns whether a chart link was found and opened."""
+    import websockets  # installed with dagster-webserver (uvicorn[standard])
+
+    async with websockets.connect(ws_url, max_size=None) as ws:
+        counter = 0
+
+        async def call(method: str, **params: object) -> dict:
+            nonlocal counter
+            counter += 1
+            await ws.send(json.dumps({"id": counter, "method": method, "params": params}))
+            while True:
+                message = json.loads(await ws.recv())
+                if message.get("id") == counter:
+                    return message.get("result", {})
+
+        await call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        await call("Page.enable")
+        await call("Page.navigate", url=url)
+        deadline = time.monotonic() + wait_s
+        clicked = False
+        while time.monotonic() < deadline and not clicked:
+            await asyncio.sleep(2)
+            result = await call("Runtime.evaluate", expression=FIRST_MARKDOWN_LINK, returnByValue=True)
+            point = result.get("result", {}).get("value")
+            if point:  # a real mouse click: the UI's link reacts to pointer events
+                for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+                    await call("Input.dispatchMouseEvent", type=kind, x=point[0], y=point[1], button="left",
+                               clickCount=1)
+                clicked = True
+        await asyncio.sleep(4)  # the dialog and its embedded PNG
+        shot = await call("Page.captureScreenshot", format="png")
+        out.write_bytes(base64.b64decode(shot["data"]))
+        return clicked
+
+
+def _screenshot(chromium: str, url: str, out: Path, width: int, height: int, wait_s: float) -> bool:
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as profile:
+        browser = subprocess.Popen(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={width},{height}",
+             f"--remote-debugging-port={port}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        try:
+            _wait_until_up(f"http://127.0.0.1:{port}/json/version", 60)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as response:
+                page = next(t for t in json.load(response) if t.get("type") == "page")
+            return asyncio.run(_devtools_screenshot(page["webSocketDebuggerUrl"], url, out, width, height, wait_s))
+        finally:
+            _stop(browser)
+
+
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is not None:
         return
@@ -74,8 +145,8 @@ def main() -> int:
     parser.add_argument("--home", type=Path, help="an existing POECONOMY_HOME whose DAGSTER_HOME is HOME/dagster-home")
     parser.add_argument("--leagues", type=int, default=3)
     parser.add_argument("--currencies", type=int, default=5)
-    parser.add_argument("--window", default="1400,2600", help="browser window width,height")
-    parser.add_argument("--wait-ms", type=int, default=25000, help="time the page gets to render")
+    parser.add_argument("--window", default="1400,1500", help="browser window width,height")
+    parser.add_argument("--wait-ms", type=int, default=120000, help="longest wait for the page to render")
     args = parser.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if not chromium:
@@ -105,13 +176,9 @@ def main() -> int:
             url = (f"http://127.0.0.1:{port}/assets/investment_report?view=partitions&partition="
                    f"{urllib.parse.quote(league)}")
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory() as profile:
-                subprocess.run(
-                    [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={args.window}",
-                     f"--virtual-time-budget={args.wait_ms}", f"--screenshot={args.out.resolve()}", url],
-                    check=True, timeout=300, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                )
+            width, height = (int(v) for v in args.window.split(","))
+            if not _screenshot(chromium, url, args.out.resolve(), width, height, args.wait_ms / 1000):
+                print("warning: no '[Show Markdown]' link found: the PNG shows the page without the chart")
             print(f"{url}\n→ {args.out}")
         finally:
             _stop(server)

@@ -145,7 +145,7 @@ class PhaseCalibrator:
             below = np.searchsorted(band.signed, -points[mask] / scale, side="right")
             prob[mask] = 1.0 - below / band.signed.size
         reason = [f"only {c} walk-forward residuals (need {BOOTSTRAP_MIN})" if np.isnan(p) else None
-                  for p, c in zip(prob, count)]
+                  for p, c in zip(prob, count)]  # a plain list: an all-None object array cannot become strings
         return pl.DataFrame({
             "lower_80": -half80, "upper_80": half80, "lower_95": -half95, "upper_95": half95,
             "prob_up": pl.Series(prob).fill_nan(None), "prob_up_reason": pl.Series(reason, dtype=pl.Utf8),

@@ -41,6 +41,10 @@ class ReportConfig(dg.Config):
                               chart_currencies=self.chart_currencies)
 
 
+def _fraction(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.2f}"
+
+
 @dg.asset(
     group_name="reports",
     partitions_def=league_partitions,
@@ -83,7 +87,7 @@ def investment_report(
             "positions": allocation.height,
             "cash_left_chaos": round(report.cash_chaos, 4),
             "top_pick": f"{best['currency']} ({best.get(f'return_{rank}_pct')}% over "
-                        f"{rank}, P(gain) {best.get(f'p_gain_{rank}')})",
+                        f"{rank}, P(gain) {_fraction(best.get(f'p_gain_{rank}'))})",
             "rebalancing_triggers": report.triggers.height,
             "forecast_fan": dg.MetadataValue.md(png_markdown(charts["Price history and forecast fan"], "forecast fan")),
             "allocation_chart": dg.MetadataValue.md(png_markdown(charts["Allocation"], "allocation")),

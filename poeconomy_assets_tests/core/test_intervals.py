@@ -113,3 +113,10 @@ def test_many_forecasts_with_and_without_a_probability() -> None:
     only_calm = PhaseCalibrator(calibration, calibration, horizon_days=1).intervals(
         np.zeros(60), np.full(60, 50), np.full(60, 0.05))
     assert only_calm["prob_up_reason"].dtype == pl.Utf8 and only_calm["prob_up_reason"].is_null().all()
+
+
+def test_every_forecast_calibrated_leaves_no_reason() -> None:
+    """All P(up) known: the reason column is all null strings (it once failed to build as objects)."""
+    calibration = _residuals(100, league_day=60)
+    band = PhaseCalibrator(calibration, calibration, 1).intervals(np.zeros(3), np.full(3, 60), np.full(3, 0.05))
+    assert band["prob_up_reason"].dtype == pl.Utf8 and band["prob_up_reason"].null_count() == 3
