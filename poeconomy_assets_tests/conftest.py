@@ -38,19 +38,22 @@ def real_dumps_dir() -> Path:
     return REAL_DUMPS_DIR
 
 
-SPEC_FIXTURES = REPO_ROOT.parent / "shared" / "spec" / "fixtures"
+_SHARED_SPEC_FIXTURES = REPO_ROOT.parent / "shared" / "spec" / "fixtures"
+# The spec's composed payloads: ../shared's copy when present (it is the source), else the one shipped here.
+SPEC_FIXTURES = (
+    _SHARED_SPEC_FIXTURES if _SHARED_SPEC_FIXTURES.is_dir() else Path(__file__).parent / "fixtures" / "poe_watch"
+)
 SERVER_NOW = "2025-06-20T12:00:00Z"  # a week into the simulated market's "Simulated" league
 
 
 @pytest.fixture
 def spec_fixture():
-    """Load one of ../shared/spec/fixtures/*.json (skips when the shared folder is absent)."""
+    """Load one of the spec's fixture payloads (see SPEC_FIXTURES)."""
     import json
 
     def load(name: str):
         path = SPEC_FIXTURES / name
-        if not path.exists():
-            pytest.skip(f"spec fixture {path} not found")
+        assert path.exists(), f"spec fixture {path} not found"
         return json.loads(path.read_text())
 
     return load
