@@ -59,7 +59,7 @@ def test_every_job_resolves() -> None:
 
 def test_every_table_has_a_blocking_schema_check() -> None:
     checks = {key.name: key.asset_key.path[-1] for key in defs.resolve_asset_graph().asset_check_keys}
-    for table in ("daily_prices", "currency_features", "price_forecasts"):
+    for table in ("poe_ninja_history", "daily_prices", "currency_features", "price_forecasts", "investment_report"):
         assert checks.get(f"{table}_schema") == table
 
 

@@ -78,3 +78,22 @@ class Forecasts(pa.DataFrameModel):
         return data.lazyframe.select(
             (pl.col("lower_80") <= pl.col("forecast_chaos")) & (pl.col("forecast_chaos") <= pl.col("upper_80"))
         )
+
+
+class InvestmentReport(pa.DataFrameModel):
+    """One row per currency of a league's report: its rank, price, score and share of the budget."""
+
+    rank: int = pa.Field(ge=1, unique=True)
+    currency: str = pa.Field(str_length={"min_value": 1}, unique=True)
+    price_chaos: float = pa.Field(gt=0)
+    price_divine: float = pa.Field(gt=0, nullable=True)
+    weight: float = pa.Field(ge=0, le=1)
+    allocation_chaos: float = pa.Field(ge=0)
+
+    class Config:
+        strict = False  # one return/P(gain)/downside column per horizon forecast so far
+        coerce = True  # any integer width for rank
+
+    @pa.dataframe_check
+    def weights_never_exceed_the_budget(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("weight").sum() <= 1 + 1e-9)

@@ -8,12 +8,19 @@ import polars as pl
 from poeconomy_assets.core.currency_names import canonicalize_currencies
 from poeconomy_assets.core.dumps import league_catalog
 from poeconomy_assets.core.markdown import frame_to_markdown
+from poeconomy_assets.core.schemas import DailyPrices
+from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
 from poeconomy_assets.defs.partitions import register_partitions
 from poeconomy_assets.resources.poe_ninja_dumps import PoeNinjaDumps
 
 
-@dg.asset(group_name="ingestion", kinds={"polars", "parquet"})
-def poe_ninja_history(context: dg.AssetExecutionContext, poe_ninja_dumps: PoeNinjaDumps) -> dg.MaterializeResult[pl.DataFrame]:
+@dg.asset(
+    group_name="ingestion",
+    kinds={"polars", "parquet"},
+    check_specs=[schema_check_spec("poe_ninja_history", DailyPrices)],
+)
+def poe_ninja_history(context: dg.AssetExecutionContext, poe_ninja_dumps: PoeNinjaDumps):  # no return annotation:
+    # Dagster would read it as the type of every output, check outputs included
     """Daily chaos prices of every past league found in the poe.ninja dump directory.
 
     Registers each league and currency it finds as a dynamic partition. Rows that cannot be imported
@@ -51,5 +58,6 @@ def poe_ninja_history(context: dg.AssetExecutionContext, poe_ninja_dumps: PoeNin
             "directory": dg.MetadataValue.path(poe_ninja_dumps.directory),
             "seconds": round(time.perf_counter() - started, 3),
         },
+        check_results=[schema_check_result("poe_ninja_history", DailyPrices, prices)],
     )
 

@@ -16,6 +16,8 @@ from poeconomy_assets.core.report import (
     report_html,
 )
 from poeconomy_assets.core.report_charts import allocation_chart_png, fan_chart_png
+from poeconomy_assets.core.schemas import InvestmentReport
+from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
 from poeconomy_assets.defs.partitions import league_partitions
 from poeconomy_assets.resources.report_store import ReportStore
 
@@ -50,6 +52,7 @@ def _fraction(value: float | None) -> str:
     partitions_def=league_partitions,
     ins={"price_forecasts": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
     kinds={"html"},
+    check_specs=[schema_check_spec("investment_report", InvestmentReport)],
 )
 def investment_report(
     context: dg.AssetExecutionContext,
@@ -57,7 +60,7 @@ def investment_report(
     price_forecasts: pl.DataFrame,
     daily_prices: pl.DataFrame,
     report_store: ReportStore,
-) -> dg.MaterializeResult[pl.DataFrame]:
+):  # no return annotation: Dagster would read it as the type of every output, check outputs included
     """What to buy in one league: per currency and horizon expected return, P(gain), downside, volatility,
     liquidity, a risk-adjusted score, an allocation of the budget, rebalancing triggers; chaos and divines."""
     league = name_from_key(context.partition_key)
@@ -97,4 +100,5 @@ def investment_report(
             "html_report": dg.MetadataValue.path(str(path)),
             "seconds": round(seconds, 3),
         },
+        check_results=[schema_check_result("investment_report", InvestmentReport, report.ranking)],
     )

@@ -53,3 +53,15 @@ def test_failing_check_blocks_downstream_in_the_same_run() -> None:
     assert [e.passed for e in evaluations] == [False]
     assert ran == []
     assert not result.success
+
+
+def test_report_that_spends_more_than_the_budget_fails_its_check() -> None:
+    from poeconomy_assets.core.schemas import InvestmentReport
+
+    ranking = pl.DataFrame({"rank": [1, 2], "currency": ["Divine Orb", "Exalted Orb"], "price_chaos": [100.0, 3.0],
+                            "price_divine": [1.0, 0.03], "weight": [0.6, 0.3], "allocation_chaos": [60.0, 30.0]})
+    assert schema_check_result("investment_report", InvestmentReport, ranking).passed
+    overspent = schema_check_result("investment_report", InvestmentReport, ranking.with_columns(weight=pl.lit(0.6)))
+    assert not overspent.passed and "weights_never_exceed_the_budget" in overspent.metadata["failure_cases"].value
+    duplicated = schema_check_result("investment_report", InvestmentReport, ranking.with_columns(rank=pl.lit(1)))
+    assert not duplicated.passed and "rank" in duplicated.metadata["failure_cases"].value

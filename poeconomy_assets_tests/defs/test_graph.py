@@ -56,7 +56,8 @@ def test_one_model_and_forecast_per_currency_and_horizon(materialized_graph: Mat
 def test_every_check_ran_and_passed(materialized_graph: Materialized) -> None:
     instance = materialized_graph.instance
     assert materialized_graph.outcome.failed_checks == []
-    for check in ("daily_prices_schema", "currency_features_schema", "price_forecasts_schema"):
+    for check in ("poe_ninja_history_schema", "daily_prices_schema", "currency_features_schema",
+                  "price_forecasts_schema", "investment_report_schema"):
         records = instance.event_log_storage.get_asset_check_execution_history(
             check_key=next(k for k in materialized_graph.defs.resolve_asset_graph().asset_check_keys if k.name == check),
             limit=1000,
