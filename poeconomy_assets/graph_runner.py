@@ -85,7 +85,6 @@ def materialize_graph(
     return outcome
 
 
-
 def materialize_subset(
     defs: dg.Definitions, instance: dg.DagsterInstance, subset: object, run_config: dict | None = None
 ) -> list[dg.ExecuteInProcessResult]:

@@ -5,11 +5,10 @@ Each asset declares its check with :func:`schema_check_spec` and reports it with
 and, being blocking, stops downstream steps of the same run when it fails.
 """
 
+import dagster as dg
 import pandera.errors
 import pandera.polars as pa
 import polars as pl
-
-import dagster as dg
 
 from poeconomy_assets.core.markdown import frame_to_markdown
 

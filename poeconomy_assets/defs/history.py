@@ -3,7 +3,6 @@
 import time
 
 import dagster as dg
-import polars as pl
 
 from poeconomy_assets.core.currency_names import canonicalize_currencies
 from poeconomy_assets.core.dumps import league_catalog

@@ -1,7 +1,7 @@
 """Functions run in child processes by the price store tests (importable, so 'spawn' can find them)."""
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -10,7 +10,7 @@ from poeconomy_assets.resources.price_store import PriceStore
 from poeconomy_assets.resources.price_store_postgres import PostgresPriceStore
 from poeconomy_assets.resources.price_store_sqlite import EmbeddedPriceStore
 
-SLOT = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+SLOT = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def snapshot_rows(n: int, league: str = "Settlers", slot: datetime = SLOT, slots: int = 1) -> pl.DataFrame:
