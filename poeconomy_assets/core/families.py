@@ -132,7 +132,7 @@ XGBOOST = ModelFamily(
 def _rf_defaults() -> dict:
     # Shallow-ish trees on row and column subsamples: a forest here is the low-variance member of the
     # blend, and full-depth exact-split trees would cost more than the two boosters together.
-    return {"n_estimators": 50, "min_samples_leaf": 20, "max_features": 0.3, "max_samples": 0.3, "max_depth": 10}
+    return {"n_estimators": 50, "min_samples_leaf": 20, "max_features": 0.3, "max_samples": 0.2, "max_depth": 10}
 
 
 def _rf_fit(x: pl.DataFrame, y: np.ndarray, params: dict, seed: int) -> RandomForestRegressor:

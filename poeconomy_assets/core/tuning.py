@@ -6,6 +6,7 @@ target (which looks ``h`` days ahead) can never overlap the validation period. (
 overlap, so the gap only bites on data where they would.)
 """
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,14 +65,20 @@ def tune_family(
     seed: int,
     storage: optuna.storages.BaseStorage | None = None,
     study_name: str | None = None,
-    timeout: float | None = None,
+    cpu_seconds: float | None = None,
     predictions: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict, float, int]:
     """Best parameters, their mean validation MASE, and the trials run. Each trial reports after
     every fold, so the median pruner stops unpromising ones early. If ``predictions`` is given, it
     receives the best parameters' validation predictions per fold league (when this process ran that
-    trial), so the caller need not fit the same models again."""
+    trial), so the caller need not fit the same models again.
+
+    ``cpu_seconds`` caps the search in this process's CPU time, checked after every fold: the first
+    trial (the family's defaults) always completes, and the trial running when the budget is spent is
+    pruned and ends the search. CPU time, unlike the wall clock, does not shrink when other work shares
+    the machine, so a busy machine runs the same search as an idle one (fits are single-threaded)."""
     seen: dict[int, dict[str, np.ndarray]] = {}
+    started = time.process_time()
     if n_trials <= 1 or not family.searchable:
         score = _evaluate(family, family.defaults(), folds, features, target, seed, seen.setdefault(0, {}))
         if predictions is not None:
@@ -84,6 +91,13 @@ def tune_family(
         for step, fold in enumerate(folds):
             scores.append(_fold_score(family, params, fold, features, target, seed, fold_predictions))
             trial.report(float(np.mean(scores)), step)
+            over_budget = cpu_seconds is not None and time.process_time() - started > cpu_seconds
+            if over_budget and trial.number > 0 and step < len(folds) - 1:
+                trial.study.stop()
+                seen.pop(trial.number, None)
+                raise optuna.TrialPruned()
+            if over_budget:
+                trial.study.stop()
             if trial.should_prune():
                 seen.pop(trial.number, None)
                 raise optuna.TrialPruned()
@@ -99,7 +113,7 @@ def tune_family(
         load_if_exists=storage is not None,
     )
     study.enqueue_trial(family.defaults())  # the hand-picked defaults always compete
-    study.optimize(objective, n_trials=n_trials, timeout=timeout)
+    study.optimize(objective, n_trials=n_trials)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:  # only possible with a shared storage whose other workers failed
         return family.defaults(), _evaluate(family, family.defaults(), folds, features, target, seed), len(study.trials)
