@@ -238,8 +238,8 @@ def train_currency_model(
     codes = {c: i for i, c in enumerate(sorted(features["currency"].unique().to_list()))}
     rows = _with_code(features.filter(pl.col(target).is_not_null()), codes).sort("date", "currency")
     own_rows = rows.filter(pl.col("currency") == currency)
-    if own_rows.is_empty():
-        raise ValueError(f"no rows with a known {horizon} target for {currency!r}")
+    if currency not in codes:
+        raise ValueError(f"{currency!r} has no feature rows: nothing to forecast it from")
     names = [*feature_columns(features), "currency_code"]
     gap = HORIZON_DAYS[horizon]
 
@@ -269,13 +269,21 @@ def train_currency_model(
     if not candidates:
         raise ValueError(f"{currency!r} {horizon}: too few leagues for walk-forward validation")
 
-    evaluated = {}
+    evaluated, borrowed = {}, False
     for scope_name, scope in candidates.items():
         oof = scope.oof.filter(pl.col("currency") == currency)
         if oof.height == 0:
             continue
         weights, shrink, blended = _blend(oof, target)
         evaluated[scope_name] = (price_mase(oof, target, blended), weights, shrink, oof, blended)
+    if not evaluated and pooled is not None:
+        # New to the data (e.g. first seen in the live league): nothing of its own to validate on, so the
+        # pooled model serves it, blended and shrunk as validated on every currency.
+        weights, shrink, blended = _blend(pooled.oof, target)
+        evaluated["pooled"] = (price_mase(pooled.oof, target, blended), weights, shrink, pooled.oof, blended)
+        borrowed = True  # its validation rows are other currencies': no residuals of its own to calibrate on
+        reason = (f"no validation days of its own ({own_rows.height} rows with a known target): pooled model, "
+                  "blend and shrink validated on every currency")
     if not evaluated:
         raise ValueError(f"{currency!r} {horizon}: no validation rows in the most recent leagues")
     scope_name = min(evaluated, key=lambda k: (evaluated[k][0], k != "pooled"))
@@ -304,7 +312,7 @@ def train_currency_model(
     return TrainedModel(
         currency=currency, horizon=horizon, feature_names=names, members=scope.members, weights=weights,
         shrink=shrink, currency_codes=codes, metrics=metrics,
-        residuals=oof[target].to_numpy() - blended, params=scope.params,
+        residuals=np.empty(0) if borrowed else oof[target].to_numpy() - blended, params=scope.params,
         info={"scope": scope_name, "scope_reason": reason, "profile": profile.name, "validation_league": last,
               "validation_leagues": sorted(set(oof["league"].to_list())), "family_scores": scope.scores,
               "scope_mase": {k: v[0] for k, v in evaluated.items()}, "data_version": data_version,

@@ -1,11 +1,12 @@
 """What a new league needs materialized, as one asset backfill (the sensor launches it; the UI can too).
 
 Dagster's asset backfill runs partitions of differently partitioned assets in dependency order:
-poe_watch_history and daily_prices of the league, features of every currency seen in it, forecasts with
-the stored model of every currency × horizon that has one, then the league's report (when there is a
-forecast to report). Models are not
-retrained here: walk-forward validation needs earlier leagues, so a currency new in this league gets its
-features now and its models when the training job next runs with enough history.
+poe_watch_history and daily_prices of the league, features of every currency seen in it, a model for
+every currency × horizon that has none yet (a currency new in this league gets the pooled model, which
+says so in its metadata, until the weekly retrain has history of its own to validate on), forecasts of
+every currency × horizon, then the league's report. Stored models are not retrained here: that is the
+weekly training job's work. Before any model was ever trained (too few leagues to validate on), the
+backfill stops at features.
 """
 
 import dagster as dg
@@ -44,10 +45,13 @@ def league_backfill_subset(
     wanted = {AssetKeyPartitionKey(dg.AssetKey(a), league_key) for a in ("poe_watch_history", "daily_prices")}
     for currency in currency_keys:
         wanted.add(AssetKeyPartitionKey(dg.AssetKey("currency_features"), currency))
+        if not trained:  # nothing was ever trained: too little history yet (the training job says why)
+            continue
         for horizon in HORIZONS:
             key = dg.MultiPartitionKey({"currency": currency, "horizon": horizon})
-            if str(key) in trained:
-                wanted.add(AssetKeyPartitionKey(dg.AssetKey("price_forecasts"), key))
+            if str(key) not in trained:
+                wanted.add(AssetKeyPartitionKey(dg.AssetKey("price_models"), key))
+            wanted.add(AssetKeyPartitionKey(dg.AssetKey("price_forecasts"), key))
     if any(p.asset_key == dg.AssetKey("price_forecasts") for p in wanted):  # a report needs forecasts
         wanted.add(AssetKeyPartitionKey(dg.AssetKey("investment_report"), league_key))
     return AssetGraphSubset.from_asset_partition_set(wanted, asset_graph)  # type: ignore[arg-type]

@@ -80,11 +80,13 @@ def ingestion_sensor(
 
 @dg.sensor(
     # The assets its backfills may cover (a sensor that launches backfills must declare them).
-    asset_selection=["poe_watch_history", "daily_prices", "currency_features", "price_forecasts", "investment_report"],
+    asset_selection=["poe_watch_history", "daily_prices", "currency_features", "price_models", "price_forecasts",
+                     "investment_report"],
     minimum_interval_seconds=3600,
     default_status=live_sensor_status(),
     description="Hourly: when POE Watch lists a new followed league with currency data, adds its league and "
-    "currency partitions and launches the backfill of its history, daily prices, features, forecasts and report.",
+    "currency partitions and launches the backfill of its history, daily prices, features, models of currencies "
+    "that have none, forecasts and report.",
 )
 def new_league_sensor(
     context: dg.SensorEvaluationContext, poe_watch: PoeWatchClient, live_leagues: LiveLeagues

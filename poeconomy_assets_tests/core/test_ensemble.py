@@ -79,3 +79,23 @@ def test_short_history_gets_the_pooled_model_and_says_so(features: pl.DataFrame)
     model = train_currency_model(thin, "Divine Orb", "1d")
     assert model.info["scope"] == "pooled" and model.metrics["pooled_model"] == 1.0
     assert "pooled model" in model.info["scope_reason"]
+
+
+def test_a_currency_new_in_the_latest_league_gets_the_pooled_model_and_says_so(features: pl.DataFrame) -> None:
+    latest = features["league"].unique().sort()[-1]
+    # "Brand New Orb" exists only in the latest league, as a currency first listed by a live league would
+    renamed = features.with_columns(
+        pl.when((pl.col("currency") == "Chromatic Orb") & (pl.col("league") == latest)).then(pl.lit("Brand New Orb"))
+        .otherwise(pl.col("currency")).alias("currency"))
+    # ... and only its first day so far: no 1-day target known yet, so nothing of its own to validate on
+    first_day = (pl.col("currency") == "Brand New Orb") & (pl.col("league_day") > pl.col("league_day").min().over(
+        "currency", "league"))
+    with_new = renamed.filter((pl.col("currency") != "Chromatic Orb") & ~first_day).with_columns(
+        pl.when(pl.col("currency") == "Brand New Orb").then(None).otherwise(pl.col("^target_.*$")).name.keep())
+    model = train_currency_model(with_new, "Brand New Orb", "1d")
+    assert model.info["scope"] == "pooled" and "no validation days of its own" in model.info["scope_reason"]
+    assert model.residuals.size == 0  # other currencies' residuals are not its own: intervals use the pooled ones
+    rows = with_new.filter(pl.col("currency") == "Brand New Orb").tail(3)
+    assert np.isfinite(model.predict(rows)).all()
+    with pytest.raises(ValueError, match="no feature rows"):
+        train_currency_model(with_new, "Never Seen Orb", "1d")

@@ -113,9 +113,12 @@ def test_new_league_adds_partitions_and_its_backfill_materializes(live: Live, tm
     wanted = {(p.asset_key.path[-1], str(p.partition_key)) for p in subset.iterate_asset_partitions()}
     assert {("poe_watch_history", "Mercenaries"), ("daily_prices", "Mercenaries"),
             ("investment_report", "Mercenaries"), ("currency_features", "Orb of Alchemy")} <= wanted
-    # forecasts with the stored models only; the others (and new currencies) wait for the next training
-    assert not {k for a, k in wanted if a == "price_models"}
-    assert {k for a, k in wanted if a == "price_forecasts"} == {"Divine Orb|1d"}
+    # every currency × horizon without a model gets one (new currencies: the pooled model); the stored
+    # Divine Orb 1d model is kept, not retrained; every pair is forecast
+    pairs = {f"{c}|{h}" for c in ("Divine Orb", "Exalted Orb", "Orb of Alchemy", "Chromatic Orb")
+             for h in ("1d", "3d", "7d")}
+    assert {k for a, k in wanted if a == "price_models"} == pairs - {"Divine Orb|1d"}
+    assert {k for a, k in wanted if a == "price_forecasts"} == pairs
     assert {k for a, k in wanted if a == "currency_features"} == {
         "Divine Orb", "Exalted Orb", "Orb of Alchemy", "Chromatic Orb"}
 
@@ -131,9 +134,16 @@ def test_new_league_adds_partitions_and_its_backfill_materializes(live: Live, tm
     assert daily.select("currency", "date").is_duplicated().sum() == 0
     forecasts = pl.concat([pl.read_parquet(f) for f in (live.home / "data" / "price_forecasts").rglob("*.parquet")])
     live_forecasts = forecasts.filter(pl.col("league") == "Mercenaries")
-    # the live league is forecast on every day it has (so past forecasts can be scored), by the one model
-    assert live_forecasts["currency"].unique().to_list() == ["Divine Orb"]
-    assert live_forecasts["as_of"].n_unique() == live_forecasts.height >= 15
+    # the live league is forecast on every day it has (so past forecasts can be scored), for every currency
+    # it lists, the two it introduced included
+    assert sorted(live_forecasts["currency"].unique().to_list()) == [
+        "Chromatic Orb", "Divine Orb", "Exalted Orb", "Orb of Alchemy"]
+    divine_1d = live_forecasts.filter((pl.col("currency") == "Divine Orb") & (pl.col("horizon") == "1d"))
+    assert divine_1d["as_of"].n_unique() == divine_1d.height >= 15
+    (newcomer,) = live.instance.fetch_materializations(dg.AssetRecordsFilter(
+        asset_key=dg.AssetKey("price_models"), asset_partitions=["Orb of Alchemy|1d"]), limit=1).records
+    metadata = newcomer.asset_materialization.metadata
+    assert metadata["scope"].value == "pooled" and "pooled model" in metadata["scope_reason"].value  # and says so
     assert "Orb of Alchemy" in live.instance.get_materialized_partitions(dg.AssetKey("currency_features"))
     assert (live.home / "reports" / "Mercenaries.html").exists()
 
