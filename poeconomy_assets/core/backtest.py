@@ -122,10 +122,16 @@ def average_scorecards(results: list[dict]) -> dict:
     averaged = {}
     for horizon in results[0]["horizons"]:
         cards = [r["horizons"][horizon] for r in results]
-        averaged[horizon] = {k: float(np.nanmean([c.get(k, np.nan) for c in cards])) for k in SUMMARY_KEYS}
+        averaged[horizon] = {k: _mean_of_known([c.get(k) for c in cards]) for k in SUMMARY_KEYS}
         averaged[horizon]["n"] = int(sum(c["n"] for c in cards))
         averaged[horizon]["per_league_mase"] = {r["test_league"]: r["horizons"][horizon]["mase"] for r in results}
         for key in ("coverage_80", "coverage_95"):
             averaged[horizon][f"per_league_{key}"] = {r["test_league"]: r["horizons"][horizon].get(key)
                                                       for r in results}
     return averaged
+
+
+def _mean_of_known(values: list) -> float:
+    """The mean of the values that are known (not None or NaN); NaN when none is (e.g. no interval scores)."""
+    known = [float(v) for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(known)) if known else float("nan")
