@@ -56,8 +56,8 @@ def build_features(prices: pl.DataFrame) -> pl.DataFrame:
     # Every filter or join of the wide frame copies ~80 columns: profiles are computed on a narrow
     # frame, and the wide one is filtered exactly once.
     keep = ~pl.col("_pad")
-    profiles = _profiles(features.filter(keep).select("league", "currency", "date", "league_day", "price_chaos",
-                                                      "since_launch", "log_price", pl.col("^_smooth_.*$")))
+    profiles = _profiles(features.select("league", "currency", "date", "league_day", "price_chaos", "since_launch",
+                                         "log_price", pl.col("^_smooth_.*$"), "_pad").filter(keep))
     features = pl.concat([features.filter(keep & pl.col("price_chaos").is_not_null()), profiles], how="horizontal")
     targets = [c for h in HORIZON_DAYS for c in _target_names(h)]
     ordered = KEYS + [c for c in features.columns if c not in KEYS and c not in targets and not c.startswith("_")]
