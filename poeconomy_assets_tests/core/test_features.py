@@ -53,3 +53,22 @@ def test_no_look_ahead(prices: pl.DataFrame, cut_day: int) -> None:
     # of a value can depend on the order of additions, never on what comes later in time.
     assert_frame_equal(before.sort("league", "currency", "date"), after.sort("league", "currency", "date"),
                        check_exact=False, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_rolling_medians_match_polars_with_missing_days() -> None:
+    """The numpy medians (selection networks, sorted fallback) equal polars' rolling_median(min_samples=1)."""
+    import numpy as np
+
+    from poeconomy_assets.core.features import _rolling_medians
+
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=5_000)
+    values[rng.random(values.size) < 0.2] = np.nan  # holes, some runs longer than a window
+    values[1000:1030] = np.nan
+    values[2000:2010] = 1.0  # ties
+    series = pl.Series(values, nan_to_null=True)
+    for w, median in zip((2, 3, 4, 5, 7, 14, 15), _rolling_medians(values, (2, 3, 4, 5, 7, 14, 15))):
+        expected = series.rolling_median(w, min_samples=1).to_numpy()
+        got = median.to_numpy()
+        present = ~np.isnan(values)  # rows without a price may differ: their median gap is null
+        np.testing.assert_allclose(got[present], expected[present], rtol=0, atol=1e-12)
