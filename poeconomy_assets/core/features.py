@@ -307,7 +307,7 @@ def _profiles(rows: pl.DataFrame) -> pl.DataFrame:
     chronological = np.zeros(int(league_codes.max()) + 1, dtype=np.int64)
     chronological[order["league"].to_physical().to_numpy()] = np.arange(order.height)
     league = chronological[league_codes]
-    currency = np.unique(rows["currency"].to_physical().to_numpy(), return_inverse=True)[1].astype(np.int64)
+    currency = _dense_codes(rows["currency"].to_physical().to_numpy())
     day = rows["league_day"].to_numpy().astype(np.int64)
     shape = (order.height, int(currency.max()) + 1, int(day.max()) + 1)
     cell = (league * shape[1] + currency) * shape[2] + day  # flat index of each row's cube cell
@@ -349,25 +349,46 @@ def _profiles(rows: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(out).fill_nan(None)
 
 
+def _dense_codes(codes: np.ndarray) -> np.ndarray:
+    """0..k-1 in the order of the distinct ``codes`` (what np.unique's inverse gives, without sorting
+    every row: categorical codes are small integers, so a lookup table does it in one pass)."""
+    seen = np.zeros(int(codes.max()) + 1, dtype=bool)
+    seen[codes] = True
+    return (np.cumsum(seen) - 1)[codes].astype(np.int64)
+
+
 def _earlier_league_stats(values: np.ndarray, exists: np.ndarray) -> dict[str, np.ndarray]:
     """For a (league, ...) array with NaN where a league has no value: at each league, the mean over
     every earlier league with a value (``all``) and over the last RECENT_LEAGUES earlier leagues in
     which the cell exists (``recent``; NaN values among them are skipped). Only leagues *before* each
-    position are read."""
+    position are read.
+
+    Both walk the (few) leagues in Python, one contiguous layer at a time: numpy's cumsum along the
+    first axis of a 3-D array strides through memory and was the slowest step of the profiles."""
     present = ~np.isnan(values)
     filled = np.where(present, values, 0.0)
-    total = np.cumsum(filled, axis=0) - filled
-    count = np.cumsum(present, axis=0) - present
+    total, count = np.empty_like(filled), np.empty(values.shape, dtype=np.int64)
+    total[0], count[0] = filled[0], present[0]
+    for i in range(1, values.shape[0]):  # inclusive running sums (as np.cumsum adds them) ...
+        np.add(total[i - 1], filled[i], out=total[i])
+        np.add(count[i - 1], present[i], out=count[i])
+    total -= filled  # ... minus the league itself: only earlier leagues
+    count -= present
     with np.errstate(invalid="ignore", divide="ignore"):
         stats = {"all": total / count}
-    recent = np.full(values.shape, np.nan)
-    last = np.full((RECENT_LEAGUES, *values.shape[1:]), np.nan)  # newest first
+    # The last RECENT_LEAGUES values where the cell exists, newest first, as (value or 0, present) slots:
+    # their mean is np.nanmean's (same additions in the same order), updated in place league by league.
+    last_value = np.zeros((RECENT_LEAGUES, *values.shape[1:]))
+    last_present = np.zeros((RECENT_LEAGUES, *values.shape[1:]), dtype=np.int64)
+    recent = np.empty(values.shape)
     for i in range(values.shape[0]):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            recent[i] = np.nanmean(last, axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.divide(last_value.sum(axis=0), last_present.sum(axis=0), out=recent[i])
         here = exists[i]
-        last[1:] = np.where(here, last[:-1], last[1:])
-        last[0] = np.where(here, values[i], last[0])
+        for slot in range(RECENT_LEAGUES - 1, 0, -1):
+            np.copyto(last_value[slot], last_value[slot - 1], where=here)
+            np.copyto(last_present[slot], last_present[slot - 1], where=here)
+        np.copyto(last_value[0], filled[i], where=here)
+        np.copyto(last_present[0], present[i], where=here)
     stats["recent"] = recent
     return stats
