@@ -45,12 +45,16 @@ def build_features(prices: pl.DataFrame) -> pl.DataFrame:
     """
     if prices.is_empty():
         raise ValueError("build_features needs at least one price row")
+    if (prices["price_chaos"] <= 0).any():  # its log is undefined; the numpy windows read NaN as a missing day
+        raise ValueError("build_features needs positive prices (DailyPrices.price_chaos > 0)")
     # Categorical keys: every join, sort and window below compares integers instead of strings.
     keys = prices.select(pl.col("league", "currency").cast(pl.Categorical), "date", "league_day", "price_chaos")
     dense = _dense_calendar(keys)
     features = dense.with_columns(pl.col("price_chaos").log().alias("log_price"))
-    features = features.with_columns(_rolling_medians(features["log_price"].to_numpy(), STAT_WINDOWS))
+    log_price = features["log_price"].to_numpy()
+    features = features.with_columns(*_rolling_medians(log_price, STAT_WINDOWS), *_rolling_extremes(log_price, STAT_WINDOWS))
     features = features.with_columns(*_daily_returns())
+    features = features.with_columns(*_return_volatility())
     features = features.with_columns(*_own_history(), *_targets(), *_time_features())
     # Padding rows hold nulls for price, returns and targets, but a window that ends on one can still
     # see the group's last days: null what a later window reads (volatility) before reading it.
@@ -145,19 +149,18 @@ def _own_history() -> list[pl.Expr]:
     """Rolling statistics, momentum and volatility of this currency's own log price (past days only).
     Windows run over the padded, sorted column (see _dense_calendar), never across groups."""
     logp = pl.col("log_price")
-    ret1 = pl.col("ret_1d")  # computed by _daily_returns, so the windows below read it instead of redoing it
     exprs = [(logp - pl.when(pl.col("_start")).then(logp).forward_fill()).alias("since_launch")]
     for w in STAT_WINDOWS:
         exprs += [
             (logp.rolling_mean(w, min_samples=1) - logp).alias(f"mean_gap_{w}d"),
             logp.rolling_std(w, min_samples=2).alias(f"std_{w}d"),
-            (logp.rolling_min(w, min_samples=1) - logp).alias(f"min_gap_{w}d"),
-            (logp.rolling_max(w, min_samples=1) - logp).alias(f"max_gap_{w}d"),
+            (pl.col(f"_min_{w}d") - logp).alias(f"min_gap_{w}d"),  # see _rolling_extremes
+            (pl.col(f"_max_{w}d") - logp).alias(f"max_gap_{w}d"),
             (pl.col(f"_median_{w}d") - logp).alias(f"median_gap_{w}d"),  # see _rolling_medians
         ]
     for w in MOMENTUM_WINDOWS:
         change = logp - logp.shift(w)
-        vol = ret1.rolling_std(w, min_samples=2)
+        vol = pl.col(f"_momentum_vol_{w}d")  # see _return_volatility
         exprs += [
             change.alias(f"ret_{w}d"),
             vol.alias(f"momentum_vol_{w}d"),
@@ -167,7 +170,7 @@ def _own_history() -> list[pl.Expr]:
     exprs.append((logp - logp.shift(14)).alias("ret_14d"))
     mean_abs_move = pl.col("_mean_abs_move")
     for w in VOL_WINDOWS:
-        realised = ret1.rolling_std(w, min_samples=3)
+        realised = pl.col(f"_vol_{w}d")
         exprs += [
             realised.alias(f"vol_{w}d"),
             # Normalised: today's realised volatility against the mean absolute daily move so far.
@@ -240,6 +243,41 @@ def _median_network(w: int) -> list[tuple[int, int, bool, bool]]:
             network.append((a, b, a in needed, b in needed))
             needed |= {a, b}
     return network[::-1]
+
+
+def _return_volatility() -> list[pl.Expr]:
+    """Rolling std of the daily return, each computed once: the momentum and volatility features read
+    it twice (raw and inside a ratio), and an eager with_columns evaluates a repeated window twice."""
+    ret1 = pl.col("ret_1d")
+    return [*(ret1.rolling_std(w, min_samples=2).alias(f"_momentum_vol_{w}d") for w in MOMENTUM_WINDOWS),
+            *(ret1.rolling_std(w, min_samples=3).alias(f"_vol_{w}d") for w in VOL_WINDOWS)]
+
+
+def _rolling_extremes(log_price: np.ndarray, windows: tuple[int, ...]) -> list[pl.Series]:
+    """``_min_{w}d`` and ``_max_{w}d``: rolling min and max of the padded log price column, skipping
+    missing days (``rolling_min/max(w, min_samples=1)``; null where a window holds no price).
+
+    Doubling: the extremes over 1, 2, 4, 8 days come from pairs of the previous span, and any window
+    w is two overlapping spans of the largest power of two <= w (an extreme may count a day twice).
+    np.fmin/np.fmax skip NaN, so a missing day never wins. About ten vectorised passes for all windows,
+    where polars runs one window at a time per statistic."""
+    pad = max(windows) - 1
+    padded = np.concatenate([np.full(pad, np.nan), log_price])  # row i is padded[i + pad]
+    columns = []
+    for name, pick in (("min", np.fmin), ("max", np.fmax)):
+        spans = {1: padded}  # spans[p][j]: the extreme of padded[j - p + 1 .. j]
+        p = 1
+        while 2 * p <= max(windows):
+            previous = spans[p]
+            spans[2 * p] = previous.copy()
+            pick(previous[p:], previous[:-p], out=spans[2 * p][p:])
+            p *= 2
+        for w in windows:
+            p = 1 << (w.bit_length() - 1)
+            span, back = spans[p], w - p
+            extreme = pick(span[pad:], span[pad - back:span.size - back])
+            columns.append(pl.Series(f"_{name}_{w}d", extreme, nan_to_null=True))
+    return columns
 
 
 def _volatility_of_volatility() -> list[pl.Expr]:

@@ -72,3 +72,22 @@ def test_rolling_medians_match_polars_with_missing_days() -> None:
         got = median.to_numpy()
         present = ~np.isnan(values)  # rows without a price may differ: their median gap is null
         np.testing.assert_allclose(got[present], expected[present], rtol=0, atol=1e-12)
+
+
+def test_rolling_extremes_match_polars_with_missing_days() -> None:
+    """The numpy min/max (doubling spans, NaN skipped) equal polars' rolling_min/max(min_samples=1)."""
+    import numpy as np
+
+    from poeconomy_assets.core.features import _rolling_extremes
+
+    rng = np.random.default_rng(6)
+    values = rng.normal(size=5_000)
+    values[rng.random(values.size) < 0.2] = np.nan
+    values[1000:1030] = np.nan
+    series = pl.Series(values, nan_to_null=True)
+    windows = (1, 2, 3, 5, 7, 8, 9, 14, 16)
+    extremes = _rolling_extremes(values, windows)
+    expected = [series.rolling_min(w, min_samples=1) for w in windows] + [series.rolling_max(w, min_samples=1) for w in windows]
+    for got, want in zip(extremes, expected):
+        assert got.null_count() == want.null_count()
+        np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
