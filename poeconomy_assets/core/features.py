@@ -45,8 +45,9 @@ def build_features(prices: pl.DataFrame) -> pl.DataFrame:
     """
     if prices.is_empty():
         raise ValueError("build_features needs at least one price row")
-    if (prices["price_chaos"] <= 0).any():  # its log is undefined; the numpy windows read NaN as a missing day
-        raise ValueError("build_features needs positive prices (DailyPrices.price_chaos > 0)")
+    price = prices["price_chaos"]
+    if ((price <= 0) | price.is_infinite()).any():  # the numpy windows below read a NaN log price as a missing day
+        raise ValueError("build_features needs finite positive prices (DailyPrices.price_chaos > 0)")
     # Categorical keys: every join, sort and window below compares integers instead of strings.
     keys = prices.select(pl.col("league", "currency").cast(pl.Categorical), "date", "league_day", "price_chaos")
     dense = _dense_calendar(keys)
@@ -60,19 +61,19 @@ def build_features(prices: pl.DataFrame) -> pl.DataFrame:
     # see the group's last days: null what a later window reads (volatility) before reading it.
     features = _masked(features, [f"vol_{w}d" for w in VOL_WINDOWS])
     # Market means skip nulls, and padding rows hold null returns: they can stay in (no copy to drop them).
-    features = features.with_columns(*_volatility_of_volatility(), *_smoothed_profile_inputs(), *_market_features())
-    # Every filter or join of the wide frame copies ~80 columns: profiles are computed on a narrow
-    # frame, and the wide one is filtered exactly once.
+    features = features.with_columns(*_volatility_of_volatility(), *_smoothed_profile_inputs(), *_market_features(features))
+    # Every filter or join of the wide frame copies each of its columns: profiles are computed on a narrow
+    # frame, and only the output columns (no "_" helpers) of the wide one are filtered, exactly once.
     keep = ~pl.col("_pad")
     profiles = _profiles(features.select("league", "currency", "date", "league_day", "price_chaos", "since_launch",
                                          "log_price", pl.col("^_smooth_.*$"), "_pad").filter(keep))
-    features = pl.concat([features.filter(keep & pl.col("price_chaos").is_not_null()), profiles], how="horizontal")
+    priced = ~features["_pad"] & features["price_chaos"].is_not_null()
+    features = features.select(c for c in features.columns if not c.startswith("_")).filter(priced)
+    features = pl.concat([features, profiles], how="horizontal")
     targets = [c for h in HORIZON_DAYS for c in _target_names(h)]
-    ordered = KEYS + [c for c in features.columns if c not in KEYS and c not in targets and not c.startswith("_")]
-    return features.select(
-        pl.col("league", "currency").cast(pl.String), "date", pl.col("league_day").cast(pl.Int64), "price_chaos",
-        *ordered[len(KEYS):], *targets,
-    ).with_columns(pl.col("league_index").cast(pl.Int64))
+    ordered = KEYS + [c for c in features.columns if c not in KEYS and c not in targets] + targets
+    casts = {"league": pl.String, "currency": pl.String, "league_day": pl.Int64, "league_index": pl.Int64}
+    return features.select(pl.col(c).cast(casts[c]) if c in casts else pl.col(c) for c in ordered)
 
 
 def _masked(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
@@ -310,16 +311,30 @@ def _targets() -> list[pl.Expr]:
     return exprs
 
 
-def _market_features() -> list[pl.Expr]:
-    """The whole market on the same league day (every currency's move up to t; nothing later)."""
-    by_day = ["league", "league_day"]
-    return [
-        pl.col("ret_1d").mean().over(by_day).alias("market_ret_1d"),
-        pl.col("ret_3d").mean().over(by_day).alias("market_ret_3d"),
-        pl.col("ret_7d").mean().over(by_day).alias("market_ret_7d"),
-        pl.col("since_launch").mean().over(by_day).alias("market_since_launch"),
-        (pl.col("ret_7d") - pl.col("ret_7d").mean().over(by_day)).alias("excess_ret_7d"),
-    ]
+def _market_features(frame: pl.DataFrame) -> list[pl.Series]:
+    """The whole market on the same league day (every currency's move up to t; nothing later): the mean
+    over (league, league day) of present values. Summed with np.bincount over an integer day key (a
+    window over two keys per column cost polars a group-by each)."""
+    league = frame["league"].to_physical().to_numpy().astype(np.int64)
+    day = frame["league_day"].to_numpy().astype(np.int64)
+    league_day = league * (int(day.max()) + 1) + day
+
+    def market_mean(column: str) -> np.ndarray:
+        values = frame[column].to_numpy()
+        present = ~np.isnan(values)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a day with no value at all: NaN, then null
+            mean = np.bincount(league_day, np.where(present, values, 0.0)) / np.bincount(league_day, present)
+        return mean[league_day]
+
+    market_ret_7d = market_mean("ret_7d")
+    columns = {
+        "market_ret_1d": market_mean("ret_1d"),
+        "market_ret_3d": market_mean("ret_3d"),
+        "market_ret_7d": market_ret_7d,
+        "market_since_launch": market_mean("since_launch"),
+        "excess_ret_7d": frame["ret_7d"].to_numpy() - market_ret_7d,
+    }
+    return [pl.Series(name, values, nan_to_null=True) for name, values in columns.items()]
 
 
 def _smoothed_profile_inputs() -> list[pl.Expr]:
