@@ -7,6 +7,7 @@ calendar: a missing day is a null, never the previous row. Prices enter as logs,
 """
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 import numpy as np
@@ -52,28 +53,37 @@ def build_features(prices: pl.DataFrame) -> pl.DataFrame:
     keys = prices.select(pl.col("league", "currency").cast(pl.Categorical), "date", "league_day", "price_chaos")
     dense = _dense_calendar(keys)
     features = dense.with_columns(pl.col("price_chaos").log().alias("log_price"))
-    log_price = features["log_price"].to_numpy()
-    features = features.with_columns(*_rolling_medians(log_price, STAT_WINDOWS), *_rolling_extremes(log_price, STAT_WINDOWS))
-    features = features.with_columns(*_daily_returns())
-    features = features.with_columns(*_return_volatility())
-    features = features.with_columns(*_own_history(), *_targets(), *_time_features())
-    # Padding rows hold nulls for price, returns and targets, but a window that ends on one can still
-    # see the group's last days: null what a later window reads (volatility) before reading it.
-    features = _masked(features, [f"vol_{w}d" for w in VOL_WINDOWS])
-    # Market means skip nulls, and padding rows hold null returns: they can stay in (no copy to drop them).
-    features = features.with_columns(*_volatility_of_volatility(), *_smoothed_profile_inputs(), *_market_features(features))
-    # Every filter or join of the wide frame copies each of its columns: profiles are computed on a narrow
-    # frame, and only the output columns (no "_" helpers) of the wide one are filtered, exactly once.
-    keep = ~pl.col("_pad")
-    profiles = _profiles(features.select("league", "currency", "date", "league_day", "price_chaos", "since_launch",
-                                         "log_price", pl.col("^_smooth_.*$"), "_pad").filter(keep))
-    priced = ~features["_pad"] & features["price_chaos"].is_not_null()
-    features = features.select(c for c in features.columns if not c.startswith("_")).filter(priced)
-    features = pl.concat([features, profiles], how="horizontal")
+    # The numpy steps (rolling medians and extremes, cross-league profiles) run on a worker thread beside
+    # the polars ones that do not read them: both release the GIL, so the two cores stay busy.
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        windows = worker.submit(_numpy_windows, features["log_price"].to_numpy())
+        features = features.with_columns(*_daily_returns())
+        features = features.with_columns(*_return_volatility())
+        features = features.with_columns(*windows.result())
+        features = features.with_columns(*_own_history(), *_targets(), *_time_features())
+        # Padding rows hold nulls for price, returns and targets, but a window that ends on one can still
+        # see the group's last days: null what a later window reads (volatility) before reading it.
+        features = _masked(features, [f"vol_{w}d" for w in VOL_WINDOWS])
+        features = features.with_columns(*_smoothed_profile_inputs())
+        # Every filter or join of the wide frame copies each of its columns: profiles are computed on a
+        # narrow frame, and only the output columns (no "_" helpers) of the wide one are filtered, once.
+        profiles = worker.submit(_profiles, features.select(
+            "league", "currency", "date", "league_day", "price_chaos", "since_launch", "log_price",
+            pl.col("^_smooth_.*$"), "_pad").filter(~pl.col("_pad")))
+        # Market means skip nulls, and padding rows hold null returns: they can stay in (no copy to drop them).
+        features = features.with_columns(*_volatility_of_volatility(), *_market_features(features))
+        priced = ~features["_pad"] & features["price_chaos"].is_not_null()
+        features = features.select(c for c in features.columns if not c.startswith("_")).filter(priced)
+        features = features.with_columns(pl.col("league", "currency").cast(pl.String), pl.col("league_day").cast(pl.Int64))
+        features = pl.concat([features, profiles.result()], how="horizontal")
     targets = [c for h in HORIZON_DAYS for c in _target_names(h)]
     ordered = KEYS + [c for c in features.columns if c not in KEYS and c not in targets] + targets
-    casts = {"league": pl.String, "currency": pl.String, "league_day": pl.Int64, "league_index": pl.Int64}
-    return features.select(pl.col(c).cast(casts[c]) if c in casts else pl.col(c) for c in ordered)
+    return features.select(*ordered).with_columns(pl.col("league_index").cast(pl.Int64))
+
+
+def _numpy_windows(log_price: np.ndarray) -> list[pl.Series]:
+    """The rolling windows computed with numpy rather than polars (see each)."""
+    return [*_rolling_medians(log_price, STAT_WINDOWS), *_rolling_extremes(log_price, STAT_WINDOWS)]
 
 
 def _masked(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
