@@ -6,7 +6,6 @@ calendar: a missing day is a null, never the previous row. Prices enter as logs,
 "normalised by the current price" statistic is a log ratio (scale-free across currencies).
 """
 
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
@@ -375,7 +374,8 @@ def _profiles(rows: pl.DataFrame) -> pl.DataFrame:
     shape = (order.height, int(currency.max()) + 1, int(day.max()) + 1)
     cell = (league * shape[1] + currency) * shape[2] + day  # flat index of each row's cube cell
     has_price = rows["price_chaos"].is_not_null().to_numpy()
-    out_cell, out_league, out_day = cell[has_price], league[has_price], day[has_price]
+    out_cell, out_league = cell[has_price], league[has_price]
+    out_market_cell = out_league * shape[2] + day[has_price]  # the same cell in a (league, 1, day) array
 
     def cube(column: str) -> np.ndarray:
         values = np.full(shape, np.nan)
@@ -386,7 +386,7 @@ def _profiles(rows: pl.DataFrame) -> pl.DataFrame:
         return values.reshape(-1).take(out_cell)
 
     def market_at(values: np.ndarray) -> np.ndarray:  # values: (league, 1, day)
-        return values[out_league, 0, out_day]
+        return values.reshape(-1).take(out_market_cell)
 
     exists = np.zeros(shape, dtype=bool)  # the currency had a calendar row that league day
     exists.reshape(-1)[cell] = True
@@ -396,9 +396,10 @@ def _profiles(rows: pl.DataFrame) -> pl.DataFrame:
     for h in HORIZON_DAYS:
         own = cube(f"_smooth_{target_column(h)}")
         out |= {f"profile_{h}_{k}": own_at(v) for k, v in _earlier_league_stats(own, exists).items()}
-        with warnings.catch_warnings():  # a (league, day) no currency reached is all-NaN: it stays NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
-            market_mean = np.nanmean(own, axis=1, keepdims=True)
+        present = ~np.isnan(own)  # np.nanmean over currencies, without its copies (same sums)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a (league, day) no currency reached stays NaN
+            market_mean = (np.where(present, own, 0.0).sum(axis=1, keepdims=True)
+                           / present.sum(axis=1, keepdims=True))
         market |= {f"market_profile_{h}_{k}": market_at(v)
                    for k, v in _earlier_league_stats(market_mean, market_exists).items()}
     since_launch = rows["since_launch"].to_numpy()[has_price]
@@ -409,7 +410,7 @@ def _profiles(rows: pl.DataFrame) -> pl.DataFrame:
     out |= market
     out |= {f"path_gap_{k}": since_launch - v for k, v in typical["since_launch"].items()}
     out |= {f"level_gap_{k}": log_price - v for k, v in typical["log_price"].items()}
-    return pl.DataFrame(out).fill_nan(None)
+    return pl.DataFrame([pl.Series(name, values, nan_to_null=values.dtype.kind == "f") for name, values in out.items()])
 
 
 def _dense_codes(codes: np.ndarray) -> np.ndarray:
