@@ -52,23 +52,25 @@ def build_features(prices: pl.DataFrame) -> pl.DataFrame:
     keys = prices.select(pl.col("league", "currency").cast(pl.Categorical), "date", "league_day", "price_chaos")
     dense = _dense_calendar(keys)
     features = dense.with_columns(pl.col("price_chaos").log().alias("log_price"))
-    # The numpy steps (rolling medians and extremes, cross-league profiles) run on a worker thread beside
-    # the polars ones that do not read them: both release the GIL, so the two cores stay busy.
-    with ThreadPoolExecutor(max_workers=1) as worker:
-        windows = worker.submit(_numpy_windows, features["log_price"].to_numpy())
+    # The inputs of the cross-league profiles first (they read no rolling window), so the numpy steps
+    # (profiles; rolling medians and extremes) run on worker threads beside the polars ones: both
+    # release the GIL, so the two cores stay busy.
+    features = features.with_columns(_since_launch(), *_targets())
+    features = features.with_columns(*_smoothed_profile_inputs())
+    with ThreadPoolExecutor(max_workers=2) as workers:
+        # Every filter or join of the wide frame copies each of its columns: profiles are computed on a
+        # narrow frame, and only the output columns (no "_" helpers) of the wide one are filtered, once.
+        profiles = workers.submit(_profiles, features.select(
+            "league", "currency", "date", "league_day", "price_chaos", pl.col("_since_launch").alias("since_launch"),
+            "log_price", pl.col("^_smooth_.*$"), "_pad").filter(~pl.col("_pad")))
+        windows = workers.submit(_numpy_windows, features["log_price"].to_numpy())
         features = features.with_columns(*_daily_returns())
         features = features.with_columns(*_return_volatility())
         features = features.with_columns(*windows.result())
-        features = features.with_columns(*_own_history(), *_targets(), *_time_features())
+        features = features.with_columns(*_own_history(), *_time_features())
         # Padding rows hold nulls for price, returns and targets, but a window that ends on one can still
         # see the group's last days: null what a later window reads (volatility) before reading it.
         features = _masked(features, [f"vol_{w}d" for w in VOL_WINDOWS])
-        features = features.with_columns(*_smoothed_profile_inputs())
-        # Every filter or join of the wide frame copies each of its columns: profiles are computed on a
-        # narrow frame, and only the output columns (no "_" helpers) of the wide one are filtered, once.
-        profiles = worker.submit(_profiles, features.select(
-            "league", "currency", "date", "league_day", "price_chaos", "since_launch", "log_price",
-            pl.col("^_smooth_.*$"), "_pad").filter(~pl.col("_pad")))
         # Market means skip nulls, and padding rows hold null returns: they can stay in (no copy to drop them).
         features = features.with_columns(*_volatility_of_volatility(), *_market_features(features))
         priced = ~features["_pad"] & features["price_chaos"].is_not_null()
@@ -162,11 +164,17 @@ def _daily_returns() -> list[pl.Expr]:
     return [ret1.alias("ret_1d"), (_within_group_cum_sum(ret1.abs()) / observed).alias("_mean_abs_move")]
 
 
+def _since_launch() -> pl.Expr:
+    """The log price relative to the group's first day (the path since launch)."""
+    logp = pl.col("log_price")
+    return (logp - pl.when(pl.col("_start")).then(logp).forward_fill()).alias("_since_launch")
+
+
 def _own_history() -> list[pl.Expr]:
     """Rolling statistics, momentum and volatility of this currency's own log price (past days only).
     Windows run over the padded, sorted column (see _dense_calendar), never across groups."""
     logp = pl.col("log_price")
-    exprs = [(logp - pl.when(pl.col("_start")).then(logp).forward_fill()).alias("since_launch")]
+    exprs = [pl.col("_since_launch").alias("since_launch")]  # computed early for the profiles (see _since_launch)
     for w in STAT_WINDOWS:
         exprs += [
             (logp.rolling_mean(w, min_samples=1) - logp).alias(f"mean_gap_{w}d"),
@@ -357,9 +365,10 @@ def _smoothed_profile_inputs() -> list[pl.Expr]:
     """Per league: each target and the path/level, averaged over ±2 league days (one league's
     day-to-day noise is large). Computed on the padded frame, so the window stays in its group; the
     results are only ever read for *earlier* leagues (see _add_profiles)."""
-    columns = [*(target_column(h) for h in HORIZON_DAYS), "since_launch", "log_price"]
-    return [pl.col(c).rolling_mean(PROFILE_SMOOTH_DAYS, min_samples=1, center=True).alias(f"_smooth_{c}")
-            for c in columns]
+    columns = {**{target_column(h): target_column(h) for h in HORIZON_DAYS},
+               "since_launch": "_since_launch", "log_price": "log_price"}  # profile input: source column
+    return [pl.col(source).rolling_mean(PROFILE_SMOOTH_DAYS, min_samples=1, center=True).alias(f"_smooth_{name}")
+            for name, source in columns.items()]
 
 
 def _profiles(rows: pl.DataFrame) -> pl.DataFrame:
