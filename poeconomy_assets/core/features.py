@@ -64,10 +64,11 @@ def build_features(prices: pl.DataFrame) -> pl.DataFrame:
             "league", "currency", "date", "league_day", "price_chaos", pl.col("_since_launch").alias("since_launch"),
             "log_price", pl.col("^_smooth_.*$"), "_pad").filter(~pl.col("_pad")))
         windows = workers.submit(_numpy_windows, features["log_price"].to_numpy())
-        features = features.with_columns(*_daily_returns())
+        group_start = _group_start_rows(features)
+        features = features.with_columns(*_daily_returns(features, group_start))
         features = features.with_columns(*_return_volatility())
         features = features.with_columns(*windows.result())
-        features = features.with_columns(*_own_history(), *_time_features())
+        features = features.with_columns(*_own_history(), *_time_features(features, group_start))
         # Padding rows hold nulls for price, returns and targets, but a window that ends on one can still
         # see the group's last days: null what a later window reads (volatility) before reading it.
         features = _masked(features, [f"vol_{w}d" for w in VOL_WINDOWS])
@@ -149,19 +150,29 @@ def _dense_calendar(prices: pl.DataFrame) -> pl.DataFrame:
     ])
 
 
-def _within_group_cum_sum(value: pl.Expr) -> pl.Expr:
-    """Cumulative sum restarting at each (league, currency) group: a global cum_sum minus its value
+def _group_start_rows(frame: pl.DataFrame) -> np.ndarray:
+    """For every row of the dense calendar, the row where its (league, currency) group starts."""
+    start = frame["_start"].to_numpy()
+    return np.maximum.accumulate(np.where(start, np.arange(start.size), 0))
+
+
+def _within_group_cum_sum(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
+    """Cumulative sum restarting at each (league, currency) group: one global cumsum minus its value
     just before the group's first row (cheaper than a window per group)."""
-    total = value.fill_null(0).cum_sum()
-    return total - pl.when(pl.col("_start")).then(total - value.fill_null(0)).forward_fill()
+    total = np.cumsum(values)
+    return total - (total - values)[group_start]
 
 
-def _daily_returns() -> list[pl.Expr]:
-    """The 1-day log return and the mean absolute daily move so far in the group (read by many windows)."""
-    logp = pl.col("log_price")
-    ret1 = logp - logp.shift(1)
-    observed = _within_group_cum_sum(ret1.is_not_null().cast(pl.Int32))
-    return [ret1.alias("ret_1d"), (_within_group_cum_sum(ret1.abs()) / observed).alias("_mean_abs_move")]
+def _daily_returns(frame: pl.DataFrame, group_start: np.ndarray) -> list[pl.Series]:
+    """The 1-day log return and the mean absolute daily move so far in the group (read by many windows).
+    numpy: polars evaluated the return three times and each running sum twice (no CSE when eager)."""
+    log_price = frame["log_price"].to_numpy()
+    ret1 = np.concatenate([[np.nan], log_price[1:] - log_price[:-1]])  # padding rows keep groups apart
+    observed = ~np.isnan(ret1)
+    with np.errstate(invalid="ignore", divide="ignore"):  # no move observed yet: NaN, as polars gives
+        mean_abs_move = (_within_group_cum_sum(np.where(observed, np.abs(ret1), 0.0), group_start)
+                         / _within_group_cum_sum(observed.astype(np.int64), group_start))
+    return [pl.Series("ret_1d", ret1, nan_to_null=True), pl.Series("_mean_abs_move", mean_abs_move)]
 
 
 def _since_launch() -> pl.Expr:
@@ -309,14 +320,15 @@ def _volatility_of_volatility() -> list[pl.Expr]:
     return [pl.col(f"vol_{w}d").rolling_std(w, min_samples=3).alias(f"vol_of_vol_{w}d") for w in VOL_WINDOWS]
 
 
-def _time_features() -> list[pl.Expr]:
+def _time_features(frame: pl.DataFrame, group_start: np.ndarray) -> list[pl.Expr | pl.Series]:
     day = pl.col("league_day")
+    priced = frame["price_chaos"].is_not_null().to_numpy().astype(np.int64)
     return [
         day.alias("days_since_start"),  # league_day itself is a key column, not a model input
         (day // 7).alias("week_in_league"),
         pl.col("date").dt.weekday().alias("day_of_week"),
         pl.when(day < EARLY_DAYS).then(0).when(day < MID_DAYS).then(1).otherwise(2).alias("league_phase"),
-        _within_group_cum_sum(pl.col("price_chaos").is_not_null().cast(pl.Int32)).alias("days_observed"),
+        pl.Series("days_observed", _within_group_cum_sum(priced, group_start), dtype=pl.Int32),
     ]
 
 
