@@ -55,8 +55,8 @@ def build_features(prices: pl.DataFrame) -> pl.DataFrame:
     # The inputs of the cross-league profiles first (they read no rolling window), so the numpy steps
     # (profiles; rolling medians and extremes) run on worker threads beside the polars ones: both
     # release the GIL, so the two cores stay busy.
-    features = features.with_columns(_since_launch(), *_targets())
-    features = features.with_columns(*_smoothed_profile_inputs())
+    features = features.with_columns(_since_launch(), *_target_log_returns())  # (targets: ordered at the end)
+    features = features.with_columns(*_targets(), *_smoothed_profile_inputs())
     with ThreadPoolExecutor(max_workers=2) as workers:
         # Every filter or join of the wide frame copies each of its columns: profiles are computed on a
         # narrow frame, and only the output columns (no "_" helpers) of the wide one are filtered, once.
@@ -332,14 +332,19 @@ def _time_features(frame: pl.DataFrame, group_start: np.ndarray) -> list[pl.Expr
     ]
 
 
-def _targets() -> list[pl.Expr]:
+def _target_log_returns() -> list[pl.Expr]:
+    """log(price(t+h) / price(t)) per horizon; past a group's end lie padding rows: null, never the next group."""
     logp = pl.col("log_price")
+    return [(logp.shift(-d) - logp).alias(target_column(h)) for h, d in HORIZON_DAYS.items()]
+
+
+def _targets() -> list[pl.Expr]:
+    """The other targets, from the log returns (a separate step: eager polars would recompute them)."""
     exprs = []
     for h, d in HORIZON_DAYS.items():
-        logret = logp.shift(-d) - logp  # past a group's end lie padding rows: null, never the next group
         logret_name, price_name, change_name, up_name = _target_names(h)
+        logret = pl.col(logret_name)
         exprs += [
-            logret.alias(logret_name),
             pl.col("price_chaos").shift(-d).alias(price_name),
             (logret.exp() - 1.0).alias(change_name),
             (logret > 0).cast(pl.Int8).alias(up_name),
