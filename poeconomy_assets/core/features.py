@@ -46,7 +46,7 @@ def build_features(prices: pl.DataFrame) -> pl.DataFrame:
     if prices.is_empty():
         raise ValueError("build_features needs at least one price row")
     price = prices["price_chaos"]
-    if ((price <= 0) | price.is_infinite()).any():  # the numpy windows below read a NaN log price as a missing day
+    if ((price <= 0) | price.is_infinite()).any():  # the numpy windows read a NaN log price as a missing day
         raise ValueError("build_features needs finite positive prices (DailyPrices.price_chaos > 0)")
     # Categorical keys: every join, sort and window below compares integers instead of strings.
     keys = prices.select(pl.col("league", "currency").cast(pl.Categorical), "date", "league_day", "price_chaos")
@@ -61,8 +61,9 @@ def build_features(prices: pl.DataFrame) -> pl.DataFrame:
         # Every filter or join of the wide frame copies each of its columns: profiles are computed on a
         # narrow frame, and only the output columns (no "_" helpers) of the wide one are filtered, once.
         profiles = workers.submit(_profiles, features.select(
-            "league", "currency", "date", "league_day", "price_chaos", pl.col("_since_launch").alias("since_launch"),
-            "log_price", pl.col("^_smooth_.*$"), "_pad").filter(~pl.col("_pad")))
+            "league", "currency", "date", "league_day", "price_chaos",
+            pl.col("_since_launch").alias("since_launch"), "log_price", pl.col("^_smooth_.*$"), "_pad",
+        ).filter(~pl.col("_pad")))
         windows = workers.submit(_numpy_windows, features["log_price"].to_numpy())
         group_start = _group_start_rows(features)
         features = features.with_columns(*_daily_returns(features, group_start))
@@ -72,11 +73,12 @@ def build_features(prices: pl.DataFrame) -> pl.DataFrame:
         # Padding rows hold nulls for price, returns and targets, but a window that ends on one can still
         # see the group's last days: null what a later window reads (volatility) before reading it.
         features = _masked(features, [f"vol_{w}d" for w in VOL_WINDOWS])
-        # Market means skip nulls, and padding rows hold null returns: they can stay in (no copy to drop them).
+        # Market means skip nulls, and padding rows hold null returns: they can stay in (no copy to drop).
         features = features.with_columns(*_volatility_of_volatility(), *_market_features(features))
         priced = ~features["_pad"] & features["price_chaos"].is_not_null()
         features = features.select(c for c in features.columns if not c.startswith("_")).filter(priced)
-        features = features.with_columns(pl.col("league", "currency").cast(pl.String), pl.col("league_day").cast(pl.Int64))
+        features = features.with_columns(pl.col("league", "currency").cast(pl.String),
+                                         pl.col("league_day").cast(pl.Int64))
         features = pl.concat([features, profiles.result()], how="horizontal")
     targets = [c for h in HORIZON_DAYS for c in _target_names(h)]
     ordered = KEYS + [c for c in features.columns if c not in KEYS and c not in targets] + targets
@@ -185,7 +187,7 @@ def _own_history() -> list[pl.Expr]:
     """Rolling statistics, momentum and volatility of this currency's own log price (past days only).
     Windows run over the padded, sorted column (see _dense_calendar), never across groups."""
     logp = pl.col("log_price")
-    exprs = [pl.col("_since_launch").alias("since_launch")]  # computed early for the profiles (see _since_launch)
+    exprs = [pl.col("_since_launch").alias("since_launch")]  # computed early, for the profiles
     for w in STAT_WINDOWS:
         exprs += [
             (logp.rolling_mean(w, min_samples=1) - logp).alias(f"mean_gap_{w}d"),
@@ -226,7 +228,7 @@ def _rolling_medians(log_price: np.ndarray, windows: tuple[int, ...]) -> list[pl
     present days. Rows without a price get NaN (their median gap is null anyway)."""
     columns = []
     for w in windows:
-        padded = np.concatenate([np.full(w - 1, np.nan), log_price])  # the window ending on row i is padded[i:i + w]
+        padded = np.concatenate([np.full(w - 1, np.nan), log_price])  # row i's window: padded[i:i + w]
         median = _complete_window_medians(padded, w)
         incomplete = np.flatnonzero(np.isnan(median) & ~np.isnan(log_price))
         windows_left = np.sort(sliding_window_view(padded, w)[incomplete], axis=1)  # NaN sorts last
@@ -333,7 +335,8 @@ def _time_features(frame: pl.DataFrame, group_start: np.ndarray) -> list[pl.Expr
 
 
 def _target_log_returns() -> list[pl.Expr]:
-    """log(price(t+h) / price(t)) per horizon; past a group's end lie padding rows: null, never the next group."""
+    """log(price(t+h) / price(t)) per horizon; past a group's end lie padding rows: null, never the next
+    group."""
     logp = pl.col("log_price")
     return [(logp.shift(-d) - logp).alias(target_column(h)) for h, d in HORIZON_DAYS.items()]
 
@@ -384,8 +387,8 @@ def _smoothed_profile_inputs() -> list[pl.Expr]:
     results are only ever read for *earlier* leagues (see _add_profiles)."""
     columns = {**{target_column(h): target_column(h) for h in HORIZON_DAYS},
                "since_launch": "_since_launch", "log_price": "log_price"}  # profile input: source column
-    return [pl.col(source).rolling_mean(PROFILE_SMOOTH_DAYS, min_samples=1, center=True).alias(f"_smooth_{name}")
-            for name, source in columns.items()]
+    return [pl.col(source).rolling_mean(PROFILE_SMOOTH_DAYS, min_samples=1, center=True)
+            .alias(f"_smooth_{name}") for name, source in columns.items()]
 
 
 def _profiles(rows: pl.DataFrame) -> pl.DataFrame:
@@ -443,7 +446,8 @@ def _profiles(rows: pl.DataFrame) -> pl.DataFrame:
     out |= market
     out |= {f"path_gap_{k}": since_launch - v for k, v in typical["since_launch"].items()}
     out |= {f"level_gap_{k}": log_price - v for k, v in typical["log_price"].items()}
-    return pl.DataFrame([pl.Series(name, values, nan_to_null=values.dtype.kind == "f") for name, values in out.items()])
+    return pl.DataFrame([pl.Series(name, values, nan_to_null=values.dtype.kind == "f")
+                         for name, values in out.items()])
 
 
 def _dense_codes(codes: np.ndarray) -> np.ndarray:

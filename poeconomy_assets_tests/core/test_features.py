@@ -87,7 +87,8 @@ def test_rolling_extremes_match_polars_with_missing_days() -> None:
     series = pl.Series(values, nan_to_null=True)
     windows = (1, 2, 3, 5, 7, 8, 9, 14, 16)
     extremes = _rolling_extremes(values, windows)
-    expected = [series.rolling_min(w, min_samples=1) for w in windows] + [series.rolling_max(w, min_samples=1) for w in windows]
+    expected = [series.rolling_min(w, min_samples=1) for w in windows]
+    expected += [series.rolling_max(w, min_samples=1) for w in windows]
     for got, want in zip(extremes, expected):
         assert got.null_count() == want.null_count()
         np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
