@@ -230,13 +230,22 @@ def _rolling_medians(log_price: np.ndarray, windows: tuple[int, ...]) -> list[pl
     for w in windows:
         padded = np.concatenate([np.full(w - 1, np.nan), log_price])  # row i's window: padded[i:i + w]
         median = _complete_window_medians(padded, w)
-        incomplete = np.flatnonzero(np.isnan(median) & ~np.isnan(log_price))
-        windows_left = np.sort(sliding_window_view(padded, w)[incomplete], axis=1)  # NaN sorts last
-        present = w - np.isnan(windows_left).sum(axis=1)
-        rows = np.arange(incomplete.size)
-        median[incomplete] = (windows_left[rows, (present - 1) // 2] + windows_left[rows, present // 2]) * 0.5
+        incomplete = np.flatnonzero(np.isnan(median) & ~np.isnan(log_price))  # a missing day in the window
+        _fill_incomplete_window_medians(padded, w, median, incomplete)
         columns.append(pl.Series(f"_median_{w}d", median, nan_to_null=True))
     return columns
+
+
+def _fill_incomplete_window_medians(padded: np.ndarray, w: int, median: np.ndarray, rows: np.ndarray) -> None:
+    """``median[rows]``: the median of the present values of each window padded[row:row + w] (at least one).
+    Each window is sorted (NaN last) and read at its count of present values, in cache-sized blocks."""
+    for start in range(0, rows.size, MEDIAN_CHUNK_ROWS):
+        block = rows[start:start + MEDIAN_CHUNK_ROWS]
+        windows = sliding_window_view(padded, w)[block]  # a copy: sorted in place
+        windows.sort(axis=1)
+        present = w - np.isnan(windows).sum(axis=1)
+        flat, first = windows.reshape(-1), np.arange(block.size) * w
+        median[block] = (flat[first + (present - 1) // 2] + flat[first + present // 2]) * 0.5
 
 
 def _complete_window_medians(padded: np.ndarray, w: int) -> np.ndarray:
