@@ -477,28 +477,29 @@ def _earlier_league_stats(values: np.ndarray, exists: np.ndarray) -> dict[str, n
     first axis of a 3-D array strides through memory and was the slowest step of the profiles."""
     present = ~np.isnan(values)
     filled = np.where(present, values, 0.0)
-    total, count = np.empty_like(filled), np.empty(values.shape, dtype=np.int64)
-    total[0], count[0] = filled[0], present[0]
+    weight = present.astype(np.float64)  # counts as floats: the divisions below need no conversion
+    total, count = np.empty_like(filled), np.empty_like(filled)
+    total[0], count[0] = filled[0], weight[0]
     for i in range(1, values.shape[0]):  # inclusive running sums (as np.cumsum adds them) ...
         np.add(total[i - 1], filled[i], out=total[i])
-        np.add(count[i - 1], present[i], out=count[i])
+        np.add(count[i - 1], weight[i], out=count[i])
     total -= filled  # ... minus the league itself: only earlier leagues
-    count -= present
+    count -= weight
     with np.errstate(invalid="ignore", divide="ignore"):
-        stats = {"all": total / count}
+        stats = {"all": np.divide(total, count, out=total)}
     # The last RECENT_LEAGUES values where the cell exists, newest first, as (value or 0, present) slots:
     # their mean is np.nanmean's (same additions in the same order), updated in place league by league.
     last_value = np.zeros((RECENT_LEAGUES, *values.shape[1:]))
-    last_present = np.zeros((RECENT_LEAGUES, *values.shape[1:]), dtype=np.int64)
+    last_count = np.zeros((RECENT_LEAGUES, *values.shape[1:]))
     recent = np.empty(values.shape)
     for i in range(values.shape[0]):
         with np.errstate(invalid="ignore", divide="ignore"):
-            np.divide(last_value.sum(axis=0), last_present.sum(axis=0), out=recent[i])
+            np.divide(last_value.sum(axis=0), last_count.sum(axis=0), out=recent[i])
         here = exists[i]
         for slot in range(RECENT_LEAGUES - 1, 0, -1):
             np.copyto(last_value[slot], last_value[slot - 1], where=here)
-            np.copyto(last_present[slot], last_present[slot - 1], where=here)
+            np.copyto(last_count[slot], last_count[slot - 1], where=here)
         np.copyto(last_value[0], filled[i], where=here)
-        np.copyto(last_present[0], present[i], where=here)
+        np.copyto(last_count[0], weight[i], where=here)
     stats["recent"] = recent
     return stats
