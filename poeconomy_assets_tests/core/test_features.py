@@ -92,3 +92,13 @@ def test_rolling_extremes_match_polars_with_missing_days() -> None:
     for got, want in zip(extremes, expected):
         assert got.null_count() == want.null_count()
         np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
+
+
+@pytest.mark.parametrize("bad_price", [0.0, -1.0, math.inf])
+def test_rejects_prices_without_a_finite_log(bad_price: float) -> None:
+    """The numpy windows read a NaN log price as a missing day: a price with no finite log is an error."""
+    dates = [dt.date(2020, 1, 1), dt.date(2020, 1, 2)]
+    rows = pl.DataFrame({"league": ["A", "A"], "currency": ["x", "x"], "date": dates,
+                         "league_day": [0, 1], "price_chaos": [1.0, bad_price]})
+    with pytest.raises(ValueError, match="positive prices"):
+        build_features(rows)
