@@ -108,7 +108,7 @@ def _dense_calendar(prices: pl.DataFrame) -> pl.DataFrame:
     (league, currency) table, and each price is written straight to its computed row (no join)."""
     league = _dense_codes(prices["league"].to_physical().to_numpy())
     currency = _dense_codes(prices["currency"].to_physical().to_numpy())
-    day = prices["league_day"].to_numpy().astype(np.int64)
+    day = prices["league_day"].to_numpy().astype(np.int64, copy=False)
     if day.size and day.min() < 0:
         raise ValueError("league_day must be >= 0")
     group = league * (int(currency.max()) + 1) + currency  # ascending in (league, currency) code order
@@ -424,7 +424,7 @@ def _profiles(rows: pl.DataFrame) -> pl.DataFrame:
 
     def cube(column: str) -> np.ndarray:
         values = np.full(shape, np.nan)
-        values.reshape(-1)[cell] = rows[column].to_numpy().astype(np.float64)
+        values.reshape(-1)[cell] = rows[column].to_numpy()
         return values
 
     def own_at(values: np.ndarray) -> np.ndarray:
