@@ -22,7 +22,7 @@ def postgres_url() -> str:
         import psycopg2
 
         psycopg2.connect(url, connect_timeout=3).close()
-    except Exception as exc:  # any failure to connect means "no server here"
+    except Exception as exc:  # noqa: BLE001 (any failure to connect means "no server here")
         reason = f"PostgreSQL not reachable at {url}: {exc}".strip()
         if os.environ.get("POECONOMY_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"POECONOMY_REQUIRE_POSTGRES=1 but {reason}")

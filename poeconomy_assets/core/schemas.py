@@ -28,7 +28,7 @@ class DailyPrices(pa.DataFrameModel):
 
     class Config:
         strict = False  # live prices add open/high/low/n_snapshots/volume columns
-        unique = ["league", "currency", "date"]
+        unique = ("league", "currency", "date")
 
 
 class Features(pa.DataFrameModel):
@@ -45,7 +45,7 @@ class Features(pa.DataFrameModel):
 
     class Config:
         strict = False  # the feature columns themselves evolve with the model
-        unique = ["league", "currency", "date"]
+        unique = ("league", "currency", "date")
 
     @pa.dataframe_check
     def numeric_columns_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
@@ -71,7 +71,7 @@ class Forecasts(pa.DataFrameModel):
 
     class Config:
         strict = False
-        unique = ["league", "currency", "horizon", "as_of"]
+        unique = ("league", "currency", "horizon", "as_of")
 
     @pa.dataframe_check
     def interval_contains_forecast(cls, data: pa.PolarsData) -> pl.LazyFrame:
