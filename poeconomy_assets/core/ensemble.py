@@ -47,16 +47,16 @@ class TrainingProfile:
     n_trials: int  # Optuna trials for LightGBM
     n_folds: int  # walk-forward validation leagues
     xgboost_trial_share: float = 0.4  # XGBoost is slower per fit: it gets this share of the trials
-    # CPU-time cap on the LightGBM search of one scope (XGBoost gets the same share of it), so the search
-    # costs the same on a busy machine as on an idle one. Whichever of n_trials or this comes first ends
-    # the search; metrics record the trials actually run.
-    search_cpu_seconds: float | None = None
+    # Cap on the LightGBM search of one scope in estimated single-core CPU seconds (XGBoost gets the same
+    # share of it; see ModelFamily.cost): deterministic, so a backtest gives the same figures on every
+    # run. Whichever of n_trials or this comes first ends the search; metrics record the trials run.
+    search_budget_seconds: float | None = None
 
 
 PROFILES = {
     "test": TrainingProfile("test", n_trials=3, n_folds=1),
-    "development": TrainingProfile("development", n_trials=50, n_folds=3, search_cpu_seconds=20.0),
-    "production": TrainingProfile("production", n_trials=200, n_folds=5, search_cpu_seconds=20.0),
+    "development": TrainingProfile("development", n_trials=50, n_folds=3, search_budget_seconds=20.0),
+    "production": TrainingProfile("production", n_trials=200, n_folds=5, search_budget_seconds=20.0),
 }
 
 
@@ -166,10 +166,10 @@ def _fit_scope(rows: pl.DataFrame, names: list[str], target: str, gap: int, prof
         for family in FAMILIES.values():
             share = 1.0 if family.name == "lightgbm" else profile.xgboost_trial_share
             n = max(1, round(profile.n_trials * share))
-            seconds = profile.search_cpu_seconds * share if profile.search_cpu_seconds else None
+            seconds = profile.search_budget_seconds * share if profile.search_budget_seconds else None
             study = f"{label}-{family.name}-{profile.name}-{seed}" if storage else None
             params[family.name], scores[family.name], ran = tune_family(
-                family, folds, names, target, n, seed, storage, study, cpu_seconds=seconds,
+                family, folds, names, target, n, seed, storage, study, budget_seconds=seconds,
                 predictions=fold_predictions[family.name])
             trials += ran if family.searchable else 0
     oof_parts = []

@@ -6,7 +6,6 @@ target (which looks ``h`` days ahead) can never overlap the validation period. (
 overlap, so the gap only bites on data where they would.)
 """
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,7 +64,7 @@ def tune_family(
     seed: int,
     storage: optuna.storages.BaseStorage | None = None,
     study_name: str | None = None,
-    cpu_seconds: float | None = None,
+    budget_seconds: float | None = None,
     predictions: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict, float, int]:
     """Best parameters, their mean validation MASE, and the trials run. Each trial reports after
@@ -73,12 +72,12 @@ def tune_family(
     receives the best parameters' validation predictions per fold league (when this process ran that
     trial), so the caller need not fit the same models again.
 
-    ``cpu_seconds`` caps the search in this process's CPU time, checked after every fold: the first
-    trial (the family's defaults) always completes, and the trial running when the budget is spent is
-    pruned and ends the search. CPU time, unlike the wall clock, does not shrink when other work shares
-    the machine, so a busy machine runs the same search as an idle one (fits are single-threaded)."""
+    ``budget_seconds`` caps the search in *estimated* single-core CPU seconds (the family's cost model,
+    counted after every fold): the first trial (the family's defaults) always completes, and the trial
+    running when the budget is spent is pruned and ends the search. An estimate rather than a clock, so
+    the same data and seed give the same search on every run, whatever the machine and its load."""
     seen: dict[int, dict[str, np.ndarray]] = {}
-    started = time.process_time()
+    spent = [0.0]  # estimated CPU seconds of every fit so far
     if n_trials <= 1 or not family.searchable:
         score = _evaluate(family, family.defaults(), folds, features, target, seed, seen.setdefault(0, {}))
         if predictions is not None:
@@ -91,7 +90,8 @@ def tune_family(
         for step, fold in enumerate(folds):
             scores.append(_fold_score(family, params, fold, features, target, seed, fold_predictions))
             trial.report(float(np.mean(scores)), step)
-            over_budget = cpu_seconds is not None and time.process_time() - started > cpu_seconds
+            spent[0] += family.cost(params, fold.train.height)
+            over_budget = budget_seconds is not None and spent[0] > budget_seconds
             if over_budget and trial.number > 0 and step < len(folds) - 1:
                 trial.study.stop()
                 seen.pop(trial.number, None)

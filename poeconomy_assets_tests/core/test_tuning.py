@@ -2,7 +2,7 @@ import polars as pl
 import pytest
 
 from poeconomy_assets.core.dumps import read_dump_dir
-from poeconomy_assets.core.families import LIGHTGBM
+from poeconomy_assets.core.families import FAMILIES, LIGHTGBM
 from poeconomy_assets.core.features import build_features, feature_columns, target_column
 from poeconomy_assets.core.simulator import SimulationConfig, write_dumps
 from poeconomy_assets.core.tuning import tune_family, walk_forward_folds
@@ -31,11 +31,28 @@ def test_trial_count_cap_without_budget(folds_and_names: tuple[list, list[str]])
     assert trials == 4
 
 
-def test_spent_cpu_budget_keeps_the_defaults_trial_and_stops(folds_and_names: tuple[list, list[str]]) -> None:
+def test_spent_budget_keeps_the_defaults_trial_and_stops(folds_and_names: tuple[list, list[str]]) -> None:
     folds, names = folds_and_names
     predictions: dict = {}
     params, score, trials = tune_family(LIGHTGBM, folds, names, target_column("1d"), n_trials=50, seed=0,
-                                        cpu_seconds=0.0, predictions=predictions)
+                                        budget_seconds=0.0, predictions=predictions)
     assert trials == 1  # the enqueued defaults finish, the budget ends the search
     assert params == LIGHTGBM.defaults() and score > 0
     assert set(predictions) == {fold.league for fold in folds}  # its fold predictions are handed back
+
+
+def test_a_budgeted_search_is_the_same_on_every_run(folds_and_names: tuple[list, list[str]]) -> None:
+    folds, names = folds_and_names
+    rows = folds[-1].train.height
+    budget = 3.5 * LIGHTGBM.cost(LIGHTGBM.defaults(), rows) * len(folds)  # room for a few trials, not 50
+    first, second = (tune_family(LIGHTGBM, folds, names, target_column("1d"), n_trials=50, seed=3,
+                                 budget_seconds=budget) for _ in range(2))
+    assert 1 < first[2] < 50  # the budget, not the trial count, ended it
+    assert first == second  # estimated cost, not a clock: same trials, same parameters, same score
+
+
+def test_cost_models_grow_with_rows_and_trees() -> None:
+    for family in FAMILIES.values():
+        params = family.defaults()
+        assert 0 < family.cost(params, 1_000) < family.cost(params, 20_000)
+        assert family.cost(params, 5_000) < family.cost({**params, "n_estimators": 2 * params["n_estimators"]}, 5_000)
