@@ -77,7 +77,7 @@ def tune_family(
     running when the budget is spent is pruned and ends the search. An estimate rather than a clock, so
     the same data and seed give the same search on every run, whatever the machine and its load."""
     seen: dict[int, dict[str, np.ndarray]] = {}
-    spent = [0.0]  # estimated CPU seconds of every fit so far
+    spent = 0.0  # estimated CPU seconds of every fit so far
     if n_trials <= 1 or not family.searchable:
         score = _evaluate(family, family.defaults(), folds, features, target, seed, seen.setdefault(0, {}))
         if predictions is not None:
@@ -85,19 +85,18 @@ def tune_family(
         return family.defaults(), score, 1
 
     def objective(trial: optuna.Trial) -> float:
+        nonlocal spent
         params = family.suggest(trial)
         scores, fold_predictions = [], seen.setdefault(trial.number, {})
         for step, fold in enumerate(folds):
             scores.append(_fold_score(family, params, fold, features, target, seed, fold_predictions))
             trial.report(float(np.mean(scores)), step)
-            spent[0] += family.cost(params, fold.train.height)
-            over_budget = budget_seconds is not None and spent[0] > budget_seconds
-            if over_budget and trial.number > 0 and step < len(folds) - 1:
-                trial.study.stop()
-                seen.pop(trial.number, None)
-                raise optuna.TrialPruned()
-            if over_budget:
-                trial.study.stop()
+            spent += family.cost(params, fold.train.height)
+            if budget_seconds is not None and spent > budget_seconds:
+                trial.study.stop()  # this is the last trial
+                if trial.number > 0 and step < len(folds) - 1:  # cut short (the defaults always finish)
+                    seen.pop(trial.number, None)
+                    raise optuna.TrialPruned()
             if trial.should_prune():
                 seen.pop(trial.number, None)
                 raise optuna.TrialPruned()
