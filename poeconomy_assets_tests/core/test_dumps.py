@@ -93,12 +93,18 @@ def test_empty_directory_is_an_error(tmp_path: Path) -> None:
 
 
 def test_real_leagues(real_dumps_dir: Path) -> None:
+    """28 leagues (../shared/data/README.md): 370,574 rows, of which 158,105 are the buy side (Get = Chaos Orb)."""
     imported = read_dump_dir(real_dumps_dir)
-    assert len(imported.leagues) == 18 and len(imported.currencies) == 13
-    assert imported.prices.height == 21845 and imported.quarantine.height == 0
-    assert imported.leagues[0] == "Essence" and imported.leagues[-1] == "Ultimatum"
+    assert len(imported.leagues) == 28 and len(imported.currencies) == 233
+    assert imported.prices.height == 212_469 and imported.quarantine.height == 0
+    assert imported.prices.height + imported.skipped_not_chaos == 370_574
+    assert imported.leagues[0] == "Essence" and imported.leagues[-1] == "Phrecia"
+    assert imported.leagues[imported.leagues.index("Ultimatum") :] == [
+        "Ultimatum", "Expedition", "Scourge", "Archnemesis", "Sentinel", "Kalandra", "Sanctum",
+        "Crucible", "Ancestor", "Affliction", "Phrecia",
+    ]  # fmt: skip
     DailyPrices.validate(imported.prices, lazy=True)
     catalog = league_catalog(imported.prices)
     assert catalog["league"].to_list() == imported.leagues
-    assert catalog["recency_rank"].to_list() == list(range(17, -1, -1))
-    assert (catalog["start_date"].shift(-1).drop_nulls() > catalog["end_date"].head(17)).all(), "leagues do not overlap"
+    assert catalog["recency_rank"].to_list() == list(range(27, -1, -1))
+    assert (catalog["start_date"].shift(-1).drop_nulls() > catalog["end_date"].head(27)).all(), "leagues do not overlap"

@@ -50,5 +50,5 @@ def test_real_data_selection(real_dumps_dir) -> None:
     from poeconomy_assets.core.dumps import read_dump_dir
 
     s = select_currencies(read_dump_dir(real_dumps_dir).prices)
-    assert s.live_league == "Ultimatum"
+    assert s.live_league == "Phrecia"  # the newest of the 28 leagues
     assert len(s.selected) >= 10 and all(reason for reason in s.excluded.values())
