@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from poeconomy_assets.commands import backtest as command
-from poeconomy_assets.core.backtest import average_scorecards
+from poeconomy_assets.core.evaluation.backtest import average_scorecards
 
 ROOT = Path(__file__).resolve().parents[1]
 MASE_TARGETS = {"1d": 0.88, "3d": 0.82, "7d": 0.80}

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import polars as pl
 
-from poeconomy_assets.core import families
-from poeconomy_assets.core.dumps import read_dump_dir
-from poeconomy_assets.core.ensemble import _POOLED_CACHE, TrainedModel, train_currency_model
-from poeconomy_assets.core.features import build_features
+from poeconomy_assets.core.features.build import build_features
+from poeconomy_assets.core.ingest.dumps import read_dump_dir
+from poeconomy_assets.core.models import families
+from poeconomy_assets.core.models.ensemble import _POOLED_CACHE, TrainedModel, train_currency_model
 from poeconomy_assets.core.schemas import HORIZONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ LOAD_SCRIPT = """
 import sys, time
 from pathlib import Path
 started = time.perf_counter()
-from poeconomy_assets.core.ensemble import TrainedModel
+from poeconomy_assets.core.models.ensemble import TrainedModel
 imported = time.perf_counter()
 models = [TrainedModel.load(p.parent) for p in sorted(Path(sys.argv[1]).glob("*/*/manifest.json"))]
 print(len(models), imported - started, time.perf_counter() - imported)

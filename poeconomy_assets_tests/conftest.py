@@ -64,8 +64,8 @@ def poe_watch_server():
     """The project's local POE Watch server on 127.0.0.1 and an ephemeral port, simulated time frozen."""
     from datetime import datetime
 
-    from poeconomy_assets.core.live_market import SimulatedMarket
-    from poeconomy_assets.core.poe_watch_server import PoeWatchServer
+    from poeconomy_assets.sim.live_market import SimulatedMarket
+    from poeconomy_assets.sim.poe_watch_server import PoeWatchServer
 
     market = SimulatedMarket(n_currencies=4, seed=5, recompute_seconds=300)
     with PoeWatchServer(market, now=datetime.fromisoformat(SERVER_NOW)) as server:

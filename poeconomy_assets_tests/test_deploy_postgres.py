@@ -11,11 +11,11 @@ import polars as pl
 import psycopg2
 import pytest
 
-from poeconomy_assets.core.simulator import SimulationConfig, write_dumps
 from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.resources import build_resources
-from poeconomy_assets.graph_runner import materialize_graph
+from poeconomy_assets.demo.graph_runner import materialize_graph
 from poeconomy_assets.resources.price_store_postgres import PostgresPriceStore
+from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.postgres

@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from poeconomy_assets.core.backtest import backtest_league, rolling_backtest
-from poeconomy_assets.core.dumps import read_dump_dir
-from poeconomy_assets.core.ensemble import PROFILES
+from poeconomy_assets.core.evaluation.backtest import backtest_league, rolling_backtest
+from poeconomy_assets.core.ingest.dumps import read_dump_dir
+from poeconomy_assets.core.models.ensemble import PROFILES
 from poeconomy_assets.core.schemas import HORIZONS
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.markdown import frame_to_markdown
+from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.schemas import HORIZONS
-from poeconomy_assets.core.simulator import SimulationConfig, write_dumps
 from poeconomy_assets.defs.resources import build_resources, poeconomy_home
-from poeconomy_assets.graph_runner import GraphRun, materialize_graph
+from poeconomy_assets.demo.graph_runner import GraphRun, materialize_graph
+from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         run_config = {"ops": {"price_models": {"config": {"profile": args.profile}}}}
         outcome = materialize_graph(defs, instance, run_config)
         if args.live:
-            from poeconomy_assets.live_demo import run_live_demo
+            from poeconomy_assets.demo.live_demo import run_live_demo
 
             run_live_demo(home, dumps, instance, args.currencies, args.ticks, run_config)
     print_summary(home, outcome)

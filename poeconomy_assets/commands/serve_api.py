@@ -5,8 +5,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from poeconomy_assets.core.live_market import DumpMarket, SimulatedMarket
-from poeconomy_assets.core.poe_watch_server import FAULT_KINDS, PoeWatchServer
+from poeconomy_assets.sim.live_market import DumpMarket, SimulatedMarket
+from poeconomy_assets.sim.poe_watch_server import FAULT_KINDS, PoeWatchServer
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ import argparse
 import time
 from pathlib import Path
 
-from poeconomy_assets.core.simulator import SimulationConfig, write_dumps
+from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

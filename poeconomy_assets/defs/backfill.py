@@ -16,9 +16,9 @@ from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraph
 # RunRequest.for_asset_graph_subset takes; Dagster has no public constructor for it yet.
 from dagster._core.definitions.events import AssetKeyPartitionKey
 
-from poeconomy_assets.core.currency_names import CurrencyResolver
-from poeconomy_assets.core.live_prices import slot_start
-from poeconomy_assets.core.poe_watch_payloads import CATEGORIES, parse_items
+from poeconomy_assets.core.ingest.currency_names import CurrencyResolver
+from poeconomy_assets.core.ingest.live_prices import slot_start
+from poeconomy_assets.core.ingest.poe_watch_payloads import CATEGORIES, parse_items
 from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.defs.ingestion import known_currencies
 from poeconomy_assets.resources.poe_watch import PoeWatchClient

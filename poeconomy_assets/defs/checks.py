@@ -10,7 +10,7 @@ import pandera.errors
 import pandera.polars as pa
 import polars as pl
 
-from poeconomy_assets.core.markdown import frame_to_markdown
+from poeconomy_assets.core.report.markdown import frame_to_markdown
 
 MAX_FAILURE_ROWS = 20
 

@@ -5,7 +5,7 @@ import time
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.features import build_features, feature_columns
+from poeconomy_assets.core.features.build import build_features, feature_columns
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.schemas import Features
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec

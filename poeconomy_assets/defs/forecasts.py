@@ -8,10 +8,10 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.artifacts import MANIFEST, sha256
-from poeconomy_assets.core.forecast_table import build_forecasts, stored_calibration
-from poeconomy_assets.core.markdown import frame_to_markdown
+from poeconomy_assets.core.models.artifacts import MANIFEST, sha256
+from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.schemas import Forecasts
+from poeconomy_assets.core.uncertainty.forecast_table import build_forecasts, stored_calibration
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
 from poeconomy_assets.defs.partitions import currency_horizon_partitions, split_currency_horizon
 from poeconomy_assets.resources.model_store import ModelStore

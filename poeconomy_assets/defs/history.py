@@ -4,9 +4,9 @@ import time
 
 import dagster as dg
 
-from poeconomy_assets.core.currency_names import canonicalize_currencies
-from poeconomy_assets.core.dumps import league_catalog
-from poeconomy_assets.core.markdown import frame_to_markdown
+from poeconomy_assets.core.ingest.currency_names import canonicalize_currencies
+from poeconomy_assets.core.ingest.dumps import league_catalog
+from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.schemas import DailyPrices
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
 from poeconomy_assets.defs.partitions import register_partitions

@@ -7,11 +7,16 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.currency_names import CurrencyResolver
+from poeconomy_assets.core.ingest.currency_names import CurrencyResolver
+from poeconomy_assets.core.ingest.live_prices import parse_slot, slot_key, slot_start
+from poeconomy_assets.core.ingest.poe_watch_payloads import (
+    CATEGORIES,
+    PayloadError,
+    parse_items,
+    require_list,
+)
 from poeconomy_assets.core.keys import name_from_key
-from poeconomy_assets.core.live_prices import parse_slot, slot_key, slot_start
-from poeconomy_assets.core.markdown import frame_to_markdown
-from poeconomy_assets.core.poe_watch_payloads import CATEGORIES, PayloadError, parse_items, require_list
+from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.defs.partitions import league_partitions, register_partitions
 from poeconomy_assets.resources.poe_watch import Fetched, PoeWatchClient, PoeWatchUnavailable
 from poeconomy_assets.resources.price_store import PriceStore

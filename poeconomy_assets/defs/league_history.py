@@ -6,9 +6,14 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.currency_names import CurrencyResolver
+from poeconomy_assets.core.ingest.currency_names import CurrencyResolver
+from poeconomy_assets.core.ingest.poe_watch_payloads import (
+    CATEGORIES,
+    SNAPSHOT_SCHEMA,
+    parse_history,
+    parse_items,
+)
 from poeconomy_assets.core.keys import name_from_key
-from poeconomy_assets.core.poe_watch_payloads import CATEGORIES, SNAPSHOT_SCHEMA, parse_history, parse_items
 from poeconomy_assets.defs.ingestion import fetch_or_fail, known_currencies
 from poeconomy_assets.defs.partitions import league_partitions
 from poeconomy_assets.resources.poe_watch import PoeWatchClient

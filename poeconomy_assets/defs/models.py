@@ -6,7 +6,7 @@ import time
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.ensemble import train_currency_model
+from poeconomy_assets.core.models.ensemble import train_currency_model
 from poeconomy_assets.defs.partitions import currency_horizon_partitions, split_currency_horizon
 from poeconomy_assets.resources.model_store import ModelStore
 

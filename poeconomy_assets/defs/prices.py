@@ -3,9 +3,9 @@
 import dagster as dg
 import polars as pl
 
+from poeconomy_assets.core.ingest.live_prices import daily_from_snapshots
 from poeconomy_assets.core.keys import name_from_key
-from poeconomy_assets.core.live_prices import daily_from_snapshots
-from poeconomy_assets.core.markdown import frame_to_markdown
+from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.schemas import DailyPrices
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
 from poeconomy_assets.defs.partitions import league_partitions

@@ -5,17 +5,17 @@ import time
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.allocation import AllocationRules
 from poeconomy_assets.core.keys import name_from_key
-from poeconomy_assets.core.markdown import frame_to_markdown
-from poeconomy_assets.core.report import (
+from poeconomy_assets.core.report.allocation import AllocationRules
+from poeconomy_assets.core.report.charts import allocation_chart_png, fan_chart_png
+from poeconomy_assets.core.report.markdown import frame_to_markdown
+from poeconomy_assets.core.report.report import (
     ReportSettings,
     build_report,
     latest_forecasts,
     png_markdown,
     report_html,
 )
-from poeconomy_assets.core.report_charts import allocation_chart_png, fan_chart_png
 from poeconomy_assets.core.schemas import InvestmentReport
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
 from poeconomy_assets.defs.partitions import league_partitions

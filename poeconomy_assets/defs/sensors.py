@@ -8,10 +8,10 @@ import json
 import dagster as dg
 from dagster import _time as dagster_time  # the clock Dagster's own freeze_time test utility controls
 
+from poeconomy_assets.core.ingest.leagues import followed_leagues, parse_leagues
+from poeconomy_assets.core.ingest.live_prices import SLOT_SECONDS, slot_key, slot_start
+from poeconomy_assets.core.ingest.poe_watch_payloads import PayloadError
 from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.core.leagues import followed_leagues, parse_leagues
-from poeconomy_assets.core.live_prices import SLOT_SECONDS, slot_key, slot_start
-from poeconomy_assets.core.poe_watch_payloads import PayloadError
 from poeconomy_assets.defs.backfill import league_backfill_subset, new_league_currencies
 from poeconomy_assets.defs.jobs import ingestion_job
 from poeconomy_assets.defs.partitions import currency_partitions, league_partitions

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from poeconomy_assets.core.ensemble import TrainedModel
 from poeconomy_assets.core.keys import key_from_name
+from poeconomy_assets.core.models.ensemble import TrainedModel
 
 
 class ModelStore(dg.ConfigurableResource):

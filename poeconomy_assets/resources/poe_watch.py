@@ -20,8 +20,8 @@ from typing import Any
 import dagster as dg
 import requests
 
-from poeconomy_assets.core.circuit_breaker import CircuitBreaker, CircuitOpenError
-from poeconomy_assets.core.poe_watch_payloads import PayloadError, decode_json
+from poeconomy_assets.core.ingest.circuit_breaker import CircuitBreaker, CircuitOpenError
+from poeconomy_assets.core.ingest.poe_watch_payloads import PayloadError, decode_json
 
 RETRY_STATUSES = frozenset({403, 429, 500, 502, 503, 504})
 DEFAULT_USER_AGENT = (

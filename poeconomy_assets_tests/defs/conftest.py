@@ -7,10 +7,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from poeconomy_assets.core.simulator import SimulationConfig, write_dumps
 from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.resources import build_resources
-from poeconomy_assets.graph_runner import GraphRun, materialize_graph
+from poeconomy_assets.demo.graph_runner import GraphRun, materialize_graph
+from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
 SMALL_MARKET = SimulationConfig(n_leagues=3, n_currencies=4, seed=11, min_days=40, max_days=50)
 TEST_PROFILE = {"ops": {"price_models": {"config": {"profile": "test"}}}}

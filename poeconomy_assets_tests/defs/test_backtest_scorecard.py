@@ -5,12 +5,12 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.dumps import read_dump_dir
+from poeconomy_assets.core.ingest.dumps import read_dump_dir
 from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.core.simulator import SimulationConfig, write_dumps
 from poeconomy_assets.definitions import ASSET_MODULES
 from poeconomy_assets.defs.partitions import register_partitions
 from poeconomy_assets.defs.resources import build_resources
+from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
 # Four leagues: the last is held out, and the three before it leave one walk-forward fold.
 MARKET = SimulationConfig(n_leagues=4, n_currencies=2, seed=13, min_days=40, max_days=45, late_share=0.0)

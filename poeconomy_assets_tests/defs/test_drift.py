@@ -10,12 +10,12 @@ import pytest
 
 from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.core.schemas import HORIZON_DAYS
-from poeconomy_assets.core.simulator import SimulationConfig, simulate_prices
 from poeconomy_assets.definitions import ASSET_MODULES
 from poeconomy_assets.defs.drift import drift_sensor
 from poeconomy_assets.defs.partitions import currency_horizon_key, register_partitions
 from poeconomy_assets.defs.resources import build_resources
 from poeconomy_assets.defs.scorecards import DRIFT_CHECK_KEY
+from poeconomy_assets.sim.simulator import SimulationConfig, simulate_prices
 
 MARKET = SimulationConfig(n_leagues=1, n_currencies=4, seed=5, min_days=50, max_days=50, missing_rate=0.0,
                           late_share=0.0)

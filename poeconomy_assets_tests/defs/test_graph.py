@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from poeconomy_assets.core.dumps import read_dump_dir
+from poeconomy_assets.core.ingest.dumps import read_dump_dir
 from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.core.schemas import HORIZONS
 

@@ -6,9 +6,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from poeconomy_assets.core.simulator import SimulationConfig, write_dumps
 from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.resources import build_resources
+from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
 MARKET = SimulationConfig(n_leagues=2, n_currencies=3, seed=3, min_days=20, max_days=25)
 

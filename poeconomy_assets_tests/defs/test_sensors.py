@@ -11,7 +11,7 @@ from dagster._core.test_utils import freeze_time  # Dagster's own clock control 
 
 from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.defs.sensors import ingestion_sensor, new_league_sensor
-from poeconomy_assets.graph_runner import materialize_subset
+from poeconomy_assets.demo.graph_runner import materialize_subset
 
 from ..conftest import SPEC_FIXTURES
 from .conftest import TEST_PROFILE, Live

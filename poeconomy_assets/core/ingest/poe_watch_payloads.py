@@ -1,0 +1,270 @@
+"""Validate POE Watch responses before anything uses them (pure Python + polars, no dagster).
+
+Two levels, following the spec's "failures a client must survive" section:
+
+- **payload** (:func:`decode_json`, :func:`require_list`): an HTML error page, an empty body, malformed JSON
+  or a JSON object where a list belongs raise :class:`PayloadError`; JSON ``null`` and ``[]`` mean *no data*
+  (never zero prices).
+- **row** (:func:`parse_items`): each bad element is skipped and counted under one reason; numeric strings
+  are coerced, names trimmed, duplicated ids resolved (the row with the larger ``daily`` wins), ``mean``
+  outside ``[min, max]`` kept but counted, absurd jumps rejected.
+"""
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from poeconomy_assets.core.ingest.currency_names import CurrencyResolver
+
+CATEGORIES = ("currency", "fragment")
+# A price more than JUMP_FACTOR times above (or below) the reference (the last accepted snapshot, else the
+# median of the row's own recent history) is a price-fixing listing, not a market move.
+JUMP_FACTOR = 25.0
+
+# Why a row was skipped (or flagged); every key appears in the asset's metadata, zero or not.
+SKIP_REASONS = (
+    "not_an_object",
+    "missing_id",
+    "missing_name",
+    "missing_mean",
+    "non_numeric",
+    "non_positive_mean",
+    "other_category",
+    "price_jump",
+    "duplicate_id",
+    "near_miss_name",
+)
+FLAG_REASONS = ("mean_outside_min_max", "low_confidence", "missing_low_confidence", "coerced_strings",
+                "renamed_or_aliased")
+
+
+class PayloadError(ValueError):
+    """A response that is not a usable JSON payload; the message says what it was instead."""
+
+
+def decode_json(body: bytes, content_type: str | None = None) -> Any:
+    """The JSON value of ``body``; raises PayloadError for empty bodies, HTML pages and malformed JSON."""
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        raise PayloadError("empty response body (expected JSON)")
+    lowered = text[:200].lower()
+    if (content_type and "html" in content_type.lower()) or lowered.startswith(("<!doctype", "<html", "<")):
+        title = _html_title(text)
+        raise PayloadError(f"an HTML page instead of JSON{f' ({title!r})' if title else ''}: {text[:80]!r}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PayloadError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}; "
+                           f"body starts {text[:60]!r}") from exc
+
+
+def _html_title(text: str) -> str:
+    low = text.lower()
+    start, end = low.find("<title>"), low.find("</title>")
+    return text[start + 7:end].strip() if 0 <= start < end else ""
+
+
+def require_list(data: Any, what: str) -> list:
+    """``data`` as a list; ``null`` is an empty list (no data); an object or scalar raises PayloadError."""
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        shown = json.dumps(data)[:120] if isinstance(data, dict | str | int | float) else type(data).__name__
+        raise PayloadError(f"{what} returned a JSON {type(data).__name__}, not a list: {shown}")
+    return data
+
+
+def to_number(value: Any) -> tuple[float | None, bool]:
+    """(float or None, whether it was coerced from a string). Booleans are not numbers."""
+    if value is None or isinstance(value, bool):
+        return None, False
+    if isinstance(value, int | float):
+        return float(value), False
+    if isinstance(value, str):
+        try:
+            return float(value.strip()), True
+        except ValueError:
+            return math.nan, True
+    return math.nan, False
+
+
+@dataclass
+class ParsedItems:
+    """Rows ready for the price store (SNAPSHOT_COLUMNS), and what happened to the others."""
+
+    rows: pl.DataFrame
+    received: int
+    counts: Counter = field(default_factory=Counter)
+    problems: list[dict] = field(default_factory=list)  # one entry per skipped or flagged element
+
+    def count_table(self) -> dict[str, int]:
+        return {reason: int(self.counts.get(reason, 0)) for reason in (*SKIP_REASONS, *FLAG_REASONS)}
+
+
+SNAPSHOT_SCHEMA = {
+    "league": pl.Utf8, "currency": pl.Utf8, "category": pl.Utf8, "item_id": pl.Int64,
+    "snapshot_at": pl.Datetime("us", "UTC"), "mean_chaos": pl.Float64, "min_chaos": pl.Float64,
+    "max_chaos": pl.Float64, "daily": pl.Int64, "low_confidence": pl.Boolean, "payload_hash": pl.Utf8,
+}
+
+
+def parse_items(
+    data: Any,
+    *,
+    league: str,
+    category: str,
+    snapshot_at: datetime,
+    payload_hash: str,
+    resolver: CurrencyResolver,
+    last_prices: dict[str, float] | None = None,
+) -> ParsedItems:
+    """Validate one ``/get`` response into snapshot rows; never raises on a bad row, only on a bad payload."""
+    items = require_list(data, f"/get?league={league}&category={category}")
+    parsed = ParsedItems(rows=pl.DataFrame(schema=SNAPSHOT_SCHEMA), received=len(items))
+    last_prices = last_prices or {}
+    accepted: dict[int, dict] = {}
+
+    def problem(index: int, reason: str, detail: str, skip: bool = True) -> None:
+        parsed.counts[reason] += 1
+        parsed.problems.append({"index": index, "reason": reason, "detail": detail[:120], "skipped": skip})
+
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            problem(index, "not_an_object", repr(item))
+            continue
+        item_id, id_coerced = to_number(item.get("id"))
+        if item_id is None or math.isnan(item_id) or item_id <= 0 or item_id != int(item_id):
+            problem(index, "missing_id", f"id = {item.get('id')!r}")
+            continue
+        raw_name = item.get("name")
+        if not isinstance(raw_name, str) or not raw_name.strip():
+            problem(index, "missing_name", f"id {int(item_id)}: name = {raw_name!r}")
+            continue
+        row_category = item.get("category")
+        row_category = category if row_category is None else str(row_category).strip().lower()
+        if row_category not in CATEGORIES:
+            problem(index, "other_category", f"{raw_name.strip()}: category {item.get('category')!r}")
+            continue
+        if "mean" not in item or item.get("mean") is None:
+            problem(index, "missing_mean", f"{raw_name.strip()}: mean missing or null")
+            continue
+        mean, mean_coerced = to_number(item.get("mean"))
+        low, low_coerced = to_number(item.get("min"))
+        high, high_coerced = to_number(item.get("max"))
+        daily, daily_coerced = to_number(item.get("daily"))
+        if any(v is not None and math.isnan(v) for v in (mean, low, high, daily)):
+            problem(index, "non_numeric", f"{raw_name.strip()}: mean/min/max/daily not numbers")
+            continue
+        if mean is None or not math.isfinite(mean) or mean <= 0:
+            problem(index, "non_positive_mean", f"{raw_name.strip()}: mean = {item.get('mean')!r}")
+            continue
+        resolution = resolver.resolve(raw_name)
+        if resolution.near_miss_of is not None:
+            problem(index, "near_miss_name", f"{raw_name.strip()!r} looks like {resolution.near_miss_of!r} "
+                                             "but is not a known alias")
+            continue
+        name = resolution.name
+        if resolution.changed:
+            problem(index, "renamed_or_aliased", f"{raw_name!r} → {name!r}", skip=False)
+        reference = last_prices.get(name) or _history_median(item.get("history"))
+        if reference and (mean > reference * JUMP_FACTOR or mean < reference / JUMP_FACTOR):
+            problem(index, "price_jump", f"{name}: mean {mean:g} vs reference {reference:g}")
+            continue
+        if any((id_coerced, mean_coerced, low_coerced, high_coerced, daily_coerced)):
+            problem(index, "coerced_strings", f"{name}: numbers sent as strings", skip=False)
+        low = low if low is not None and math.isfinite(low) and low >= 0 else None
+        high = high if high is not None and math.isfinite(high) and high >= 0 else None
+        if low is not None and high is not None and not (low <= mean <= high):
+            problem(index, "mean_outside_min_max", f"{name}: mean {mean:g} not in [{low:g}, {high:g}]", skip=False)
+        low_confidence = item.get("lowConfidence")
+        if not isinstance(low_confidence, bool):
+            # Unknown confidence is treated as low: a row the API could not vouch for.
+            problem(index, "missing_low_confidence", f"{name}: lowConfidence = {low_confidence!r}", skip=False)
+            low_confidence = True
+        row = {
+            "league": league, "currency": name, "category": row_category, "item_id": int(item_id),
+            "snapshot_at": snapshot_at.astimezone(UTC), "mean_chaos": mean, "min_chaos": low, "max_chaos": high,
+            "daily": None if daily is None or daily < 0 else int(daily), "low_confidence": low_confidence,
+            "payload_hash": payload_hash,
+        }
+        key = int(item_id)
+        if key in accepted:
+            kept, dropped = _prefer(accepted[key], row)
+            problem(index, "duplicate_id", f"id {key} ({name}): kept mean {kept['mean_chaos']:g} "
+                                           f"(daily {kept['daily']}), dropped mean {dropped['mean_chaos']:g}")
+            accepted[key] = kept
+            continue
+        accepted[key] = row
+    rows = list(accepted.values())
+    frame = pl.DataFrame(rows, schema=SNAPSHOT_SCHEMA) if rows else parsed.rows
+    # Two ids may resolve to one currency name (an alias): the key is (league, currency, snapshot_at).
+    parsed.rows = frame.sort("daily", descending=True, nulls_last=True).unique(
+        ["currency"], keep="first", maintain_order=True).sort("currency")
+    parsed.counts["low_confidence"] = int(parsed.rows["low_confidence"].sum() or 0)
+    merged = frame.height - parsed.rows.height
+    if merged:
+        parsed.counts["duplicate_id"] += merged
+    return parsed
+
+
+def _prefer(a: dict, b: dict) -> tuple[dict, dict]:
+    """(kept, dropped): the row with more listings in the last 24 h wins; on a tie the first seen."""
+    return (b, a) if (b["daily"] or 0) > (a["daily"] or 0) else (a, b)
+
+
+def _history_median(history: Any) -> float | None:
+    if not isinstance(history, list):
+        return None
+    values = sorted(v for v in (to_number(x)[0] for x in history) if v is not None and math.isfinite(v) and v > 0)
+    return values[len(values) // 2] if values else None
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    day_at: datetime  # UTC
+    mean: float
+
+
+def parse_history(data: Any, what: str) -> tuple[list[HistoryPoint], int]:
+    """Daily means of one ``/history`` response, and how many points were unusable."""
+    points, bad = [], 0
+    for entry in require_list(data, what):
+        if not isinstance(entry, dict):
+            bad += 1
+            continue
+        mean, _ = to_number(entry.get("mean"))
+        when = parse_timestamp(entry.get("date"))
+        if mean is None or not math.isfinite(mean) or mean <= 0 or when is None:
+            bad += 1
+            continue
+        points.append(HistoryPoint(when, mean))
+    return points, bad
+
+
+GO_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """An ISO-8601 timestamp with any offset (and fractional seconds) in UTC; the Go zero time is None."""
+    if not isinstance(value, str) or not value.strip() or value.strip() == GO_ZERO_TIME:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    if "." in text:  # Python < 3.11.? accepts only 3 or 6 fractional digits: pad to 6
+        head, _, rest = text.partition(".")
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
+        tail = rest[len(digits):]
+        text = f"{head}.{(digits + '000000')[:6]}{tail}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    if parsed.year <= 1:
+        return None
+    return parsed.astimezone(UTC)

@@ -1,0 +1,136 @@
+"""Walk-forward validation by league and the Optuna search over each model family's parameters.
+
+Folds are whole leagues: fold k validates on one of the most recent training leagues and trains on
+every league before it, minus the last ``h`` days before the validation league starts, so a training
+target (which looks ``h`` days ahead) can never overlap the validation period. (Leagues never
+overlap, so the gap only bites on data where they would.)
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import optuna
+import polars as pl
+
+from poeconomy_assets.core.models.families import ModelFamily
+
+
+@dataclass(frozen=True)
+class Fold:
+    train: pl.DataFrame
+    validation: pl.DataFrame
+    league: str
+
+
+def league_order(features: pl.DataFrame) -> list[str]:
+    return features.group_by("league").agg(pl.col("date").min()).sort("date", "league")["league"].to_list()
+
+
+def walk_forward_folds(rows: pl.DataFrame, n_folds: int, gap_days: int, min_train_leagues: int = 2) -> list[Fold]:
+    """Up to ``n_folds`` folds over the most recent leagues of ``rows`` (oldest fold first)."""
+    leagues = league_order(rows)
+    folds = []
+    for league in leagues[max(min_train_leagues, len(leagues) - n_folds):]:
+        validation = rows.filter(pl.col("league") == league)
+        start = validation["date"].min()
+        earlier = leagues[: leagues.index(league)]
+        train = rows.filter(pl.col("league").is_in(earlier) & (pl.col("date") < start - pl.duration(days=gap_days)))
+        if train.height and validation.height:
+            folds.append(Fold(train, validation, league))
+    return folds
+
+
+def price_mase(validation: pl.DataFrame, target: str, predicted: np.ndarray) -> float:
+    """Price MAE of the forecasts over persistence's on the same rows, averaged over currencies
+    (lower is better; 1 = persistence) — the backtest's headline score."""
+    price = validation["price_chaos"].to_numpy()
+    actual = price * np.exp(validation[target].to_numpy())
+    model_err = np.abs(actual - price * np.exp(np.asarray(predicted, dtype=float)))
+    persistence_err = np.abs(actual - price)
+    codes = validation["currency"].to_physical().to_numpy() if validation["currency"].dtype == pl.Categorical else \
+        np.unique(validation["currency"].to_numpy(), return_inverse=True)[1]
+    model_sum = np.bincount(codes, weights=model_err)
+    persistence_sum = np.bincount(codes, weights=persistence_err)
+    ok = persistence_sum > 0
+    return float(np.mean(model_sum[ok] / persistence_sum[ok])) if ok.any() else 1.0
+
+
+def tune_family(
+    family: ModelFamily,
+    folds: list[Fold],
+    features: list[str],
+    target: str,
+    n_trials: int,
+    seed: int,
+    storage: optuna.storages.BaseStorage | None = None,
+    study_name: str | None = None,
+    budget_seconds: float | None = None,
+    predictions: dict[str, np.ndarray] | None = None,
+) -> tuple[dict, float, int]:
+    """Best parameters, their mean validation MASE, and the trials run. Each trial reports after
+    every fold, so the median pruner stops unpromising ones early. If ``predictions`` is given, it
+    receives the best parameters' validation predictions per fold league (when this process ran that
+    trial), so the caller need not fit the same models again.
+
+    ``budget_seconds`` caps the search in *estimated* single-core CPU seconds (the family's cost model,
+    counted after every fold): the first trial (the family's defaults) always completes, and the trial
+    running when the budget is spent is pruned and ends the search. An estimate rather than a clock, so
+    the same data and seed give the same search on every run, whatever the machine and its load."""
+    seen: dict[int, dict[str, np.ndarray]] = {}
+    spent = 0.0  # estimated CPU seconds of every fit so far
+    if n_trials <= 1 or not family.searchable:
+        score = _evaluate(family, family.defaults(), folds, features, target, seed, seen.setdefault(0, {}))
+        if predictions is not None:
+            predictions.update(seen[0])
+        return family.defaults(), score, 1
+
+    def objective(trial: optuna.Trial) -> float:
+        nonlocal spent
+        params = family.suggest(trial)
+        scores, fold_predictions = [], seen.setdefault(trial.number, {})
+        for step, fold in enumerate(folds):
+            scores.append(_fold_score(family, params, fold, features, target, seed, fold_predictions))
+            trial.report(float(np.mean(scores)), step)
+            spent += family.cost(params, fold.train.height)
+            if budget_seconds is not None and spent > budget_seconds:
+                trial.study.stop()  # this is the last trial
+                if trial.number > 0 and step < len(folds) - 1:  # cut short (the defaults always finish)
+                    seen.pop(trial.number, None)
+                    raise optuna.TrialPruned()
+            if trial.should_prune():
+                seen.pop(trial.number, None)
+                raise optuna.TrialPruned()
+        return float(np.mean(scores))
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
+        storage=storage,
+        study_name=study_name,
+        load_if_exists=storage is not None,
+    )
+    study.enqueue_trial(family.defaults())  # the hand-picked defaults always compete
+    study.optimize(objective, n_trials=n_trials)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not done:  # only possible with a shared storage whose other workers failed
+        return family.defaults(), _evaluate(family, family.defaults(), folds, features, target, seed), len(study.trials)
+    best = study.best_trial
+    if predictions is not None and best.number in seen and len(seen[best.number]) == len(folds):
+        predictions.update(seen[best.number])
+    return {**family.defaults(), **best.params}, float(study.best_value), len(study.trials)
+
+
+def _fold_score(family: ModelFamily, params: dict, fold: Fold, features: list[str], target: str, seed: int,
+                predictions: dict[str, np.ndarray] | None = None) -> float:
+    model = family.fit(fold.train.select(features), fold.train[target].to_numpy(), params, seed)
+    predicted = np.asarray(family.predict(model, fold.validation.select(features)), dtype=float)
+    if predictions is not None:
+        predictions[fold.league] = predicted
+    return price_mase(fold.validation, target, predicted)
+
+
+def _evaluate(family: ModelFamily, params: dict, folds: list[Fold], features: list[str], target: str,
+              seed: int, predictions: dict[str, np.ndarray] | None = None) -> float:
+    return float(np.mean([_fold_score(family, params, f, features, target, seed, predictions) for f in folds]))

@@ -1,0 +1,73 @@
+import argparse
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from poeconomy_assets.commands import backtest as command
+from poeconomy_assets.core.evaluation.backtest import average_scorecards, train_leagues_for
+
+LEAGUES = ["Delirium", "Harvest", "Heist", "Ritual"]  # 3 training leagues are the minimum for one fold
+CURRENCIES = "Exalted Orb,Chromatic Orb"
+
+
+@pytest.fixture(scope="module")
+def dumps(real_dumps_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A few real leagues, linked (not copied) into a temporary folder."""
+    folder = tmp_path_factory.mktemp("dumps")
+    for league in LEAGUES:
+        (folder / f"{league}.currency.csv").symlink_to(real_dumps_dir / f"{league}.currency.csv")
+    return folder
+
+
+def _args(dumps: Path, out: Path, **extra) -> argparse.Namespace:
+    defaults = {"dumps": dumps, "test_league": "Ritual", "profile": "test", "json": out, "rolling": 0, "seed": 0,
+                "currencies": CURRENCIES, "horizons": "1d,7d", "quiet": True}
+    return argparse.Namespace(**{**defaults, **extra})
+
+
+def test_backtest_json_has_the_documented_shape(dumps: Path, tmp_path: Path) -> None:
+    out = tmp_path / "scores.json"
+    assert command.run(_args(dumps, out)) == 0
+    result = json.loads(out.read_text())
+    assert result["test_league"] == "Ritual" and result["profile"] == "test"
+    assert result["train_leagues"] == ["Delirium", "Harvest", "Heist"]
+    assert set(result["horizons"]) == {"1d", "7d"}
+    interval_keys = {"coverage_80", "coverage_95", "mean_relative_width", "persistence_coverage_80",
+                     "persistence_relative_width"}
+    for card in result["horizons"].values():
+        assert {"mase", "mape", "mae", "direction_accuracy", "n", "per_currency"} | interval_keys <= set(card)
+        assert set(card["per_currency"]) == set(CURRENCIES.split(","))
+        for scores in card["per_currency"].values():
+            assert set(scores) == {"mase", "mape", "direction_accuracy", "n"} | interval_keys and scores["n"] > 50
+            assert 0.0 <= scores["coverage_80"] <= scores["coverage_95"] <= 1.0
+            assert scores["mean_relative_width"] > 0 and scores["persistence_relative_width"] > 0
+        assert set(card["interval_methods"]) == set(CURRENCIES.split(","))
+        assert 0.3 < card["mase"] < 2.0 and card["n"] == sum(s["n"] for s in card["per_currency"].values())
+    assert result["horizons"]["7d"]["n"] < result["horizons"]["1d"]["n"], "no 7d point without a price 7 days on"
+
+
+def test_unknown_league_is_a_clean_error(dumps: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert command.run(_args(dumps, tmp_path / "x.json", test_league="Atlantis")) == 2
+    assert "Atlantis" in capsys.readouterr().err
+
+
+def test_only_earlier_leagues_train() -> None:
+    prices = pl.DataFrame({
+        "league": ["A", "A", "B", "B", "C"],
+        "date": pl.date_range(pl.date(2020, 1, 1), pl.date(2020, 1, 5), eager=True),
+    })
+    assert train_leagues_for(prices, "B") == ["A"]
+    assert train_leagues_for(prices, "C") == ["A", "B"]
+    with pytest.raises(ValueError, match="not in the data"):
+        train_leagues_for(prices, "Z")
+
+
+def test_rolling_average_is_the_mean_over_leagues() -> None:
+    card = {"mase": 0.8, "mape": 0.1, "mae": 1.0, "direction_accuracy": 0.6, "n": 10, "per_currency": {}}
+    results = [{"test_league": "A", "horizons": {"1d": card}},
+               {"test_league": "B", "horizons": {"1d": {**card, "mase": 1.0, "n": 30}}}]
+    averaged = average_scorecards(results)["1d"]
+    assert averaged["mase"] == pytest.approx(0.9) and averaged["n"] == 40
+    assert averaged["per_league_mase"] == {"A": 0.8, "B": 1.0}

@@ -1,0 +1,47 @@
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from poeconomy_assets.core.evaluation.metrics import score_points, scorecard
+
+
+def test_scores_by_hand() -> None:
+    price = np.array([10.0, 10.0, 10.0, 10.0])
+    actual = np.array([11.0, 9.0, 10.05, 12.0])  # the third point moves 0.5%: not counted for direction
+    forecast = np.array([10.5, 9.5, 9.0, 9.0])
+    s = score_points(price, actual, forecast)
+    assert s["mae"] == pytest.approx((0.5 + 0.5 + 1.05 + 3.0) / 4)
+    assert s["mae_persistence"] == pytest.approx((1.0 + 1.0 + 0.05 + 2.0) / 4)
+    assert s["mase"] == pytest.approx(s["mae"] / s["mae_persistence"])
+    assert s["mape"] == pytest.approx(np.mean([0.5 / 11, 0.5 / 9, 1.05 / 10.05, 3.0 / 12]))
+    assert s["direction_accuracy"] == pytest.approx(2 / 3)  # right, right, (skipped), wrong
+    assert s["n"] == 4
+
+
+def test_persistence_scores_one_and_flat_forecast_counts_as_wrong_direction() -> None:
+    price = np.array([10.0, 20.0])
+    actual = np.array([12.0, 18.0])
+    s = score_points(price, actual, price.copy())
+    assert s["mase"] == pytest.approx(1.0)
+    assert s["direction_accuracy"] == 0.0  # "no move" is not a direction
+
+
+def test_no_moves_means_no_direction_score() -> None:
+    s = score_points(np.array([10.0]), np.array([10.0]), np.array([10.0]))
+    assert math.isnan(s["direction_accuracy"]) and math.isnan(s["mase"])
+
+
+def test_scorecard_averages_mase_over_currencies_not_points() -> None:
+    points = pl.DataFrame({
+        "currency": ["a", "a", "b"],
+        "price_chaos": [1.0, 1.0, 100.0],
+        "actual_chaos": [2.0, 2.0, 110.0],
+        "forecast_chaos": [2.0, 2.0, 100.0],  # a: perfect (MASE 0), b: persistence (MASE 1)
+    })
+    card = scorecard(points)
+    assert card["mase"] == pytest.approx(0.5)
+    assert card["per_currency"]["a"] == {"mase": 0.0, "mape": 0.0, "direction_accuracy": 1.0, "n": 2}
+    assert card["per_currency"]["b"]["mase"] == pytest.approx(1.0)
+    assert card["n"] == 3 and card["mae"] == pytest.approx(10 / 3)

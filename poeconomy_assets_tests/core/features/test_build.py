@@ -1,0 +1,104 @@
+import datetime as dt
+import math
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from poeconomy_assets.core.features.build import build_features, feature_columns, target_column
+from poeconomy_assets.core.ingest.dumps import read_dump_dir
+from poeconomy_assets.core.schemas import Features
+from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
+
+
+@pytest.fixture(scope="module")
+def prices(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+    directory = tmp_path_factory.mktemp("dumps")
+    write_dumps(SimulationConfig(n_leagues=3, n_currencies=6, seed=5, min_days=30, max_days=40), directory)
+    return read_dump_dir(directory).prices
+
+
+def test_one_valid_row_per_price(prices: pl.DataFrame) -> None:
+    features = build_features(prices)
+    assert features.height == prices.height
+    Features.validate(features, lazy=True)
+    assert len(feature_columns(features)) >= 20
+
+
+def test_targets_are_future_log_returns_within_the_league(prices: pl.DataFrame) -> None:
+    features = build_features(prices).sort("league", "currency", "date")
+    row = features.filter(pl.col(target_column("3d")).is_not_null()).row(10, named=True)
+    later = prices.filter(
+        (pl.col("league") == row["league"]) & (pl.col("currency") == row["currency"])
+        & (pl.col("date") == row["date"] + dt.timedelta(days=3))
+    )
+    assert row[target_column("3d")] == pytest.approx(math.log(later["price_chaos"][0] / row["price_chaos"]))
+    last_days = features.group_by("league", "currency").agg(pl.col(target_column("1d")).last())
+    assert last_days[target_column("1d")].null_count() == last_days.height, "no target crosses a league's end"
+
+
+@pytest.mark.parametrize("cut_day", [5, 12, 25])
+def test_no_look_ahead(prices: pl.DataFrame, cut_day: int) -> None:
+    """Changing every price after day t (in this and later leagues) leaves every feature at day t unchanged."""
+    league = sorted(prices["league"].unique().to_list())[1]
+    cut = prices.filter(pl.col("league") == league)["date"].min() + dt.timedelta(days=cut_day)
+    shocked = prices.with_columns(
+        pl.when(pl.col("date") > cut).then(pl.col("price_chaos") * 3.7).otherwise(pl.col("price_chaos")).alias("price_chaos")
+    )
+    columns = feature_columns(build_features(prices))
+    before = build_features(prices).filter(pl.col("date") <= cut).select("league", "currency", "date", *columns)
+    after = build_features(shocked).filter(pl.col("date") <= cut).select("league", "currency", "date", *columns)
+    assert before.height > 0
+    # Equal up to float rounding: windows run as running sums over one long column, so the last bits
+    # of a value can depend on the order of additions, never on what comes later in time.
+    assert_frame_equal(before.sort("league", "currency", "date"), after.sort("league", "currency", "date"),
+                       check_exact=False, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_rolling_medians_match_polars_with_missing_days() -> None:
+    """The numpy medians (selection networks, sorted fallback) equal polars' rolling_median(min_samples=1)."""
+    import numpy as np
+
+    from poeconomy_assets.core.features.build import _rolling_medians
+
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=5_000)
+    values[rng.random(values.size) < 0.2] = np.nan  # holes, some runs longer than a window
+    values[1000:1030] = np.nan
+    values[2000:2010] = 1.0  # ties
+    series = pl.Series(values, nan_to_null=True)
+    for w, median in zip((2, 3, 4, 5, 7, 14, 15), _rolling_medians(values, (2, 3, 4, 5, 7, 14, 15))):
+        expected = series.rolling_median(w, min_samples=1).to_numpy()
+        got = median.to_numpy()
+        present = ~np.isnan(values)  # rows without a price may differ: their median gap is null
+        np.testing.assert_allclose(got[present], expected[present], rtol=0, atol=1e-12)
+
+
+def test_rolling_extremes_match_polars_with_missing_days() -> None:
+    """The numpy min/max (doubling spans, NaN skipped) equal polars' rolling_min/max(min_samples=1)."""
+    import numpy as np
+
+    from poeconomy_assets.core.features.build import _rolling_extremes
+
+    rng = np.random.default_rng(6)
+    values = rng.normal(size=5_000)
+    values[rng.random(values.size) < 0.2] = np.nan
+    values[1000:1030] = np.nan
+    series = pl.Series(values, nan_to_null=True)
+    windows = (1, 2, 3, 5, 7, 8, 9, 14, 16)
+    extremes = _rolling_extremes(values, windows)
+    expected = [series.rolling_min(w, min_samples=1) for w in windows]
+    expected += [series.rolling_max(w, min_samples=1) for w in windows]
+    for got, want in zip(extremes, expected):
+        assert got.null_count() == want.null_count()
+        np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
+
+
+@pytest.mark.parametrize("bad_price", [0.0, -1.0, math.inf])
+def test_rejects_prices_without_a_finite_log(bad_price: float) -> None:
+    """The numpy windows read a NaN log price as a missing day: a price with no finite log is an error."""
+    dates = [dt.date(2020, 1, 1), dt.date(2020, 1, 2)]
+    rows = pl.DataFrame({"league": ["A", "A"], "currency": ["x", "x"], "date": dates,
+                         "league_day": [0, 1], "price_chaos": [1.0, bad_price]})
+    with pytest.raises(ValueError, match="positive prices"):
+        build_features(rows)

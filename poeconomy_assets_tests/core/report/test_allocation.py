@@ -1,0 +1,66 @@
+import numpy as np
+import polars as pl
+import pytest
+
+from poeconomy_assets.core.report.allocation import AllocationRules, allocate, capped_weights
+
+
+@pytest.mark.parametrize("raw, cap", [
+    ([1.0, 1.0, 1.0, 1.0], 0.25),
+    ([10.0, 1.0, 1.0, 1.0, 1.0, 1.0], 0.3),
+    ([5.0, 4.0, 0.1], 0.4),  # cannot place everything: the rest stays in cash
+    ([3.0, 0.0, 2.0, 1.0], 1.0),
+    ([0.0, 0.0], 0.5),
+])
+def test_capped_weights_respect_cap_and_budget(raw: list[float], cap: float) -> None:
+    weights = capped_weights(np.array(raw), cap)
+    assert (weights <= cap + 1e-12).all() and (weights >= 0).all()
+    assert weights.sum() <= 1 + 1e-12
+    assert (weights[np.array(raw) == 0] == 0).all()
+    uncapped = (weights < cap - 1e-9) & (np.array(raw) > 0)
+    if uncapped.sum() >= 2:  # positions below the cap keep the proportions of their scores
+        ratio = weights[uncapped] / np.array(raw)[uncapped]
+        assert np.allclose(ratio, ratio[0])
+    if sum(r > 0 for r in raw) * cap >= 1:
+        assert weights.sum() == pytest.approx(1.0)
+
+
+def _candidates() -> pl.DataFrame:
+    return pl.DataFrame({
+        "currency": ["A", "B", "C", "D", "E"],
+        "price_chaos": [10.0, 2.0, 50.0, 1.0, 5.0],
+        "score": [2.0, 1.0, 0.5, 3.0, 1.0],
+        "diversification": [1.0, 0.8, 0.9, 1.0, 1.0],
+        "liquidity": [0.9, 0.9, 0.9, 0.1, 0.9],  # D is illiquid
+        "expected_return": [0.05, 0.02, 0.01, 0.2, -0.01],  # E is expected to fall
+        "prob_gain": [0.7, 0.6, 0.55, 0.9, 0.4],
+    })
+
+
+@pytest.mark.parametrize("unit, divine", [("chaos", 200.0), ("divine", 200.0)])
+def test_allocation_sums_to_budget_with_caps_and_liquidity(unit: str, divine: float) -> None:
+    rules = AllocationRules(budget=5.0 if unit == "divine" else 1000.0, budget_unit=unit, max_position_share=0.5,
+                            min_liquidity=0.5)
+    budget_chaos = rules.budget * (divine if unit == "divine" else 1.0)
+    out = allocate(_candidates(), rules, divine)
+    by = {r["currency"]: r for r in out.iter_rows(named=True)}
+    assert by["D"]["allocation_chaos"] == 0 and "liquidity" in by["D"]["reason"]
+    assert by["E"]["allocation_chaos"] == 0 and "gain" in by["E"]["reason"]
+    assert out["allocation_chaos"].sum() == pytest.approx(budget_chaos)
+    assert (out["allocation_chaos"] <= rules.max_position_share * budget_chaos + 1e-9).all()
+    assert out["allocation_divine"].to_numpy() == pytest.approx(out["allocation_chaos"].to_numpy() / divine)
+    assert by["A"]["units"] == pytest.approx(by["A"]["allocation_chaos"] / 10.0)
+
+
+def test_divine_budget_needs_a_divine_price() -> None:
+    with pytest.raises(ValueError, match="Divine"):
+        allocate(_candidates(), AllocationRules(budget=1, budget_unit="divine"), None)
+
+
+def test_at_most_max_positions_best_weighted_first() -> None:
+    rules = AllocationRules(budget=100.0, max_position_share=1.0, min_liquidity=0.0, max_positions=2)
+    out = allocate(_candidates(), rules, 200.0)
+    held = out.filter(pl.col("allocation_chaos") > 0)["currency"].to_list()
+    assert sorted(held) == ["A", "D"], "the two best score × diversification among eligible"
+    assert out.filter(pl.col("currency") == "B")["reason"][0] == "beyond the top 2"
+    assert out["allocation_chaos"].sum() == pytest.approx(100.0)

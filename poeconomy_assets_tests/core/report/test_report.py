@@ -1,0 +1,96 @@
+"""The investment report: divine conversion, allocation constraints, triggers, on a synthetic league."""
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from poeconomy_assets.core.report.allocation import AllocationRules
+from poeconomy_assets.core.report.report import ReportSettings, build_report, report_html
+from poeconomy_assets.core.report.triggers import rebalancing_triggers
+from poeconomy_assets.core.uncertainty.forecast_table import add_divine_columns
+
+START = date(2024, 1, 1)
+DAYS = 30
+
+
+def _prices(n: int = 8, seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        name = "Divine Orb" if i == 0 else f"C{i}"
+        base = 200.0 if i == 0 else 1.0 + i
+        walk = np.exp(np.cumsum(rng.normal(0, 0.03, DAYS)))
+        for d in range(DAYS):
+            rows.append({"league": "L", "currency": name, "date": START + timedelta(days=d), "league_day": d,
+                         "price_chaos": base * walk[d], "confidence": "Low" if (i == 7 and d % 2) else "High"})
+    return pl.DataFrame(rows)
+
+
+def _forecasts(prices: pl.DataFrame, returns: dict[str, float]) -> pl.DataFrame:
+    """Forecasts from the last two days at every horizon: expected return given per currency (yesterday's
+    had the opposite sign for C1), an 80% band of ±10% and P(up) 0.5 + return."""
+    rows = []
+    for (currency,), group in prices.group_by("currency"):
+        for horizon in ("1d", "3d", "7d"):
+            for back in (1, 0):
+                row = group.sort("date")[-1 - back]
+                er = returns.get(currency, 0.0) * (-1 if (back and currency == "C1") else 1)
+                price = row["price_chaos"][0]
+                rows.append({"league": "L", "currency": currency, "horizon": horizon, "as_of": row["date"][0],
+                             "price_chaos": price, "forecast_chaos": price * (1 + er), "expected_return": er,
+                             "lower_80": price * (1 + er) * 0.9, "upper_80": price * (1 + er) * 1.1,
+                             "lower_95": price * (1 + er) * 0.8, "upper_95": price * (1 + er) * 1.2,
+                             "prob_up": min(0.99, 0.5 + er), "prob_up_reason": None, "interval_method": "conformal-own",
+                             "forecast_source": "model"})
+    return pl.DataFrame(rows)
+
+
+def test_prices_convert_to_divines_at_the_same_date() -> None:
+    features = pl.DataFrame({"league": ["L"] * 4, "currency": ["Divine Orb", "Divine Orb", "X", "X"],
+                             "date": [START, START + timedelta(days=1)] * 2, "price_chaos": [100.0, 200.0, 10.0, 10.0]})
+    frame = pl.DataFrame({"league": ["L", "L", "L"], "as_of": [START, START + timedelta(days=1), START + timedelta(days=5)],
+                          "price_chaos": [10.0, 10.0, 10.0], "forecast_chaos": [12.0, 12.0, 12.0],
+                          **{c: [9.0, 9.0, 9.0] for c in ("lower_80", "upper_80", "lower_95", "upper_95")}})
+    out = add_divine_columns(frame, features)
+    assert out["price_divine"].to_list() == [pytest.approx(0.1), pytest.approx(0.05), None]
+    assert out["forecast_divine"][0] == pytest.approx(0.12)
+    assert out["lower_80_divine"][1] == pytest.approx(9.0 / 200.0)
+
+
+@pytest.mark.parametrize("unit, budget", [("chaos", 1000.0), ("divine", 3.0)])
+def test_report_allocates_within_budget_and_caps(unit: str, budget: float) -> None:
+    prices = _prices()
+    returns = {"C1": 0.08, "C2": 0.06, "C3": 0.05, "C4": 0.04, "C5": -0.05, "C6": 0.0, "C7": 0.09}
+    rules = AllocationRules(budget=budget, budget_unit=unit, max_position_share=0.3, min_liquidity=0.6)
+    report = build_report("L", _forecasts(prices, returns), prices, ReportSettings(rules=rules))
+    ranking = {r["currency"]: r for r in report.ranking.iter_rows(named=True)}
+    divine = report.divine_price_chaos
+    assert divine == pytest.approx(prices.filter(pl.col("currency") == "Divine Orb")["price_chaos"][-1])
+    budget_chaos = budget * (divine if unit == "divine" else 1.0)
+    assert report.ranking["allocation_chaos"].sum() + report.cash_chaos == pytest.approx(budget_chaos)
+    assert report.ranking["allocation_chaos"].max() <= 0.3 * budget_chaos + 1e-9
+    assert ranking["C7"]["allocation_chaos"] == 0, "half its prices are low-confidence: illiquid"
+    assert ranking["C5"]["allocation_chaos"] == 0 and ranking["C6"]["allocation_chaos"] == 0
+    assert set(report.allocation["currency"]) == {"C1", "C2", "C3", "C4"}
+    for r in ranking.values():
+        assert r["price_divine"] == pytest.approx(r["price_chaos"] / divine)
+        assert r["forecast_divine_7d"] == pytest.approx(r["forecast_chaos_7d"] / divine)
+    assert ranking["C1"]["downside_7d_pct"] == pytest.approx(100 * (1.08 * 0.9 - 1), abs=1e-3)
+    assert "sign flip" in (ranking["C1"]["rebalance"] or "")
+    assert ranking["C7"]["data_quality"] == "low confidence"
+    page = report_html(report, {"chart": b"png"})
+    assert "<table>" in page and "data:image/png;base64," in page
+
+
+def test_price_leaving_its_interval_triggers() -> None:
+    day = START
+    forecasts = pl.DataFrame({
+        "currency": ["A", "A", "B", "B"], "horizon": ["1d"] * 4, "as_of": [day, day + timedelta(days=1)] * 2,
+        "price_chaos": [10.0, 13.0, 10.0, 10.5], "expected_return": [0.01] * 4,
+        "lower_80": [9.0, 12.0, 9.0, 9.5], "upper_80": [11.0, 14.0, 11.0, 11.5],
+    })
+    triggers = rebalancing_triggers(forecasts)
+    assert triggers.select("currency", "trigger").rows() == [("A", "left interval")]
+    assert "13" in triggers["detail"][0]

@@ -1,0 +1,122 @@
+import numpy as np
+import pytest
+
+from poeconomy_assets.core.uncertainty.intervals import calibrate
+
+
+def test_conformal_interval_covers_about_nominal_share_of_new_draws() -> None:
+    rng = np.random.default_rng(0)
+    calibration, fresh = rng.normal(0, 0.05, 400), rng.normal(0, 0.05, 4000)
+    band = calibrate(calibration, point=0.0, horizon_days=1)
+    assert band.method == "conformal"
+    inside80 = np.mean((fresh >= band.lower_80) & (fresh <= band.upper_80))
+    inside95 = np.mean((fresh >= band.lower_95) & (fresh <= band.upper_95))
+    assert 0.76 <= inside80 <= 0.84
+    assert 0.93 <= inside95 <= 0.97
+    assert band.lower_95 < band.lower_80 < 0 < band.upper_80 < band.upper_95
+
+
+@pytest.mark.parametrize(("n", "method"), [(30, "conformal"), (15, "conformal"), (14, "bootstrap"), (5, "bootstrap"), (4, "conservative"), (0, "conservative")])
+def test_fallback_ladder(n: int, method: str) -> None:
+    band = calibrate(np.linspace(-0.1, 0.1, n), point=0.01, horizon_days=3)
+    assert band.method == method
+    assert band.n_residuals == n
+    if method == "conservative":
+        assert band.prob_up is None and "residuals" in (band.prob_up_reason or "")
+    else:
+        assert 0.0 <= (band.prob_up or 0.0) <= 1.0
+
+
+def test_conservative_band_widens_with_horizon() -> None:
+    short, long = calibrate(np.array([]), 0.0, 1), calibrate(np.array([]), 0.0, 7)
+    assert long.upper_95 > short.upper_95 > 0
+
+
+def test_probability_of_rise_follows_the_point_forecast() -> None:
+    residuals = np.random.default_rng(1).normal(0, 0.02, 200)
+    assert calibrate(residuals, 0.03, 1).prob_up > 0.9
+    assert calibrate(residuals, -0.03, 1).prob_up < 0.1
+
+
+# Phase-aware, scaled calibration -------------------------------------------------------------------
+import polars as pl
+
+from poeconomy_assets.core.uncertainty.intervals import PhaseCalibrator
+
+
+def _residuals(n: int, league_day: int, scale: float = 0.05, seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame({"league_day": np.full(n, league_day), "scale": np.full(n, scale),
+                         "residual": rng.normal(0, scale, n)})
+
+
+@pytest.mark.parametrize(("own_n", "pooled_n", "method"), [
+    (40, 0, "conformal-own"),
+    (29, 200, "conformal-pooled"),
+    (10, 4, "bootstrap"),  # the pool (own + others) holds 14: one short of conformal
+    (5, 0, "bootstrap"),
+    (4, 0, "conservative"),
+    (0, 0, "conservative"),
+])
+def test_phase_ladder(own_n: int, pooled_n: int, method: str) -> None:
+    """``pooled_n``: other currencies' residuals in the same phase (the pool also holds the own ones)."""
+    own = _residuals(own_n, league_day=40)
+    pooled = pl.concat([own, _residuals(pooled_n, league_day=40, seed=1)])
+    band = PhaseCalibrator(own, pooled, horizon_days=3).intervals(np.array([0.02]), np.array([45]), np.array([0.05]))
+    row = band.row(0, named=True)
+    assert row["interval_method"] == method
+    assert row["lower_95"] < row["lower_80"] < 0 < row["upper_80"] < row["upper_95"]
+    if method == "conservative":
+        assert row["prob_up"] is None and "residuals" in row["prob_up_reason"]
+    else:
+        assert 0.0 < row["prob_up"] < 1.0 and row["prob_up_reason"] is None
+
+
+def test_each_phase_uses_its_own_residuals() -> None:
+    """Launch-week residuals four times as large give a launch-week band about four times as wide."""
+    calm, launch = _residuals(300, league_day=50, scale=0.02), _residuals(300, league_day=2, scale=0.08, seed=3)
+    # same scale column: the phase alone must tell the two apart
+    frame = pl.concat([calm, launch]).with_columns(scale=pl.lit(0.02))
+    band = PhaseCalibrator(frame, frame, horizon_days=1).intervals(np.zeros(2), np.array([50, 2]), np.full(2, 0.02))
+    width = (band["upper_80"] - band["lower_80"]).to_numpy()
+    assert 3.0 < width[1] / width[0] < 5.0
+
+
+def test_scaled_scores_cover_heteroscedastic_draws() -> None:
+    """Residuals proportional to a known volatility: coverage holds for calm and for wild forecasts alike."""
+    rng = np.random.default_rng(5)
+    scale = rng.uniform(0.01, 0.2, 2000)
+    calibration = pl.DataFrame({"league_day": np.full(2000, 60), "scale": scale, "residual": rng.normal(0, scale)})
+    calibrator = PhaseCalibrator(calibration, calibration, horizon_days=1)
+    for level in (0.01, 0.2):
+        fresh = rng.normal(0, level, 4000)
+        band = calibrator.intervals(np.zeros(1), np.array([60]), np.array([level])).row(0, named=True)
+        assert 0.76 <= np.mean((fresh >= band["lower_80"]) & (fresh <= band["upper_80"])) <= 0.84
+        assert 0.93 <= np.mean((fresh >= band["lower_95"]) & (fresh <= band["upper_95"])) <= 0.97
+
+
+def test_unknown_scale_uses_the_phase_median() -> None:
+    calibration = _residuals(100, league_day=60, scale=0.05)
+    calibrator = PhaseCalibrator(calibration, calibration, horizon_days=1)
+    band = calibrator.intervals(np.zeros(2), np.array([60, 60]), np.array([np.nan, 0.05]))
+    assert band["upper_80"][0] == pytest.approx(band["upper_80"][1])
+
+
+def test_many_forecasts_with_and_without_a_probability() -> None:
+    """A batch mixing a calibrated phase and an empty one: P(up) where residuals exist, a reason where not."""
+    calibration = _residuals(200, league_day=50)
+    band = PhaseCalibrator(calibration, calibration, horizon_days=1).intervals(
+        np.zeros(60), np.r_[np.full(30, 50), np.full(30, 2)], np.full(60, 0.05))
+    calm, launch = band[:30], band[30:]
+    assert calm["prob_up"].is_not_null().all() and calm["prob_up_reason"].is_null().all()
+    assert launch["prob_up"].is_null().all() and launch["prob_up_reason"].is_not_null().all()
+    only_calm = PhaseCalibrator(calibration, calibration, horizon_days=1).intervals(
+        np.zeros(60), np.full(60, 50), np.full(60, 0.05))
+    assert only_calm["prob_up_reason"].dtype == pl.Utf8 and only_calm["prob_up_reason"].is_null().all()
+
+
+def test_every_forecast_calibrated_leaves_no_reason() -> None:
+    """All P(up) known: the reason column is all null strings (it once failed to build as objects)."""
+    calibration = _residuals(100, league_day=60)
+    band = PhaseCalibrator(calibration, calibration, 1).intervals(np.zeros(3), np.full(3, 60), np.full(3, 0.05))
+    assert band["prob_up_reason"].dtype == pl.Utf8 and band["prob_up_reason"].null_count() == 3
