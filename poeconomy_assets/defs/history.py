@@ -50,6 +50,7 @@ def poe_ninja_history(context: dg.AssetExecutionContext, poe_ninja_dumps: PoeNin
             "rows_merged_by_renames": canonical.merged_duplicates,
             "quarantined_rows": imported.quarantine.height,
             "skipped_not_chaos_rows": imported.skipped_not_chaos,
+            "buy_side_only_rows": imported.buy_only_rows,
             "quarantine": dg.MetadataValue.md(frame_to_markdown(imported.quarantine, max_rows=30)),
             "league_catalog": dg.MetadataValue.md(frame_to_markdown(catalog)),
             "new_league_partitions": ", ".join(added["league"]) or "none",

@@ -16,7 +16,8 @@ from poeconomy_assets.core.prices import add_divine_prices, add_league_day
 SLOT_SECONDS = 300
 LIVE_COLUMNS = ["open_chaos", "close_chaos", "low_chaos", "high_chaos", "n_snapshots", "low_confidence_share",
                 "volume"]
-DAILY_ORDER = ["league", "currency", "date", "league_day", "price_chaos", "price_divine", "confidence", "source"]
+DAILY_ORDER = ["league", "currency", "date", "league_day", "price_chaos", "price_divine", "confidence", "source",
+               "buy_price_chaos", "buy_confidence", "log_spread"]
 LOW_CONFIDENCE_MAJORITY = 0.5
 
 
@@ -66,6 +67,10 @@ def daily_from_snapshots(snapshots: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("low_confidence_share") > LOW_CONFIDENCE_MAJORITY)
         .then(pl.lit("Low")).otherwise(pl.lit("High")).alias("confidence"),
         pl.lit("poe.watch").alias("source"),
+        # POE Watch reports one price per item, not both sides of the market: no buy side, no spread.
+        pl.lit(None, dtype=pl.Float64).alias("buy_price_chaos"),
+        pl.lit(None, dtype=pl.Utf8).alias("buy_confidence"),
+        pl.lit(None, dtype=pl.Float64).alias("log_spread"),
     )
     daily = add_divine_prices(add_league_day(daily))
     return daily.select(*DAILY_ORDER, *LIVE_COLUMNS).sort("league", "currency", "date")
