@@ -35,7 +35,9 @@ from poeconomy_assets.core.schemas import HORIZON_DAYS
 
 __all__ = ["PROFILES", "ArtifactIntegrityError", "TrainedModel", "TrainingProfile", "train_currency_model"]
 
-MIN_OWN_ROWS = 150  # below this a currency's own history is too short for its own model
+# Below this a currency's own history is too short for its own model. ~12 leagues of ~100 days: the 13
+# long-history currencies qualify; an item of the full dumps (at most 10 leagues) gets the pooled model.
+MIN_OWN_ROWS = 1_200
 # Never exactly 0: a tiny factor keeps the forecast's direction while costing almost no accuracy.
 SHRINK_GRID = (0.05, 0.25, 0.5, 0.75, 1.0, 1.25)
 PHASES = ("early", "mid", "late")
@@ -51,6 +53,9 @@ class TrainingProfile:
     # share of it; see ModelFamily.cost): deterministic, so a backtest gives the same figures on every
     # run. Whichever of n_trials or this comes first ends the search; metrics record the trials run.
     search_budget_seconds: float | None = None
+    # Own-history models are tried (against the pooled one, on validation) only for currencies with at
+    # least this many training rows: on the full market that is the long-history currencies, not every item.
+    min_own_rows: int = MIN_OWN_ROWS
 
 
 PROFILES = {
@@ -151,7 +156,14 @@ class _Scope:
     trials: int
 
 
-_POOLED_CACHE: dict[str, tuple[tuple, _Scope]] = {}  # horizon -> (fingerprint, scope): bounded memory
+_POOLED_CACHE: dict[str, tuple[tuple, "PooledFit"]] = {}  # horizon -> (fingerprint, fit): bounded memory
+
+
+def _fingerprint(features: pl.DataFrame, horizon: str, profile: "TrainingProfile", seed: int) -> tuple:
+    target = target_column(horizon)
+    known = features.filter(pl.col(target).is_not_null())
+    digest = int(known.select("league", "currency", "date", "price_chaos", target).hash_rows().sum())
+    return (profile, seed, known.height, digest, tuple(feature_columns(features)))
 
 
 def _fit_scope(rows: pl.DataFrame, names: list[str], target: str, gap: int, profile: TrainingProfile, seed: int,
@@ -219,6 +231,34 @@ def _blend(oof: pl.DataFrame, target: str) -> tuple[dict[str, float], dict[str, 
     return weights, shrink, factors * blend
 
 
+@dataclass
+class PooledFit:
+    """One horizon's pooled (cross-currency) scope and the training rows it was fitted on: what every
+    currency of that horizon shares. Fit it once (:func:`fit_pooled`) and pass it to
+    :func:`train_currency_model` for each currency."""
+
+    horizon: str
+    rows: pl.DataFrame  # every row with a known target, currency_code added, sorted by date and currency
+    names: list[str]
+    codes: dict[str, int]
+    data_version: str
+    scope: _Scope | None  # None: too few leagues for walk-forward validation
+    trials_run: int = 0
+
+
+def fit_pooled(features: pl.DataFrame, horizon: str, profile: TrainingProfile | str = "test", seed: int = 0,
+               storage: optuna.storages.BaseStorage | None = None) -> PooledFit:
+    """The pooled scope of one horizon on every currency's rows of ``features`` (search included)."""
+    profile = PROFILES[profile] if isinstance(profile, str) else profile
+    target = target_column(horizon)
+    codes = {c: i for i, c in enumerate(sorted(features["currency"].unique().to_list()))}
+    rows = _with_code(features.filter(pl.col(target).is_not_null()), codes).sort("date", "currency")
+    names = [*feature_columns(features), "currency_code"]
+    data_version = f"{rows.height}-{int(rows.select('league', 'currency', 'date', 'price_chaos', target).hash_rows().sum()) & 0xFFFFFFFFFFFF:x}"
+    scope = _fit_scope(rows, names, target, HORIZON_DAYS[horizon], profile, seed, storage, f"pooled-{horizon}")
+    return PooledFit(horizon, rows, names, codes, data_version, scope, scope.trials if scope else 0)
+
+
 def train_currency_model(
     features: pl.DataFrame,
     currency: str,
@@ -226,35 +266,36 @@ def train_currency_model(
     profile: TrainingProfile | str = "test",
     seed: int = 0,
     storage: optuna.storages.BaseStorage | None = None,
+    pooled_fit: PooledFit | None = None,
 ) -> TrainedModel:
     """Train the ensemble for one currency and horizon on every row of ``features`` with a known target.
 
     ``features`` is the whole multi-currency table (pooled models learn from all of it); validation
-    is walk-forward over its most recent leagues.
+    is walk-forward over its most recent leagues. ``pooled_fit`` (from :func:`fit_pooled` on the same
+    features, profile and seed) skips the pooled search; without it the pooled scope is fitted here.
     """
     profile = PROFILES[profile] if isinstance(profile, str) else profile
     started = time.perf_counter()
     target = target_column(horizon)
-    codes = {c: i for i, c in enumerate(sorted(features["currency"].unique().to_list()))}
-    rows = _with_code(features.filter(pl.col(target).is_not_null()), codes).sort("date", "currency")
-    own_rows = rows.filter(pl.col("currency") == currency)
+    if pooled_fit is None or pooled_fit.horizon != horizon:
+        fingerprint = _fingerprint(features, horizon, profile, seed)
+        cached = _POOLED_CACHE.get(horizon)
+        pooled_fit = cached[1] if cached and cached[0] == fingerprint else None
+        pooled_trials = 0
+        if pooled_fit is None:
+            pooled_fit = fit_pooled(features, horizon, profile, seed, storage)
+            _POOLED_CACHE[horizon] = (fingerprint, pooled_fit)
+            pooled_trials = pooled_fit.trials_run
+    else:
+        pooled_trials = 0
+    rows, names, codes, data_version = pooled_fit.rows, pooled_fit.names, pooled_fit.codes, pooled_fit.data_version
+    pooled = pooled_fit.scope
     if currency not in codes:
         raise ValueError(f"{currency!r} has no feature rows: nothing to forecast it from")
-    names = [*feature_columns(features), "currency_code"]
+    own_rows = rows.filter(pl.col("currency") == currency)
     gap = HORIZON_DAYS[horizon]
-
-    data_version = f"{rows.height}-{int(rows.select('league', 'currency', 'date', 'price_chaos', target).hash_rows().sum()) & 0xFFFFFFFFFFFF:x}"
-    fingerprint = (profile, seed, data_version, tuple(names))
-    cached = _POOLED_CACHE.get(horizon)
-    pooled = cached[1] if cached and cached[0] == fingerprint else None
-    pooled_trials = 0
-    if pooled is None:
-        pooled = _fit_scope(rows, names, target, gap, profile, seed, storage, f"pooled-{horizon}")
-        if pooled is not None:
-            _POOLED_CACHE[horizon] = (fingerprint, pooled)
-            pooled_trials = pooled.trials
     candidates: dict[str, _Scope] = {"pooled": pooled} if pooled else {}
-    if own_rows.height >= MIN_OWN_ROWS and pooled is not None:
+    if own_rows.height >= profile.min_own_rows and pooled is not None:
         reason = "pooled and own models compared on validation"
         # Own-history models use the families' regularised defaults: parameters searched on ~20k pooled
         # rows (often 150 leaves x 500 trees) overfit ~1.5k rows, and a search per currency would cost
@@ -265,7 +306,7 @@ def train_currency_model(
         if own is not None:
             candidates["own"] = own
     else:
-        reason = f"only {own_rows.height} rows of its own history (< {MIN_OWN_ROWS}): pooled model"
+        reason = f"only {own_rows.height} rows of its own history (< {profile.min_own_rows}): pooled model"
     if not candidates:
         raise ValueError(f"{currency!r} {horizon}: too few leagues for walk-forward validation")
 
