@@ -57,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         print(f"unknown horizon(s) {unknown}; expected some of {list(HORIZONS)}", file=sys.stderr)
         return 2
-    selection = SelectionConfig(min_days=getattr(args, "min_days", MIN_DAYS),
-                                min_reliable_rows=getattr(args, "min_reliable_rows", MIN_RELIABLE_ROWS))
+    min_days, min_reliable = getattr(args, "min_days", None), getattr(args, "min_reliable_rows", None)
+    selection = SelectionConfig(min_days=MIN_DAYS if min_days is None else min_days,
+                                min_reliable_rows=MIN_RELIABLE_ROWS if min_reliable is None else min_reliable)
     options = {"horizons": horizons, "currencies": currencies, "seed": seed, "log": log, "selection": selection}
     try:
         result = backtest_league(prices, args.test_league, args.profile, **options)

@@ -30,7 +30,7 @@ from poeconomy_assets.core.models.artifacts import (
     write_manifest,
 )
 from poeconomy_assets.core.models.families import FALLBACK_WEIGHTS, FAMILIES
-from poeconomy_assets.core.models.tuning import price_mase, tune_family, walk_forward_folds
+from poeconomy_assets.core.models.tuning import league_order, price_mase, tune_family, walk_forward_folds
 from poeconomy_assets.core.schemas import HORIZON_DAYS
 
 __all__ = ["PROFILES", "ArtifactIntegrityError", "TrainedModel", "TrainingProfile", "train_currency_model"]
@@ -56,11 +56,20 @@ class TrainingProfile:
     # Own-history models are tried (against the pooled one, on validation) only for currencies with at
     # least this many training rows: on the full market that is the long-history currencies, not every item.
     min_own_rows: int = MIN_OWN_ROWS
+    # The pooled model's training rows: after the first month of a league (where validation shrinks forecasts
+    # nearly to persistence), leagues older than the validation ones keep one calendar day in this many.
+    # On the whole market (~180k rows) it halves the pooled fits; validation leagues are never thinned.
+    pooled_late_thinning: int = 1
+    # The families of the pooled scope (None: all three). On the whole market XGBoost cost twice LightGBM per
+    # pooled fit for a member that mostly agrees with it (both are L1 gradient boosting): development drops it
+    # there (own-history models keep all three).
+    pooled_families: tuple[str, ...] | None = None
 
 
 PROFILES = {
     "test": TrainingProfile("test", n_trials=3, n_folds=1),
-    "development": TrainingProfile("development", n_trials=50, n_folds=3, search_budget_seconds=20.0),
+    "development": TrainingProfile("development", n_trials=50, n_folds=3, search_budget_seconds=20.0,
+                                   pooled_late_thinning=3, pooled_families=("lightgbm", "random_forest")),
     "production": TrainingProfile("production", n_trials=200, n_folds=5, search_budget_seconds=20.0),
 }
 
@@ -167,15 +176,17 @@ def _fingerprint(features: pl.DataFrame, horizon: str, profile: "TrainingProfile
 
 
 def _fit_scope(rows: pl.DataFrame, names: list[str], target: str, gap: int, profile: TrainingProfile, seed: int,
-               storage: optuna.storages.BaseStorage | None, label: str, params: dict | None = None) -> _Scope | None:
+               storage: optuna.storages.BaseStorage | None, label: str, params: dict | None = None,
+               families: tuple[str, ...] | None = None) -> _Scope | None:
     folds = walk_forward_folds(rows, profile.n_folds, gap)
     if not folds:
         return None
+    chosen = {name: FAMILIES[name] for name in (families or FAMILIES)}
     scores, trials = {}, 0
-    fold_predictions: dict[str, dict[str, np.ndarray]] = {name: {} for name in FAMILIES}
+    fold_predictions: dict[str, dict[str, np.ndarray]] = {name: {} for name in chosen}
     if params is None:
         params = {}
-        for family in FAMILIES.values():
+        for family in chosen.values():
             share = 1.0 if family.name == "lightgbm" else profile.xgboost_trial_share
             n = max(1, round(profile.n_trials * share))
             seconds = profile.search_budget_seconds * share if profile.search_budget_seconds else None
@@ -188,7 +199,7 @@ def _fit_scope(rows: pl.DataFrame, names: list[str], target: str, gap: int, prof
     for fold in folds:
         # The search already fitted the chosen parameters on every fold: reuse those predictions.
         preds = {}
-        for name, family in FAMILIES.items():
+        for name, family in chosen.items():
             predicted = fold_predictions[name].get(fold.league)
             if predicted is None:
                 train_x = fold.train.select(names).to_numpy().astype(np.float64)
@@ -199,7 +210,7 @@ def _fit_scope(rows: pl.DataFrame, names: list[str], target: str, gap: int, prof
                          .with_columns(**{k: pl.Series(np.asarray(v, dtype=float)) for k, v in preds.items()}))
     x_all = rows.select(names).to_numpy().astype(np.float64)
     members = {name: family.fit(x_all, rows[target].to_numpy(), params[name], seed)
-               for name, family in FAMILIES.items()}
+               for name, family in chosen.items()}
     return _Scope(params, scores, pl.concat(oof_parts), members, trials)
 
 
@@ -209,9 +220,11 @@ def _price_error(price: np.ndarray, logret: np.ndarray, predicted: np.ndarray) -
 
 def _blend(oof: pl.DataFrame, target: str) -> tuple[dict[str, float], dict[str, float], np.ndarray]:
     """Family weights (inverse squared validation MASE), shrink factor per league phase, blended predictions."""
-    scores = {name: price_mase(oof, target, oof[f"pred_{name}"].to_numpy()) for name in FAMILIES}
+    present = [name for name in FAMILIES if f"pred_{name}" in oof.columns]  # the scope's families
+    scores = {name: price_mase(oof, target, oof[f"pred_{name}"].to_numpy()) for name in present}
     if oof.height < 10 or not all(np.isfinite(list(scores.values()))):
-        weights = dict(FALLBACK_WEIGHTS)
+        fallback = sum(FALLBACK_WEIGHTS[name] for name in present)
+        weights = {name: FALLBACK_WEIGHTS[name] / fallback for name in present}
     else:
         inverse = {name: 1.0 / max(score, 1e-6) ** 2 for name, score in scores.items()}
         total = sum(inverse.values())
@@ -255,8 +268,20 @@ def fit_pooled(features: pl.DataFrame, horizon: str, profile: TrainingProfile | 
     rows = _with_code(features.filter(pl.col(target).is_not_null()), codes).sort("date", "currency")
     names = [*feature_columns(features), "currency_code"]
     data_version = f"{rows.height}-{int(rows.select('league', 'currency', 'date', 'price_chaos', target).hash_rows().sum()) & 0xFFFFFFFFFFFF:x}"
-    scope = _fit_scope(rows, names, target, HORIZON_DAYS[horizon], profile, seed, storage, f"pooled-{horizon}")
+    scope = _fit_scope(_thinned(rows, profile), names, target, HORIZON_DAYS[horizon], profile, seed, storage,
+                       f"pooled-{horizon}", families=profile.pooled_families)
     return PooledFit(horizon, rows, names, codes, data_version, scope, scope.trials if scope else 0)
+
+
+def _thinned(rows: pl.DataFrame, profile: TrainingProfile) -> pl.DataFrame:
+    """``rows`` with the late-league days of leagues older than the validation ones thinned (see
+    ``TrainingProfile.pooled_late_thinning``): every league's first month and every validation league stay whole."""
+    if profile.pooled_late_thinning <= 1:
+        return rows
+    validation = league_order(rows)[-profile.n_folds:]
+    keep = ((pl.col("league_day") < MID_DAYS) | pl.col("league").is_in(validation)
+            | (pl.col("date").cast(pl.Int64) % profile.pooled_late_thinning == 0))
+    return rows.filter(keep)
 
 
 def train_currency_model(
