@@ -22,9 +22,3 @@ def add_divine_prices(df: pl.DataFrame, divine_name: str = DIVINE) -> pl.DataFra
         .drop("_divine_chaos")
     )
 
-
-def to_divines(chaos: float, divine_price_chaos: float | None) -> float | None:
-    """A chaos amount in divines, or None when the Divine Orb's price is unknown."""
-    if divine_price_chaos is None or divine_price_chaos <= 0:
-        return None
-    return chaos / divine_price_chaos

@@ -7,7 +7,7 @@ means), ``n_snapshots``, ``low_confidence_share`` and ``volume`` (the day's larg
 24 h" count).
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -39,10 +39,6 @@ def parse_slot(text: str) -> datetime:
     if aligned != value.astimezone(UTC):
         raise ValueError(f"slot {text!r} is not aligned to {SLOT_SECONDS} s (nearest start {slot_key(aligned)})")
     return aligned
-
-
-def previous_slots(slot: datetime, n: int) -> list[datetime]:
-    return [slot - timedelta(seconds=SLOT_SECONDS * i) for i in range(n)]
 
 
 def daily_from_snapshots(snapshots: pl.DataFrame) -> pl.DataFrame:

@@ -12,8 +12,6 @@ scores of its phase. The ladder, per currency × horizon × phase:
 - ``bootstrap``        (BOOTSTRAP_MIN to CONFORMAL_MIN − 1): the quantile averaged over bootstrap
   resamples, widened 1.5× for the small sample;
 - ``conservative``     (< BOOTSTRAP_MIN): a wide fixed band (±35% per √day at 95%) and no P(up).
-
-:func:`calibrate` is the same ladder on raw residuals (no scale, no phase) for callers without features.
 """
 
 import math
@@ -35,20 +33,6 @@ PHASE_NAMES = ("launch week", "first month", "later")
 SCALE_SOURCES = ("vol_14d", "vol_7d", "momentum_vol_3d")  # first non-null, in this order
 
 
-@dataclass(frozen=True)
-class Interval:
-    """Offsets (in log-return space) around the point forecast, plus the method that produced them."""
-
-    lower_80: float
-    upper_80: float
-    lower_95: float
-    upper_95: float
-    method: str
-    n_residuals: int
-    prob_up: float | None  # P(price rises), None when residuals are too few to say
-    prob_up_reason: str | None = None
-
-
 def phase_of(league_day: np.ndarray) -> np.ndarray:
     """0 launch week, 1 first month, 2 later (the ensemble's own league phases)."""
     day = np.asarray(league_day)
@@ -67,7 +51,7 @@ def _conformal_quantile(scores: np.ndarray, coverage: float) -> float:
     return float(np.quantile(scores, level))
 
 
-def _conservative(horizon_days: int, n: int) -> tuple[float, float]:
+def _conservative(horizon_days: int) -> tuple[float, float]:
     half95 = CONSERVATIVE_95_PER_SQRT_DAY * math.sqrt(horizon_days)
     return half95 * Z80_OVER_Z95, half95
 
@@ -119,7 +103,7 @@ class PhaseCalibrator:
                 if scores.size >= BOOTSTRAP_MIN:
                     self.bands[phase] = _band(scores, scales, "bootstrap", seed)
                 else:
-                    self.bands[phase] = _Band("conservative", scores.size, *_conservative(horizon_days, 0),
+                    self.bands[phase] = _Band("conservative", scores.size, *_conservative(horizon_days),
                                               np.array([]), float("nan"))
 
     def intervals(self, points: np.ndarray, league_days: np.ndarray, scales: np.ndarray) -> pl.DataFrame:
@@ -173,20 +157,3 @@ def _by_phase(frame: pl.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         out[phase] = (residual[mask] / s, s)
     return out
 
-
-def calibrate(residuals: np.ndarray, point: float, horizon_days: int, seed: int = 0) -> Interval:
-    """The ladder on raw residuals (no scale, no phase): for a forecast whose predicted log return is ``point``."""
-    res = np.asarray(residuals, dtype=float)
-    res = res[np.isfinite(res)]
-    n = res.size
-    if n >= CONFORMAL_MIN:
-        h80, h95 = _conformal_quantile(np.abs(res), 0.80), _conformal_quantile(np.abs(res), 0.95)
-        prob_up = float(np.mean(point + res > 0))
-        return Interval(-h80, h80, -h95, h95, "conformal", n, prob_up)
-    if n >= BOOTSTRAP_MIN:
-        band = _band(res, np.ones(n), "bootstrap", seed)
-        prob_up = float(np.mean(point + band.signed > 0))
-        return Interval(-band.q80, band.q80, -band.q95, band.q95, "bootstrap", n, prob_up)
-    half80, half95 = _conservative(horizon_days, n)
-    reason = f"only {n} held-out residuals (need {BOOTSTRAP_MIN})"
-    return Interval(-half80, half80, -half95, half95, "conservative", n, None, reason)
