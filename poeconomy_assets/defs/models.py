@@ -41,13 +41,13 @@ def price_models(
     m = model.metrics
     context.log.info(
         f"{currency} {horizon}: validation MAE {m['mae_model']:.4g} vs persistence {m['mae_persistence']:.4g} "
-        f"(MASE {m['mase']:.3f}, {int(m['n_val'])} days) in {seconds:.1f}s"
+        f"(relative MAE {m['mase']:.3f}, {int(m['n_val'])} days) in {seconds:.1f}s"
     )
     comparison = (
         "| on held-out days | model | persistence |\n|---|---|---|\n"
         f"| MAE (chaos) | {m['mae_model']:.4g} | {m['mae_persistence']:.4g} |\n"
         f"| RMSE (chaos) | {m.get('rmse_model', float('nan')):.4g} | {m.get('rmse_persistence', float('nan')):.4g} |\n"
-        f"| MASE | {m['mase']:.3f} | 1.000 |\n"
+        f"| relative MAE | {m['mase']:.3f} | 1.000 |\n"
         f"| direction accuracy | {m.get('direction_accuracy', float('nan')):.1%} | – |\n"
         f"| days | {int(m['n_val'])} | {int(m['n_val'])} |"
     )
@@ -66,7 +66,8 @@ def price_models(
             "scope_reason": model.info["scope_reason"],
             "search_trials": int(m["trials"]),
             "ensemble_weights": dg.MetadataValue.json(model.weights),
-            "shrink_by_phase": dg.MetadataValue.json(model.shrink),
+            # per league phase, the factor on the blended log return: < 1 shrinks toward persistence, > 1 amplifies
+            "return_scale_by_phase": dg.MetadataValue.json(model.return_scale),
             "params": dg.MetadataValue.json(model.params),
             "features": len(model.feature_names),
             "artifact_dir": dg.MetadataValue.path(str(model_store.directory(currency, horizon))),

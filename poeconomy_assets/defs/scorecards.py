@@ -47,14 +47,14 @@ def _as_backtest_shape(card: pl.DataFrame) -> dict[str, dict]:
     },
     check_specs=[dg.AssetCheckSpec(
         DRIFT_CHECK, asset="forecast_scorecard",
-        description="Fails when realized 7d MASE > 1.1 or 80% coverage is more than 10 points below nominal "
+        description="Fails when realized 7d relative MAE > 1.1 or 80% coverage is more than 10 points below nominal "
                     "for some currency × horizon; drift_sensor then retrains those partitions.")],
     kinds={"polars"},
 )
 def forecast_scorecard(context: dg.AssetExecutionContext, config: ScorecardConfig, price_forecasts: pl.DataFrame,
                        daily_prices: pl.DataFrame):  # no return annotation: the check output has its own type
     """Realized accuracy of the live league's past forecasts over the last 14 days whose outcome is known:
-    MASE against persistence and interval coverage, per horizon and currency."""
+    relative MAE against persistence and interval coverage, per horizon and currency."""
     rules = DriftRules(window_days=config.window_days, mase_limit=config.mase_limit,
                        mase_horizons=tuple(config.mase_horizons), coverage_drop=config.coverage_drop,
                        min_points=config.min_points)
@@ -108,7 +108,7 @@ class BacktestConfig(dg.Config):
 )
 def backtest_scorecard(context: dg.AssetExecutionContext, config: BacktestConfig,
                        daily_prices: pl.DataFrame) -> dg.MaterializeResult[dict]:
-    """The backtest of the latest league (trained only on the leagues before it): MASE against persistence
+    """The backtest of the latest league (trained only on the leagues before it): relative MAE against persistence
     and interval coverage per horizon and currency, the same scorecard ``poeconomy backtest`` writes."""
     started = time.perf_counter()
     league = league_order(daily_prices)[-1]

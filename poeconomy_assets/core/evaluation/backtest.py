@@ -66,7 +66,7 @@ def backtest_league(
             model = train_currency_model(train, currency, horizon, profile=profile, seed=seed)
             trained.append((currency, model, model_calibration(train, model)))
             log(f"{test_league} {horizon} {currency}: scope {model.info.get('scope')}, "
-                f"validation MASE {model.metrics['mase']:.3f}, {time.perf_counter() - started:.1f}s")
+                f"validation relative MAE {model.metrics['mase']:.3f}, {time.perf_counter() - started:.1f}s")
         # Intervals: each currency's own walk-forward residuals, everyone's when it has too few (per phase).
         pooled = pl.concat([calibration for _, _, calibration in trained])
         parts, methods = [], {}
