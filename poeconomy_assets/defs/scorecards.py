@@ -5,7 +5,7 @@ import time
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.evaluation.backtest import backtest_league, league_order
+from poeconomy_assets.core.evaluation.backtest import backtest_league
 from poeconomy_assets.core.evaluation.scorecard import (
     DriftRules,
     horizon_summary,
@@ -14,6 +14,7 @@ from poeconomy_assets.core.evaluation.scorecard import (
 )
 from poeconomy_assets.core.evaluation.scorecard_charts import scorecard_chart_png
 from poeconomy_assets.core.keys import key_from_name
+from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.report.report import png_markdown
 from poeconomy_assets.defs.partitions import currency_horizon_key

@@ -14,16 +14,12 @@ import polars as pl
 from poeconomy_assets.core.evaluation.metrics import INTERVAL_KEYS, scorecard
 from poeconomy_assets.core.features.build import build_features, target_column
 from poeconomy_assets.core.models.ensemble import PROFILES, TrainingProfile, train_currency_model
+from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
 from poeconomy_assets.core.uncertainty.calibration import model_calibration, price_bands
 from poeconomy_assets.core.uncertainty.intervals import PhaseCalibrator
 
 SUMMARY_KEYS = ("mase", "mape", "mae", "direction_accuracy", *INTERVAL_KEYS)
-
-
-def league_order(prices: pl.DataFrame) -> list[str]:
-    """League names, oldest first (by first date)."""
-    return prices.group_by("league").agg(pl.col("date").min()).sort("date", "league")["league"].to_list()
 
 
 def train_leagues_for(prices: pl.DataFrame, test_league: str) -> list[str]:

@@ -16,6 +16,7 @@ import polars as pl
 
 from poeconomy_assets.core.features.kernels import dense_codes, earlier_league_means
 from poeconomy_assets.core.features.targets import target_column
+from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.schemas import HORIZON_DAYS
 
 RECENT_LEAGUES = 3  # "recent" cross-league profiles average the last three earlier leagues
@@ -37,14 +38,14 @@ def profiles(rows: pl.DataFrame) -> pl.DataFrame:
     ``rows`` is narrow (keys, since_launch, log_price, the _smooth_ inputs), one row per dense calendar
     day (holes included: their smoothed inputs see neighbouring days). Each input is laid out as a
     (league, currency, league day) cube, so "every earlier league" is a prefix along the first axis."""
-    order = rows.group_by("league").agg(pl.col("date").min().alias("start")).sort("start", "league")
+    order = pl.Series(league_order(rows)).cast(rows["league"].dtype)  # the same categories: comparable codes
     league_codes = rows["league"].to_physical().to_numpy()
     chronological = np.zeros(int(league_codes.max()) + 1, dtype=np.int64)
-    chronological[order["league"].to_physical().to_numpy()] = np.arange(order.height)
+    chronological[order.to_physical().to_numpy()] = np.arange(order.len())
     league = chronological[league_codes]
     currency = dense_codes(rows["currency"].to_physical().to_numpy())
     day = rows["league_day"].to_numpy().astype(np.int64)
-    shape = (order.height, int(currency.max()) + 1, int(day.max()) + 1)
+    shape = (order.len(), int(currency.max()) + 1, int(day.max()) + 1)
     cell = (league * shape[1] + currency) * shape[2] + day  # flat index of each row's cube cell
     has_price = rows["price_chaos"].is_not_null().to_numpy()
     out_cell, out_league = cell[has_price], league[has_price]

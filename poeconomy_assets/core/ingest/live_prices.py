@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 import polars as pl
 
 from poeconomy_assets.core.prices import add_divine_prices, add_league_day
+from poeconomy_assets.core.schemas import DAILY_COLUMNS
 
 SLOT_SECONDS = 300
 LIVE_COLUMNS = ["open_chaos", "close_chaos", "low_chaos", "high_chaos", "n_snapshots", "low_confidence_share",
                 "volume"]
-DAILY_ORDER = ["league", "currency", "date", "league_day", "price_chaos", "price_divine", "confidence", "source"]
 LOW_CONFIDENCE_MAJORITY = 0.5
 
 
@@ -64,4 +64,4 @@ def daily_from_snapshots(snapshots: pl.DataFrame) -> pl.DataFrame:
         pl.lit("poe.watch").alias("source"),
     )
     daily = add_divine_prices(add_league_day(daily))
-    return daily.select(*DAILY_ORDER, *LIVE_COLUMNS).sort("league", "currency", "date")
+    return daily.select(*DAILY_COLUMNS, *LIVE_COLUMNS).sort("league", "currency", "date")

@@ -24,7 +24,7 @@ import optuna
 import polars as pl
 
 from poeconomy_assets.core.evaluation.metrics import score_points
-from poeconomy_assets.core.features.build import EARLY_DAYS, MID_DAYS, feature_columns, target_column
+from poeconomy_assets.core.features.build import feature_columns, league_phase, target_column
 from poeconomy_assets.core.models.artifacts import (
     ArtifactIntegrityError,
     clear_directory,
@@ -41,7 +41,7 @@ MIN_OWN_ROWS = 150  # below this a currency's own history is too short for its o
 # The return scales validation chooses from. Never exactly 0: a tiny factor keeps the forecast's direction
 # while costing almost no accuracy. 1.25 is an amplification, not a shrinkage.
 RETURN_SCALE_GRID = (0.05, 0.25, 0.5, 0.75, 1.0, 1.25)
-PHASES = ("early", "mid", "late")
+PHASES = ("early", "mid", "late")  # the names of league_phase 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,6 @@ PROFILES = {
     "development": TrainingProfile("development", n_trials=50, n_folds=3, search_budget_seconds=20.0),
     "production": TrainingProfile("production", n_trials=200, n_folds=5, search_budget_seconds=20.0),
 }
-
-
-def _phase_index(league_day: np.ndarray) -> np.ndarray:
-    return np.where(league_day < EARLY_DAYS, 0, np.where(league_day < MID_DAYS, 1, 2))
 
 
 @dataclass
@@ -89,7 +85,7 @@ class TrainedModel:
             if weight > 0:
                 blend += weight * np.asarray(FAMILIES[name].predict(self.members[name], x), dtype=float)
         factors = np.array([self.return_scale[p] for p in PHASES])
-        return factors[_phase_index(rows["league_day"].to_numpy())] * blend
+        return factors[league_phase(rows["league_day"].to_numpy())] * blend
 
     def save(self, directory: Path) -> dict:
         """Native files (LightGBM text, XGBoost JSON, RandomForest joblib) + manifest with their sha256."""
@@ -210,7 +206,7 @@ def _blend(oof: pl.DataFrame, target: str) -> tuple[dict[str, float], dict[str, 
         weights = {name: value / total for name, value in inverse.items()}
     blend = sum(w * oof[f"pred_{name}"].to_numpy() for name, w in weights.items())
     price, logret = oof["price_chaos"].to_numpy(), oof[target].to_numpy()
-    phase = _phase_index(oof["league_day"].to_numpy())
+    phase = league_phase(oof["league_day"].to_numpy())
     scale, factors = {}, np.ones(oof.height)
     for i, name in enumerate(PHASES):
         mask = phase == i

@@ -14,6 +14,7 @@ import polars as pl
 
 from poeconomy_assets.core.evaluation.metrics import relative_mae
 from poeconomy_assets.core.models.families import ModelFamily
+from poeconomy_assets.core.prices import league_order
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,6 @@ class Fold:
     train: pl.DataFrame
     validation: pl.DataFrame
     league: str
-
-
-def league_order(features: pl.DataFrame) -> list[str]:
-    return features.group_by("league").agg(pl.col("date").min()).sort("date", "league")["league"].to_list()
 
 
 def walk_forward_folds(rows: pl.DataFrame, n_folds: int, gap_days: int, min_train_leagues: int = 2) -> list[Fold]:

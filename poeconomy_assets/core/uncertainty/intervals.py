@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.features.build import EARLY_DAYS, MID_DAYS
+from poeconomy_assets.core.features.build import league_phase
 
 OWN_MIN = 30
 CONFORMAL_MIN = 15
@@ -29,14 +29,8 @@ BOOTSTRAP_WIDEN = 1.5
 CONSERVATIVE_95_PER_SQRT_DAY = 0.35
 Z80_OVER_Z95 = 1.2816 / 1.96
 MIN_DAILY_VOL = 0.005  # a currency that has not moved for two weeks still can: floor its scale
-PHASE_NAMES = ("launch week", "first month", "later")
+PHASE_NAMES = ("launch week", "first month", "later")  # league_phase 0, 1, 2
 SCALE_SOURCES = ("vol_14d", "vol_7d", "momentum_vol_3d")  # first non-null, in this order
-
-
-def phase_of(league_day: np.ndarray) -> np.ndarray:
-    """0 launch week, 1 first month, 2 later (the ensemble's own league phases)."""
-    day = np.asarray(league_day)
-    return np.where(day < EARLY_DAYS, 0, np.where(day < MID_DAYS, 1, 2))
 
 
 def scale_expr(horizon_days: int) -> pl.Expr:
@@ -110,7 +104,7 @@ class PhaseCalibrator:
         """Per forecast: log offsets lower/upper 80/95, P(up), its reason when null, method and n."""
         points = np.asarray(points, dtype=float)
         scales = np.asarray(scales, dtype=float)
-        phases = phase_of(league_days)
+        phases = league_phase(league_days)
         n = points.size
         half80, half95, prob = np.empty(n), np.empty(n), np.full(n, np.nan)
         method = np.empty(n, dtype=object)
@@ -145,7 +139,7 @@ def _by_phase(frame: pl.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     out = {}
     if frame.is_empty():
         return {p: (np.array([]), np.array([])) for p in range(len(PHASE_NAMES))}
-    phases = phase_of(frame["league_day"].to_numpy())
+    phases = league_phase(frame["league_day"].to_numpy())
     scale = frame["scale"].cast(pl.Float64).fill_null(np.nan).to_numpy()
     residual = frame["residual"].to_numpy().astype(float)
     for phase in range(len(PHASE_NAMES)):
