@@ -5,27 +5,18 @@ half-written partition and a re-run replaces (never appends to) what was there.
 """
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from poeconomy_assets.core.files import atomic_write
+
 
 def _partition_path(key: str) -> str:
     # Multi-partition keys "currency|horizon" become nested folders; single keys are already path-safe.
     return key.replace("|", "/")
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
@@ -43,11 +34,11 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         partition = context.asset_partition_key if context.has_asset_partitions else None
         if isinstance(obj, pl.DataFrame):
             path = self._path(context.asset_key, partition, ".parquet")
-            _atomic_write(path, lambda p: obj.write_parquet(p, compression="zstd"))
+            atomic_write(path, lambda p: obj.write_parquet(p, compression="zstd"))
             context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "row_count": obj.height})
         elif isinstance(obj, dict):
             path = self._path(context.asset_key, partition, ".json")
-            _atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=1, default=str)))
+            atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=1, default=str)))
             context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
         else:
             raise TypeError(f"ParquetIOManager stores polars DataFrames or dicts, not {type(obj).__name__}")
