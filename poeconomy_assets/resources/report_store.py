@@ -13,7 +13,10 @@ class ReportStore(dg.ConfigurableResource):
 
     base_dir: str
 
+    def path(self, league: str, extension: str) -> Path:
+        return Path(self.base_dir, f"{key_from_name(league)}.{extension}")
+
     def write(self, league: str, extension: str, content: str) -> Path:
-        path = Path(self.base_dir, f"{key_from_name(league)}.{extension}")
+        path = self.path(league, extension)
         atomic_write_text(path, content)
         return path
