@@ -2,19 +2,23 @@
 
 import resource
 import time
+from typing import Literal
 
 import dagster as dg
 import polars as pl
 
 from poeconomy_assets.core.models.ensemble import train_currency_model
+from poeconomy_assets.defs.metadata import metric
 from poeconomy_assets.defs.partitions import currency_horizon_partitions, split_currency_horizon
 from poeconomy_assets.resources.model_store import ModelStore
+
+ProfileName = Literal["test", "development", "production"]  # the keys of core.models.ensemble.PROFILES
 
 
 class TrainingConfig(dg.Config):
     """How hard to search: `test` (seconds), `development` (minutes), `production` (thorough)."""
 
-    profile: str = "test"
+    profile: ProfileName = "test"
     seed: int = 0
 
 
@@ -57,9 +61,9 @@ def price_models(
             "currency": currency,
             "horizon": horizon,
             "profile": config.profile,
-            "mase": float(m["mase"]),
-            "mae_model": float(m["mae_model"]),
-            "mae_persistence": float(m["mae_persistence"]),
+            "mase": metric(m["mase"]),  # relative MAE: model MAE / persistence MAE
+            "mae_model": metric(m["mae_model"], 6),
+            "mae_persistence": metric(m["mae_persistence"], 6),
             "validation_days": int(m["n_val"]),
             "model_vs_persistence": dg.MetadataValue.md(comparison),
             "scope": model.info["scope"],

@@ -19,6 +19,7 @@ from poeconomy_assets.core.report.report import (
 )
 from poeconomy_assets.core.schemas import InvestmentReport
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
+from poeconomy_assets.defs.metadata import metric
 from poeconomy_assets.defs.partitions import league_partitions
 from poeconomy_assets.resources.report_store import ReportStore
 
@@ -87,7 +88,7 @@ def investment_report(
             "league": league,
             "as_of": report.as_of,
             "currencies": report.ranking.height,
-            "divine_price_chaos": report.divine_price_chaos or dg.MetadataValue.null(),
+            "divine_price_chaos": metric(report.divine_price_chaos),
             "budget": f"{config.budget:g} {config.budget_unit}",
             "positions": allocation.height,
             "cash_left_chaos": round(report.cash_chaos, 4),

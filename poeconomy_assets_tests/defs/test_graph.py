@@ -5,7 +5,6 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-import pytest
 
 from poeconomy_assets.core.ingest.dumps import read_dump_dir
 from poeconomy_assets.core.keys import key_from_name
@@ -97,8 +96,9 @@ def test_model_metadata_compares_with_persistence(materialized_graph: Materializ
     for record in records:
         metadata = record.asset_materialization.metadata
         assert metadata["mae_persistence"].value > 0
-        # The metadata describes the model on disk: the stored manifest holds the same validation scores.
+        # The metadata describes the model on disk: the stored manifest holds the same validation scores
+        # (rounded in the metadata for the reader).
         manifest = json.loads((Path(metadata["artifact_dir"].value) / "manifest.json").read_text())
-        for key in ("mase", "mae_model", "mae_persistence"):
-            assert metadata[key].value == pytest.approx(manifest["metrics"][key], rel=1e-12), key
+        for key, digits in (("mase", 4), ("mae_model", 6), ("mae_persistence", 6)):
+            assert metadata[key].value == round(manifest["metrics"][key], digits), key
         assert "persistence" in metadata["model_vs_persistence"].value

@@ -49,6 +49,7 @@ STAT_WINDOWS = (3, 5, 7, 14)  # rolling mean/std/min/max/median (a 1-day window 
 MOMENTUM_WINDOWS = (3, 5, 7)
 VOL_WINDOWS = (7, 14)
 EARLY_DAYS, MID_DAYS = 7, 28  # league phases: the launch rush, the settling month, the long tail
+FEATURES_VERSION = "1"  # bump when a feature's values change for the same prices (the asset's code version)
 
 
 def league_phase(league_day: np.ndarray) -> np.ndarray:
