@@ -121,7 +121,7 @@ def _table(result: dict) -> str:
                      f"{sub['legacy']} | {sub['liquid']} |")
     if "rolling" in result:
         r = result["rolling"]
-        lines += ["", f"rolling average over {', '.join(r['leagues'])}", "| horizon | MASE | MAPE | direction |",
+        lines += ["", f"rolling average over {', '.join(r['leagues'])}", "| horizon | relative MAE | MAPE | direction |",
                   "|---|---|---|---|"]
         for horizon, h in r["horizons"].items():
             lines.append(f"| {horizon} | {h['mase']:.3f} | {h['mape']:.2%} | {h['direction_accuracy']:.1%} |")

@@ -20,19 +20,8 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-SNAPSHOT_COLUMNS: dict[str, pl.DataType] = {
-    "league": pl.Utf8(),
-    "currency": pl.Utf8(),
-    "category": pl.Utf8(),
-    "item_id": pl.Int64(),
-    "snapshot_at": pl.Datetime("us", "UTC"),
-    "mean_chaos": pl.Float64(),
-    "min_chaos": pl.Float64(),
-    "max_chaos": pl.Float64(),
-    "daily": pl.Int64(),  # listings seen in the last 24 h: the volume proxy
-    "low_confidence": pl.Boolean(),
-    "payload_hash": pl.Utf8(),  # sha256 of the archived response the row came from
-}
+from poeconomy_assets.core.schemas import DAILY_COLUMNS, SNAPSHOT_COLUMNS
+
 SNAPSHOT_KEY = ("league", "currency", "snapshot_at")
 NOT_NULL = (
     "league",
@@ -45,16 +34,6 @@ NOT_NULL = (
     "payload_hash",
 )
 NOT_EMPTY = ("league", "currency", "category")
-DAILY_COLUMNS: dict[str, pl.DataType] = {
-    "league": pl.Utf8(),
-    "currency": pl.Utf8(),
-    "date": pl.Date(),
-    "league_day": pl.Int64(),
-    "price_chaos": pl.Float64(),
-    "price_divine": pl.Float64(),
-    "confidence": pl.Utf8(),
-    "source": pl.Utf8(),
-}
 
 
 @dataclass(frozen=True)

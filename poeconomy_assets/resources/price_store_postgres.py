@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+import dagster as dg
 import polars as pl
 import psycopg2
 from psycopg2 import sql
@@ -53,8 +54,13 @@ SCHEMA_VERSION = max(MIGRATIONS)
 class PostgresPriceStore(PriceStore):
     """Price store in a PostgreSQL schema (``db_schema``), created on first use."""
 
-    url: str
+    url: str  # a DSN, or dg.EnvVar("POECONOMY_PRICE_STORE_URL") so the UI never shows its password
     db_schema: str = "poeconomy"
+
+    def _dsn(self) -> str:
+        """The URL to connect to. Dagster resolves an EnvVar field inside a run; a store used directly (the
+        demo's summary, a test) still holds the EnvVar, which is read here."""
+        return self.url.get_value() if isinstance(self.url, dg.EnvVar) else self.url
 
     def _schema(self) -> sql.Identifier:
         if not _IDENTIFIER.match(self.db_schema):
@@ -66,7 +72,7 @@ class PostgresPriceStore(PriceStore):
 
     @contextmanager
     def _transaction(self) -> Iterator[psycopg2.extensions.cursor]:
-        connection = psycopg2.connect(self.url, connect_timeout=10)
+        connection = psycopg2.connect(self._dsn(), connect_timeout=10)
         try:
             with connection, connection.cursor() as cursor:  # commits on success, rolls back on error
                 yield cursor
@@ -74,10 +80,10 @@ class PostgresPriceStore(PriceStore):
             connection.close()
 
     def ensure_schema(self) -> None:
-        if (self.url, self.db_schema) in _ENSURED:
+        if (self._dsn(), self.db_schema) in _ENSURED:
             return
         self._migrate()
-        _ENSURED.add((self.url, self.db_schema))
+        _ENSURED.add((self._dsn(), self.db_schema))
 
     def _migrate(self, target: int = SCHEMA_VERSION) -> int:
         """Apply the migrations above the stored version, up to ``target``; returns the version reached."""

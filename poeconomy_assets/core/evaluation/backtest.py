@@ -17,6 +17,7 @@ from poeconomy_assets.core.evaluation.metrics import INTERVAL_KEYS, scorecard
 from poeconomy_assets.core.features.build import build_features, target_column
 from poeconomy_assets.core.models.ensemble import PROFILES, TrainingProfile, fit_pooled, train_currency_model
 from poeconomy_assets.core.models.selection import SelectionConfig, select_currencies
+from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
 from poeconomy_assets.core.uncertainty.calibration import model_calibration, price_bands
 from poeconomy_assets.core.uncertainty.intervals import PhaseCalibrator
@@ -32,11 +33,6 @@ LEGACY_CURRENCIES = (
 LIQUID_MIN_DAYS = 60
 LIQUID_MIN_HIGH_SHARE = 0.9
 WORKERS = 2  # horizons trained side by side: the fits release the GIL, so both cores work
-
-
-def league_order(prices: pl.DataFrame) -> list[str]:
-    """League names, oldest first (by first date)."""
-    return prices.group_by("league").agg(pl.col("date").min()).sort("date", "league")["league"].to_list()
 
 
 def train_leagues_for(prices: pl.DataFrame, test_league: str) -> list[str]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from poeconomy_assets.core.prices import league_order
+
 MIN_DAYS = 30  # a month of prices: at least one league past its launch weeks
 MIN_RELIABLE_ROWS = 20  # of them, days not marked Low confidence
 MIN_AVG_PRICE = 0.0  # chaos; e.g. 0.25 drops items whose poe.ninja rounding is as large as a typical move
@@ -53,8 +55,7 @@ def select_currencies(prices: pl.DataFrame, config: SelectionConfig | None = Non
         raise ValueError(f"unknown selection profile {config.profile!r} (expected 'all' or 'high_value')")
     if prices.is_empty():
         return Selection([], {}, config.live_league)
-    live = config.live_league or prices.group_by("league").agg(pl.col("date").min()).sort("date", "league")[
-        "league"][-1]
+    live = config.live_league or league_order(prices)[-1]
     floor = max(config.min_avg_price, HIGH_VALUE_MIN_AVG_PRICE) if config.profile == "high_value" else config.min_avg_price
     reliable = (pl.col("confidence") != "Low").sum() if "confidence" in prices.columns else pl.len()
     stats = prices.group_by("currency").agg(

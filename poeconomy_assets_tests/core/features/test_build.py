@@ -55,45 +55,6 @@ def test_no_look_ahead(prices: pl.DataFrame, cut_day: int) -> None:
                        check_exact=False, rel_tol=1e-9, abs_tol=1e-12)
 
 
-def test_rolling_medians_match_polars_with_missing_days() -> None:
-    """The numpy medians (selection networks, sorted fallback) equal polars' rolling_median(min_samples=1)."""
-    import numpy as np
-
-    from poeconomy_assets.core.features.build import _rolling_medians
-
-    rng = np.random.default_rng(5)
-    values = rng.normal(size=5_000)
-    values[rng.random(values.size) < 0.2] = np.nan  # holes, some runs longer than a window
-    values[1000:1030] = np.nan
-    values[2000:2010] = 1.0  # ties
-    series = pl.Series(values, nan_to_null=True)
-    for w, median in zip((2, 3, 4, 5, 7, 14, 15), _rolling_medians(values, (2, 3, 4, 5, 7, 14, 15))):
-        expected = series.rolling_median(w, min_samples=1).to_numpy()
-        got = median.to_numpy()
-        present = ~np.isnan(values)  # rows without a price may differ: their median gap is null
-        np.testing.assert_allclose(got[present], expected[present], rtol=0, atol=1e-12)
-
-
-def test_rolling_extremes_match_polars_with_missing_days() -> None:
-    """The numpy min/max (doubling spans, NaN skipped) equal polars' rolling_min/max(min_samples=1)."""
-    import numpy as np
-
-    from poeconomy_assets.core.features.build import _rolling_extremes
-
-    rng = np.random.default_rng(6)
-    values = rng.normal(size=5_000)
-    values[rng.random(values.size) < 0.2] = np.nan
-    values[1000:1030] = np.nan
-    series = pl.Series(values, nan_to_null=True)
-    windows = (1, 2, 3, 5, 7, 8, 9, 14, 16)
-    extremes = _rolling_extremes(values, windows)
-    expected = [series.rolling_min(w, min_samples=1) for w in windows]
-    expected += [series.rolling_max(w, min_samples=1) for w in windows]
-    for got, want in zip(extremes, expected):
-        assert got.null_count() == want.null_count()
-        np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
-
-
 @pytest.mark.parametrize("bad_price", [0.0, -1.0, math.inf])
 def test_rejects_prices_without_a_finite_log(bad_price: float) -> None:
     """The numpy windows read a NaN log price as a missing day: a price with no finite log is an error."""
