@@ -15,7 +15,12 @@ import polars as pl
 
 from poeconomy_assets.core.evaluation.metrics import INTERVAL_KEYS, scorecard
 from poeconomy_assets.core.features.build import build_features, target_column
-from poeconomy_assets.core.models.ensemble import PROFILES, TrainingProfile, fit_pooled, train_currency_model
+from poeconomy_assets.core.models.ensemble import (
+    PROFILES,
+    TrainingProfile,
+    train_currency_model,
+    train_pooled_model,
+)
 from poeconomy_assets.core.models.selection import SelectionConfig, select_currencies
 from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
@@ -120,9 +125,9 @@ def backtest_league(
 
     def one_horizon(horizon: str) -> dict:
         fit_started = time.perf_counter()
-        pooled = fit_pooled(train, horizon, profile, seed)
-        log(f"{test_league} {horizon}: pooled model fitted on {pooled.rows.height} rows "
-            f"({pooled.trials_run} search trials) in {time.perf_counter() - fit_started:.0f}s")
+        pooled = train_pooled_model(train, horizon, profile, seed)
+        log(f"{test_league} {horizon}: pooled model fitted ({pooled.trials} search trials) in "
+            f"{time.perf_counter() - fit_started:.0f}s")
         return _score_horizon(train, test, wanted, horizon, profile, seed, pooled, progress, subsets)
 
     result = {"test_league": test_league, "train_leagues": train_leagues, "profile": profile.name, "horizons": {}}
@@ -142,7 +147,7 @@ def _score_horizon(train: pl.DataFrame, test: pl.DataFrame, wanted: list[str], h
     target = target_column(horizon)
     trained, scopes = [], {}
     for currency in wanted:
-        model = train_currency_model(train, currency, horizon, profile=profile, seed=seed, pooled_fit=pooled)
+        model = train_currency_model(train, currency, horizon, profile=profile, seed=seed, pooled=pooled)
         trained.append((currency, model, model_calibration(train, model)))
         scopes[currency] = model.info.get("scope")
         progress.step()

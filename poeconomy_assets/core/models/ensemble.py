@@ -166,7 +166,7 @@ class _Scope:
     trials: int
 
 
-_POOLED_CACHE: dict[str, tuple[tuple, "PooledFit"]] = {}  # horizon -> (fingerprint, fit): bounded memory
+_POOLED_CACHE: dict[str, tuple[tuple, "PooledModel"]] = {}  # horizon -> (fingerprint, fit): bounded memory
 
 
 def _fingerprint(features: pl.DataFrame, horizon: str, profile: "TrainingProfile", seed: int) -> tuple:
@@ -246,9 +246,9 @@ def _blend(oof: pl.DataFrame, target: str) -> tuple[dict[str, float], dict[str, 
 
 
 @dataclass
-class PooledFit:
+class PooledModel:
     """One horizon's pooled (cross-currency) scope and the training rows it was fitted on: what every
-    currency of that horizon shares. Fit it once (:func:`fit_pooled`) and pass it to
+    currency of that horizon shares. Fit it once (:func:`train_pooled_model`) and pass it to
     :func:`train_currency_model` for each currency."""
 
     horizon: str
@@ -257,11 +257,11 @@ class PooledFit:
     codes: dict[str, int]
     data_version: str
     scope: _Scope | None  # None: too few leagues for walk-forward validation
-    trials_run: int = 0
+    trials: int = 0  # search trials run
 
 
-def fit_pooled(features: pl.DataFrame, horizon: str, profile: TrainingProfile | str = "test", seed: int = 0,
-               storage: optuna.storages.BaseStorage | None = None) -> PooledFit:
+def train_pooled_model(features: pl.DataFrame, horizon: str, profile: TrainingProfile | str = "test", seed: int = 0,
+               storage: optuna.storages.BaseStorage | None = None) -> PooledModel:
     """The pooled scope of one horizon on every currency's rows of ``features`` (search included)."""
     profile = PROFILES[profile] if isinstance(profile, str) else profile
     target = target_column(horizon)
@@ -271,7 +271,7 @@ def fit_pooled(features: pl.DataFrame, horizon: str, profile: TrainingProfile | 
     data_version = f"{rows.height}-{int(rows.select('league', 'currency', 'date', 'price_chaos', target).hash_rows().sum()) & 0xFFFFFFFFFFFF:x}"
     scope = _fit_scope(_thinned(rows, profile), names, target, HORIZON_DAYS[horizon], profile, seed, storage,
                        f"pooled-{horizon}", families=profile.pooled_families)
-    return PooledFit(horizon, rows, names, codes, data_version, scope, scope.trials if scope else 0)
+    return PooledModel(horizon, rows, names, codes, data_version, scope, scope.trials if scope else 0)
 
 
 def _thinned(rows: pl.DataFrame, profile: TrainingProfile) -> pl.DataFrame:
@@ -292,30 +292,30 @@ def train_currency_model(
     profile: TrainingProfile | str = "test",
     seed: int = 0,
     storage: optuna.storages.BaseStorage | None = None,
-    pooled_fit: PooledFit | None = None,
+    pooled: PooledModel | None = None,
 ) -> TrainedModel:
     """Train the ensemble for one currency and horizon on every row of ``features`` with a known target.
 
     ``features`` is the whole multi-currency table (pooled models learn from all of it); validation
-    is walk-forward over its most recent leagues. ``pooled_fit`` (from :func:`fit_pooled` on the same
+    is walk-forward over its most recent leagues. ``pooled`` (from :func:`train_pooled_model` on the same
     features, profile and seed) skips the pooled search; without it the pooled scope is fitted here.
     """
     profile = PROFILES[profile] if isinstance(profile, str) else profile
     started = time.perf_counter()
     target = target_column(horizon)
-    if pooled_fit is None or pooled_fit.horizon != horizon:
+    if pooled is None or pooled.horizon != horizon:
         fingerprint = _fingerprint(features, horizon, profile, seed)
         cached = _POOLED_CACHE.get(horizon)
-        pooled_fit = cached[1] if cached and cached[0] == fingerprint else None
+        pooled = cached[1] if cached and cached[0] == fingerprint else None
         pooled_trials = 0
-        if pooled_fit is None:
-            pooled_fit = fit_pooled(features, horizon, profile, seed, storage)
-            _POOLED_CACHE[horizon] = (fingerprint, pooled_fit)
-            pooled_trials = pooled_fit.trials_run
+        if pooled is None:
+            pooled = train_pooled_model(features, horizon, profile, seed, storage)
+            _POOLED_CACHE[horizon] = (fingerprint, pooled)
+            pooled_trials = pooled.trials
     else:
         pooled_trials = 0
-    rows, names, codes, data_version = pooled_fit.rows, pooled_fit.names, pooled_fit.codes, pooled_fit.data_version
-    pooled = pooled_fit.scope
+    rows, names, codes, data_version = pooled.rows, pooled.names, pooled.codes, pooled.data_version
+    pooled = pooled.scope
     if currency not in codes:
         raise ValueError(f"{currency!r} has no feature rows: nothing to forecast it from")
     own_rows = rows.filter(pl.col("currency") == currency)
