@@ -59,24 +59,27 @@ def liquid_items(prices: pl.DataFrame, league: str) -> list[str]:
 
 
 class Progress:
-    """Items done / total and an estimate of the time left, logged at most every ``every`` seconds."""
+    """Items done / total and an estimate of the time left, logged at most every ``every`` seconds. The rate is
+    measured from the first item done (the pooled fits before it would make the first estimates absurd)."""
 
     def __init__(self, total: int, label: str, log: Callable[[str], None], every: float = 15.0) -> None:
         self.total, self.label, self.log, self.every = total, label, log, every
         self.done, self.started, self.last = 0, time.perf_counter(), 0.0
+        self.first: float | None = None
         self.lock = threading.Lock()
 
     def step(self, n: int = 1) -> None:
         with self.lock:
-            self.done += n
             now = time.perf_counter()
+            if self.first is None:
+                self.first = now
+            self.done += n
             if now - self.last < self.every and self.done < self.total:
                 return
             self.last = now
-            elapsed = now - self.started
-            left = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
-            self.log(f"{self.label}: {self.done}/{self.total} item models, {elapsed:.0f}s elapsed, "
-                     f"~{left:.0f}s left")
+            rate = (self.done - n) / (now - self.first) if now > self.first else 0.0
+            left = f"~{(self.total - self.done) / rate:.0f}s left" if rate > 0 else "time left: estimating"
+            self.log(f"{self.label}: {self.done}/{self.total} item models, {now - self.started:.0f}s elapsed, {left}")
 
 
 def backtest_league(
