@@ -7,6 +7,7 @@ leagues. Scores always sit next to persistence (price(t + h) = price(t)) on the 
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -94,21 +95,18 @@ def rolling_backtest(
     prices: pl.DataFrame,
     n_leagues: int,
     profile: TrainingProfile | str = "development",
-    horizons: Sequence[str] = HORIZONS,
-    currencies: Sequence[str] | None = None,
-    seed: int = 0,
-    log: Callable[[str], None] = lambda message: None,
     done: dict[str, dict] | None = None,
     on_league: Callable[[str, dict], None] = lambda league, result: None,
+    **settings: Any,
 ) -> dict:
     """Backtest each of the last ``n_leagues`` leagues in turn; their scorecards and the averages.
-    ``done`` holds scorecards already computed with the same settings (reused, not recomputed)."""
+    ``settings`` are backtest_league's (horizons, currencies, seed, log); ``done`` holds scorecards already
+    computed with the same settings (reused, not recomputed)."""
     leagues = league_order(prices)[-n_leagues:]
     done = done or {}
     per_league = {}
     for league in leagues:
-        per_league[league] = done.get(league) or backtest_league(prices, league, profile, horizons, currencies,
-                                                                 seed=seed, log=log)
+        per_league[league] = done.get(league) or backtest_league(prices, league, profile, **settings)
         on_league(league, per_league[league])
     return {"leagues": leagues, "per_league": per_league, "horizons": average_scorecards(list(per_league.values()))}
 
