@@ -8,7 +8,7 @@ import dagster as dg
 import polars as pl
 
 from poeconomy_assets.core.models.ensemble import train_currency_model
-from poeconomy_assets.defs.metadata import metric
+from poeconomy_assets.defs.metadata import currency_horizon, metric
 from poeconomy_assets.defs.partitions import currency_horizon_partitions, split_currency_horizon
 from poeconomy_assets.resources.model_store import ModelStore
 
@@ -58,8 +58,7 @@ def price_models(
     return dg.MaterializeResult(
         value=manifest,
         metadata={
-            "currency": currency,
-            "horizon": horizon,
+            **currency_horizon(currency, horizon),
             "profile": config.profile,
             "mase": metric(m["mase"]),  # relative MAE: model MAE / persistence MAE
             "mae_model": metric(m["mae_model"], 6),

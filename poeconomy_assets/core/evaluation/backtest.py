@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -205,18 +206,14 @@ def rolling_backtest(
     prices: pl.DataFrame,
     n_leagues: int,
     profile: TrainingProfile | str = "development",
-    horizons: Sequence[str] = HORIZONS,
-    currencies: Sequence[str] | None = None,
-    seed: int = 0,
-    log: Callable[[str], None] = lambda message: None,
     done: dict[str, dict] | None = None,
     on_league: Callable[[str, dict], None] = lambda league, result: None,
     last_league: str | None = None,
-    selection: SelectionConfig | None = None,
+    **settings: Any,
 ) -> dict:
     """Backtest each of the ``n_leagues`` leagues up to ``last_league`` (default: the newest) in turn; their
-    scorecards and the averages. ``done`` holds scorecards already computed with the same settings
-    (reused, not recomputed)."""
+    scorecards and the averages. ``settings`` are backtest_league's (horizons, currencies, seed, log, selection);
+    ``done`` holds scorecards already computed with the same settings (reused, not recomputed)."""
     order = league_order(prices)
     if last_league is not None and last_league not in order:
         raise ValueError(f"test league {last_league!r} is not in the data")
@@ -224,10 +221,10 @@ def rolling_backtest(
     leagues = order[max(0, end - n_leagues):end]
     done = done or {}
     per_league = {}
+    log = settings.get("log") or (lambda message: None)
     for i, league in enumerate(leagues, start=1):
         log(f"rolling: league {i}/{len(leagues)} ({league})")
-        per_league[league] = done.get(league) or backtest_league(prices, league, profile, horizons, currencies,
-                                                                 seed=seed, log=log, selection=selection)
+        per_league[league] = done.get(league) or backtest_league(prices, league, profile, **settings)
         on_league(league, per_league[league])
     return {"leagues": leagues, "per_league": per_league, "horizons": average_scorecards(list(per_league.values()))}
 

@@ -81,8 +81,11 @@ def build_features(prices: pl.DataFrame, signal: tuple[str, ...] = SIGNAL) -> pl
     price = prices["price_chaos"]
     if ((price <= 0) | price.is_infinite()).any():  # the kernels read a NaN log price as a missing day
         raise ValueError("build_features needs finite positive prices (DailyPrices.price_chaos > 0)")
-    # Categorical keys: every join, sort and window below compares integers instead of strings.
-    keys = prices.select(pl.col("league", "currency").cast(pl.Categorical), "date", "league_day", "price_chaos")
+    # Enum keys: every join, sort and window below compares integers instead of strings, and their codes follow
+    # the sorted names, so the calendar's group order (and every running sum's last bit) is the same whatever
+    # the order of the input rows.
+    keys = prices.select(*(pl.col(c).cast(pl.Enum(prices[c].unique().sort())) for c in ("league", "currency")),
+                         "date", "league_day", "price_chaos")
     features = dense_calendar(keys).with_columns(pl.col("price_chaos").log().alias("log_price"))
     # The inputs of the cross-league profiles first (they read no rolling window), so the numpy steps
     # (profiles; rolling medians and extremes) run on worker threads beside the polars ones: both

@@ -17,8 +17,8 @@ PAD = 14  # the longest window or shift of any feature
 
 def dense_calendar(prices: pl.DataFrame) -> pl.DataFrame:
     """One row per currency and every league day from its first to last observation (nulls in holes),
-    followed by PAD empty rows. ``prices`` has categorical league and currency. Grouped by (league,
-    currency) in categorical code order and sorted by league_day within a group. This is the hot path at
+    followed by PAD empty rows. ``prices`` has enum (or categorical) league and currency. Grouped by (league,
+    currency) in code order and sorted by league_day within a group. This is the hot path at
     1M rows, and it sorts nothing: each group's first and last day come from np.minimum/maximum.at over a
     small (league, currency) table, and each price is written straight to its computed row (no join).
 

@@ -38,7 +38,7 @@ def profiles(rows: pl.DataFrame) -> pl.DataFrame:
     ``rows`` is narrow (keys, since_launch, log_price, the _smooth_ inputs), one row per dense calendar
     day (holes included: their smoothed inputs see neighbouring days). Each input is laid out as a
     (league, currency, league day) cube, so "every earlier league" is a prefix along the first axis."""
-    order = pl.Series(league_order(rows)).cast(rows["league"].dtype)  # the same categories: comparable codes
+    order = pl.Series(league_order(rows)).cast(rows["league"].dtype)  # the same enum: comparable codes
     league_codes = rows["league"].to_physical().to_numpy()
     chronological = np.zeros(int(league_codes.max()) + 1, dtype=np.int64)
     chronological[order.to_physical().to_numpy()] = np.arange(order.len())

@@ -55,6 +55,17 @@ def test_no_look_ahead(prices: pl.DataFrame, cut_day: int) -> None:
                        check_exact=False, rel_tol=1e-9, abs_tol=1e-12)
 
 
+def test_the_order_of_the_input_rows_changes_no_bit(prices: pl.DataFrame) -> None:
+    """Windows run as running sums over one long column: its group order must come from the names, not from
+    the order the rows arrive in (the asset concatenates league partitions in whatever order it gets them)."""
+    expected = build_features(prices).sort("league", "currency", "date")
+    shuffled = build_features(prices.sample(fraction=1.0, shuffle=True, seed=3)).sort("league", "currency", "date")
+    assert_frame_equal(shuffled, expected, check_exact=True)
+    for column in feature_columns(expected):
+        if expected[column].dtype == pl.Float64:  # to the last bit (assert_frame_equal takes -0.0 for 0.0)
+            assert (shuffled[column].to_numpy().view("int64") == expected[column].to_numpy().view("int64")).all()
+
+
 @pytest.mark.parametrize("bad_price", [0.0, -1.0, math.inf])
 def test_rejects_prices_without_a_finite_log(bad_price: float) -> None:
     """The numpy windows read a NaN log price as a missing day: a price with no finite log is an error."""
