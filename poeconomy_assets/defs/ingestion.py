@@ -9,7 +9,7 @@ with their reason. The metadata is also the operations view: slots expected/stor
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import dagster as dg
 import polars as pl
@@ -26,7 +26,7 @@ from poeconomy_assets.core.ingest.slot_accounting import SlotReport, account
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.defs.partitions import league_partitions, register_partitions
-from poeconomy_assets.defs.slot_ledger import as_json, queue_delays, slot_reports
+from poeconomy_assets.defs.slot_ledger import as_json, queue_delays, queue_window, slot_reports
 from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.resources.poe_watch import Fetched, PoeWatchClient, PoeWatchUnavailable
 from poeconomy_assets.resources.price_store import PriceStore, payload_hash
@@ -95,12 +95,12 @@ def refill(missed: dict[str, str], hashes: dict[str, str], earlier: pl.DataFrame
 def operations_view(context: dg.AssetExecutionContext, league_key: str, now: datetime, report: SlotReport,
                     breaker: str) -> dict[str, object]:
     """Slots expected vs stored in the last 24 hours, lost slots with reasons, the breaker, queue delays."""
-    reports, first = slot_reports(context.instance, league_key, now)
-    first_seen = min(datetime.fromtimestamp(first, UTC), parse_slot(report.stored)) if first else parse_slot(
-        report.stored)
+    reports, first = slot_reports(context.instance, league_key)
+    first_seen = min(parse_slot(s) for s in [report.stored, *([first] if first else []), *report.refilled,
+                                             *report.lost])
     day = account([*reports, report], now, first_seen)
-    record = context.instance.get_run_record_by_id(context.run_id)
-    delay = (record.start_time - record.create_timestamp.timestamp()) if record and record.start_time else None
+    window = queue_window(context.instance, context.run_id)
+    delay = window[1] - window[0] if window else None
     lost = pl.DataFrame({"slot": list(day.lost), "reason": list(day.lost.values())}, schema={"slot": pl.Utf8,
                                                                                              "reason": pl.Utf8})
     return {

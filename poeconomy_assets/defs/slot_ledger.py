@@ -102,24 +102,24 @@ class SlotLedger:
         )
 
 
-def slot_reports(instance: dg.DagsterInstance, league_key: str, now: datetime) -> tuple[list[SlotReport], float | None]:
-    """The slot reports of the league's snapshots of the last day, and when its first snapshot was taken."""
+def slot_reports(instance: dg.DagsterInstance, league_key: str) -> tuple[list[SlotReport], str | None]:
+    """The slot reports of the league's latest snapshots (two days' worth: ``account`` keeps the last 24 hours),
+    and the slot of its first snapshot ever. Slots, not event timestamps, so a simulated clock reads the same."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=SNAPSHOTS, asset_partitions=[league_key],
-                              after_timestamp=(now - DAY - timedelta(hours=1)).timestamp()),
+        dg.AssetRecordsFilter(asset_key=SNAPSHOTS, asset_partitions=[league_key]),
         limit=2 * DAY // timedelta(seconds=SLOT_SECONDS),
     ).records
     reports = []
     for record in records:
         metadata = record.asset_materialization.metadata if record.asset_materialization else {}
-        if "slot" not in metadata:
-            continue
-        reports.append(SlotReport(str(metadata["slot"].value), _table(metadata, "refilled_slots"),
-                                  _table(metadata, "lost_slots")))
+        if "slot" in metadata:
+            reports.append(SlotReport(str(metadata["slot"].value), _table(metadata, "refilled_slots"),
+                                      _table(metadata, "lost_slots")))
     first = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=SNAPSHOTS, asset_partitions=[league_key]), limit=1, ascending=True
     ).records
-    return reports, first[0].timestamp if first else None
+    metadata = first[0].asset_materialization.metadata if first and first[0].asset_materialization else {}
+    return reports, str(metadata["slot"].value) if "slot" in metadata else None
 
 
 def _table(metadata: dict, name: str) -> dict[str, str]:
@@ -127,15 +127,26 @@ def _table(metadata: dict, name: str) -> dict[str, str]:
     return dict(value.value) if value is not None and isinstance(value.value, dict) else {}
 
 
+def queue_window(instance: dg.DagsterInstance, run_id: str) -> tuple[float, float] | None:
+    """(enqueued, launched) timestamps of a run that went through the run queue; None for in-process runs."""
+    times = {}
+    for kind in (dg.DagsterEventType.RUN_ENQUEUED, dg.DagsterEventType.RUN_STARTING):
+        records = instance.get_records_for_run(run_id, of_type=kind, limit=1).records
+        if records:
+            times[kind] = records[0].timestamp
+    if len(times) < 2:
+        return None
+    return times[dg.DagsterEventType.RUN_ENQUEUED], times[dg.DagsterEventType.RUN_STARTING]
+
+
 def queue_delays(instance: dg.DagsterInstance, limit: int = 10) -> list[dict]:
-    """How long the last ingestion runs waited between being created (queued) and starting."""
+    """How long the last ingestion runs waited in the run queue (enqueued until the daemon launched them)."""
     rows = []
     for record in instance.get_run_records(filters=dg.RunsFilter(job_name="ingestion_job"), limit=limit):
-        started = record.start_time
-        created = record.create_timestamp.timestamp()
+        window = queue_window(instance, record.dagster_run.run_id)
         rows.append({"run": record.dagster_run.run_id[:8], "league": record.dagster_run.tags.get("dagster/partition"),
                      "slot": record.dagster_run.tags.get(SLOT_TAG, ""), "status": record.dagster_run.status.value,
-                     "queue_delay_s": round(started - created, 1) if started else None})
+                     "queue_delay_s": round(window[1] - window[0], 1) if window else None})
     return rows
 
 
