@@ -92,10 +92,9 @@ def refill(missed: dict[str, str], hashes: dict[str, str], earlier: pl.DataFrame
     return refilled, lost
 
 
-def operations_view(context: dg.AssetExecutionContext, league_key: str, now: datetime, report: SlotReport,
-                    breaker: str) -> dict[str, object]:
+def operations_view(context: dg.AssetExecutionContext, reports: list[SlotReport], first: str | None,
+                    now: datetime, report: SlotReport, breaker: str) -> dict[str, object]:
     """Slots expected vs stored in the last 24 hours, lost slots with reasons, the breaker, queue delays."""
-    reports, first = slot_reports(context.instance, league_key)
     first_seen = min(parse_slot(s) for s in [report.stored, *([first] if first else []), *report.refilled,
                                              *report.lost])
     day = account([*reports, report], now, first_seen)
@@ -141,7 +140,9 @@ def poe_watch_snapshots(
     }
     fetched_at = live_clock.now()
     slot = slot_start(fetched_at)  # stored under the slot it was fetched in, whatever slot it was meant for
-    missed = dict(config.missed_slots)
+    reports, first = slot_reports(context.instance, context.partition_key)
+    already = {r.stored for r in reports}  # e.g. skipped while a late run was storing it
+    missed = {s: why for s, why in config.missed_slots.items() if s not in already}
     if slot != meant:
         missed[slot_key(meant)] = (f"its run fetched at {fetched_at:%H:%M:%S}, "
                                    f"{(fetched_at - meant).total_seconds():.0f} s after the slot began")
@@ -196,7 +197,7 @@ def poe_watch_snapshots(
             "fetched_at": fetched_at.isoformat(timespec="seconds"),
             "refilled_slots": as_json(refilled),
             "lost_slots": as_json(lost),
-            **operations_view(context, context.partition_key, fetched_at, report, poe_watch.breaker.status()),
+            **operations_view(context, reports, first, fetched_at, report, poe_watch.breaker.status()),
             "no_op": no_op,
             "unchanged_categories": ", ".join(unchanged) or "none",
             "no_data_categories": ", ".join(no_data) or "none",
