@@ -58,6 +58,7 @@ ingestion_job = dg.define_asset_job(
     partitions_def=league_partitions,
     description="Take one 5-minute POE Watch snapshot of a live league and rebuild its daily prices.",
     tags=INGESTION,
+    executor_def=dg.in_process_executor,  # two short steps: one process per run, not one per step
 )
 league_history_job = dg.define_asset_job(
     "league_history_job",
