@@ -143,7 +143,7 @@ def poe_watch_snapshots(
     reports, first = slot_reports(context.instance, context.partition_key)
     already = {r.stored for r in reports}  # e.g. skipped while a late run was storing it
     missed = {s: why for s, why in config.missed_slots.items() if s not in already}
-    if slot != meant:
+    if slot != meant and slot_key(meant) not in already:
         missed[slot_key(meant)] = (f"its run fetched at {fetched_at:%H:%M:%S}, "
                                    f"{(fetched_at - meant).total_seconds():.0f} s after the slot began")
     for category, response in fetched.items():  # payload-level problems fail before anything is archived
