@@ -94,7 +94,7 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
     instance.add_dynamic_partitions("league", ["Simulated"])
     training = [f"{c}|{h}" for c in instance.get_dynamic_partitions("currency") for h in ("1d", "3d", "7d")]
 
-    market = SimulatedMarket(n_currencies=4, seed=5, recompute_seconds=1800)
+    market = SimulatedMarket(n_currencies=4, seed=5, recompute_seconds=3600)  # POE Watch: about hourly
     with PoeWatchServer(market, now=START, speed=SPEED) as server:
         clock = {"simulated_start": START.isoformat(), "wall_start": time.time(), "speed": SPEED}
         env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "POECONOMY_HOME": str(home),
@@ -141,7 +141,7 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
     assert all(reason.strip() for reason in [*day.refilled.values(), *day.lost.values()])
     # the run that met the injected 500s is named as the reason of its slot, and that slot was not dropped
     assert any("HTTP 500" in why for r in reports for why in [*r.refilled.values(), *r.lost.values()])
-    # a slot is lost only when POE Watch changed its prices in the gap (it recomputes every 30 simulated minutes)
+    # a slot is lost only when POE Watch changed its prices in the gap (it recomputes every simulated hour)
     assert all("changed its" in why for why in day.lost.values()), day.lost
 
     # ingestion never waited behind training: it left the queue within seconds, while training runs queued
