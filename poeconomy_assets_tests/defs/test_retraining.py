@@ -83,13 +83,17 @@ def test_drift_sensor_runs_retrain_exactly_the_drifting_models(graph: Trained) -
         asset_key=DRIFT_CHECK_KEY.asset_key, check_name=DRIFT_CHECK_KEY.name, passed=False,
         severity=dg.AssetCheckSeverity.WARN, metadata={"drifting_partitions": dg.MetadataValue.json(drifting)}))
     sensor = graph.defs.resolve_sensor_def("drift_sensor")
-    context = dg.build_sensor_context(instance=graph.instance, definitions=graph.defs)
-    tick = sensor.evaluate_tick(context)
+
+    def tick_once(cursor: str | None = None):  # as the daemon does: partition keys checked against the instance
+        context = dg.build_sensor_context(instance=graph.instance, definitions=graph.defs, cursor=cursor)
+        with dg.partition_loading_context(dynamic_partitions_store=graph.instance):
+            return sensor.evaluate_tick(context)
+
+    tick = tick_once()
     assert sorted(str(r.partition_key) for r in tick.run_requests) == sorted(drifting)
     for request in tick.run_requests:
         assert graph.run(request).success
     after = {key: graph.trainings(key) for key in before}
     assert {key for key in before if after[key] > before[key]} == set(drifting)  # those two, nothing else
-    again = sensor.evaluate_tick(dg.build_sensor_context(instance=graph.instance, definitions=graph.defs,
-                                                         cursor=tick.cursor))
+    again = tick_once(tick.cursor)
     assert not again.run_requests, "one check evaluation is acted on once"
