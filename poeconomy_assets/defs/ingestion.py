@@ -22,7 +22,7 @@ from poeconomy_assets.core.ingest.poe_watch_payloads import (
     parse_items,
     require_list,
 )
-from poeconomy_assets.core.ingest.slot_accounting import SlotReport, account
+from poeconomy_assets.core.ingest.slot_accounting import SlotReport, account, refill
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.defs.partitions import league_partitions, register_partitions
@@ -70,26 +70,6 @@ def last_prices(price_store: PriceStore, league: str, before: datetime) -> dict[
         return {}
     latest = recent.sort("snapshot_at").group_by("currency").last()
     return dict(zip(latest["currency"], latest["mean_chaos"]))
-
-
-def refill(missed: dict[str, str], hashes: dict[str, str], earlier: pl.DataFrame) -> tuple[dict, dict]:
-    """(refilled, lost) missed slots. A slot is refilled when, for every category with rows, the payload fetched
-    now is the one whose rows were last stored before that slot: POE Watch had not changed its prices in between,
-    so the slot's prices are the stored ones. Otherwise its own prices are gone (``/history`` keeps daily means
-    only) and it is lost, with the reason it was missed."""
-    refilled, lost = {}, {}
-    for slot, reason in sorted(missed.items()):
-        before = earlier.filter(pl.col("snapshot_at") < parse_slot(slot))
-        if before.is_empty():
-            lost[slot] = f"{reason}; no earlier snapshot to compare with"
-            continue
-        in_effect = before.sort("snapshot_at").group_by("category").last()
-        changed = [c for c, h in zip(in_effect["category"], in_effect["payload_hash"]) if hashes.get(c) != h]
-        if changed:
-            lost[slot] = f"{reason}; POE Watch changed its {', '.join(changed)} prices since (not recoverable)"
-        else:
-            refilled[slot] = f"{reason}; refilled: the payload fetched now is the one in effect then"
-    return refilled, lost
 
 
 def operations_view(context: dg.AssetExecutionContext, reports: list[SlotReport], first: str | None,

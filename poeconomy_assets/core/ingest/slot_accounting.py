@@ -9,6 +9,8 @@ slots nobody reported on at all (the sensor was stopped or the daemon down).
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import polars as pl
+
 from poeconomy_assets.core.ingest.live_prices import SLOT_SECONDS, parse_slot, slot_key, slot_start
 
 DAY = timedelta(days=1)
@@ -67,3 +69,23 @@ def account(reports: list[SlotReport], now: datetime, first_seen: datetime | Non
 
 def older_than_a_day(slot: str, now: datetime) -> bool:
     return parse_slot(slot) <= now - DAY
+
+
+def refill(missed: dict[str, str], hashes: dict[str, str], earlier: pl.DataFrame) -> tuple[dict, dict]:
+    """(refilled, lost) missed slots. A slot is refilled when, for every category with rows, the payload fetched
+    now is the one whose rows were last stored before that slot: POE Watch had not changed its prices in between,
+    so the slot's prices are the stored ones. Otherwise its own prices are gone (``/history`` keeps daily means
+    only) and it is lost, with the reason it was missed."""
+    refilled, lost = {}, {}
+    for slot, reason in sorted(missed.items()):
+        before = earlier.filter(pl.col("snapshot_at") < parse_slot(slot))
+        if before.is_empty():
+            lost[slot] = f"{reason}; no earlier snapshot to compare with"
+            continue
+        in_effect = before.sort("snapshot_at").group_by("category").last()
+        changed = [c for c, h in zip(in_effect["category"], in_effect["payload_hash"]) if hashes.get(c) != h]
+        if changed:
+            lost[slot] = f"{reason}; POE Watch changed its {', '.join(changed)} prices since (not recoverable)"
+        else:
+            refilled[slot] = f"{reason}; refilled: the payload fetched now is the one in effect then"
+    return refilled, lost
