@@ -27,3 +27,18 @@ def test_the_window_is_24_hours_and_starts_at_the_first_snapshot() -> None:
     assert len(slots_between(datetime(2025, 6, 20, 11, 58, tzinfo=UTC), NOW)) == 6  # 11:55 … 12:20
     old = [SlotReport("2025-06-18T12:00:00Z")]
     assert account(old, NOW, datetime(2025, 6, 18, tzinfo=UTC)).stored == []
+
+
+def test_a_missed_slot_is_refilled_only_when_the_payload_in_effect_then_is_the_one_fetched_now() -> None:
+    import polars as pl
+
+    from poeconomy_assets.core.ingest.slot_accounting import refill
+
+    stored = pl.DataFrame({"snapshot_at": [datetime(2025, 6, 20, 12, 0, tzinfo=UTC)] * 2,
+                           "category": ["currency", "fragment"], "payload_hash": ["aaa", "fff"]})
+    missed = {"2025-06-20T12:05:00Z": "skipped: breaker open", "2025-06-20T11:55:00Z": "no sensor tick"}
+    refilled, lost = refill(missed, {"currency": "aaa", "fragment": "fff"}, stored)
+    assert list(refilled) == ["2025-06-20T12:05:00Z"] and refilled["2025-06-20T12:05:00Z"].startswith("skipped")
+    assert "no earlier snapshot" in lost["2025-06-20T11:55:00Z"]  # nothing stored before it to compare with
+    refilled, lost = refill(missed, {"currency": "bbb", "fragment": "fff"}, stored)
+    assert not refilled and "changed its currency prices" in lost["2025-06-20T12:05:00Z"]
