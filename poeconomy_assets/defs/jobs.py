@@ -53,17 +53,13 @@ JOBS_PAST = [history_job, daily_prices_job, features_job, training_job, model_jo
         backtest_job]
 
 ingestion_job = dg.define_asset_job(
-    "ingestion_job",
-    selection=["poe_watch_snapshots", "daily_prices"],
-    partitions_def=league_partitions,
+    "ingestion_job", selection=["poe_watch_snapshots", "daily_prices"], partitions_def=league_partitions,
     description="Take one 5-minute POE Watch snapshot of a live league and rebuild its daily prices.",
     tags=INGESTION,
     executor_def=dg.in_process_executor,  # two short steps: one process per run, not one per step
 )
 league_history_job = dg.define_asset_job(
-    "league_history_job",
-    selection=["poe_watch_history", "daily_prices"],
-    partitions_def=league_partitions,
+    "league_history_job", selection=["poe_watch_history", "daily_prices"], partitions_def=league_partitions,
     description="Fetch a live league's earlier days from POE Watch /history and build its daily prices "
     "(the first step of a new league's backfill).",
     tags=BATCH,

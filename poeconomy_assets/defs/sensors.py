@@ -47,6 +47,17 @@ def ingestion_sensor(
     slot = slot_start(now)
     cursor = json.loads(context.cursor) if context.cursor else {}
     leagues, checked_at = cursor.get("leagues"), cursor.get("checked_at", 0.0)
+    ledger = SlotLedger.from_cursor(cursor.get("slots", {}))
+
+    def result(skip: str | None = None, requests: list[dg.RunRequest] | None = None) -> dg.SensorResult:
+        state = {"leagues": leagues, "checked_at": checked_at, "slots": ledger.to_cursor()}
+        return dg.SensorResult(run_requests=requests, skip_reason=skip, cursor=json.dumps(state))
+
+    existing = set(context.instance.get_dynamic_partitions(league_partitions.name))
+    if poe_watch.breaker.status() == "open":  # before /leagues: no call at all while it is open
+        reason = f"skipped: circuit breaker open ({poe_watch.breaker.state().last_error})"
+        ledger.skip([name for name in leagues or [] if key_from_name(name) in existing], slot, reason)
+        return result(f"{reason} for {poe_watch.base_url}; slot {slot:%H:%M} is handed to the next run")
     if leagues is None or now.timestamp() - checked_at >= live_leagues.refresh_seconds:
         try:
             leagues, checked_at = followed_league_names(poe_watch, live_leagues, live_clock, context.log), \
@@ -55,15 +66,8 @@ def ingestion_sensor(
             if leagues is None:
                 return dg.SkipReason(f"cannot list POE Watch leagues yet: {exc}")
             context.log.warning(f"keeping the leagues known since {checked_at}: {exc}")
-    ledger = SlotLedger.from_cursor(cursor.get("slots", {}))
-    existing = set(context.instance.get_dynamic_partitions(league_partitions.name))
     targets = [name for name in leagues if key_from_name(name) in existing]
     waiting = [name for name in leagues if key_from_name(name) not in existing]
-
-    def result(skip: str | None = None, requests: list[dg.RunRequest] | None = None) -> dg.SensorResult:
-        state = {"leagues": leagues, "checked_at": checked_at, "slots": ledger.to_cursor()}
-        return dg.SensorResult(run_requests=requests, skip_reason=skip, cursor=json.dumps(state))
-
     if not targets:
         return result(f"no followed league has a partition yet (waiting for new_league_sensor: "
                       f"{', '.join(waiting) or 'none followed'})")
@@ -76,10 +80,6 @@ def ingestion_sensor(
                   f"{run.tags.get('poeconomy/slot')}) was still {run.status.value}")
         ledger.skip(targets, slot, reason)
         return result(f"{reason}; not queueing slot {slot:%H:%M} behind it (the next run refills it)")
-    if poe_watch.breaker.status() == "open":
-        reason = f"skipped: circuit breaker open ({poe_watch.breaker.state().last_error})"
-        ledger.skip(targets, slot, reason)
-        return result(f"{reason} for {poe_watch.base_url}; slot {slot:%H:%M} is handed to the next run")
     requests = []
     for name in targets:
         missed = ledger.settle(context.instance, name, slot)

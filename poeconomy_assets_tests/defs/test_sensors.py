@@ -196,3 +196,21 @@ def test_new_league_adds_partitions_and_its_backfill_materializes(live: Live, tm
     after = _tick(live, new_league_sensor, tick.cursor)
     assert not after.run_requests and "no new league" in after.skip_message
     assert key_from_name("Mercenaries") in live.instance.get_dynamic_partitions("league")
+
+
+def test_ingestion_sensor_skips_while_the_breaker_is_open(live: Live) -> None:
+    """An open breaker: no run is queued and POE Watch is not called; once it closes, the slot is requested."""
+    client = fast_client(live.server.url, live.tmp, breaker_cooldown_seconds=600.0)
+    live.resources = {**live.resources, "poe_watch": client}
+    live.instance.add_dynamic_partitions("league", ["Simulated"])
+    live.server.control({"now": "2026-01-05T12:00:03Z"})
+    for _ in range(client.breaker_threshold):
+        client.breaker.record_failure("HTTP 503 from /get")
+    calls = live.server.api_requests()
+    skipped = _tick(live, ingestion_sensor, None)
+    assert not skipped.run_requests
+    assert "circuit breaker open (HTTP 503 from /get)" in skipped.skip_message
+    assert live.server.api_requests() == calls  # not even /leagues
+    client.breaker.record_success()  # what the next successful call does
+    (request,) = _tick(live, ingestion_sensor, skipped.cursor).run_requests
+    assert request.run_key == "Simulated@2026-01-05T12:00:00Z"
