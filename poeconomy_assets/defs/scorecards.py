@@ -28,7 +28,8 @@ class ScorecardConfig(dg.Config):
     window_days: int = 14
     mase_limit: float = 1.1
     mase_horizons: list[str] = ["7d"]  # noqa: RUF012 (pydantic copies field defaults)
-    coverage_drop: float = 0.10  # below nominal 80%, in share points
+    coverage_drop: float = 0.10  # below nominal 80%, in share points: bands too narrow
+    coverage_excess: float = 0.10  # above nominal 80%, in share points: bands too wide
     min_points: int = 7
 
 
@@ -47,8 +48,9 @@ def _as_backtest_shape(card: pl.DataFrame) -> dict[str, dict]:
     },
     check_specs=[dg.AssetCheckSpec(
         DRIFT_CHECK, asset="forecast_scorecard",
-        description="Fails when realized 7d MASE > 1.1 or 80% coverage is more than 10 points below nominal "
-                    "for some currency × horizon; drift_sensor then retrains those partitions.")],
+        description="Fails when realized 7d MASE > 1.1, or realized 80% coverage is below 70% (bands too "
+                    "narrow) or above 90% (bands too wide), for some currency × horizon; drift_sensor then "
+                    "retrains those partitions.")],
     kinds={"polars"},
 )
 def forecast_scorecard(context: dg.AssetExecutionContext, config: ScorecardConfig, price_forecasts: pl.DataFrame,
@@ -57,7 +59,7 @@ def forecast_scorecard(context: dg.AssetExecutionContext, config: ScorecardConfi
     MASE against persistence and interval coverage, per horizon and currency."""
     rules = DriftRules(window_days=config.window_days, mase_limit=config.mase_limit,
                        mase_horizons=tuple(config.mase_horizons), coverage_drop=config.coverage_drop,
-                       min_points=config.min_points)
+                       coverage_excess=config.coverage_excess, min_points=config.min_points)
     league = league_order(daily_prices)[-1]
     points = realized_points(price_forecasts, daily_prices, league, rules.window_days)
     card = score_realized(points, rules)
