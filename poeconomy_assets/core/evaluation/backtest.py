@@ -12,6 +12,13 @@ import numpy as np
 import polars as pl
 
 from poeconomy_assets.core.evaluation.metrics import INTERVAL_KEYS, scorecard
+from poeconomy_assets.core.evaluation.strategy import (
+    STRATEGY_BAND_COLUMNS,
+    StrategySettings,
+    follow_the_report,
+    strategy_horizon,
+    league_prices,
+)
 from poeconomy_assets.core.features.build import build_features, target_column
 from poeconomy_assets.core.models.ensemble import PROFILES, TrainingProfile, train_currency_model
 from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
@@ -58,6 +65,7 @@ def backtest_league(
     if not wanted:
         raise ValueError(f"no currency of {test_league!r} has training history (asked for {currencies})")
     result = {"test_league": test_league, "train_leagues": train_leagues, "profile": profile.name, "horizons": {}}
+    points = {}
     for horizon in horizons:
         target = target_column(horizon)
         trained = []
@@ -85,12 +93,16 @@ def backtest_league(
             persistence = price_bands(rows, np.zeros(rows.height), persistence_band, horizon, prefix="persistence_")
             methods[currency] = model_band.describe()
             parts.append(pl.DataFrame({
-                "currency": currency, "price_chaos": price,
+                "currency": currency, "date": rows["date"], "price_chaos": price,
                 "actual_chaos": price * np.exp(rows[target].to_numpy()),
                 "forecast_chaos": price * np.exp(predicted),
-            }).hstack(bands.select("lower_80", "upper_80", "lower_95", "upper_95"))
+            }).hstack(bands.select("lower_80", "upper_80", "lower_95", "upper_95", *STRATEGY_BAND_COLUMNS))
               .hstack(persistence.select("persistence_lower_80", "persistence_upper_80")))
         result["horizons"][horizon] = scorecard(pl.concat(parts)) | {"interval_methods": methods}
+        points[horizon] = pl.concat(parts)
+    # The track record: follow the report on this league (core.evaluation.strategy).
+    result["strategy"] = follow_the_report(points[strategy_horizon(points)], league_prices(prices, test_league),
+                                           StrategySettings(horizon=strategy_horizon(points)))
     return result
 
 

@@ -46,6 +46,14 @@ def test_backtest_json_has_the_documented_shape(dumps: Path, tmp_path: Path) -> 
         assert set(card["interval_methods"]) == set(CURRENCIES.split(","))
         assert 0.3 < card["mase"] < 2.0 and card["n"] == sum(s["n"] for s in card["per_currency"].values())
     assert result["horizons"]["7d"]["n"] < result["horizons"]["1d"]["n"], "no 7d point without a price 7 days on"
+    strategy = result["strategy"]  # the track record of following the report on the held-out league
+    assert {"return", "max_drawdown", "hit_rate", "trades", "hold_chaos_return", "hold_divine_return", "fee"} <= set(
+        strategy)
+    assert strategy["hold_chaos_return"] == 0.0 and strategy["horizon"] == "7d" and strategy["periods"] >= 10
+    assert 0.0 <= strategy["max_drawdown"] < 1.0 and strategy["return"] > -1.0
+    assert strategy["trades"] == sum(c["positions"] for c in strategy["curve"])
+    assert (strategy["hit_rate"] is None) == (strategy["trades"] == 0)
+    assert strategy["hold_divine_return"] > -1.0  # Ritual has Divine Orb prices: the divine holder is compared
 
 
 def test_unknown_league_is_a_clean_error(dumps: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
