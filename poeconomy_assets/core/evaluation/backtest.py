@@ -16,8 +16,8 @@ from poeconomy_assets.core.evaluation.strategy import (
     STRATEGY_BAND_COLUMNS,
     StrategySettings,
     follow_the_report,
-    strategy_horizon,
     league_prices,
+    strategy_horizon,
 )
 from poeconomy_assets.core.features.build import build_features, target_column
 from poeconomy_assets.core.models.ensemble import PROFILES, TrainingProfile, train_currency_model

@@ -71,9 +71,9 @@ def score_realized(points: pl.DataFrame, rules: DriftRules = DriftRules()) -> pl
         cover80 = float(np.mean((actual >= group["lower_80"].to_numpy()) & (actual <= group["upper_80"].to_numpy())))
         cover95 = float(np.mean((actual >= group["lower_95"].to_numpy()) & (actual <= group["upper_95"].to_numpy())))
         reasons = []
-        if scores["n"] >= rules.min_points:
-            if horizon in rules.mase_horizons and np.isfinite(scores["mase"]) and scores["mase"] > rules.mase_limit:
-                reasons.append(f"MASE {scores['mase']:.2f} > {rules.mase_limit}")
+        if (scores["n"] >= rules.min_points and horizon in rules.mase_horizons and np.isfinite(scores["mase"])
+                and scores["mase"] > rules.mase_limit):
+            reasons.append(f"MASE {scores['mase']:.2f} > {rules.mase_limit}")
         verdict = band_verdict(cover80, scores["n"], rules)
         if verdict == "too narrow":
             reasons.append(f"bands too narrow: 80% coverage {cover80:.0%} < {rules.nominal_80 - rules.coverage_drop:.0%}")

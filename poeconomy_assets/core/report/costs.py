@@ -2,7 +2,7 @@
 
 Buying a currency pays the sell side's price (``price_chaos``, what one unit costs in chaos); selling it
 back gets the buy side's price, lower by the day's spread. When the daily prices carry the buy side (a
-``buy_price_chaos`` column, or a ``spread`` column as a fraction of the price), a currency's cost is the
+``buy_price_chaos`` or ``log_spread`` column, or a ``spread`` column as a fraction of the price), a currency's cost is the
 median spread of its last ``SPREAD_DAYS`` days; otherwise, or for a currency with no buy-side price in
 that window, it is the stated ``fallback`` (a fee a trader would pay, default 1%).
 """
@@ -17,7 +17,9 @@ MAX_SPREAD = 0.9
 
 
 def has_both_sides(prices: pl.DataFrame) -> bool:
-    return any(c in prices.columns for c in (*SPREAD_COLUMNS, *BUY_SIDE_COLUMNS))
+    """True when some row of ``prices`` carries the buy side (or a spread)."""
+    return any(c in prices.columns and prices[c].is_not_null().any()
+               for c in (*SPREAD_COLUMNS, "log_spread", *BUY_SIDE_COLUMNS))
 
 
 def spread_expr(prices: pl.DataFrame) -> pl.Expr | None:
@@ -25,6 +27,8 @@ def spread_expr(prices: pl.DataFrame) -> pl.Expr | None:
     for column in SPREAD_COLUMNS:
         if column in prices.columns:
             return pl.col(column).cast(pl.Float64)
+    if "log_spread" in prices.columns:  # log(sell / buy), as core.ingest.dumps writes it
+        return 1 - (-pl.col("log_spread").cast(pl.Float64)).exp()
     for column in BUY_SIDE_COLUMNS:
         if column in prices.columns:
             return 1 - pl.col(column).cast(pl.Float64) / pl.col("price_chaos")
@@ -36,7 +40,7 @@ def round_trip_costs(prices: pl.DataFrame, fallback: float = DEFAULT_FEE, days: 
     ``cost_source`` ("bid/ask spread" or "assumed fee")."""
     currencies = prices.select("currency").unique()
     spread = spread_expr(prices)
-    if spread is None or prices.is_empty():
+    if spread is None or prices.is_empty() or not has_both_sides(prices):
         return currencies.with_columns(cost=pl.lit(fallback), cost_source=pl.lit("assumed fee"))
     last = prices["date"].max()
     measured = (prices.filter(pl.col("date") > pl.lit(last) - pl.duration(days=days))

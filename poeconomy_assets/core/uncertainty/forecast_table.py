@@ -114,7 +114,7 @@ def add_divine_columns(frame: pl.DataFrame, features: pl.DataFrame) -> pl.DataFr
     columns = ("price", "forecast", *BOUNDS)
     return frame.with_columns(
         (pl.col(f"{c}_chaos" if c in ("price", "forecast") else c) / pl.col("divine_chaos")).alias(f"{c}_divine")
-        for c in columns
+        for c in columns if (f"{c}_chaos" if c in ("price", "forecast") else c) in frame.columns
     )
 
 
