@@ -1,10 +1,11 @@
-"""``poeconomy report``: print or write the latest investment report of a league."""
+"""``poeconomy report``: print or write the latest investment report of a league (HTML, JSON or CSV).
+
+The CSV starts with ``#`` comment lines (league, as-of date, divine rate, the decision, the glossary): read it
+with ``polars.read_csv(path, comment_prefix="#")`` or ``pandas.read_csv(path, comment="#")``."""
 
 import argparse
 import sys
 from pathlib import Path
-
-import polars as pl
 
 from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.defs.resources import poeconomy_home
@@ -21,17 +22,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     home = poeconomy_home()
     key = key_from_name(args.league)
-    if args.format == "html":
-        source = home / "reports" / f"{key}.html"
-        if not source.exists():
-            return _missing(args.league, source)
-        text = source.read_text(encoding="utf-8")
-    else:
-        source = home / "data" / "investment_report" / f"{key}.parquet"
-        if not source.exists():
-            return _missing(args.league, source)
-        ranking = pl.read_parquet(source)
-        text = ranking.write_json() if args.format == "json" else ranking.write_csv()
+    # investment_report writes all three beside each other: the page, and the data with its envelope (league,
+    # as-of date, divine rate, decision, glossary; the CSV carries them as "#" comment lines).
+    source = home / "reports" / f"{key}.{args.format}"
+    if not source.exists():
+        return _missing(args.league, source)
+    text = source.read_text(encoding="utf-8")
     if args.out:
         args.out.write_text(text, encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)

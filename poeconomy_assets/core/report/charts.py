@@ -38,8 +38,7 @@ def readable_axes(ax) -> None:
     ax.set_ylabel("chaos", fontsize=8)
 
 
-def forecast_history_png(forecasts: pl.DataFrame, prices: pl.DataFrame, currency: str, horizon: str,
-                         days: int = 60) -> bytes:
+def forecast_history_png(forecasts: pl.DataFrame, currency: str, horizon: str, days: int = 60) -> bytes:
     """One currency × horizon: the price, and for each of the last ``days`` forecast dates the 80%/95% band
     and median it gave for its target date (as-of + horizon): how the forecasts tracked what happened."""
     plt = _pyplot()
@@ -47,8 +46,7 @@ def forecast_history_png(forecasts: pl.DataFrame, prices: pl.DataFrame, currency
     league = forecasts.sort("as_of")["league"][-1]
     rows = (forecasts.filter(pl.col("league") == league).sort("as_of").tail(days)
             .with_columns((pl.col("as_of") + shift).alias("target")))
-    history = prices.filter((pl.col("currency") == currency) & (pl.col("league") == league)
-                            & (pl.col("date") >= rows["as_of"].min())).sort("date")
+    history = rows.select(pl.col("as_of").alias("date"), "price_chaos")  # the price on each forecast date
     fig, ax = plt.subplots(figsize=(7.5, 3.2))
     x = rows["target"].to_list()
     ax.fill_between(x, rows["lower_95"].to_numpy(), rows["upper_95"].to_numpy(), color="#e9c46a", alpha=0.35,

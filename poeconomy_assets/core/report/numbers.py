@@ -10,7 +10,7 @@ def price_text(value: float | None) -> str:
         return "–"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
-    if value == 0:
+    if abs(value) < 1e-12:
         return "0"
     decimals = max(0, 3 - math.floor(math.log10(abs(value))))
     return f"{value:,.{decimals}f}"

@@ -71,7 +71,8 @@ class Report:
 
     @property
     def cash_chaos(self) -> float:
-        return float(self.budget_chaos - self.ranking["allocation_chaos"].sum())
+        cash = float(self.budget_chaos - self.ranking["allocation_chaos"].sum())
+        return 0.0 if abs(cash) < 1e-9 * max(1.0, self.budget_chaos) else cash  # no "-0.0000000001 c" left
 
     @property
     def hold_reason(self) -> str | None:
