@@ -6,17 +6,38 @@ import numpy as np
 
 from poeconomy_assets.core.schemas import HORIZONS
 
+MAX_BARS = 30  # with ~230 currencies the chart shows the 15 worst and 15 best (mean MASE over horizons)
+
+
+def shown_currencies(per_horizon: dict[str, dict], horizons: list[str], limit: int = MAX_BARS) -> list[str]:
+    """Every currency when there are at most ``limit``; else the worst and best halves by mean MASE."""
+    currencies = sorted({c for h in horizons for c in per_horizon[h]["per_currency"]})
+    if len(currencies) <= limit:
+        return currencies
+
+    def mean_mase(currency: str) -> float:
+        values = [per_horizon[h]["per_currency"].get(currency, {}).get("mase") for h in horizons]
+        known = [v for v in values if v is not None and np.isfinite(v)]
+        return float(np.mean(known)) if known else float("nan")
+
+    ranked = sorted((c for c in currencies if np.isfinite(mean_mase(c))), key=mean_mase, reverse=True)
+    return ranked[: limit // 2] + ranked[-(limit - limit // 2):]
+
 
 def scorecard_chart_png(per_horizon: dict[str, dict], title: str) -> bytes:
-    """Left: MASE per currency (one bar per horizon) with the persistence line at 1.0. Right: 80% and 95%
-    coverage per horizon against their nominal levels. ``per_horizon`` is a backtest's ``horizons``."""
+    """Left: MASE per currency (one bar per horizon) with the persistence line at 1.0 (at most MAX_BARS
+    currencies: the worst and the best). Right: 80% and 95% coverage per horizon against their nominal levels.
+    ``per_horizon`` is a backtest's ``horizons``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     horizons = [h for h in HORIZONS if h in per_horizon]
-    currencies = sorted({c for h in horizons for c in per_horizon[h]["per_currency"]})
+    total = len({c for h in horizons for c in per_horizon[h]["per_currency"]})
+    currencies = shown_currencies(per_horizon, horizons)
+    if len(currencies) < total:
+        title = f"{title} ({len(currencies)} of {total} currencies: the worst and the best MASE)"
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 0.32 * len(currencies) + 2.2),
                                       gridspec_kw={"width_ratios": [3, 1.4]})
     height = 0.8 / max(1, len(horizons))
