@@ -11,6 +11,7 @@ import polars as pl
 from poeconomy_assets.core.models.artifacts import MANIFEST, sha256
 from poeconomy_assets.core.report.charts import forecast_history_png
 from poeconomy_assets.core.report.markdown import frame_to_markdown
+from poeconomy_assets.core.report.numbers import price_text
 from poeconomy_assets.core.report.report import png_markdown
 from poeconomy_assets.core.schemas import Forecasts
 from poeconomy_assets.core.uncertainty.forecast_table import build_forecasts, stored_calibration
@@ -79,8 +80,8 @@ def price_forecasts(
             "forecast_fan": fan_table(latest.tail(10)),  # inline: the last days' bands as text fans
             "fan_chart": dg.MetadataValue.md(png_markdown(forecast_history_png(forecasts, currency, horizon),
                                                           "forecast fan")),
-            "interval_80_chaos": f"{newest['lower_80']:.4g} – {newest['upper_80']:.4g}",
-            "interval_95_chaos": f"{newest['lower_95']:.4g} – {newest['upper_95']:.4g}",
+            "interval_80_chaos": f"{price_text(newest['lower_80'])} – {price_text(newest['upper_80'])}",
+            "interval_95_chaos": f"{price_text(newest['lower_95'])} – {price_text(newest['upper_95'])}",
             "prob_up": number(newest["prob_up"], 3),
             "prob_up_reason": newest["prob_up_reason"] or "calibrated walk-forward residuals",
             "interval_method": newest["interval_method"],
