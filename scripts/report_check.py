@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ui_screenshot import _free_port, _stop, _wait_until_up  # noqa: E402 (the sibling script's helpers)
+from ui_screenshot import _free_port, _stop, _wait_until_up
 
 MEASURE = """
 (() => {

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import polars as pl
-import pytest
 
 from poeconomy_assets.core.features.build import build_features
 from poeconomy_assets.core.ingest.dumps import read_dump_dir
