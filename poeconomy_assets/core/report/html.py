@@ -154,22 +154,30 @@ def ranking_html(report) -> str:
             _cell("–" if r["liquidity"] is None else f"{r['liquidity']:.2f}", r["liquidity"]),
             _cell(r["data_quality"] or "–", r["data_quality"]),
             _cell(price_text(r["allocation_chaos"]) if r["allocation_chaos"] else "–", r["allocation_chaos"]),
+            _cell(price_text(r["allocation_divine"]) if r["allocation_chaos"] else "–", r["allocation_divine"]),
         ])
     more = (f'<p class="muted">The {TABLE_ROWS} best-ranked of {report.ranking.height} currencies; the CSV/JSON '
             f"exports hold every one.</p>" if report.ranking.height > TABLE_ROWS else "")
     return _table(["#", "Currency", "Price c", "Price div", f"Median {rank}", f"P(gain) {rank}", "80% low c",
-                   "80% high c", "Downside", "Score", "Liquidity", "Data", "Buy c"], rows, sortable=True, name_column=1) + more
+                   "80% high c", "Downside", "Score", "Liquidity", "Data", "Buy c", "Buy div"], rows, sortable=True, name_column=1) + more
 
 
 def details_html(report) -> str:
     """Per currency (the best-ranked TABLE_ROWS), behind a click: every horizon and the notes."""
     horizons = report._horizons
+    divine = report.divine_price_chaos
+
+    def in_divines(chaos: float | None) -> str:
+        return price_text(chaos / divine) if divine and chaos is not None else "–"
+
     blocks = []
     for r in report.ranking.head(TABLE_ROWS).iter_rows(named=True):
         rows = [[_cell(h, h, name=True), _cell(price_text(r[f"forecast_chaos_{h}"])),
+                 _cell(in_divines(r[f"forecast_chaos_{h}"])),
                  _cell(pct_text(_frac(r[f"return_{h}_pct"]))), _cell(prob_text(r[f"p_up_{h}"])),
                  _cell(prob_text(r[f"p_gain_{h}"])),
                  _cell(f"{price_text(r[f'low80_chaos_{h}'])} – {price_text(r[f'high80_chaos_{h}'])}"),
+                 _cell(f"{in_divines(r[f'low80_chaos_{h}'])} – {in_divines(r[f'high80_chaos_{h}'])}"),
                  _cell(f"{price_text(r[f'low95_chaos_{h}'])} – {price_text(r[f'high95_chaos_{h}'])}"),
                  _cell(pct_text(_frac(r[f"downside_{h}_pct"]))), _cell(r[f"interval_method_{h}"] or "–")]
                 for h in horizons]
@@ -178,9 +186,10 @@ def details_html(report) -> str:
                  *([f"Rebalance: {r['rebalance']}"] if r["rebalance"] else []),
                  *([f"P(gain) unknown: {r[f'p_gain_reason_{h}']}" for h in horizons if r[f"p_gain_reason_{h}"]][:1])]
         blocks.append(
-            f"<details><summary>#{r['rank']} {_e(r['currency'])}: {price_text(r['price_chaos'])} c</summary>"
-            + _table(["Horizon", "Median c", "Median", "P(up)", "P(gain)", "80% range c", "95% range c", "Downside",
-                      "Calibration"], rows)
+            f"<details><summary>#{r['rank']} {_e(r['currency'])}: {price_text(r['price_chaos'])} c = "
+            f"{in_divines(r['price_chaos'])} div</summary>"
+            + _table(["Horizon", "Median c", "Median div", "Median", "P(up)", "P(gain)", "80% range c",
+                      "80% range div", "95% range c", "Downside", "Calibration"], rows)
             + "<p class=muted>" + "; ".join(_e(n) for n in notes) + "</p></details>")
     return "".join(blocks)
 
