@@ -14,6 +14,7 @@ from pathlib import Path
 from poeconomy_assets.core.evaluation.backtest import backtest_league, rolling_backtest
 from poeconomy_assets.core.ingest.dumps import read_dump_dir
 from poeconomy_assets.core.models.ensemble import PROFILES
+from poeconomy_assets.core.report.html import track_record_sentence
 from poeconomy_assets.core.schemas import HORIZONS
 
 
@@ -99,6 +100,8 @@ def _table(result: dict) -> str:
         below = sum(1 for c in h["per_currency"].values() if c["mase"] < 1.0)
         lines.append(f"| {horizon} | {h['mase']:.3f} | {h['mape']:.2%} | {h['direction_accuracy']:.1%} | {h['n']} "
                      f"| {below}/{len(h['per_currency'])} |")
+    if result.get("strategy"):  # the track record (core.evaluation.strategy)
+        lines += ["", track_record_sentence(result)]
     if "rolling" in result:
         r = result["rolling"]
         lines += ["", f"rolling average over {', '.join(r['leagues'])}", "| horizon | MASE | MAPE | direction |",
