@@ -102,7 +102,9 @@ def track_record_sentence(track_record: dict | None) -> str:
     verdict = ("It made money" if s["return"] > 0 else "It lost money: do not trade on this report alone" if
                s["return"] < 0 else "It never traded")
     hit = f"{s['hit_rate']:.0%}" if s.get("hit_rate") is not None else "no trades"
-    return (f"Following it on {track_record.get('test_league', 'a held-out league')} ({s['periods']} weekly "
+    every = s.get("every_days", 7)
+    rounds = "weekly" if every == 7 else "daily" if every == 1 else f"{every}-day"
+    return (f"Following it on {track_record.get('test_league', 'a held-out league')} ({s['periods']} {rounds} "
             f"rounds, {s['trades']} trades, cost {_fee(s)}): {pct_text(s['return'])} vs 0% holding chaos and "
             f"{pct_text(divine)} holding divines; worst drawdown {pct_text(s['max_drawdown'], signed=False)}, "
             f"hit rate {hit}. {verdict}.")
