@@ -28,7 +28,11 @@ def test_real_forecasts_never_contradict_themselves(real_dumps_dir: Path, tmp_pa
         pooled = pl.concat([model_calibration(features, m) for m in models])
         tables += [build_forecasts(features, m, pooled) for m in models]
     forecasts = pl.concat(tables, how="diagonal_relaxed")
-    assert forecasts.height > 500 and forecasts["prob_up"].is_not_null().mean() > 0.9
+    assert forecasts.height > 500
+    # P(up) is known wherever residuals calibrate the band (Ritual's walk-forward rows are calibrated without
+    # Ritual's own residuals, the only validation league here: conservative, null with a reason)
+    calibrated = forecasts.filter(pl.col("interval_method") != "conservative")
+    assert calibrated.height >= 30 and calibrated["prob_up"].is_not_null().all()
     assert consistency_problems(forecasts) == []
     assert consistency_problems(harmonize_horizons(forecasts, HORIZON_DAYS), HORIZON_DAYS) == []
     # the point forecast is the median: as many outcomes above it as below, roughly, where outcomes are known
