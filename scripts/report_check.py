@@ -41,7 +41,7 @@ def find_chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
-async def _measure(ws_url: str, url: str, out: Path | None, width: int, height: int) -> dict:
+async def _measure(ws_url: str, url: str, out: Path | None, width: int, height: int, max_height: int) -> dict:
     import websockets
 
     async with websockets.connect(ws_url, max_size=None) as ws:
@@ -66,13 +66,13 @@ async def _measure(ws_url: str, url: str, out: Path | None, width: int, height: 
         if out is not None:
             shot = await call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
                               clip={"x": 0, "y": 0, "width": width, "height": min(found.get("page_height", height),
-                                                                                   4000), "scale": 1})
+                                                                                   max_height), "scale": 1})
             out.write_bytes(base64.b64decode(shot["data"]))
         return found
 
 
 def check_page(html_path: Path, out: Path | None = None, width: int = 1400, height: int = 1000,
-               chromium: str | None = None) -> dict:
+               chromium: str | None = None, max_height: int = 4000) -> dict:
     """Measurements of ``html_path`` at ``width`` px: scroll_width, window_width, headings, duplicated_headings."""
     chromium = chromium or find_chromium()
     if not chromium:
@@ -90,7 +90,7 @@ def check_page(html_path: Path, out: Path | None = None, width: int = 1400, heig
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as response:
                 page = next(t for t in json.load(response) if t.get("type") == "page")
             return asyncio.run(_measure(page["webSocketDebuggerUrl"], html_path.resolve().as_uri(), out, width,
-                                        height))
+                                        height, max_height))
         finally:
             _stop(browser)
 
@@ -100,8 +100,9 @@ def main() -> int:
     parser.add_argument("html", type=Path)
     parser.add_argument("--out", type=Path, help="save a PNG of the page here")
     parser.add_argument("--width", type=int, default=1400)
+    parser.add_argument("--max-height", type=int, default=4000, help="crop the picture to this many pixels")
     args = parser.parse_args()
-    found = check_page(args.html, args.out, args.width)
+    found = check_page(args.html, args.out, args.width, max_height=args.max_height)
     print(json.dumps({k: v for k, v in found.items() if k != "headings"}, indent=1))
     return 0 if found["scroll_width"] <= found["window_width"] and not found["duplicated_headings"] else 1
 
