@@ -99,8 +99,15 @@ def track_record_sentence(track_record: dict | None) -> str:
                 "this report would have made on a league the models never saw.")
     s = track_record["strategy"]
     divine = s.get("hold_divine_return")
-    verdict = ("It made money" if s["return"] > 0 else "It lost money: do not trade on this report alone" if
-               s["return"] < 0 else "It never traded")
+    if s["return"] < 0:
+        verdict = "It lost money: do not trade on this report alone"
+    elif s["trades"] == 0:
+        verdict = "It never traded"
+    elif divine is not None and s["return"] < divine:
+        verdict = ("It made money in chaos terms but less than simply holding divines: no edge over the simplest "
+                   "alternative")
+    else:
+        verdict = "It beat holding chaos and holding divines"
     hit = f"{s['hit_rate']:.0%}" if s.get("hit_rate") is not None else "no trades"
     every = s.get("every_days", 7)
     rounds = "weekly" if every == 7 else "daily" if every == 1 else f"{every}-day"
