@@ -1,14 +1,16 @@
 """``poeconomy report``: print or write the latest investment report of a league (HTML, JSON or CSV).
 
-The CSV starts with ``#`` comment lines (league, as-of date, divine rate, the decision, the glossary): read it
-with ``polars.read_csv(path, comment_prefix="#")`` or ``pandas.read_csv(path, comment="#")``."""
+It reads what the ``investment_report`` asset wrote through the report store (the same resource the graph
+writes with, so the paths are never spelled twice). The JSON and CSV carry an envelope (league, as-of date,
+divine rate, the decision) and the glossary; the CSV as ``#`` comment lines: read it with
+``polars.read_csv(path, comment_prefix="#")`` or ``pandas.read_csv(path, comment="#")``.
+"""
 
 import argparse
 import sys
 from pathlib import Path
 
-from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.defs.resources import poeconomy_home
+from poeconomy_assets.defs.resources import build_resources
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -20,13 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    home = poeconomy_home()
-    key = key_from_name(args.league)
-    # investment_report writes all three beside each other: the page, and the data with its envelope (league,
-    # as-of date, divine rate, decision, glossary; the CSV carries them as "#" comment lines).
-    source = home / "reports" / f"{key}.{args.format}"
+    resources = build_resources()
+    source = resources["report_store"].path(args.league, args.format)
     if not source.exists():
-        return _missing(args.league, source)
+        return _missing(args.league, str(source))
     text = source.read_text(encoding="utf-8")
     if args.out:
         args.out.write_text(text, encoding="utf-8")
@@ -36,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _missing(league: str, path: Path) -> int:
-    print(f"no report for league {league!r} at {path}: materialize investment_report for it first "
+def _missing(league: str, where: str) -> int:
+    print(f"no report for league {league!r} ({where}): materialize investment_report for it first "
           f"(make demo, or the UI)", file=sys.stderr)
     return 2

@@ -16,6 +16,7 @@ from poeconomy_assets.core.report.report import png_markdown
 from poeconomy_assets.core.schemas import Forecasts
 from poeconomy_assets.core.uncertainty.forecast_table import build_forecasts, stored_calibration
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
+from poeconomy_assets.defs.metadata import currency_horizon, metric
 from poeconomy_assets.defs.partitions import currency_horizon_partitions, split_currency_horizon
 from poeconomy_assets.defs.ui_metadata import fan_table, number
 from poeconomy_assets.resources.model_store import ModelStore
@@ -68,8 +69,7 @@ def price_forecasts(
     return dg.MaterializeResult(
         value=forecasts,
         metadata={
-            "currency": currency,
-            "horizon": horizon,
+            **currency_horizon(currency, horizon),
             "rows": forecasts.height,
             "latest_league": newest["league"],
             "as_of": str(newest["as_of"]),
@@ -89,7 +89,7 @@ def price_forecasts(
             "pooled_calibration_rows": pooled.height,
             "forecast_sources": dg.MetadataValue.json(dict(sources)),
             "interval_methods": dg.MetadataValue.json(dict(methods)),
-            "validation_mase": number(model.metrics["mase"]),
+            "validation_mase": metric(model.metrics["mase"]),
             "seconds": round(time.perf_counter() - started, 3),
             "forecasts": dg.MetadataValue.md(
                 frame_to_markdown(forecasts.tail(15).select(

@@ -2,12 +2,12 @@
 
 import json
 import time
-from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.keys import key_from_name, name_from_key
+from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.report.allocation import AllocationRules
 from poeconomy_assets.core.report.charts import allocation_chart_png, fan_chart_png
 from poeconomy_assets.core.report.export import report_csv, report_json
@@ -32,17 +32,18 @@ from poeconomy_assets.resources.report_store import ReportStore
 class ReportConfig(dg.Config):
     """The budget to allocate and the rules of the allocation (see core.report.allocation)."""
 
-    budget: float = 1000.0
-    budget_unit: str = "chaos"  # "chaos" or "divine"
-    max_position_share: float = 0.25  # cap per currency, as a share of the budget
-    min_liquidity: float = 0.5  # 0..1: share of the last 14 days priced × share not low-confidence
-    min_prob_gain: float = 0.5  # P(gain after costs) must exceed this
-    min_edge: float = 0.01  # median return after costs at the ranking horizon; below it: hold chaos
-    fee: float = 0.01  # round-trip cost assumed where the prices carry no buy side
-    max_positions: int = 10
-    rank_horizon: str = "7d"
-    correlation_days: int = 30  # diversification: correlation of daily returns over these days
-    chart_currencies: int = 6  # forecast fans drawn for this many top currencies
+    # Defaults come from the core dataclasses (AllocationRules, ReportSettings), which document each field.
+    budget: float = AllocationRules.budget
+    budget_unit: Literal["chaos", "divine"] = AllocationRules.budget_unit
+    max_position_share: float = AllocationRules.max_position_share  # cap per currency, as a share of the budget
+    min_liquidity: float = AllocationRules.min_liquidity  # 0..1: last 14 days priced × share not low-confidence
+    min_prob_gain: float = AllocationRules.min_prob_gain  # P(gain after costs) must exceed this
+    min_edge: float = AllocationRules.min_edge  # median return after costs at the ranking horizon; below: hold chaos
+    fee: float = ReportSettings.fee  # round-trip cost assumed where the prices carry no buy side
+    max_positions: int = AllocationRules.max_positions
+    rank_horizon: Literal["1d", "3d", "7d"] = ReportSettings.rank_horizon
+    correlation_days: int = ReportSettings.correlation_days  # diversification: correlation of daily returns
+    chart_currencies: int = ReportSettings.chart_currencies  # forecast fans drawn for this many top currencies
 
     def settings(self) -> ReportSettings:
         rules = AllocationRules(budget=self.budget, budget_unit=self.budget_unit,
@@ -58,7 +59,7 @@ TRACK_RECORD = "Track record"  # report_store name of the latest backtest's trac
 
 def read_track_record(report_store: ReportStore) -> dict | None:
     """The latest backtest's track record (test league + strategy), when backtest_scorecard has run."""
-    path = Path(report_store.base_dir, f"{key_from_name(TRACK_RECORD)}.json")
+    path = report_store.path(TRACK_RECORD, "json")
     try:
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
     except (OSError, json.JSONDecodeError):
@@ -87,7 +88,7 @@ def investment_report(
     started = time.perf_counter()
     report = build_report(league, price_forecasts, daily_prices, config.settings())
     latest = harmonize_horizons(latest_forecasts(price_forecasts.filter(pl.col("league") == league)), HORIZON_DAYS)
-    top = report.ranking.head(config.chart_currencies)["currency"].to_list()
+    top = report.ranking.head(report.settings.chart_currencies)["currency"].to_list()
     charts = {
         "Price history and forecast fan": fan_chart_png(daily_prices.filter(pl.col("league") == league), latest, top,
                                                         report.divine_price_chaos),

@@ -6,7 +6,7 @@ import time
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.evaluation.backtest import backtest_league, league_order
+from poeconomy_assets.core.evaluation.backtest import backtest_league
 from poeconomy_assets.core.evaluation.scorecard import (
     DriftRules,
     band_verdict,
@@ -16,9 +16,11 @@ from poeconomy_assets.core.evaluation.scorecard import (
 )
 from poeconomy_assets.core.evaluation.scorecard_charts import scorecard_chart_png, strategy_chart_png
 from poeconomy_assets.core.keys import key_from_name
+from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.report.html import track_record_sentence
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.report.report import png_markdown
+from poeconomy_assets.defs.models import ProfileName
 from poeconomy_assets.defs.partitions import currency_horizon_key
 from poeconomy_assets.defs.reports import TRACK_RECORD
 from poeconomy_assets.defs.ui_metadata import number, table_value
@@ -32,7 +34,7 @@ class ScorecardConfig(dg.Config):
     """When realized forecasts count as drifting (see core.scorecard.DriftRules)."""
 
     window_days: int = 14
-    mase_limit: float = 1.1
+    mase_limit: float = 1.1  # on the relative MAE (model MAE / persistence MAE); the name predates it
     mase_horizons: list[str] = ["7d"]  # noqa: RUF012 (pydantic copies field defaults)
     coverage_drop: float = 0.10  # below nominal 80%, in share points: bands too narrow
     coverage_excess: float = 0.10  # above nominal 80%, in share points: bands too wide
@@ -54,7 +56,7 @@ def _as_backtest_shape(card: pl.DataFrame) -> dict[str, dict]:
     },
     check_specs=[dg.AssetCheckSpec(
         DRIFT_CHECK, asset="forecast_scorecard",
-        description="Fails when realized 7d MASE > 1.1, or realized 80% coverage is below 70% (bands too "
+        description="Fails when realized 7d relative MAE > 1.1, or realized 80% coverage is below 70% (bands too "
                     "narrow) or above 90% (bands too wide), for some currency × horizon; drift_sensor then "
                     "retrains those partitions.")],
     kinds={"polars"},
@@ -62,7 +64,7 @@ def _as_backtest_shape(card: pl.DataFrame) -> dict[str, dict]:
 def forecast_scorecard(context: dg.AssetExecutionContext, config: ScorecardConfig, price_forecasts: pl.DataFrame,
                        daily_prices: pl.DataFrame):  # no return annotation: the check output has its own type
     """Realized accuracy of the live league's past forecasts over the last 14 days whose outcome is known:
-    MASE against persistence and interval coverage, per horizon and currency."""
+    relative MAE against persistence and interval coverage, per horizon and currency."""
     rules = DriftRules(window_days=config.window_days, mase_limit=config.mase_limit,
                        mase_horizons=tuple(config.mase_horizons), coverage_drop=config.coverage_drop,
                        coverage_excess=config.coverage_excess, min_points=config.min_points)
@@ -111,7 +113,7 @@ def forecast_scorecard(context: dg.AssetExecutionContext, config: ScorecardConfi
 class BacktestConfig(dg.Config):
     """Which training profile the backtest uses (``test`` keeps it to a minute or two)."""
 
-    profile: str = "test"
+    profile: ProfileName = "test"
     horizons: list[str] = ["1d", "3d", "7d"]  # noqa: RUF012 (pydantic copies field defaults)
 
 
@@ -123,7 +125,7 @@ class BacktestConfig(dg.Config):
 )
 def backtest_scorecard(context: dg.AssetExecutionContext, config: BacktestConfig, daily_prices: pl.DataFrame,
                        report_store: ReportStore) -> dg.MaterializeResult[dict]:
-    """The backtest of the latest league (trained only on the leagues before it): MASE against persistence
+    """The backtest of the latest league (trained only on the leagues before it): relative MAE against persistence
     and interval coverage per horizon and currency, the same scorecard ``poeconomy backtest`` writes, and the
     track record of following the report on that league (strategy vs holding chaos and divines)."""
     started = time.perf_counter()

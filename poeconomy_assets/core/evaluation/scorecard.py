@@ -3,10 +3,10 @@
 A forecast made on ``as_of`` at horizon ``h`` is scored against the price on ``as_of + h`` (same
 league), next to persistence on the same points. Only honest forecasts count (``model`` and
 ``walk_forward`` sources, never ``in_sample``), and only the last ``window`` as-of dates that have an
-outcome. Drift: realized MASE above ``mase_limit`` at the horizons in ``mase_horizons``, or 80%
-coverage more than ``coverage_drop`` below nominal (bands too narrow: the model is surer than it should be)
-or more than ``coverage_excess`` above it (bands too wide: the report hides real edges behind needless
-doubt), on at least ``min_points`` points. Both are calibration failures and both ask for a retrain.
+outcome. Drift: realized relative MAE (metrics.relative_mae, key ``mase``) above ``mase_limit`` at the horizons in
+``mase_horizons``, or 80% coverage more than ``coverage_drop`` below nominal (bands too narrow: the model is surer
+than it should be) or more than ``coverage_excess`` above it (bands too wide: the report hides real edges behind
+needless doubt), on at least ``min_points`` points. Both are calibration failures and both ask for a retrain.
 """
 
 from dataclasses import dataclass
@@ -73,7 +73,7 @@ def score_realized(points: pl.DataFrame, rules: DriftRules = DriftRules()) -> pl
         reasons = []
         if (scores["n"] >= rules.min_points and horizon in rules.mase_horizons and np.isfinite(scores["mase"])
                 and scores["mase"] > rules.mase_limit):
-            reasons.append(f"MASE {scores['mase']:.2f} > {rules.mase_limit}")
+            reasons.append(f"relative MAE {scores['mase']:.2f} > {rules.mase_limit}")
         verdict = band_verdict(cover80, scores["n"], rules)
         if verdict == "too narrow":
             reasons.append(f"bands too narrow: 80% coverage {cover80:.0%} < {rules.nominal_80 - rules.coverage_drop:.0%}")
@@ -96,7 +96,7 @@ def score_realized(points: pl.DataFrame, rules: DriftRules = DriftRules()) -> pl
 
 
 def horizon_summary(card: pl.DataFrame) -> pl.DataFrame:
-    """Per horizon: MASE averaged over currencies, coverage pooled over points, currencies drifting."""
+    """Per horizon: relative MAE averaged over currencies, coverage pooled over points, currencies drifting."""
     return card.group_by("horizon").agg(
         pl.col("n").sum(), pl.col("mase").mean(),
         ((pl.col("coverage_80") * pl.col("n")).sum() / pl.col("n").sum()).alias("coverage_80"),

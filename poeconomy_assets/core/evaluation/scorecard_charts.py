@@ -1,4 +1,4 @@
-"""Scorecard charts (PNG bytes): MASE per currency and horizon against persistence's 1.0, and coverage."""
+"""Scorecard charts (PNG bytes): relative MAE per currency and horizon against persistence's 1.0, and coverage."""
 
 import io
 
@@ -6,11 +6,11 @@ import numpy as np
 
 from poeconomy_assets.core.schemas import HORIZONS
 
-MAX_BARS = 30  # with ~230 currencies the chart shows the 15 worst and 15 best (mean MASE over horizons)
+MAX_BARS = 30  # with ~230 currencies the chart shows the 15 worst and 15 best (mean relative MAE over horizons)
 
 
 def shown_currencies(per_horizon: dict[str, dict], horizons: list[str], limit: int = MAX_BARS) -> list[str]:
-    """Every currency when there are at most ``limit``; else the worst and best halves by mean MASE."""
+    """Every currency when there are at most ``limit``; else the worst and best halves by mean relative MAE."""
     currencies = sorted({c for h in horizons for c in per_horizon[h]["per_currency"]})
     if len(currencies) <= limit:
         return currencies
@@ -25,7 +25,7 @@ def shown_currencies(per_horizon: dict[str, dict], horizons: list[str], limit: i
 
 
 def scorecard_chart_png(per_horizon: dict[str, dict], title: str) -> bytes:
-    """Left: MASE per currency (one bar per horizon) with the persistence line at 1.0 (at most MAX_BARS
+    """Left: relative MAE per currency (one bar per horizon) with the persistence line at 1.0 (at most MAX_BARS
     currencies: the worst and the best). Right: 80% and 95% coverage per horizon against their nominal levels.
     ``per_horizon`` is a backtest's ``horizons``."""
     import matplotlib
@@ -37,7 +37,7 @@ def scorecard_chart_png(per_horizon: dict[str, dict], title: str) -> bytes:
     total = len({c for h in horizons for c in per_horizon[h]["per_currency"]})
     currencies = shown_currencies(per_horizon, horizons)
     if len(currencies) < total:
-        title = f"{title} ({len(currencies)} of {total} currencies: the worst and the best MASE)"
+        title = f"{title} ({len(currencies)} of {total} currencies: the worst and the best relative MAE)"
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 0.32 * len(currencies) + 2.2),
                                       gridspec_kw={"width_ratios": [3, 1.4]})
     height = 0.8 / max(1, len(horizons))
@@ -49,7 +49,7 @@ def scorecard_chart_png(per_horizon: dict[str, dict], title: str) -> bytes:
     left.axvline(1.0, color="black", ls="--", lw=1, label="persistence = 1.0")
     left.set_yticks(np.arange(len(currencies)) + height * (len(horizons) - 1) / 2, currencies, fontsize=8)
     left.invert_yaxis()
-    left.set_xlabel("MASE (model MAE / persistence MAE; < 1 beats persistence)")
+    left.set_xlabel("relative MAE (model MAE / persistence MAE; < 1 beats persistence)")
     left.legend(fontsize=8, loc="lower right")
     x = np.arange(len(horizons))
     for offset, level, color in ((-0.18, 80, "#264653"), (0.18, 95, "#8ab17d")):

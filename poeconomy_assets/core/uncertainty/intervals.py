@@ -14,8 +14,6 @@ distribution. The ladder, per currency × horizon × phase:
 - ``bootstrap``        (BOOTSTRAP_MIN to CONFORMAL_MIN − 1): the quantile averaged over bootstrap
   resamples, widened 1.5× for the small sample;
 - ``conservative``     (< BOOTSTRAP_MIN): a wide fixed band (±35% per √day at 95%) and no P(up).
-
-:func:`calibrate` is the same ladder on raw residuals (no scale, no phase) for callers without features.
 """
 
 import math
@@ -24,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.features.build import EARLY_DAYS, MID_DAYS
+from poeconomy_assets.core.features.build import league_phase
 from poeconomy_assets.core.uncertainty.distribution import knots_from_halfwidths, normal_shape, prob_above
 
 OWN_MIN = 30
@@ -34,30 +32,9 @@ BOOTSTRAP_WIDEN = 1.5
 CONSERVATIVE_95_PER_SQRT_DAY = 0.35
 Z80_OVER_Z95 = 1.2816 / 1.96
 MIN_DAILY_VOL = 0.005  # a currency that has not moved for two weeks still can: floor its scale
-PHASE_NAMES = ("launch week", "first month", "later")
+PHASE_NAMES = ("launch week", "first month", "later")  # league_phase 0, 1, 2
 SCALE_SOURCES = ("vol_14d", "vol_7d", "momentum_vol_3d")  # first non-null, in this order
 OFFSET_NAMES = ("lower_95", "lower_80", "lower_50", "median", "upper_50", "upper_80", "upper_95")
-
-
-@dataclass(frozen=True)
-class Interval:
-    """Offsets (in log-return space) around the point forecast, plus the method that produced them."""
-
-    lower_80: float
-    upper_80: float
-    lower_95: float
-    upper_95: float
-    method: str
-    n_residuals: int
-    prob_up: float | None  # P(price rises), None when residuals are too few to say
-    prob_up_reason: str | None = None
-    median: float = 0.0  # the distribution's median, as an offset from the point
-
-
-def phase_of(league_day: np.ndarray) -> np.ndarray:
-    """0 launch week, 1 first month, 2 later (the ensemble's own league phases)."""
-    day = np.asarray(league_day)
-    return np.where(day < EARLY_DAYS, 0, np.where(day < MID_DAYS, 1, 2))
 
 
 def scale_expr(horizon_days: int) -> pl.Expr:
@@ -72,7 +49,7 @@ def _conformal_quantile(scores: np.ndarray, coverage: float) -> float:
     return float(np.quantile(scores, level))
 
 
-def _conservative(horizon_days: int, n: int) -> tuple[float, float]:
+def _conservative(horizon_days: int) -> tuple[float, float]:
     half95 = CONSERVATIVE_95_PER_SQRT_DAY * math.sqrt(horizon_days)
     return half95 * Z80_OVER_Z95, half95
 
@@ -105,7 +82,7 @@ def _band(scores: np.ndarray, scales: np.ndarray, method: str, seed: int) -> _Ba
 
 
 def _conservative_band(horizon_days: int, n: int) -> _Band:
-    return _Band("conservative", n, 0.0, *normal_shape(_conservative(horizon_days, n)[1]), float("nan"))
+    return _Band("conservative", n, 0.0, *normal_shape(_conservative(horizon_days)[1]), float("nan"))
 
 
 class PhaseCalibrator:
@@ -139,7 +116,7 @@ class PhaseCalibrator:
         few), method and n."""
         points = np.asarray(points, dtype=float)
         scales = np.asarray(scales, dtype=float)
-        phases = phase_of(league_days)
+        phases = league_phase(league_days)
         n = points.size
         center, h50, h80, h95 = (np.zeros(n) for _ in range(4))
         method = np.empty(n, dtype=object)
@@ -175,7 +152,7 @@ def _by_phase(frame: pl.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     out = {}
     if frame.is_empty():
         return {p: (np.array([]), np.array([])) for p in range(len(PHASE_NAMES))}
-    phases = phase_of(frame["league_day"].to_numpy())
+    phases = league_phase(frame["league_day"].to_numpy())
     scale = frame["scale"].cast(pl.Float64).fill_null(np.nan).to_numpy()
     residual = frame["residual"].to_numpy().astype(float)
     for phase in range(len(PHASE_NAMES)):
@@ -187,20 +164,3 @@ def _by_phase(frame: pl.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         out[phase] = (residual[mask] / s, s)
     return out
 
-
-def calibrate(residuals: np.ndarray, point: float, horizon_days: int, seed: int = 0) -> Interval:
-    """The ladder on raw residuals (no scale, no phase): for a forecast whose predicted log return is ``point``.
-    Offsets are from ``point``; the distribution's median is ``point + median``."""
-    res = np.asarray(residuals, dtype=float)
-    res = res[np.isfinite(res)]
-    n = res.size
-    if n >= CONFORMAL_MIN:
-        band, method = _band(res, np.ones(n), "conformal", seed), "conformal"
-    elif n >= BOOTSTRAP_MIN:
-        band, method = _band(res, np.ones(n), "bootstrap", seed), "bootstrap"
-    else:
-        band, method = _conservative_band(horizon_days, n), "conservative"
-    knots = knots_from_halfwidths(np.array([band.center]), [band.half50], [band.half80], [band.half95])[0]
-    prob_up = None if method == "conservative" else float(prob_above(point + knots[None, :], 0.0)[0])
-    reason = f"only {n} held-out residuals (need {BOOTSTRAP_MIN})" if prob_up is None else None
-    return Interval(knots[1], knots[5], knots[0], knots[6], method, n, prob_up, reason, median=knots[3])
