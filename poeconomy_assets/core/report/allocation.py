@@ -2,7 +2,8 @@
 
 Which currencies qualify, at the ranking horizon (see ``core.report.report``): an *edge* (the median
 forecast return after the round-trip cost) of at least ``min_edge``, P(gain after the cost) above
-``min_prob_gain``, liquidity of at least ``min_liquidity`` and data that is not "insufficient". Among
+``min_prob_gain``, liquidity of at least ``min_liquidity`` and data that is neither "insufficient" nor a
+"suspect quote" (today's price far from its two-week median: a glitch is not a bargain). Among
 those, the ``max_positions`` best risk-adjusted scores get a position.
 
 How much each gets: **inverse volatility × diversification**. A position's weight is proportional to
@@ -82,6 +83,7 @@ def allocate(candidates: pl.DataFrame, rules: AllocationRules, divine_chaos: flo
         .when(pl.col("liquidity").is_null() | (pl.col("liquidity") < rules.min_liquidity))
         .then(pl.lit(f"liquidity < {rules.min_liquidity}"))
         .when(quality.fill_null("insufficient") == "insufficient").then(pl.lit("insufficient data"))
+        .when(quality == "suspect quote").then(pl.lit("suspect quote: today's price is far from its 14-day median"))
         .when(pl.col("sigma").is_null() | ~pl.col("sigma").is_finite() | (pl.col("sigma") <= 0))
         .then(pl.lit("no volatility estimate"))
     )

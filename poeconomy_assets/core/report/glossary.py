@@ -28,7 +28,9 @@ GLOSSARY: dict[str, str] = {
                  "did not mark low-confidence (× traded volume against the league's median item, when the "
                  "source reports volume). Below the minimum, the report does not buy.",
     "Data quality": "ok, sparse (more than 30% of the last 14 days unpriced), low confidence (more than 30% of "
-                    "prices marked low-confidence) or insufficient (fewer than 5 priced days: no figures).",
+                    "prices marked low-confidence), suspect quote (today's price more than 3× away from its 14-day "
+                    "median: likely a glitch, never bought) or insufficient (fewer than 5 priced days: no "
+                    "figures).",
     "Diversification": "1 minus the average positive correlation of the currency's daily price changes with the "
                        "other candidates over the last 30 days: 1 moves on its own, 0 moves with the rest.",
     "Allocation": "Among currencies that clear every rule, the best scores get a share of the budget "

@@ -109,3 +109,21 @@ def test_a_positive_score_never_comes_with_p_gain_below_half() -> None:
     assert rows["cost"].min() >= 0 and rows["cost"].max() <= 0.1
     scored = rows.filter(pl.col("score").abs() > 1e-6)
     assert ((scored["score"] > 0) == (scored["p_gain"] > 0.5)).all()
+
+
+def test_a_one_day_glitch_is_not_a_bargain() -> None:
+    """Real dumps hold one-day bad quotes (an item at ~20 c quoted 0.85 c): flagged, never bought."""
+    from datetime import date, timedelta
+
+    from poeconomy_assets.core.report.data_quality import data_quality
+
+    days = [date(2023, 10, 14) + timedelta(days=i) for i in range(14)]
+    prices = pl.DataFrame({"currency": ["Report"] * 14 + ["Steady"] * 14, "date": days * 2,
+                           "price_chaos": [20.0] * 13 + [0.845] + [5.0] * 14, "confidence": ["High"] * 28})
+    quality = {r["currency"]: r for r in data_quality(prices).iter_rows(named=True)}
+    assert quality["Report"]["data_quality"] == "suspect quote" and quality["Steady"]["data_quality"] == "ok"
+    candidates = _candidates().head(2).with_columns(currency=pl.Series(["Report", "Steady"]),
+                                                    data_quality=pl.Series(["suspect quote", "ok"]))
+    out = allocate(candidates, AllocationRules(min_liquidity=0.0), 200.0)
+    by = {r["currency"]: r for r in out.iter_rows(named=True)}
+    assert by["Report"]["weight"] == 0 and "suspect quote" in by["Report"]["reason"] and by["Steady"]["weight"] > 0
