@@ -18,6 +18,7 @@ from poeconomy_assets.core.evaluation.backtest import backtest_league, rolling_b
 from poeconomy_assets.core.ingest.dumps import read_dump_dir
 from poeconomy_assets.core.models.ensemble import PROFILES
 from poeconomy_assets.core.models.selection import MIN_DAYS, MIN_RELIABLE_ROWS, SelectionConfig
+from poeconomy_assets.core.report.html import track_record_sentence
 from poeconomy_assets.core.schemas import HORIZONS
 
 
@@ -119,6 +120,8 @@ def _table(result: dict) -> str:
                      f"{h.get('worst_item')} {h.get('worst_mase', float('nan')):.3f} | "
                      f"{h.get('coverage_80', float('nan')):.1%} / {h.get('coverage_95', float('nan')):.1%} | "
                      f"{sub['legacy']} | {sub['liquid']} |")
+    if result.get("strategy"):  # the track record (core.evaluation.strategy)
+        lines += ["", track_record_sentence(result)]
     if "rolling" in result:
         r = result["rolling"]
         lines += ["", f"rolling average over {', '.join(r['leagues'])}", "| horizon | relative MAE | MAPE | direction |",

@@ -15,6 +15,13 @@ import numpy as np
 import polars as pl
 
 from poeconomy_assets.core.evaluation.metrics import INTERVAL_KEYS, scorecard
+from poeconomy_assets.core.evaluation.strategy import (
+    STRATEGY_BAND_COLUMNS,
+    StrategySettings,
+    follow_the_report,
+    league_prices,
+    strategy_horizon,
+)
 from poeconomy_assets.core.features.build import build_features, target_column
 from poeconomy_assets.core.models.ensemble import (
     PROFILES,
@@ -136,18 +143,23 @@ def backtest_league(
 
     result = {"test_league": test_league, "train_leagues": train_leagues, "profile": profile.name, "horizons": {}}
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(horizons)))) as pool:
-        cards = list(pool.map(one_horizon, horizons))
-    result["horizons"] = dict(zip(horizons, cards))
+        scored = list(pool.map(one_horizon, horizons))
+    result["horizons"] = {horizon: card for horizon, (card, _) in zip(horizons, scored)}
+    points = {horizon: frame for horizon, (_, frame) in zip(horizons, scored)}
     # Only the test league's items: an item of earlier leagues that does not trade in it is not "skipped".
     result["items_skipped"] = {c: r for c, r in chosen.excluded.items() if c in live or c in (currencies or ())}
     result["subset_items"] = subsets
     result["league_seconds"] = round(time.perf_counter() - started, 1)
+    # The track record: follow the report on this league (core.evaluation.strategy).
+    result["strategy"] = follow_the_report(points[strategy_horizon(points)], league_prices(prices, test_league),
+                                           StrategySettings(horizon=strategy_horizon(points)))
     return result
 
 
 def _score_horizon(train: pl.DataFrame, test: pl.DataFrame, wanted: list[str], horizon: str,
                    profile: TrainingProfile, seed: int, pooled, progress: Progress,
-                   subsets: dict[str, list[str]]) -> dict:
+                   subsets: dict[str, list[str]]) -> tuple[dict, pl.DataFrame]:
+    """One horizon's scorecard, and its forecast points (what the track record follows)."""
     target = target_column(horizon)
     trained, scopes = [], {}
     for currency in wanted:
@@ -174,10 +186,10 @@ def _score_horizon(train: pl.DataFrame, test: pl.DataFrame, wanted: list[str], h
         persistence = price_bands(rows, np.zeros(rows.height), persistence_band, horizon, prefix="persistence_")
         methods[currency] = model_band.describe()
         parts.append(pl.DataFrame({
-            "currency": currency, "price_chaos": price,
+            "currency": currency, "date": rows["date"], "price_chaos": price,
             "actual_chaos": price * np.exp(rows[target].to_numpy()),
             "forecast_chaos": price * np.exp(predicted),
-        }).hstack(bands.select("lower_80", "upper_80", "lower_95", "upper_95"))
+        }).hstack(bands.select("lower_80", "upper_80", "lower_95", "upper_95", *STRATEGY_BAND_COLUMNS))
           .hstack(persistence.select("persistence_lower_80", "persistence_upper_80")))
     points = pl.concat(parts)
     card = scorecard(points) | {"interval_methods": methods}
@@ -190,7 +202,7 @@ def _score_horizon(train: pl.DataFrame, test: pl.DataFrame, wanted: list[str], h
             continue
         sub = scorecard(subset_points)
         card["subsets"][name] = {k: v for k, v in sub.items() if k != "per_currency"} | _spread_of(sub["per_currency"])
-    return card
+    return card, points
 
 
 def _spread_of(per_currency: dict[str, dict]) -> dict:

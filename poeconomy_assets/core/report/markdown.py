@@ -2,6 +2,8 @@
 
 import polars as pl
 
+from poeconomy_assets.core.report.numbers import price_text
+
 
 def frame_to_markdown(frame: pl.DataFrame, max_rows: int = 50, float_digits: int = 4) -> str:
     """A GitHub-style markdown table of the first ``max_rows`` rows."""
@@ -20,5 +22,5 @@ def _cell(value: object, digits: int) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) < 1e4 else f"{value:,.0f}"
+        return price_text(value)  # 4 significant digits, never scientific notation
     return str(value).replace("|", "\\|")

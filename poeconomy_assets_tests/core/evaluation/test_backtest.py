@@ -61,6 +61,15 @@ def test_backtest_json_has_the_documented_shape(dumps: Path, tmp_path: Path) -> 
         assert legacy["n"] == card["n"], "both currencies asked for are legacy ones"
         assert legacy["mase"] == pytest.approx(card["mase"])
 
+    strategy = result["strategy"]  # the track record of following the report on the held-out league
+    assert {"return", "max_drawdown", "hit_rate", "trades", "hold_chaos_return", "hold_divine_return", "fee"} <= set(
+        strategy)
+    assert strategy["hold_chaos_return"] == 0.0 and strategy["horizon"] == "7d" and strategy["periods"] >= 10
+    assert 0.0 <= strategy["max_drawdown"] < 1.0 and strategy["return"] > -1.0
+    assert strategy["trades"] == sum(c["positions"] for c in strategy["curve"])
+    assert (strategy["hit_rate"] is None) == (strategy["trades"] == 0)
+    assert strategy["hold_divine_return"] > -1.0  # Ritual has Divine Orb prices: the divine holder is compared
+
 
 def test_rolling_ends_at_the_test_league_and_averages_subsets() -> None:
     """--rolling 2 --test-league B: leagues A and B, not the newest two (C is later than the test league)."""
