@@ -13,7 +13,7 @@ import polars as pl
 
 from poeconomy_assets.core.evaluation.metrics import INTERVAL_KEYS, scorecard
 from poeconomy_assets.core.features.build import build_features, target_column
-from poeconomy_assets.core.models.ensemble import PROFILES, TrainingProfile, train_currency_model
+from poeconomy_assets.core.models.ensemble import PROFILES, TrainingProfile, train_currency_model, train_pooled_model
 from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
 from poeconomy_assets.core.uncertainty.calibration import model_calibration, price_bands
 from poeconomy_assets.core.uncertainty.intervals import PhaseCalibrator
@@ -61,9 +61,10 @@ def backtest_league(
     for horizon in horizons:
         target = target_column(horizon)
         trained = []
+        pooled = train_pooled_model(train, horizon, profile=profile, seed=seed)  # one search per horizon
         for currency in wanted:
             started = time.perf_counter()
-            model = train_currency_model(train, currency, horizon, profile=profile, seed=seed)
+            model = train_currency_model(train, currency, horizon, pooled=pooled)
             trained.append((currency, model, model_calibration(train, model)))
             log(f"{test_league} {horizon} {currency}: scope {model.info.get('scope')}, "
                 f"validation MASE {model.metrics['mase']:.3f}, {time.perf_counter() - started:.1f}s")
