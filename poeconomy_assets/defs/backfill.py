@@ -42,6 +42,7 @@ def league_backfill_subset(
     asset_graph: object, instance: dg.DagsterInstance, league_key: str, currency_keys: list[str]
 ) -> AssetGraphSubset:
     trained = instance.get_materialized_partitions(dg.AssetKey("price_models"))
+    pooled = instance.get_materialized_partitions(dg.AssetKey("pooled_models"))
     wanted = {AssetKeyPartitionKey(dg.AssetKey(a), league_key) for a in ("poe_watch_history", "daily_prices")}
     for currency in currency_keys:
         wanted.add(AssetKeyPartitionKey(dg.AssetKey("currency_features"), currency))
@@ -51,6 +52,8 @@ def league_backfill_subset(
             key = dg.MultiPartitionKey({"currency": currency, "horizon": horizon})
             if str(key) not in trained:
                 wanted.add(AssetKeyPartitionKey(dg.AssetKey("price_models"), key))
+                if horizon not in pooled:  # a new model needs its horizon's pooled model
+                    wanted.add(AssetKeyPartitionKey(dg.AssetKey("pooled_models"), horizon))
             wanted.add(AssetKeyPartitionKey(dg.AssetKey("price_forecasts"), key))
     if any(p.asset_key == dg.AssetKey("price_forecasts") for p in wanted):  # a report needs forecasts
         wanted.add(AssetKeyPartitionKey(dg.AssetKey("investment_report"), league_key))

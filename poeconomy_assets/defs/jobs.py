@@ -2,7 +2,11 @@
 
 import dagster as dg
 
-from poeconomy_assets.defs.partitions import currency_horizon_partitions, league_partitions
+from poeconomy_assets.defs.partitions import (
+    currency_horizon_partitions,
+    horizon_partitions,
+    league_partitions,
+)
 
 history_job = dg.define_asset_job("history_job", selection=["poe_ninja_history"], description="Import past leagues.")
 daily_prices_job = dg.define_asset_job(
@@ -11,11 +15,17 @@ daily_prices_job = dg.define_asset_job(
 features_job = dg.define_asset_job(
     "features_job", selection=["currency_features"], description="Features of one currency."
 )
+pooled_model_job = dg.define_asset_job(
+    "pooled_model_job",
+    selection=["pooled_models"],
+    partitions_def=horizon_partitions,
+    description="Search and train one horizon's pooled (cross-currency) model: before that horizon's models.",
+)
 training_job = dg.define_asset_job(
     "training_job",
     selection=["price_models", "price_forecasts"],
     partitions_def=currency_horizon_partitions,
-    description="Train one currency × horizon model and forecast with it.",
+    description="Train one currency × horizon model (from its horizon's stored pooled model) and forecast with it.",
 )
 model_job = dg.define_asset_job(
     "model_job",
@@ -35,8 +45,8 @@ backtest_job = dg.define_asset_job(
     "backtest_job", selection=["backtest_scorecard"], description="Backtest the latest league (profile from config)."
 )
 
-JOBS_PAST = [history_job, daily_prices_job, features_job, training_job, model_job, forecast_job, report_job, scorecard_job,
-        backtest_job]
+JOBS_PAST = [history_job, daily_prices_job, features_job, pooled_model_job, training_job, model_job, forecast_job,
+             report_job, scorecard_job, backtest_job]
 
 ingestion_job = dg.define_asset_job(
     "ingestion_job",

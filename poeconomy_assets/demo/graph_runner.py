@@ -43,9 +43,10 @@ def materialize_graph(
 
     def run(job_name: str, partition_key: str | None = None, config: dict | None = None) -> dg.ExecuteInProcessResult:
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the UI keeps every event
-        result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, partition_key=partition_key, run_config={**quiet, **(config or {})}, raise_on_error=False
-        )
+        job = defs.resolve_job_def(job_name)
+        result = job.execute_in_process(
+            instance=instance, partition_key=partition_key, run_config={**quiet, **ops_config(job, config)},
+            raise_on_error=False)
         outcome.runs += 1
         # A WARN-level failure (the scorecard's drift check) is a signal to retrain, not a broken run.
         failed = [e for e in result.get_asset_check_evaluations()
@@ -68,7 +69,9 @@ def materialize_graph(
         run("features_job", currency)
     total = len(outcome.currencies) * len(HORIZONS)
     keys = [str(dg.MultiPartitionKey({"currency": c, "horizon": h})) for c in outcome.currencies for h in HORIZONS]
-    log(f"4/6 training {total} currency × horizon models, then forecasting with them")
+    log(f"4/6 one pooled search per horizon, {total} currency × horizon models, then forecasts")
+    for horizon in HORIZONS:
+        run("pooled_model_job", horizon, run_config)
     # Every model first: a forecast's intervals pool the walk-forward residuals of every currency's model.
     for done, key in enumerate(keys, start=1):
         run("model_job", key, run_config)
@@ -83,6 +86,13 @@ def materialize_graph(
     run("scorecard_job")
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def ops_config(job: dg.JobDefinition, run_config: dict | None) -> dict:
+    """The part of ``run_config`` that configures ops of ``job`` (a run rejects config for ops it lacks)."""
+    ops = (run_config or {}).get("ops", {})
+    names = {node.name for node in job.graph.nodes}
+    return {"ops": {k: v for k, v in ops.items() if k in names}} if ops else {}
 
 
 def materialize_subset(

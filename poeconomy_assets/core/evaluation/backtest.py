@@ -13,7 +13,12 @@ import polars as pl
 
 from poeconomy_assets.core.evaluation.metrics import INTERVAL_KEYS, scorecard
 from poeconomy_assets.core.features.build import build_features, target_column
-from poeconomy_assets.core.models.ensemble import PROFILES, TrainingProfile, train_currency_model, train_pooled_model
+from poeconomy_assets.core.models.ensemble import (
+    PROFILES,
+    TrainingProfile,
+    train_currency_model,
+    train_pooled_model,
+)
 from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
 from poeconomy_assets.core.uncertainty.calibration import model_calibration, price_bands
 from poeconomy_assets.core.uncertainty.intervals import PhaseCalibrator
