@@ -29,63 +29,105 @@ class GraphRun:
     failed_checks: list[str] = field(default_factory=list)
 
 
+class GraphRunner:
+    """Runs named jobs of ``defs`` in this process against ``instance``, keeping count in ``outcome``."""
+
+    def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance, run_config: dict | None = None,
+                 log: Callable[[str], None] = print) -> None:
+        self.defs, self.instance, self.run_config, self.log = defs, instance, run_config, log
+        self.outcome = GraphRun()
+        self.started = time.perf_counter()
+
+    def run(self, job_name: str, partition_key: str | None = None) -> dg.ExecuteInProcessResult:
+        """One run of ``job_name`` (the ops config of ``run_config`` that applies to it); raises GraphRunError."""
+        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the UI keeps every event
+        job = self.defs.resolve_job_def(job_name)
+        result = job.execute_in_process(
+            instance=self.instance, partition_key=partition_key,
+            run_config={**quiet, **ops_config(job, self.run_config)}, raise_on_error=False)
+        self.outcome.runs += 1
+        # A WARN-level failure (the scorecard's drift check) is a signal to retrain, not a broken run.
+        failed = [e for e in result.get_asset_check_evaluations()
+                  if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
+        self.outcome.failed_checks += [f"{e.check_name} [{partition_key}]" for e in failed]
+        if not result.success:
+            raise GraphRunError(_explain(job_name, partition_key, result, failed))
+        return result
+
+    def inputs(self) -> None:
+        """Steps 1–3: past leagues, daily prices per league, features per currency (what training reads)."""
+        self.log("1/6 importing past leagues (poe_ninja_history)")
+        history = self.run("history_job").output_for_node("poe_ninja_history")
+        # Only what this import found: the instance may hold partitions of other dump directories.
+        self.outcome.leagues = sorted(key_from_name(x) for x in history["league"].unique())
+        self.outcome.currencies = sorted(key_from_name(x) for x in history["currency"].unique())
+        self.log(f"2/6 daily prices for {len(self.outcome.leagues)} leagues")
+        for league in self.outcome.leagues:
+            self.run("daily_prices_job", league)
+        self.log(f"3/6 features for {len(self.outcome.currencies)} currencies")
+        for currency in self.outcome.currencies:
+            self.run("features_job", currency)
+
+    def model_keys(self) -> list[str]:
+        return [str(dg.MultiPartitionKey({"currency": c, "horizon": h}))
+                for c in self.outcome.currencies for h in HORIZONS]
+
+    def training(self, keys: list[str] | None = None) -> None:
+        """Step 4: one pooled search per horizon, every currency × horizon model (in the order of ``keys``),
+        then every forecast (they pool the walk-forward residuals of every model of their horizon)."""
+        keys = keys or self.model_keys()
+        self.log(f"4/6 one pooled search per horizon, {len(keys)} currency × horizon models, then forecasts")
+        for horizon in HORIZONS:
+            self.run("pooled_model_job", horizon)
+        progress = Progress(len(keys), "models", self.log)
+        for key in keys:
+            self.run("model_job", key)
+            progress.step()
+        for key in keys:
+            self.run("forecast_job", key)
+
+    def reports(self) -> None:
+        """Steps 5–6: the report of every league, then the live league's scorecard."""
+        self.log(f"5/6 investment reports for {len(self.outcome.leagues)} leagues")
+        for league in self.outcome.leagues:
+            self.run("report_job", league)
+        self.log("6/6 scoring the live league's past forecasts (forecast_scorecard)")
+        self.run("scorecard_job")
+        self.outcome.seconds = time.perf_counter() - self.started
+
+
+class Progress:
+    """Items done / total and an estimate of the time left, logged every ``every`` items and at the end."""
+
+    def __init__(self, total: int, what: str, log: Callable[[str], None], every: int = 10) -> None:
+        self.total, self.what, self.log, self.every = total, what, log, every
+        self.done, self.started = 0, time.perf_counter()
+
+    def step(self, count: int = 1) -> None:
+        self.done += count
+        if self.done % self.every == 0 or self.done == self.total:
+            self.log(f"    {self.line()}")
+
+    def line(self) -> str:
+        elapsed = time.perf_counter() - self.started
+        left = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+        return f"{self.done}/{self.total} {self.what} ({elapsed:.0f}s, about {left:.0f}s left)"
+
+
 def materialize_graph(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
     run_config: dict | None = None,
     log: Callable[[str], None] = print,
 ) -> GraphRun:
-    """history → daily prices (per league) → features (per currency) → models, then forecasts
-    (per currency × horizon) → report (per league) → scorecard. Raises on the first failed run; a failed
-    drift check is recorded in ``failed_checks`` like any other check."""
-    started = time.perf_counter()
-    outcome = GraphRun()
-
-    def run(job_name: str, partition_key: str | None = None, config: dict | None = None) -> dg.ExecuteInProcessResult:
-        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the UI keeps every event
-        job = defs.resolve_job_def(job_name)
-        result = job.execute_in_process(
-            instance=instance, partition_key=partition_key, run_config={**quiet, **ops_config(job, config)},
-            raise_on_error=False)
-        outcome.runs += 1
-        # A WARN-level failure (the scorecard's drift check) is a signal to retrain, not a broken run.
-        failed = [e for e in result.get_asset_check_evaluations()
-                  if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
-        outcome.failed_checks += [f"{e.check_name} [{partition_key}]" for e in failed]
-        if not result.success:
-            raise GraphRunError(_explain(job_name, partition_key, result, failed))
-        return result
-
-    log("1/6 importing past leagues (poe_ninja_history)")
-    history = run("history_job").output_for_node("poe_ninja_history")
-    # Only what this import found: the instance may hold partitions of other dump directories.
-    outcome.leagues = sorted(key_from_name(x) for x in history["league"].unique())
-    outcome.currencies = sorted(key_from_name(x) for x in history["currency"].unique())
-    log(f"2/6 daily prices for {len(outcome.leagues)} leagues")
-    for league in outcome.leagues:
-        run("daily_prices_job", league)
-    log(f"3/6 features for {len(outcome.currencies)} currencies")
-    for currency in outcome.currencies:
-        run("features_job", currency)
-    total = len(outcome.currencies) * len(HORIZONS)
-    keys = [str(dg.MultiPartitionKey({"currency": c, "horizon": h})) for c in outcome.currencies for h in HORIZONS]
-    log(f"4/6 one pooled search per horizon, {total} currency × horizon models, then forecasts")
-    for horizon in HORIZONS:
-        run("pooled_model_job", horizon, run_config)
-    # Every model first: a forecast's intervals pool the walk-forward residuals of every currency's model.
-    for done, key in enumerate(keys, start=1):
-        run("model_job", key, run_config)
-        if done % 10 == 0 or done == total:
-            log(f"    {done}/{total} models ({time.perf_counter() - started:.0f}s)")
-    for key in keys:
-        run("forecast_job", key)
-    log(f"5/6 investment reports for {len(outcome.leagues)} leagues")
-    for league in outcome.leagues:
-        run("report_job", league)
-    log("6/6 scoring the live league's past forecasts (forecast_scorecard)")
-    run("scorecard_job")
-    outcome.seconds = time.perf_counter() - started
-    return outcome
+    """history → daily prices (per league) → features (per currency) → pooled models (per horizon) → models,
+    then forecasts (per currency × horizon) → report (per league) → scorecard. Raises on the first failed run;
+    a failed drift check is recorded in ``failed_checks`` like any other check."""
+    runner = GraphRunner(defs, instance, run_config, log)
+    runner.inputs()
+    runner.training()
+    runner.reports()
+    return runner.outcome
 
 
 def ops_config(job: dg.JobDefinition, run_config: dict | None) -> dict:
