@@ -40,6 +40,25 @@ class TrainingConfig(dg.Config):
     seed: int | None = None
 
 
+def horizon_progress(instance: dg.DagsterInstance, partition_key: str, horizon: str) -> str:
+    """"k/n models of <horizon> trained since its pooled model (t s, about s left)": the progress of a backfill
+    or demo as one run sees it, from the instance (every run reports it the same way, wherever it runs)."""
+    pooled = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("pooled_models"), asset_partitions=[horizon]), limit=1).records
+    if not pooled:
+        return ""
+    since = pooled[0]
+    trained = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("price_models"), after_storage_id=since.storage_id),
+        limit=10_000).records
+    done = {r.partition_key for r in trained if str(r.partition_key).endswith(f"|{horizon}")} | {partition_key}
+    total = max(len(instance.get_dynamic_partitions("currency")), len(done))
+    elapsed = max(time.time() - since.timestamp, 0.0)
+    left = elapsed / len(done) * (total - len(done))
+    return (f"{len(done)}/{total} models of {horizon} trained since pooled_models[{horizon}] "
+            f"({elapsed:.0f}s, about {left:.0f}s left)")
+
+
 def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
@@ -127,6 +146,8 @@ def price_models(
         f"{currency} {horizon}: validation MAE {m['mae_model']:.4g} vs persistence {m['mae_persistence']:.4g} "
         f"(MASE {m['mase']:.3f}, {int(m['n_val'])} days, scope {model.info['scope']}) in {seconds:.1f}s"
     )
+    if progress := horizon_progress(context.instance, str(context.partition_key), horizon):
+        context.log.info(f"progress: {progress}")
     comparison = (
         "| on held-out days | model | persistence |\n|---|---|---|\n"
         f"| MAE (chaos) | {m['mae_model']:.4g} | {m['mae_persistence']:.4g} |\n"

@@ -42,6 +42,21 @@ query Backfill($id: String!) {
   }
 }"""
 
+LAUNCH_RUN = """
+mutation LaunchRun($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidSubsetError { message }
+    ... on JobNotFoundError { message }
+  }
+}"""
+
+RUN_STATUS = """
+query Run($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } ... on PythonError { message } } }"""
+
 RUNS = """
 query Runs($filter: RunsFilter!) {
   runsOrError(filter: $filter) {
@@ -49,6 +64,36 @@ query Runs($filter: RunsFilter!) {
     ... on PythonError { message }
   }
 }"""
+
+
+# A throwaway instance for the daemon: two runs at once (2 cores), two slots in every pool (training included).
+INSTANCE_YAML = """
+storage:
+  sqlite:
+    base_dir: {home}/storage
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
+concurrency:
+  runs:
+    max_concurrent_runs: 2
+  pools:
+    default_limit: 2
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+"""
+
+
+def write_instance_yaml(dagster_home: Path) -> Path:
+    """A dagster.yaml for a temporary instance in ``dagster_home`` (see INSTANCE_YAML); returns its path."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    path = dagster_home / "dagster.yaml"
+    path.write_text(INSTANCE_YAML.format(home=dagster_home))
+    return path
 
 
 def _free_port() -> int:
@@ -139,11 +184,13 @@ class DagsterDev:
         return payload["data"]
 
     def launch_backfill(self, assets: list[str], partition_names: list[str] | None = None,
-                        title: str = "", tags: dict[str, str] | None = None) -> str:
+                        title: str = "", tags: dict[str, str] | None = None, run_config: dict | None = None) -> str:
         """An asset backfill of ``assets`` (every partition of each, unless ``partition_names`` is given), as the
         UI's "Materialize all partitions" launches it; returns the backfill id."""
         params: dict = {"assetSelection": [{"path": [a]} for a in assets],
                         "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()], "title": title}
+        if run_config:
+            params["runConfigData"] = run_config
         if partition_names is None:
             params["allPartitions"] = True
         else:
@@ -152,6 +199,24 @@ class DagsterDev:
         if result["__typename"] != "LaunchBackfillSuccess":
             raise DagsterDevError(f"backfill of {assets} not launched: {result}")
         return result["backfillId"]
+
+    def launch_run(self, job: str, run_config: dict | None = None, location: str = "poeconomy_assets") -> str:
+        """Launch one run of ``job`` (as the UI's Launchpad does); returns its run id."""
+        params = {"selector": {"repositoryLocationName": location, "repositoryName": "__repository__",
+                               "jobName": job}, "runConfigData": run_config or {}}
+        result = self.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise DagsterDevError(f"run of {job} not launched: {result}")
+        return result["run"]["runId"]
+
+    def wait_run(self, run_id: str, timeout: float = 600.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.graphql(RUN_STATUS, {"id": run_id})["runOrError"].get("status")
+            if status in ("SUCCESS", "FAILURE", "CANCELED"):
+                return status
+            time.sleep(0.5)
+        raise DagsterDevError(f"run {run_id} not finished after {timeout:.0f}s")
 
     def wait_backfill(self, backfill_id: str, timeout: float = 600.0,
                       progress: Callable[[str], None] = lambda status: None) -> str:
@@ -167,8 +232,57 @@ class DagsterDev:
             time.sleep(1.0)
         raise DagsterDevError(f"backfill {backfill_id} not finished after {timeout:.0f}s")
 
+    def backfill_and_wait(self, assets: list[str], log: Callable[[str], None], timeout: float = 3600.0,
+                          run_config: dict | None = None) -> list[dict]:
+        """Backfill every partition of ``assets``, log runs done / total with an estimate of the time left,
+        and return the runs; raises DagsterDevError unless every run succeeded."""
+        backfill = self.launch_backfill(assets, run_config=run_config)
+        started = time.monotonic()
+
+        def progress(_status: str) -> None:
+            runs = self.backfill_runs(backfill)
+            done = sum(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs)
+            elapsed = time.monotonic() - started
+            line = f"{done}/{len(runs)} runs" + (f", about {elapsed / done * (len(runs) - done):.0f}s left" if done else "")
+            if line != getattr(progress, "last", None):
+                progress.last = line  # type: ignore[attr-defined]
+                log(f"    {', '.join(assets)}: {line} ({elapsed:.0f}s)")
+
+        status = self.wait_backfill(backfill, timeout, progress)
+        runs = self.backfill_runs(backfill)
+        if status != "COMPLETED_SUCCESS" or any(r["status"] != "SUCCESS" for r in runs):
+            raise DagsterDevError(f"backfill {backfill} of {assets} ended {status}; runs: "
+                                  f"{sorted((r['status'], r['runId']) for r in runs)[:5]}")
+        return runs
+
     def backfill_runs(self, backfill_id: str, active_only: bool = False) -> list[dict]:
         run_filter: dict = {"tags": [{"key": "dagster/backfill", "value": backfill_id}]}
         if active_only:
             run_filter["statuses"] = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
         return self.graphql(RUNS, {"filter": run_filter})["runsOrError"]["results"]
+
+
+def materialize_through_dagster_dev(server: DagsterDev, pooled_config: dict | None = None,
+                                    log: Callable[[str], None] = print) -> int:
+    """The whole graph as a Dagster user launches it from the UI: a run of history_job (it registers the league
+    and currency partitions), then backfills level by level; returns the number of runs."""
+    log("1/4 importing past leagues (a history_job run)")
+    run_id = server.launch_run("history_job")
+    if (status := server.wait_run(run_id)) != "SUCCESS":
+        raise DagsterDevError(f"history_job run {run_id} ended {status}")
+    log("2/4 daily prices of every league and features of every currency (one backfill)")
+    runs = 1 + len(server.backfill_and_wait(["daily_prices", "currency_features"], log))
+    log("3/4 one pooled search per horizon (pooled_models backfill)")
+    runs += len(server.backfill_and_wait(["pooled_models"], log, run_config=pooled_config))
+    log("4/4 models, forecasts, reports and the scorecard (one backfill)")
+    runs += len(server.backfill_and_wait(
+        ["price_models", "price_forecasts", "investment_report", "forecast_scorecard"], log))
+    return runs
+
+
+def set_pool_limit(dagster_home: Path, pool: str, limit: int) -> None:
+    """``dagster instance concurrency set POOL LIMIT`` on the instance in ``dagster_home`` (pool limits other
+    than the default live in the instance database, not in dagster.yaml)."""
+    dagster = Path(sys.executable).with_name("dagster")
+    subprocess.run([str(dagster), "instance", "concurrency", "set", pool, str(limit)], check=True,
+                   env={**os.environ, "DAGSTER_HOME": str(dagster_home)}, capture_output=True, timeout=300)

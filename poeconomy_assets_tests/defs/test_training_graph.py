@@ -19,34 +19,12 @@ from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.partitions import register_partitions, split_currency_horizon
 from poeconomy_assets.defs.resources import build_resources
-from poeconomy_assets.demo.dagster_dev import DagsterDev
+from poeconomy_assets.demo.dagster_dev import DagsterDev, write_instance_yaml
 from poeconomy_assets.demo.graph_runner import GraphRunner
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
 # The smallest market the whole graph trains on: 3 leagues (2 to train, 1 to validate) × 3 currencies.
 TINY_MARKET = SimulationConfig(n_leagues=3, n_currencies=3, seed=23, min_days=32, max_days=36)
-# The daemon's instance: two runs at once (2 cores), and two slots in every pool (training included).
-DAEMON_YAML = """
-storage:
-  sqlite:
-    base_dir: {home}/storage
-run_coordinator:
-  module: dagster._core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
-    dequeue_interval_seconds: 1
-concurrency:
-  runs:
-    max_concurrent_runs: 2
-  pools:
-    default_limit: 2
-telemetry:
-  enabled: false
-nux:
-  enabled: false
-"""
-
-
 def _instance(directory: Path) -> dg.DagsterInstance:
     """A persistent instance in ``directory`` (its dagster.yaml, when there is one)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -154,8 +132,7 @@ def test_daemon_backfill_searches_once_per_horizon_and_matches_the_in_process_pa
     training and forecast assets, launched over GraphQL; then its models and forecasts against the in-process ones."""
     home = _copy_home(prepared, "daemon")
     dagster_home = prepared.root / "daemon_dagster"
-    dagster_home.mkdir()
-    (dagster_home / "dagster.yaml").write_text(DAEMON_YAML.format(home=dagster_home))
+    write_instance_yaml(dagster_home)  # two runs at once, two training slots
     instance = _instance(dagster_home)
     register_partitions(instance, prepared.leagues, prepared.currencies)
     env = {"POECONOMY_HOME": str(home), "POECONOMY_DUMPS_DIR": str(prepared.dumps)}
