@@ -2,6 +2,7 @@
 
 import json
 import time
+import warnings
 from collections import Counter
 
 import dagster as dg
@@ -37,10 +38,11 @@ def stored_residuals(model_store: ModelStore, currencies: list[str], horizon: st
 
 # A forecast's intervals pool the walk-forward residuals of every currency's model at its horizon, so it
 # depends on all of them: a backfill runs it only once they are all trained, whatever order they finish in.
-EVERY_MODEL_OF_THE_HORIZON = dg.MultiPartitionMapping({
-    "currency": dg.DimensionPartitionMapping("currency", dg.AllPartitionMapping()),
-    "horizon": dg.DimensionPartitionMapping("horizon", dg.IdentityPartitionMapping()),
-})
+with warnings.catch_warnings(category=dg.BetaWarning, action="ignore"):  # beta in 1.13
+    EVERY_MODEL_OF_THE_HORIZON = dg.MultiPartitionMapping({
+        "currency": dg.DimensionPartitionMapping("currency", dg.AllPartitionMapping()),
+        "horizon": dg.DimensionPartitionMapping("horizon", dg.IdentityPartitionMapping()),
+    })
 
 
 @dg.asset(

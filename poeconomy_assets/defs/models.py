@@ -8,6 +8,7 @@ processes, searches once per horizon, and no model depends on what another run h
 
 import resource
 import time
+import warnings
 
 import dagster as dg
 import polars as pl
@@ -21,7 +22,8 @@ from poeconomy_assets.defs.partitions import (
 from poeconomy_assets.resources.model_store import ModelStore
 
 # Every currency × horizon partition reads the pooled model of its own horizon.
-BY_HORIZON = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="horizon")
+with warnings.catch_warnings(category=dg.BetaWarning, action="ignore"):  # beta in 1.13, stable in use
+    BY_HORIZON = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="horizon")
 
 
 class PooledTrainingConfig(dg.Config):

@@ -10,7 +10,7 @@ import dagster as dg
 
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.schemas import HORIZONS
-from poeconomy_assets.defs.jobs import daily_prices_job, training_job
+from poeconomy_assets.defs.jobs import daily_prices_job, pooled_model_job, training_job
 from poeconomy_assets.defs.partitions import currency_partitions, league_partitions
 
 REFRESHED_DOWNSTREAM = ["currency_features", "price_forecasts", "investment_report"]
@@ -49,6 +49,15 @@ def weekly_retrain_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.Ru
     ]
 
 
+@dg.schedule(job=pooled_model_job, cron_schedule="0 2 * * 1", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.STOPPED,
+             description="Every Monday, an hour before the weekly retrain: one pooled search per horizon on the "
+                         "week's features (the retrained currency models are built from these).")
+def weekly_pooled_retrain_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+    week = context.scheduled_execution_time.strftime("%G-W%V") if context.scheduled_execution_time else "now"
+    return [dg.RunRequest(run_key=f"pooled-{week}-{h}", partition_key=h) for h in HORIZONS]
+
+
 def with_refresh_automation(assets: list) -> list:
     """The assets, with ``eager`` automation on what the daily refresh must carry downstream."""
     return list(dg.map_asset_specs(
@@ -65,4 +74,4 @@ refresh_automation_sensor = dg.AutomationConditionSensorDefinition(
     description="Carries the daily refresh from daily_prices to features, forecasts and the report.",
 )
 
-SCHEDULES = [daily_refresh_schedule, weekly_retrain_schedule]
+SCHEDULES = [daily_refresh_schedule, weekly_pooled_retrain_schedule, weekly_retrain_schedule]
