@@ -232,11 +232,32 @@ class DagsterDev:
             time.sleep(1.0)
         raise DagsterDevError(f"backfill {backfill_id} not finished after {timeout:.0f}s")
 
+    def launch_job_backfill(self, job: str, run_config: dict | None = None,
+                            location: str = "poeconomy_assets") -> str:
+        """A backfill of every partition of ``job`` (its runs show on the job's page), submitted at once rather
+        than on the backfill daemon's next 30-second tick; returns the backfill id."""
+        params = {"selector": {"partitionSetName": f"{job}_partition_set",
+                               "repositorySelector": {"repositoryLocationName": location,
+                                                      "repositoryName": "__repository__"}},
+                  "allPartitions": True, "forceSynchronousSubmission": True, "title": f"{job}: all partitions",
+                  "runConfigData": run_config or {}}
+        result = self.graphql(LAUNCH, {"params": params})["launchPartitionBackfill"]
+        if result["__typename"] != "LaunchBackfillSuccess":
+            raise DagsterDevError(f"backfill of {job} not launched: {result}")
+        return result["backfillId"]
+
+    def job_backfill_and_wait(self, job: str, log: Callable[[str], None], timeout: float = 3600.0,
+                              run_config: dict | None = None) -> list[dict]:
+        return self._wait_logged(self.launch_job_backfill(job, run_config), job, log, timeout)
+
     def backfill_and_wait(self, assets: list[str], log: Callable[[str], None], timeout: float = 3600.0,
                           run_config: dict | None = None) -> list[dict]:
         """Backfill every partition of ``assets``, log runs done / total with an estimate of the time left,
         and return the runs; raises DagsterDevError unless every run succeeded."""
-        backfill = self.launch_backfill(assets, run_config=run_config)
+        return self._wait_logged(self.launch_backfill(assets, run_config=run_config), ", ".join(assets), log,
+                                 timeout)
+
+    def _wait_logged(self, backfill: str, what: str, log: Callable[[str], None], timeout: float) -> list[dict]:
         started = time.monotonic()
 
         def progress(_status: str) -> None:
@@ -246,12 +267,13 @@ class DagsterDev:
             line = f"{done}/{len(runs)} runs" + (f", about {elapsed / done * (len(runs) - done):.0f}s left" if done else "")
             if line != getattr(progress, "last", None):
                 progress.last = line  # type: ignore[attr-defined]
-                log(f"    {', '.join(assets)}: {line} ({elapsed:.0f}s)")
+                log(f"    {what}: {line} ({elapsed:.0f}s)")
 
         status = self.wait_backfill(backfill, timeout, progress)
         runs = self.backfill_runs(backfill)
-        if status != "COMPLETED_SUCCESS" or any(r["status"] != "SUCCESS" for r in runs):
-            raise DagsterDevError(f"backfill {backfill} of {assets} ended {status}; runs: "
+        # An asset backfill ends COMPLETED_SUCCESS; a job backfill is COMPLETED once its runs are submitted.
+        if status not in ("COMPLETED_SUCCESS", "COMPLETED") or not runs or any(r["status"] != "SUCCESS" for r in runs):
+            raise DagsterDevError(f"backfill {backfill} of {what} ended {status}; runs: "
                                   f"{sorted((r['status'], r['runId']) for r in runs)[:5]}")
         return runs
 
@@ -264,19 +286,23 @@ class DagsterDev:
 
 def materialize_through_dagster_dev(server: DagsterDev, pooled_config: dict | None = None,
                                     log: Callable[[str], None] = print) -> int:
-    """The whole graph as a Dagster user launches it from the UI: a run of history_job (it registers the league
-    and currency partitions), then backfills level by level; returns the number of runs."""
-    log("1/4 importing past leagues (a history_job run)")
-    run_id = server.launch_run("history_job")
-    if (status := server.wait_run(run_id)) != "SUCCESS":
-        raise DagsterDevError(f"history_job run {run_id} ended {status}")
-    log("2/4 daily prices of every league and features of every currency (one backfill)")
-    runs = 1 + len(server.backfill_and_wait(["daily_prices", "currency_features"], log))
-    log("3/4 one pooled search per horizon (pooled_models backfill)")
-    runs += len(server.backfill_and_wait(["pooled_models"], log, run_config=pooled_config))
-    log("4/4 models, forecasts, reports and the scorecard (one backfill)")
-    runs += len(server.backfill_and_wait(
-        ["price_models", "price_forecasts", "investment_report", "forecast_scorecard"], log))
+    """The whole graph as a Dagster user launches it: a run of history_job (it registers the league and currency
+    partitions), then a backfill of every partition of each named job in dependency order (as the job page's
+    "Materialize all" / backfill dialog does), and the scorecard; returns the number of runs."""
+    runs = 0
+    steps = [("history_job", None), ("daily_prices_job", None), ("features_job", None),
+             ("pooled_model_job", pooled_config), ("model_job", None), ("forecast_job", None), ("report_job", None),
+             ("scorecard_job", None)]
+    for number, (job, config) in enumerate(steps, start=1):
+        if job in ("history_job", "scorecard_job"):  # not partitioned: one run
+            log(f"{number}/{len(steps)} {job}")
+            run_id = server.launch_run(job, config)
+            if (status := server.wait_run(run_id)) != "SUCCESS":
+                raise DagsterDevError(f"{job} run {run_id} ended {status}; see {server.log_path}")
+            runs += 1
+        else:
+            log(f"{number}/{len(steps)} {job}: every partition (a job backfill)")
+            runs += len(server.job_backfill_and_wait(job, log, run_config=config))
     return runs
 
 
