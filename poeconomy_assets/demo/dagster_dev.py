@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -47,10 +48,8 @@ mutation LaunchRun($params: ExecutionParams!) {
   launchRun(executionParams: $params) {
     __typename
     ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
+    ... on Error { message }
     ... on RunConfigValidationInvalid { errors { message } }
-    ... on InvalidSubsetError { message }
-    ... on JobNotFoundError { message }
   }
 }"""
 
@@ -177,8 +176,11 @@ class DagsterDev:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
         request = urllib.request.Request(f"{self.url}/graphql", data=body,
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            payload = json.loads(response.read())
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                payload = json.loads(response.read())
+        except urllib.error.HTTPError as error:  # GraphQL validation errors come back as 400 with a body
+            raise DagsterDevError(f"GraphQL {error.code}: {error.read().decode(errors='replace')[:2000]}") from error
         if payload.get("errors"):
             raise DagsterDevError(f"GraphQL errors: {payload['errors']}")
         return payload["data"]
@@ -234,12 +236,12 @@ class DagsterDev:
 
     def launch_job_backfill(self, job: str, run_config: dict | None = None,
                             location: str = "poeconomy_assets") -> str:
-        """A backfill of every partition of ``job`` (its runs show on the job's page), submitted at once rather
-        than on the backfill daemon's next 30-second tick; returns the backfill id."""
+        """A backfill of every partition of ``job`` (its runs show on the job's page, the backfill on the
+        Backfills page; the daemon submits its runs on its next tick, every 30 s); returns the backfill id."""
         params = {"selector": {"partitionSetName": f"{job}_partition_set",
                                "repositorySelector": {"repositoryLocationName": location,
                                                       "repositoryName": "__repository__"}},
-                  "allPartitions": True, "forceSynchronousSubmission": True, "title": f"{job}: all partitions",
+                  "allPartitions": True, "title": f"{job}: all partitions",
                   "runConfigData": run_config or {}}
         result = self.graphql(LAUNCH, {"params": params})["launchPartitionBackfill"]
         if result["__typename"] != "LaunchBackfillSuccess":
@@ -260,14 +262,17 @@ class DagsterDev:
     def _wait_logged(self, backfill: str, what: str, log: Callable[[str], None], timeout: float) -> list[dict]:
         started = time.monotonic()
 
-        def progress(_status: str) -> None:
+        seen: list[tuple[int, int]] = []
+
+        def progress(_status: str) -> None:  # one line whenever a run finishes (or a run is added)
             runs = self.backfill_runs(backfill)
             done = sum(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs)
+            if seen and seen[-1] == (done, len(runs)):
+                return
+            seen.append((done, len(runs)))
             elapsed = time.monotonic() - started
-            line = f"{done}/{len(runs)} runs" + (f", about {elapsed / done * (len(runs) - done):.0f}s left" if done else "")
-            if line != getattr(progress, "last", None):
-                progress.last = line  # type: ignore[attr-defined]
-                log(f"    {what}: {line} ({elapsed:.0f}s)")
+            left = f", about {elapsed / done * (len(runs) - done):.0f}s left" if done else ""
+            log(f"    {what}: {done}/{len(runs)} runs done ({elapsed:.0f}s{left})")
 
         status = self.wait_backfill(backfill, timeout, progress)
         runs = self.backfill_runs(backfill)
