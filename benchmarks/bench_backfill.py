@@ -114,7 +114,7 @@ def stored_models(home: Path) -> dict[str, str]:
         if manifest.get("kind") == "pooled":
             continue
         out[str(path.relative_to(home))] = json.dumps(
-            {k: manifest[k] for k in ("weights", "shrink", "params")} | {"mase": manifest["metrics"]["mase"]},
+            {k: manifest[k] for k in ("weights", "return_scale", "params")} | {"mase": manifest["metrics"]["mase"]},
             sort_keys=True)
     return out
 

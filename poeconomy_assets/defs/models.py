@@ -9,11 +9,13 @@ processes, searches once per horizon, and no model depends on what another run h
 import resource
 import time
 import warnings
+from typing import Literal
 
 import dagster as dg
 import polars as pl
 
 from poeconomy_assets.core.models.ensemble import train_currency_model, train_pooled_model
+from poeconomy_assets.defs.metadata import currency_horizon, metric
 from poeconomy_assets.defs.partitions import (
     currency_horizon_partitions,
     horizon_partitions,
@@ -25,12 +27,14 @@ from poeconomy_assets.resources.model_store import ModelStore
 with warnings.catch_warnings(category=dg.BetaWarning, action="ignore"):  # beta in 1.13, stable in use
     BY_HORIZON = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="horizon")
 
+ProfileName = Literal["test", "development", "production"]  # the keys of core.models.ensemble.PROFILES
+
 
 class PooledTrainingConfig(dg.Config):
     """How hard the pooled search works: `test` (seconds), `development` (minutes), `production` (thorough).
     Each currency's model follows the profile and seed of its horizon's pooled model."""
 
-    profile: str = "test"
+    profile: ProfileName = "test"
     seed: int = 0
     optuna_storage_url: str = ""  # a database URL: workers share the search's studies; empty: in memory
 
@@ -38,7 +42,7 @@ class PooledTrainingConfig(dg.Config):
 class TrainingConfig(dg.Config):
     """Left empty, a currency's model follows its pooled model's profile and seed; set, they must agree."""
 
-    profile: str | None = None
+    profile: ProfileName | None = None
     seed: int | None = None
 
 
@@ -146,7 +150,7 @@ def price_models(
                             f"{model.info['data_version']}): materialize pooled_models[{horizon}] to refresh it")
     context.log.info(
         f"{currency} {horizon}: validation MAE {m['mae_model']:.4g} vs persistence {m['mae_persistence']:.4g} "
-        f"(MASE {m['mase']:.3f}, {int(m['n_val'])} days, scope {model.info['scope']}) in {seconds:.1f}s"
+        f"(relative MAE {m['mase']:.3f}, {int(m['n_val'])} days, scope {model.info['scope']}) in {seconds:.1f}s"
     )
     if progress := horizon_progress(context.instance, str(context.partition_key), horizon):
         context.log.info(f"progress: {progress}")
@@ -154,19 +158,18 @@ def price_models(
         "| on held-out days | model | persistence |\n|---|---|---|\n"
         f"| MAE (chaos) | {m['mae_model']:.4g} | {m['mae_persistence']:.4g} |\n"
         f"| RMSE (chaos) | {m.get('rmse_model', float('nan')):.4g} | {m.get('rmse_persistence', float('nan')):.4g} |\n"
-        f"| MASE | {m['mase']:.3f} | 1.000 |\n"
+        f"| relative MAE | {m['mase']:.3f} | 1.000 |\n"
         f"| direction accuracy | {m.get('direction_accuracy', float('nan')):.1%} | – |\n"
         f"| days | {int(m['n_val'])} | {int(m['n_val'])} |"
     )
     return dg.MaterializeResult(
         value=manifest,
         metadata={
-            "currency": currency,
-            "horizon": horizon,
+            **currency_horizon(currency, horizon),
             "profile": pooled.profile.name,
-            "mase": float(m["mase"]),
-            "mae_model": float(m["mae_model"]),
-            "mae_persistence": float(m["mae_persistence"]),
+            "mase": metric(m["mase"]),  # relative MAE: model MAE / persistence MAE
+            "mae_model": metric(m["mae_model"], 6),
+            "mae_persistence": metric(m["mae_persistence"], 6),
             "validation_days": int(m["n_val"]),
             "model_vs_persistence": dg.MetadataValue.md(comparison),
             "scope": model.info["scope"],
@@ -175,7 +178,8 @@ def price_models(
             "search_trials": int(m["trials"]),  # of the pooled search this model was built from
             "pooled_data_version": pooled.data_version,
             "ensemble_weights": dg.MetadataValue.json(model.weights),
-            "shrink_by_phase": dg.MetadataValue.json(model.shrink),
+            # per league phase, the factor on the blended log return: < 1 shrinks toward persistence, > 1 amplifies
+            "return_scale_by_phase": dg.MetadataValue.json(model.return_scale),
             "params": dg.MetadataValue.json(model.params),
             "features": len(model.feature_names),
             "artifact_dir": dg.MetadataValue.path(str(model_store.directory(currency, horizon))),

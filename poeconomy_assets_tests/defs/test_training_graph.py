@@ -72,14 +72,14 @@ def _forecasts(home: Path) -> dict[str, pl.DataFrame]:
 
 
 def _models(home: Path) -> dict[str, dict]:
-    """Per currency × horizon: what the stored model decided (scope, weights, shrink, metrics, residuals)."""
+    """Per currency × horizon: what the stored model decided (scope, weights, return scale, metrics, residuals)."""
     models = {}
     for manifest_path in sorted((home / "models").glob("*/*/manifest.json")):
         if manifest_path.parts[-3] == "__pooled__":
             continue
         manifest = json.loads(manifest_path.read_text())
         models[f"{manifest['currency']}|{manifest['horizon']}"] = {
-            "scope": manifest["info"]["scope"], "weights": manifest["weights"], "shrink": manifest["shrink"],
+            "scope": manifest["info"]["scope"], "weights": manifest["weights"], "return_scale": manifest["return_scale"],
             "mase": manifest["metrics"]["mase"], "params": manifest["params"],
             "residuals": np.load(manifest_path.parent / "residuals.npy").tolist(),
         }
