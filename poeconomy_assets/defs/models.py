@@ -42,7 +42,7 @@ class PooledTrainingConfig(dg.Config):
 class TrainingConfig(dg.Config):
     """Left empty, a currency's model follows its pooled model's profile and seed; set, they must agree."""
 
-    profile: ProfileName | None = None
+    profile: str | None = None  # one of ProfileName (Dagster config cannot make an optional Literal)
     seed: int | None = None
 
 
