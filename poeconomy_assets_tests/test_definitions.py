@@ -99,11 +99,11 @@ def test_profile_choices_are_the_training_profiles() -> None:
     from typing import get_args
 
     from poeconomy_assets.core.models.ensemble import PROFILES
-    from poeconomy_assets.defs.models import ProfileName, TrainingConfig
+    from poeconomy_assets.defs.models import PooledTrainingConfig, ProfileName
 
     assert set(get_args(ProfileName)) == set(PROFILES)
-    with pytest.raises(Exception, match="development"):
-        TrainingConfig(profile="prod")
+    with pytest.raises(Exception, match="development"):  # the profile is chosen where the search runs
+        PooledTrainingConfig(profile="prod")
 
 
 def test_table_outputs_carry_row_count_and_column_schema(tmp_path) -> None:

@@ -46,8 +46,13 @@ def league_backfill_partitions(
     wanted += [(dg.AssetKey("currency_features"), c) for c in currency_keys]
     if not trained:  # nothing was ever trained: too little history yet (the training job says why)
         return wanted
-    pairs = [str(dg.MultiPartitionKey({"currency": c, "horizon": h})) for c in currency_keys for h in HORIZONS]
-    wanted += [(dg.AssetKey("price_models"), k) for k in pairs if k not in trained]
+    pooled = instance.get_materialized_partitions(dg.AssetKey("pooled_models"))
+    pairs = [(str(dg.MultiPartitionKey({"currency": c, "horizon": h})), h) for c in currency_keys for h in HORIZONS]
+    missing = [(k, h) for k, h in pairs if k not in trained]
+    # A new model needs its horizon's pooled model: add the horizons that have none (parents first).
+    wanted += [(dg.AssetKey("pooled_models"), h) for h in HORIZONS if h not in pooled and any(m == h for _, m in missing)]
+    wanted += [(dg.AssetKey("price_models"), k) for k, _ in missing]
+    pairs = [k for k, _ in pairs]
     wanted += [(dg.AssetKey("price_forecasts"), k) for k in pairs]
     wanted.append((dg.AssetKey("investment_report"), league_key))  # a report needs forecasts
     return wanted

@@ -2,6 +2,7 @@
 
 import json
 import time
+import warnings
 from collections import Counter
 
 import dagster as dg
@@ -40,10 +41,19 @@ def stored_residuals(model_store: ModelStore, currencies: list[str], horizon: st
     return found
 
 
+# A forecast's intervals pool the walk-forward residuals of every currency's model at its horizon, so it
+# depends on all of them: a backfill runs it only once they are all trained, whatever order they finish in.
+with warnings.catch_warnings(category=dg.BetaWarning, action="ignore"):  # beta in 1.13
+    EVERY_MODEL_OF_THE_HORIZON = dg.MultiPartitionMapping({
+        "currency": dg.DimensionPartitionMapping("currency", dg.AllPartitionMapping()),
+        "horizon": dg.DimensionPartitionMapping("horizon", dg.IdentityPartitionMapping()),
+    })
+
+
 @dg.asset(
     group_name="forecasts",
     partitions_def=currency_horizon_partitions,
-    deps=["price_models"],
+    deps=[dg.AssetDep("price_models", partition_mapping=EVERY_MODEL_OF_THE_HORIZON)],
     # Every currency's features: intervals pool other currencies' residuals when this one has too few,
     # and prices are converted to divines with the Divine Orb's own series.
     ins={"currency_features": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},

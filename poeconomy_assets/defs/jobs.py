@@ -2,7 +2,11 @@
 
 import dagster as dg
 
-from poeconomy_assets.defs.partitions import currency_horizon_partitions, league_partitions
+from poeconomy_assets.defs.partitions import (
+    currency_horizon_partitions,
+    horizon_partitions,
+    league_partitions,
+)
 
 # The run queue (dagster.yaml: concurrency: runs:) keeps one run slot for the ingestion lane and dequeues the
 # highest dagster/priority first, so a 5-minute snapshot never waits behind training or a backfill.
@@ -19,11 +23,18 @@ features_job = dg.define_asset_job(
     "features_job", selection=["currency_features"], description="Features of one currency.",
     tags=BATCH,
 )
+pooled_model_job = dg.define_asset_job(
+    "pooled_model_job",
+    selection=["pooled_models"],
+    partitions_def=horizon_partitions,
+    description="Search and train one horizon's pooled (cross-currency) model: before that horizon's models.",
+    tags=BATCH,
+)
 training_job = dg.define_asset_job(
     "training_job",
     selection=["price_models", "price_forecasts"],
     partitions_def=currency_horizon_partitions,
-    description="Train one currency × horizon model and forecast with it.",
+    description="Train one currency × horizon model (from its horizon's stored pooled model) and forecast with it.",
     tags=BATCH,
 )
 model_job = dg.define_asset_job(
@@ -49,8 +60,8 @@ backtest_job = dg.define_asset_job(
     tags=BATCH,
 )
 
-JOBS_PAST = [history_job, daily_prices_job, features_job, training_job, model_job, forecast_job, report_job, scorecard_job,
-        backtest_job]
+JOBS_PAST = [history_job, daily_prices_job, features_job, pooled_model_job, training_job, model_job, forecast_job,
+             report_job, scorecard_job, backtest_job]
 
 ingestion_job = dg.define_asset_job(
     "ingestion_job", selection=["poe_watch_snapshots", "daily_prices"], partitions_def=league_partitions,

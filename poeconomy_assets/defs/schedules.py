@@ -20,7 +20,7 @@ import dagster as dg
 
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.schemas import HORIZONS
-from poeconomy_assets.defs.jobs import BATCH, daily_prices_job, training_job
+from poeconomy_assets.defs.jobs import BATCH, daily_prices_job, pooled_model_job, training_job
 from poeconomy_assets.defs.partitions import currency_partitions, league_partitions
 
 REFRESHED_DOWNSTREAM = ["currency_features", "price_forecasts", "investment_report"]
@@ -74,7 +74,10 @@ def refresh_conditions(cron: str = REFRESH_CRON) -> dict[str, dg.AutomationCondi
 
     features = once_per_tick & ac.any_deps_match(updated_since_tick) & idle
     forecasts = (once_per_tick & ac.any_deps_match(updated_since_tick).allow(deps("currency_features")) & idle
-                 & ~ac.any_deps_missing().allow(deps("price_models")))  # no model yet: nothing to forecast with
+                 # Only forecasts made before: a pair with no model yet has none (training makes its first one). Not
+                 # "no price_models dep missing": a forecast depends on every model of its horizon, so one new
+                 # currency without a model would stop every forecast of that horizon.
+                 & ~ac.missing())
     every_forecast_refreshed = ~ac.any_deps_match(~updated_since_tick & ~ac.missing()).allow(deps("price_forecasts"))
     report = (once_per_tick & ac.any_deps_match(updated_since_tick).allow(deps("daily_prices"))
               & ac.any_deps_match(updated_since_tick).allow(deps("price_forecasts"))
@@ -84,6 +87,15 @@ def refresh_conditions(cron: str = REFRESH_CRON) -> dict[str, dg.AutomationCondi
         "price_forecasts": forecasts.with_label("daily: after the refreshed features"),
         "investment_report": report.with_label("daily: this league's prices changed and every forecast is in"),
     }
+
+
+@dg.schedule(job=pooled_model_job, cron_schedule="0 2 * * 1", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.STOPPED,
+             description="Every Monday, an hour before the weekly retrain: one pooled search per horizon on the "
+                         "week's features (the retrained currency models are built from these).")
+def weekly_pooled_retrain_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+    week = context.scheduled_execution_time.strftime("%G-W%V") if context.scheduled_execution_time else "now"
+    return [dg.RunRequest(run_key=f"pooled-{week}-{h}", partition_key=h) for h in HORIZONS]
 
 
 def with_refresh_automation(assets: list) -> list:
@@ -105,4 +117,4 @@ refresh_automation_sensor = dg.AutomationConditionSensorDefinition(
     "report (see defs/schedules.py).",
 )
 
-SCHEDULES = [daily_refresh_schedule, weekly_retrain_schedule]
+SCHEDULES = [daily_refresh_schedule, weekly_pooled_retrain_schedule, weekly_retrain_schedule]

@@ -89,8 +89,8 @@ def ingestion_sensor(
 
 @dg.sensor(
     # The assets its backfills may cover (a sensor that launches backfills must declare them).
-    asset_selection=["poe_watch_history", "daily_prices", "currency_features", "price_models", "price_forecasts",
-                     "investment_report"],
+    asset_selection=["poe_watch_history", "daily_prices", "currency_features", "pooled_models", "price_models",
+                     "price_forecasts", "investment_report"],
     minimum_interval_seconds=3600,
     default_status=live_sensor_status(),
     description="Hourly: when POE Watch lists a new followed league with currency data, adds its league and "

@@ -13,7 +13,7 @@ from poeconomy_assets.demo.graph_runner import GraphRun, materialize_graph
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
 SMALL_MARKET = SimulationConfig(n_leagues=3, n_currencies=4, seed=11, min_days=40, max_days=50)
-TEST_PROFILE = {"ops": {"price_models": {"config": {"profile": "test"}}}}
+TEST_PROFILE = {"ops": {"pooled_models": {"config": {"profile": "test"}}, "price_models": {"config": {"profile": "test"}}}}
 
 
 @dataclass

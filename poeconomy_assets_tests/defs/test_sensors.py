@@ -10,7 +10,7 @@ import polars as pl
 
 from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.defs.sensors import ingestion_sensor, new_league_sensor
-from poeconomy_assets.demo.graph_runner import materialize_subset
+from poeconomy_assets.demo.graph_runner import materialize_subset, ops_config
 
 from ..conftest import SPEC_FIXTURES, fast_client
 from .conftest import TEST_PROFILE, Live
@@ -133,13 +133,15 @@ def test_ingestion_sensor_hands_missed_slots_to_the_next_run_which_refills_or_re
 def test_new_league_adds_partitions_and_its_backfill_materializes(live: Live, tmp_path: Path) -> None:
     # past leagues: daily prices, features, and one trained model (training is the slow part of the graph)
     def run(job: str, partition: str, config: dict | None = None) -> None:
-        assert live.defs.resolve_job_def(job).execute_in_process(
-            instance=live.instance, partition_key=partition, run_config=config or {}).success
+        job_def = live.defs.resolve_job_def(job)
+        assert job_def.execute_in_process(
+            instance=live.instance, partition_key=partition, run_config=ops_config(job_def, config)).success
 
     for league in live.instance.get_dynamic_partitions("league"):
         run("daily_prices_job", league)
     for currency in ("Divine Orb", "Exalted Orb"):
         run("features_job", currency)
+    run("pooled_model_job", "1d", TEST_PROFILE)
     run("training_job", "Divine Orb|1d", TEST_PROFILE)
     live.instance.add_dynamic_partitions("league", ["Settlers"])  # the league followed so far
     live.server.control({"leagues_file": str(SPEC_FIXTURES / "leagues.json"), "now": "2025-07-01T12:00:00Z"})
@@ -164,6 +166,7 @@ def test_new_league_adds_partitions_and_its_backfill_materializes(live: Live, tm
              for h in ("1d", "3d", "7d")}
     assert {k for a, k in wanted if a == "price_models"} == pairs - {"Divine Orb|1d"}
     assert {k for a, k in wanted if a == "price_forecasts"} == pairs
+    assert {k for a, k in wanted if a == "pooled_models"} == {"3d", "7d"}  # the stored 1d one serves
     assert {k for a, k in wanted if a == "currency_features"} == {
         "Divine Orb", "Exalted Orb", "Orb of Alchemy", "Chromatic Orb"}
 
