@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from poeconomy_assets.core.keys import key_from_name
+from poeconomy_assets.core.report.safe_text import csv_safe_frame
 from poeconomy_assets.defs.resources import poeconomy_home
 
 
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         if not source.exists():
             return _missing(args.league, source)
         ranking = pl.read_parquet(source)
-        text = ranking.write_json() if args.format == "json" else ranking.write_csv()
+        text = ranking.write_json() if args.format == "json" else csv_safe_frame(ranking).write_csv()
     if args.out:
         args.out.write_text(text, encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)

@@ -14,6 +14,9 @@ class ModelStore(dg.ConfigurableResource):
     base_dir: str
 
     def directory(self, currency: str, horizon: str) -> Path:
+        """The model folder; always two levels under ``base_dir`` (keys cannot be ``..`` or hold ``/``)."""
+        if not horizon or key_from_name(horizon) != horizon or horizon.startswith("."):
+            raise ValueError(f"horizon {horizon!r} is not a plain name (e.g. '1d')")
         return Path(self.base_dir, key_from_name(currency), horizon)
 
     def save(self, model: TrainedModel) -> dict:
