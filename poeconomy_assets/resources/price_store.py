@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
+from poeconomy_assets.core.ingest.currency_names import FORBIDDEN_IN_NAMES, MAX_NAME_LENGTH
+
 SNAPSHOT_COLUMNS: dict[str, pl.DataType] = {
     "league": pl.Utf8(),
     "currency": pl.Utf8(),
@@ -55,6 +57,16 @@ DAILY_COLUMNS: dict[str, pl.DataType] = {
     "confidence": pl.Utf8(),
     "source": pl.Utf8(),
 }
+
+
+@dataclass(frozen=True)
+class RawPayload:
+    """A raw API response to archive with the rows parsed from it."""
+
+    league: str
+    category: str
+    fetched_at: datetime
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,8 @@ def _first_bad(indexed: pl.DataFrame, condition: pl.Expr, column: str, problem: 
     bad = indexed.filter(condition)
     if bad.height:
         value = bad[column][0]
+        if isinstance(value, str) and len(value) > 60:
+            value = value[:60] + f"… ({len(value)} characters)"
         shown = f"{column} = {value!r}" if value is not None else column
         raise ValueError(f"snapshot row {bad['row'][0]}: column {shown} {problem} ({bad.height} rows)")
 
@@ -126,6 +140,11 @@ def validate_snapshots(rows: pl.DataFrame) -> pl.DataFrame:
         _first_bad(indexed, pl.col(column).is_null(), column, "is null")
     for column in NOT_EMPTY:
         _first_bad(indexed, pl.col(column).str.strip_chars() == "", column, "is empty")
+        # Refused here, before any database: PostgreSQL rejects NUL with a raw error, SQLite stores it.
+        _first_bad(indexed, pl.col(column).str.len_chars() > MAX_NAME_LENGTH, column,
+                   f"is longer than {MAX_NAME_LENGTH} characters")
+        _first_bad(indexed, pl.col(column).str.contains(FORBIDDEN_IN_NAMES.pattern), column,
+                   "holds a NUL, control or bidi character")
     _first_bad(
         indexed,
         ~(pl.col("mean_chaos").is_finite() & (pl.col("mean_chaos") > 0)),
@@ -168,6 +187,14 @@ class PriceStore(dg.ConfigurableResource, ABC):
 
         ``rows`` must have SNAPSHOT_COLUMNS (see ``validate_snapshots``); nothing is written if any row is bad.
         ``before_commit`` runs inside the transaction just before COMMIT (tests kill the process there)."""
+
+    @abstractmethod
+    def store_payloads_and_snapshots(
+        self, payloads: list[RawPayload], rows: pl.DataFrame, *, before_commit: Callable[[], None] | None = None
+    ) -> int:
+        """Archive ``payloads`` and insert ``rows`` (as ``upsert_snapshots``) in ONE transaction; returns rows
+        inserted. A payload is only ever recorded as processed together with its rows: if the write fails,
+        neither is stored and the next run sees the payload as new."""
 
     @abstractmethod
     def archive_payload(self, league: str, category: str, fetched_at: datetime, body: bytes) -> PayloadRecord:

@@ -16,6 +16,7 @@ from poeconomy_assets.resources.price_store import (
     SNAPSHOT_COLUMNS,
     PayloadRecord,
     PriceStore,
+    RawPayload,
     as_utc,
     compress,
     daily_records,
@@ -111,6 +112,11 @@ class PostgresPriceStore(PriceStore):
             return cursor.fetchone()[0]
 
     def upsert_snapshots(self, rows: pl.DataFrame, *, before_commit: Callable[[], None] | None = None) -> int:
+        return self.store_payloads_and_snapshots([], rows, before_commit=before_commit)
+
+    def store_payloads_and_snapshots(
+        self, payloads: list[RawPayload], rows: pl.DataFrame, *, before_commit: Callable[[], None] | None = None
+    ) -> int:
         rows = validate_snapshots(rows)
         self.ensure_schema()
         buffer = io.BytesIO()
@@ -120,6 +126,8 @@ class PostgresPriceStore(PriceStore):
         buffer.seek(0)
         columns = sql.SQL(", ").join(map(sql.Identifier, SNAPSHOT_COLUMNS))
         with self._transaction() as cursor:
+            for payload in payloads:
+                self._insert_payload(cursor, payload)
             cursor.execute(self._q("CREATE TEMP TABLE incoming (LIKE {s}.snapshots) ON COMMIT DROP"))
             cursor.copy_expert(
                 sql.SQL("COPY incoming ({}) FROM STDIN WITH (FORMAT csv)").format(columns), buffer
@@ -136,22 +144,24 @@ class PostgresPriceStore(PriceStore):
 
     def archive_payload(self, league: str, category: str, fetched_at: datetime, body: bytes) -> PayloadRecord:
         self.ensure_schema()
-        digest = payload_hash(body)
-        fetched_at = as_utc(fetched_at, "fetched_at")
         with self._transaction() as cursor:
-            # Two archivers of one (league, category) take turns, so each sees the other's hash.
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.db_schema}/{league}/{category}",)
-            )
-            previous = self._last_hash(cursor, league, category)
-            cursor.execute(
-                self._q(
-                    "INSERT INTO {s}.payloads (league, category, fetched_at, content_hash, body_gzip) "
-                    "VALUES (%s, %s, %s, %s, %s) RETURNING payload_id"
-                ),
-                (league, category, fetched_at, digest, psycopg2.Binary(compress(body))),
-            )
-            return PayloadRecord(hash=digest, unchanged=previous == digest, payload_id=cursor.fetchone()[0])
+            return self._insert_payload(cursor, RawPayload(league, category, fetched_at, body))
+
+    def _insert_payload(self, cursor: psycopg2.extensions.cursor, payload: RawPayload) -> PayloadRecord:
+        league, category = payload.league, payload.category
+        digest = payload_hash(payload.body)
+        fetched_at = as_utc(payload.fetched_at, "fetched_at")
+        # Two archivers of one (league, category) take turns, so each sees the other's hash.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.db_schema}/{league}/{category}",))
+        previous = self._last_hash(cursor, league, category)
+        cursor.execute(
+            self._q(
+                "INSERT INTO {s}.payloads (league, category, fetched_at, content_hash, body_gzip) "
+                "VALUES (%s, %s, %s, %s, %s) RETURNING payload_id"
+            ),
+            (league, category, fetched_at, digest, psycopg2.Binary(compress(payload.body))),
+        )
+        return PayloadRecord(hash=digest, unchanged=previous == digest, payload_id=cursor.fetchone()[0])
 
     def _last_hash(self, cursor: psycopg2.extensions.cursor, league: str, category: str) -> str | None:
         cursor.execute(

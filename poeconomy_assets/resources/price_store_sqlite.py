@@ -14,6 +14,7 @@ from poeconomy_assets.resources.price_store import (
     SNAPSHOT_COLUMNS,
     PayloadRecord,
     PriceStore,
+    RawPayload,
     as_utc,
     compress,
     daily_records,
@@ -73,10 +74,13 @@ class EmbeddedPriceStore(PriceStore):
 
     path: str
 
+    def _sqlite_connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        connection = self._sqlite_connect()
         try:
             if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 _enable_wal(connection)
@@ -123,33 +127,44 @@ class EmbeddedPriceStore(PriceStore):
             return connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
 
     def upsert_snapshots(self, rows: pl.DataFrame, *, before_commit: Callable[[], None] | None = None) -> int:
+        return self.store_payloads_and_snapshots([], rows, before_commit=before_commit)
+
+    def store_payloads_and_snapshots(
+        self, payloads: list[RawPayload], rows: pl.DataFrame, *, before_commit: Callable[[], None] | None = None
+    ) -> int:
         rows = validate_snapshots(rows)
         self.ensure_schema()
         records = [(*r[:4], _iso(r[4]), *r[5:9], int(r[9]), r[10]) for r in snapshot_records(rows)]
         placeholders = ", ".join("?" * len(SNAPSHOT_COLUMNS))
         with self._transaction() as connection:
+            for payload in payloads:
+                self._insert_payload(connection, payload)
             before = connection.total_changes
-            connection.executemany(
-                f"INSERT INTO snapshots ({', '.join(SNAPSHOT_COLUMNS)}) VALUES ({placeholders}) ON CONFLICT DO NOTHING",
-                records,
-            )
+            if records:
+                connection.executemany(
+                    f"INSERT INTO snapshots ({', '.join(SNAPSHOT_COLUMNS)}) VALUES ({placeholders}) "
+                    "ON CONFLICT DO NOTHING",
+                    records,
+                )
             inserted = connection.total_changes - before
             if before_commit:
                 before_commit()
         return inserted
 
+    def _insert_payload(self, connection: sqlite3.Connection, payload: RawPayload) -> PayloadRecord:
+        digest = payload_hash(payload.body)
+        previous = self._last_hash(connection, payload.league, payload.category)
+        cursor = connection.execute(
+            "INSERT INTO payloads (league, category, fetched_at, content_hash, body_gzip) VALUES (?, ?, ?, ?, ?)",
+            (payload.league, payload.category, _iso(payload.fetched_at, "fetched_at"), digest,
+             compress(payload.body)),
+        )
+        return PayloadRecord(hash=digest, unchanged=previous == digest, payload_id=int(cursor.lastrowid or 0))
+
     def archive_payload(self, league: str, category: str, fetched_at: datetime, body: bytes) -> PayloadRecord:
         self.ensure_schema()
-        digest = payload_hash(body)
         with self._transaction() as connection:
-            previous = self._last_hash(connection, league, category)
-            cursor = connection.execute(
-                "INSERT INTO payloads (league, category, fetched_at, content_hash, body_gzip) VALUES (?, ?, ?, ?, ?)",
-                (league, category, _iso(fetched_at, "fetched_at"), digest, compress(body)),
-            )
-            return PayloadRecord(
-                hash=digest, unchanged=previous == digest, payload_id=int(cursor.lastrowid or 0)
-            )
+            return self._insert_payload(connection, RawPayload(league, category, fetched_at, body))
 
     @staticmethod
     def _last_hash(connection: sqlite3.Connection, league: str, category: str) -> str | None:

@@ -30,6 +30,20 @@ ALIASES: dict[str, str] = {
 }
 NEAR_MISS_RATIO = 0.88  # difflib ratio on match keys; "Orb of Regrett" vs "Orb of Regret" is 0.96
 
+# The longest real name in 18 leagues of dumps has 36 characters; a name over this is refused, never stored.
+MAX_NAME_LENGTH = 100
+# C0/C1 controls (NUL included), zero-width and bidi controls, line/paragraph separators, BOM: never in a name.
+FORBIDDEN_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` (a currency, league or category) cannot be stored: ``name_too_long``, ``bad_name``, or None."""
+    if len(name) > MAX_NAME_LENGTH:
+        return "name_too_long"
+    if FORBIDDEN_IN_NAMES.search(name):
+        return "bad_name"
+    return None
+
 
 def clean_name(raw: str) -> str:
     """Trimmed, with runs of whitespace collapsed and typographic apostrophes made plain."""
