@@ -19,8 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from poeconomy_assets.core.ingest.currency_names import MAX_NAME_LENGTH as MAX_NAME_LENGTH  # re-exported
-from poeconomy_assets.core.ingest.currency_names import CurrencyResolver, name_problem
+from poeconomy_assets.core.ingest.currency_names import MAX_NAME_LENGTH, CurrencyResolver, name_problem
 
 CATEGORIES = ("currency", "fragment")
 # A price more than JUMP_FACTOR times above (or below) the reference (the last accepted snapshot, else the
@@ -233,8 +232,8 @@ def parse_items(
             continue
         bad_name = name_problem(raw_name.strip())
         if bad_name:
-            problem(index, bad_name, f"id {int(item_id)}: name of {len(raw_name)} characters "
-                                     f"{_short_repr(raw_name[:40])}")
+            problem(index, bad_name, f"id {int(item_id)}: name of {len(raw_name)} characters (at most "
+                                     f"{MAX_NAME_LENGTH}, no control characters) {_short_repr(raw_name[:40])}")
             continue
         row_category = item.get("category")
         row_category = category if row_category is None else str(row_category).strip().lower()
