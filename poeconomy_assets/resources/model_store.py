@@ -5,11 +5,15 @@ from pathlib import Path
 import dagster as dg
 
 from poeconomy_assets.core.keys import key_from_name
+from poeconomy_assets.core.models.artifacts import committed_directory, replace_directory
 from poeconomy_assets.core.models.ensemble import TrainedModel
 
 
 class ModelStore(dg.ConfigurableResource):
-    """Model artifacts under ``{base_dir}/{currency key}/{horizon}/`` (native formats + manifest)."""
+    """Model artifacts under ``{base_dir}/{currency key}/{horizon}/`` (native formats + manifest).
+
+    A save writes a staging folder and renames it into place: the previous model stays loadable until the new
+    one is complete, and a killed save's leftovers are removed by the next save."""
 
     base_dir: str
 
@@ -20,8 +24,9 @@ class ModelStore(dg.ConfigurableResource):
         return Path(self.base_dir, key_from_name(currency), horizon)
 
     def save(self, model: TrainedModel) -> dict:
-        return model.save(self.directory(model.currency, model.horizon))
+        with replace_directory(self.directory(model.currency, model.horizon)) as staging:
+            return model.save(staging)
 
     def load(self, currency: str, horizon: str) -> TrainedModel:
         """Loads after checking every file's sha256 against the manifest (raises on mismatch)."""
-        return TrainedModel.load(self.directory(currency, horizon))
+        return TrainedModel.load(committed_directory(self.directory(currency, horizon)))
