@@ -1,11 +1,13 @@
 """IO manager that stores polars frames as Parquet and small dicts as JSON, one file per partition.
 
 Writes go to a temporary file that is renamed into place, so a failed or killed run never leaves a
-half-written partition and a re-run replaces (never appends to) what was there.
+half-written partition and a re-run replaces (never appends to) what was there. A killed write leaves its
+temporary file behind; the next write of the same path removes it (temporary files of live processes stay).
 """
 
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,29 @@ def _partition_path(key: str) -> str:
     return key.replace("|", "/")
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_dead_temporaries(path: Path) -> None:
+    """Delete ``.{name}.{pid}[.…].tmp`` files beside ``path`` whose writing process no longer exists."""
+    prefix = f".{path.name}."
+    for entry in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = entry.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            entry.unlink(missing_ok=True)
+
+
 def _atomic_write(path: Path, write: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    _remove_dead_temporaries(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         write(tmp)
         os.replace(tmp, path)
