@@ -3,8 +3,11 @@
 - CSV: a cell that starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return is a formula to a spreadsheet
   (OWASP "CSV injection"); it gets a leading ``'`` so it is shown as text. Numeric columns are untouched.
 - Markdown (Dagster metadata): characters that make links, images, emphasis, code, HTML or table cells are
-  backslash-escaped (``<`` and ``>`` become entities), and line breaks become spaces.
+  backslash-escaped (``<`` and ``>`` become entities), line breaks become spaces, and other control, format
+  and bidi characters (which can reorder what a reader sees) become U+FFFD.
 """
+
+import unicodedata
 
 import polars as pl
 
@@ -44,6 +47,8 @@ def markdown_text(value: str) -> str:
             out.append("&gt;")
         elif ch in "\r\n\u2028\u2029\x85":
             out.append(" ")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            out.append("\ufffd")
         else:
             out.append(ch)
     return "".join(out)
