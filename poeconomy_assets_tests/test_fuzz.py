@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from poeconomy_assets.core.ingest.currency_names import FORBIDDEN_IN_NAMES, CurrencyResolver
@@ -48,6 +48,7 @@ item = st.fixed_dictionaries({}, optional={
 
 @FEW
 @given(st.lists(item | json_value, max_size=12))
+@example([{"id": 2**63 - 1, "name": "0", "mean": 1, "daily": 2**63 - 1}])  # found by the deep profile
 def test_the_payload_parser_never_raises_and_only_returns_storable_rows(items: list) -> None:
     parsed = parse_items(items, league="Settlers", category="currency",
                          snapshot_at=datetime(2025, 6, 20, 12, tzinfo=UTC), payload_hash="h",

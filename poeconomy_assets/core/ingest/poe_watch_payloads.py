@@ -162,6 +162,14 @@ def to_number(value: Any) -> tuple[float | None, bool]:
     return math.nan, False
 
 
+def _exact_int(raw: Any) -> int:
+    """An id or count as an exact integer: a JSON integer as sent (2**63 - 1 would round up to 2**63 through
+    float), anything else (a numeric string, 12.0) through its float value."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    return int(to_number(raw)[0])
+
+
 def _out_of_range(raw: Any, value: float | None, integer: bool) -> bool:
     """True for a count or id beyond Int64, or any finite number beyond MAX_FLOAT."""
     if value is None or math.isnan(value):
@@ -284,12 +292,13 @@ def parse_items(
             problem(index, "missing_low_confidence", f"{name}: lowConfidence = {low_confidence!r}", skip=False)
             low_confidence = True
         row = {
-            "league": league, "currency": name, "category": row_category, "item_id": int(item_id),
+            "league": league, "currency": name, "category": row_category, "item_id": _exact_int(item.get("id")),
             "snapshot_at": snapshot_at.astimezone(UTC), "mean_chaos": mean, "min_chaos": low, "max_chaos": high,
-            "daily": None if daily is None or daily < 0 else int(daily), "low_confidence": low_confidence,
+            "daily": None if daily is None or daily < 0 else _exact_int(item.get("daily")),
+            "low_confidence": low_confidence,
             "payload_hash": payload_hash,
         }
-        key = int(item_id)
+        key = row["item_id"]
         if key in accepted:
             kept, dropped = _prefer(accepted[key], row)
             problem(index, "duplicate_id", f"id {key} ({name}): kept mean {kept['mean_chaos']:g} "

@@ -72,3 +72,9 @@ def test_dates_out_of_range_are_none_not_overflow() -> None:
     points, bad = parse_history([{"date": "9999-12-31T23:59:59-23:59", "mean": 1},
                                  {"date": "2025-06-01T00:00:00Z", "mean": 2}], "h")
     assert bad == 1 and [p.mean for p in points] == [2]
+
+
+def test_the_largest_int64_id_and_daily_are_kept_exactly() -> None:
+    # found by the fuzz suite: 2**63 - 1 went through float, became 2**63 and overflowed Int64
+    parsed = _parse([{**GOOD, "id": 2**63 - 1, "daily": 2**63 - 1}])
+    assert parsed.rows["item_id"].to_list() == [2**63 - 1] and parsed.rows["daily"].to_list() == [2**63 - 1]
