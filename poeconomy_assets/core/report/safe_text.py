@@ -12,7 +12,9 @@ import unicodedata
 import polars as pl
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_MARKDOWN_SPECIAL = "\\`*_[]!|#~"  # backslash first: it is escaped before the others add theirs
+# Link, image, code, emphasis and table syntax. Not "_": CommonMark never reads an underscore inside a word as
+# emphasis, and check and column names (weights_never_exceed_the_budget) stay searchable as written.
+_MARKDOWN_SPECIAL = "\\`*[]!|"
 
 
 def csv_safe_cell(value: str) -> str:
