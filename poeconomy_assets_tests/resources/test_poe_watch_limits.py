@@ -1,5 +1,6 @@
 """The client's limits against a real hostile HTTP server on 127.0.0.1: body cap, decompressed cap, deadline."""
 
+import functools
 import threading
 import time
 import zlib
@@ -16,6 +17,7 @@ from ..conftest import fast_client
 MB = 1 << 20
 
 
+@functools.cache
 def _gzip_bomb(inflated: int) -> bytes:
     """A gzip body that inflates to ``inflated`` bytes of a JSON list of spaces (~1000:1)."""
     compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
@@ -26,7 +28,7 @@ def _gzip_bomb(inflated: int) -> bytes:
     return b"".join(parts)
 
 
-BOMB = _gzip_bomb(200 * MB)
+BOMB_SIZE = 200 * MB
 
 
 class Hostile(BaseHTTPRequestHandler):
@@ -36,8 +38,9 @@ class Hostile(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         try:
             if self.path.startswith("/bomb"):
-                self._head(len(BOMB), gzip=True)
-                self.wfile.write(BOMB)
+                bomb = _gzip_bomb(BOMB_SIZE)
+                self._head(len(bomb), gzip=True)
+                self.wfile.write(bomb)
             elif self.path.startswith("/huge"):  # 8 MB of plain JSON, no Content-Length (chunked by closing)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -74,7 +77,7 @@ def hostile_url() -> Iterator[str]:
 
 
 def test_a_gzip_bomb_is_refused_without_inflating_it(hostile_url: str, tmp_path: Path) -> None:
-    assert len(BOMB) < 300_000
+    assert len(_gzip_bomb(BOMB_SIZE)) < 300_000
     client = fast_client(hostile_url, tmp_path, read_timeout_seconds=5.0)  # default caps
     with pytest.raises(PoeWatchError, match="decompressed body exceeds"):
         client.fetch("/bomb", {})
