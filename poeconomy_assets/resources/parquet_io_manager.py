@@ -1,53 +1,22 @@
 """IO manager that stores polars frames as Parquet and small dicts as JSON, one file per partition.
 
 Writes go to a temporary file that is renamed into place, so a failed or killed run never leaves a
-half-written partition and a re-run replaces (never appends to) what was there. A killed write leaves its
-temporary file behind; the next write of the same path removes it (temporary files of live processes stay).
+half-written partition and a re-run replaces (never appends to) what was there.
 """
 
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from poeconomy_assets.core.files import atomic_write
+
 
 def _partition_path(key: str) -> str:
     # Multi-partition keys "currency|horizon" become nested folders; single keys are already path-safe.
     return key.replace("|", "/")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _remove_dead_temporaries(path: Path) -> None:
-    """Delete ``.{name}.{pid}[.…].tmp`` files beside ``path`` whose writing process no longer exists."""
-    prefix = f".{path.name}."
-    for entry in path.parent.glob(f".{path.name}.*.tmp"):
-        pid = entry.name[len(prefix):].split(".", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            entry.unlink(missing_ok=True)
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_dead_temporaries(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
@@ -63,16 +32,30 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if obj is None:
             return
         partition = context.asset_partition_key if context.has_asset_partitions else None
+        path = self.store(context.asset_key, partition, obj)
+        metadata: dict[str, Any] = {"path": dg.MetadataValue.path(str(path))}
         if isinstance(obj, pl.DataFrame):
-            path = self._path(context.asset_key, partition, ".parquet")
-            _atomic_write(path, lambda p: obj.write_parquet(p, compression="zstd"))
-            context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "row_count": obj.height})
+            metadata |= {"row_count": obj.height, "dagster/row_count": obj.height,
+                         "dagster/column_schema": dg.TableSchema(
+                             columns=[dg.TableColumn(name, str(dtype)) for name, dtype in obj.schema.items()])}
+        context.add_output_metadata(metadata)
+
+    def store(self, asset_key: dg.AssetKey, partition: str | None, obj: Any) -> Path:
+        """Write one asset partition's value (a frame as Parquet, a dict as JSON) where ``read`` finds it."""
+        if isinstance(obj, pl.DataFrame):
+            path = self._path(asset_key, partition, ".parquet")
+            atomic_write(path, lambda p: obj.write_parquet(p, compression="zstd"))
         elif isinstance(obj, dict):
-            path = self._path(context.asset_key, partition, ".json")
-            _atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=1, default=str)))
-            context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
+            path = self._path(asset_key, partition, ".json")
+            atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=1, default=str)))
         else:
             raise TypeError(f"ParquetIOManager stores polars DataFrames or dicts, not {type(obj).__name__}")
+        return path
+
+    def read(self, asset_key: dg.AssetKey, partition: str | None = None) -> Any:
+        """The stored value of one asset partition (outside a run, e.g. the CLI); FileNotFoundError names the
+        file looked for when it was never materialized."""
+        return self._load_one(asset_key, partition)
 
     def _load_one(self, asset_key: dg.AssetKey, partition: str | None) -> Any:
         parquet = self._path(asset_key, partition, ".parquet")

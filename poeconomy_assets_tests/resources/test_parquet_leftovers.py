@@ -9,7 +9,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.resources.parquet_io_manager import ParquetIOManager, _atomic_write
+from poeconomy_assets.core.files import atomic_write
+from poeconomy_assets.resources.parquet_io_manager import ParquetIOManager
 
 
 def _write_then_hang(path: Path, ready: Path) -> None:
@@ -18,7 +19,7 @@ def _write_then_hang(path: Path, ready: Path) -> None:
         ready.write_text("tmp written")
         time.sleep(120)  # the parent SIGKILLs us here
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def test_the_next_write_removes_what_a_killed_write_left(tmp_path: Path) -> None:
@@ -47,5 +48,5 @@ def test_a_temporary_file_of_a_live_writer_is_left_alone(tmp_path: Path) -> None
     path.parent.mkdir(parents=True)
     mine = path.with_name(f".{path.name}.{os.getpid()}.other.tmp")  # a write in progress in a live process
     mine.write_bytes(b"in progress")
-    _atomic_write(path, lambda p: p.write_bytes(b"done"))
+    atomic_write(path, lambda p: p.write_bytes(b"done"))
     assert mine.exists() and path.read_bytes() == b"done"
