@@ -10,7 +10,6 @@ import dagster as dg
 import pytest
 
 from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.definitions import build_defs
 
 from ..conftest import fast_client
 from .conftest import Live
@@ -57,7 +56,7 @@ def hostile_url() -> Iterator[str]:
 def test_hostile_rows_are_named_skips_and_the_valid_rows_are_stored(live: Live, hostile_url: str,
                                                                    tmp_path: Path) -> None:
     client = fast_client(hostile_url, tmp_path, read_timeout_seconds=5.0)
-    live.defs = build_defs({**live.defs.resources, "poe_watch": client})
+    live.resources = {**live.resources, "poe_watch": client}
     live.instance.add_dynamic_partitions("league", [key_from_name("Simulated")])
     result = live.defs.resolve_job_def("ingestion_job").execute_in_process(
         instance=live.instance, partition_key="Simulated",

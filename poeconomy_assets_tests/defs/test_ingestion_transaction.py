@@ -6,7 +6,6 @@ from pathlib import Path
 import dagster as dg
 
 from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.resources.price_store_sqlite import EmbeddedPriceStore
 
 from .conftest import Live
@@ -62,7 +61,7 @@ def _metadata(result: dg.ExecuteInProcessResult) -> dict:
 def test_a_failed_store_is_retried_and_stores_every_valid_row(live: Live, tmp_path: Path) -> None:
     marker = tmp_path / "fail-next-snapshot-write"
     store = FlakyStore(path=live.store().path, marker=str(marker))
-    live.defs = build_defs({**live.defs.resources, "price_store": store})
+    live.resources = {**live.resources, "price_store": store}
     marker.write_text("fail once")
     failed = _ingest(live, SLOT)
     assert not failed.success and not marker.exists()  # the injected fault fired, the run failed
