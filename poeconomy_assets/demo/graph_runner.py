@@ -59,7 +59,9 @@ def materialize_graph(
     history = run("history_job").output_for_node("poe_ninja_history")
     # Only what this import found: the instance may hold partitions of other dump directories.
     outcome.leagues = sorted(key_from_name(x) for x in history["league"].unique())
-    outcome.currencies = sorted(key_from_name(x) for x in history["currency"].unique())
+    # ... and of its items, those with enough history to forecast (poe_ninja_history registers only those).
+    eligible = set(instance.get_dynamic_partitions("currency"))
+    outcome.currencies = sorted(k for k in (key_from_name(x) for x in history["currency"].unique()) if k in eligible)
     log(f"2/6 daily prices for {len(outcome.leagues)} leagues")
     for league in outcome.leagues:
         run("daily_prices_job", league)

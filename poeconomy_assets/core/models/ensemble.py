@@ -24,7 +24,7 @@ import optuna
 import polars as pl
 
 from poeconomy_assets.core.evaluation.metrics import score_points
-from poeconomy_assets.core.features.build import feature_columns, league_phase, target_column
+from poeconomy_assets.core.features.build import MID_DAYS, feature_columns, league_phase, target_column
 from poeconomy_assets.core.models.artifacts import (
     ArtifactIntegrityError,
     clear_directory,
@@ -33,11 +33,14 @@ from poeconomy_assets.core.models.artifacts import (
 )
 from poeconomy_assets.core.models.families import FALLBACK_WEIGHTS, FAMILIES
 from poeconomy_assets.core.models.tuning import tune_family, validation_relative_mae, walk_forward_folds
+from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.schemas import HORIZON_DAYS
 
 __all__ = ["PROFILES", "ArtifactIntegrityError", "TrainedModel", "TrainingProfile", "train_currency_model"]
 
-MIN_OWN_ROWS = 150  # below this a currency's own history is too short for its own model
+# Below this a currency's own history is too short for its own model. ~12 leagues of ~100 days: the 13
+# long-history currencies qualify; an item of the full dumps (at most 10 leagues) gets the pooled model.
+MIN_OWN_ROWS = 1_200
 # The return scales validation chooses from. Never exactly 0: a tiny factor keeps the forecast's direction
 # while costing almost no accuracy. 1.25 is an amplification, not a shrinkage.
 RETURN_SCALE_GRID = (0.05, 0.25, 0.5, 0.75, 1.0, 1.25)
@@ -54,11 +57,23 @@ class TrainingProfile:
     # share of it; see ModelFamily.cost): deterministic, so a backtest gives the same figures on every
     # run. Whichever of n_trials or this comes first ends the search; metrics record the trials run.
     search_budget_seconds: float | None = None
+    # Own-history models are tried (against the pooled one, on validation) only for currencies with at
+    # least this many training rows: on the full market that is the long-history currencies, not every item.
+    min_own_rows: int = MIN_OWN_ROWS
+    # The pooled model's training rows: after the first month of a league (where validation shrinks forecasts
+    # nearly to persistence), leagues older than the validation ones keep one calendar day in this many.
+    # On the whole market (~180k rows) it halves the pooled fits; validation leagues are never thinned.
+    pooled_late_thinning: int = 1
+    # The families of the pooled scope (None: all three). On the whole market XGBoost cost twice LightGBM per
+    # pooled fit for a member that mostly agrees with it (both are L1 gradient boosting): development drops it
+    # there (own-history models keep all three).
+    pooled_families: tuple[str, ...] | None = None
 
 
 PROFILES = {
     "test": TrainingProfile("test", n_trials=3, n_folds=1),
-    "development": TrainingProfile("development", n_trials=50, n_folds=3, search_budget_seconds=20.0),
+    "development": TrainingProfile("development", n_trials=50, n_folds=3, search_budget_seconds=20.0,
+                                   pooled_late_thinning=3, pooled_families=("lightgbm", "random_forest")),
     "production": TrainingProfile("production", n_trials=200, n_folds=5, search_budget_seconds=20.0),
 }
 
@@ -151,19 +166,28 @@ class _Scope:
     trials: int
 
 
-_POOLED_CACHE: dict[str, tuple[tuple, _Scope]] = {}  # horizon -> (fingerprint, scope): bounded memory
+_POOLED_CACHE: dict[str, tuple[tuple, "PooledModel"]] = {}  # horizon -> (fingerprint, fit): bounded memory
+
+
+def _fingerprint(features: pl.DataFrame, horizon: str, profile: "TrainingProfile", seed: int) -> tuple:
+    target = target_column(horizon)
+    known = features.filter(pl.col(target).is_not_null())
+    digest = int(known.select("league", "currency", "date", "price_chaos", target).hash_rows().sum())
+    return (profile, seed, known.height, digest, tuple(feature_columns(features)))
 
 
 def _fit_scope(rows: pl.DataFrame, names: list[str], target: str, gap: int, profile: TrainingProfile, seed: int,
-               storage: optuna.storages.BaseStorage | None, label: str, params: dict | None = None) -> _Scope | None:
+               storage: optuna.storages.BaseStorage | None, label: str, params: dict | None = None,
+               families: tuple[str, ...] | None = None) -> _Scope | None:
     folds = walk_forward_folds(rows, profile.n_folds, gap)
     if not folds:
         return None
+    chosen = {name: FAMILIES[name] for name in (families or FAMILIES)}
     scores, trials = {}, 0
-    fold_predictions: dict[str, dict[str, np.ndarray]] = {name: {} for name in FAMILIES}
+    fold_predictions: dict[str, dict[str, np.ndarray]] = {name: {} for name in chosen}
     if params is None:
         params = {}
-        for family in FAMILIES.values():
+        for family in chosen.values():
             share = 1.0 if family.name == "lightgbm" else profile.xgboost_trial_share
             n = max(1, round(profile.n_trials * share))
             seconds = profile.search_budget_seconds * share if profile.search_budget_seconds else None
@@ -176,7 +200,7 @@ def _fit_scope(rows: pl.DataFrame, names: list[str], target: str, gap: int, prof
     for fold in folds:
         # The search already fitted the chosen parameters on every fold: reuse those predictions.
         preds = {}
-        for name, family in FAMILIES.items():
+        for name, family in chosen.items():
             predicted = fold_predictions[name].get(fold.league)
             if predicted is None:
                 train_x = fold.train.select(names).to_numpy().astype(np.float64)
@@ -187,7 +211,7 @@ def _fit_scope(rows: pl.DataFrame, names: list[str], target: str, gap: int, prof
                          .with_columns(**{k: pl.Series(np.asarray(v, dtype=float)) for k, v in preds.items()}))
     x_all = rows.select(names).to_numpy().astype(np.float64)
     members = {name: family.fit(x_all, rows[target].to_numpy(), params[name], seed)
-               for name, family in FAMILIES.items()}
+               for name, family in chosen.items()}
     return _Scope(params, scores, pl.concat(oof_parts), members, trials)
 
 
@@ -197,9 +221,11 @@ def _price_error(price: np.ndarray, logret: np.ndarray, predicted: np.ndarray) -
 
 def _blend(oof: pl.DataFrame, target: str) -> tuple[dict[str, float], dict[str, float], np.ndarray]:
     """Family weights (inverse squared validation relative MAE), return scale per league phase, blended predictions."""
-    scores = {name: validation_relative_mae(oof, target, oof[f"pred_{name}"].to_numpy()) for name in FAMILIES}
+    present = [name for name in FAMILIES if f"pred_{name}" in oof.columns]  # the scope's families
+    scores = {name: validation_relative_mae(oof, target, oof[f"pred_{name}"].to_numpy()) for name in present}
     if oof.height < 10 or not all(np.isfinite(list(scores.values()))):
-        weights = dict(FALLBACK_WEIGHTS)
+        fallback = sum(FALLBACK_WEIGHTS[name] for name in present)
+        weights = {name: FALLBACK_WEIGHTS[name] / fallback for name in present}
     else:
         inverse = {name: 1.0 / max(score, 1e-6) ** 2 for name, score in scores.items()}
         total = sum(inverse.values())
@@ -219,6 +245,46 @@ def _blend(oof: pl.DataFrame, target: str) -> tuple[dict[str, float], dict[str, 
     return weights, scale, factors * blend
 
 
+@dataclass
+class PooledModel:
+    """One horizon's pooled (cross-currency) scope and the training rows it was fitted on: what every
+    currency of that horizon shares. Fit it once (:func:`train_pooled_model`) and pass it to
+    :func:`train_currency_model` for each currency."""
+
+    horizon: str
+    rows: pl.DataFrame  # every row with a known target, currency_code added, sorted by date and currency
+    names: list[str]
+    codes: dict[str, int]
+    data_version: str
+    scope: _Scope | None  # None: too few leagues for walk-forward validation
+    trials: int = 0  # search trials run
+
+
+def train_pooled_model(features: pl.DataFrame, horizon: str, profile: TrainingProfile | str = "test", seed: int = 0,
+               storage: optuna.storages.BaseStorage | None = None) -> PooledModel:
+    """The pooled scope of one horizon on every currency's rows of ``features`` (search included)."""
+    profile = PROFILES[profile] if isinstance(profile, str) else profile
+    target = target_column(horizon)
+    codes = {c: i for i, c in enumerate(sorted(features["currency"].unique().to_list()))}
+    rows = _with_code(features.filter(pl.col(target).is_not_null()), codes).sort("date", "currency")
+    names = [*feature_columns(features), "currency_code"]
+    data_version = f"{rows.height}-{int(rows.select('league', 'currency', 'date', 'price_chaos', target).hash_rows().sum()) & 0xFFFFFFFFFFFF:x}"
+    scope = _fit_scope(_thinned(rows, profile), names, target, HORIZON_DAYS[horizon], profile, seed, storage,
+                       f"pooled-{horizon}", families=profile.pooled_families)
+    return PooledModel(horizon, rows, names, codes, data_version, scope, scope.trials if scope else 0)
+
+
+def _thinned(rows: pl.DataFrame, profile: TrainingProfile) -> pl.DataFrame:
+    """``rows`` with the late-league days of leagues older than the validation ones thinned (see
+    ``TrainingProfile.pooled_late_thinning``): every league's first month and every validation league stay whole."""
+    if profile.pooled_late_thinning <= 1:
+        return rows
+    validation = league_order(rows)[-profile.n_folds:]
+    keep = ((pl.col("league_day") < MID_DAYS) | pl.col("league").is_in(validation)
+            | (pl.col("date").cast(pl.Int64) % profile.pooled_late_thinning == 0))
+    return rows.filter(keep)
+
+
 def train_currency_model(
     features: pl.DataFrame,
     currency: str,
@@ -226,35 +292,36 @@ def train_currency_model(
     profile: TrainingProfile | str = "test",
     seed: int = 0,
     storage: optuna.storages.BaseStorage | None = None,
+    pooled: PooledModel | None = None,
 ) -> TrainedModel:
     """Train the ensemble for one currency and horizon on every row of ``features`` with a known target.
 
     ``features`` is the whole multi-currency table (pooled models learn from all of it); validation
-    is walk-forward over its most recent leagues.
+    is walk-forward over its most recent leagues. ``pooled`` (from :func:`train_pooled_model` on the same
+    features, profile and seed) skips the pooled search; without it the pooled scope is fitted here.
     """
     profile = PROFILES[profile] if isinstance(profile, str) else profile
     started = time.perf_counter()
     target = target_column(horizon)
-    codes = {c: i for i, c in enumerate(sorted(features["currency"].unique().to_list()))}
-    rows = _with_code(features.filter(pl.col(target).is_not_null()), codes).sort("date", "currency")
-    own_rows = rows.filter(pl.col("currency") == currency)
-    if currency not in codes:
-        raise ValueError(f"{currency!r} has no feature rows: nothing to forecast it from")
-    names = [*feature_columns(features), "currency_code"]
-    gap = HORIZON_DAYS[horizon]
-
-    data_version = f"{rows.height}-{int(rows.select('league', 'currency', 'date', 'price_chaos', target).hash_rows().sum()) & 0xFFFFFFFFFFFF:x}"
-    fingerprint = (profile, seed, data_version, tuple(names))
-    cached = _POOLED_CACHE.get(horizon)
-    pooled = cached[1] if cached and cached[0] == fingerprint else None
-    pooled_trials = 0
-    if pooled is None:
-        pooled = _fit_scope(rows, names, target, gap, profile, seed, storage, f"pooled-{horizon}")
-        if pooled is not None:
+    if pooled is None or pooled.horizon != horizon:
+        fingerprint = _fingerprint(features, horizon, profile, seed)
+        cached = _POOLED_CACHE.get(horizon)
+        pooled = cached[1] if cached and cached[0] == fingerprint else None
+        pooled_trials = 0
+        if pooled is None:
+            pooled = train_pooled_model(features, horizon, profile, seed, storage)
             _POOLED_CACHE[horizon] = (fingerprint, pooled)
             pooled_trials = pooled.trials
+    else:
+        pooled_trials = 0
+    rows, names, codes, data_version = pooled.rows, pooled.names, pooled.codes, pooled.data_version
+    pooled = pooled.scope
+    if currency not in codes:
+        raise ValueError(f"{currency!r} has no feature rows: nothing to forecast it from")
+    own_rows = rows.filter(pl.col("currency") == currency)
+    gap = HORIZON_DAYS[horizon]
     candidates: dict[str, _Scope] = {"pooled": pooled} if pooled else {}
-    if own_rows.height >= MIN_OWN_ROWS and pooled is not None:
+    if own_rows.height >= profile.min_own_rows and pooled is not None:
         reason = "pooled and own models compared on validation"
         # Own-history models use the families' regularised defaults: parameters searched on ~20k pooled
         # rows (often 150 leaves x 500 trees) overfit ~1.5k rows, and a search per currency would cost
@@ -265,7 +332,7 @@ def train_currency_model(
         if own is not None:
             candidates["own"] = own
     else:
-        reason = f"only {own_rows.height} rows of its own history (< {MIN_OWN_ROWS}): pooled model"
+        reason = f"only {own_rows.height} rows of its own history (< {profile.min_own_rows}): pooled model"
     if not candidates:
         raise ValueError(f"{currency!r} {horizon}: too few leagues for walk-forward validation")
 
