@@ -29,7 +29,7 @@ from poeconomy_assets.defs.partitions import league_partitions, register_partiti
 from poeconomy_assets.defs.slot_ledger import as_json, queue_delays, queue_window, slot_reports
 from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.resources.poe_watch import Fetched, PoeWatchClient, PoeWatchUnavailable
-from poeconomy_assets.resources.price_store import PriceStore, payload_hash
+from poeconomy_assets.resources.price_store import SNAPSHOT_COLUMNS, PriceStore, RawPayload, payload_hash
 
 FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=15), warn_window=timedelta(minutes=10))
 
@@ -108,8 +108,9 @@ def poe_watch_snapshots(
 ) -> dg.MaterializeResult:
     """Currency and fragment prices of one live league at one 5-minute slot, from POE Watch ``/get``.
 
-    Raw payloads are archived (gzip + sha256) before parsing; rows are keyed by (league, currency, slot of the
-    fetch time), so a re-run stores nothing twice, and a payload identical to the previous one is a recorded no-op.
+    Raw payloads are archived (gzip + sha256) in the same transaction as the rows parsed from them, so a failed
+    write leaves the payload unprocessed for the retry; rows are keyed by (league, currency, slot of the fetch
+    time), so a re-run stores nothing twice, and a payload identical to the last stored one is a recorded no-op.
     """
     league = name_from_key(context.partition_key)
     meant = parse_slot(config.slot) if config.slot else slot_start(live_clock.now())
@@ -138,17 +139,18 @@ def poe_watch_snapshots(
                             earlier) if earlier is not None else ({}, {})
     resolver = CurrencyResolver(known_currencies(context.instance))
     reference = last_prices(price_store, league, slot)
-    frames, unchanged, no_data, hashes, problems = [], [], [], {}, []
+    frames, unchanged, no_data, hashes, problems, payloads = [], [], [], {}, [], []
     counts: dict[str, int] = {}
     received = 0
     for category, response in fetched.items():
-        record = price_store.archive_payload(league, category, response.fetched_at, response.body)
-        hashes[category] = record.hash[:12]
-        if record.unchanged:
+        digest = payload_hash(response.body)
+        hashes[category] = digest[:12]
+        if price_store.last_payload_hash(league, category) == digest:
             unchanged.append(category)
             continue
+        payloads.append(RawPayload(league, category, response.fetched_at, response.body))
         parsed = parse_items(response.data, league=league, category=category, snapshot_at=slot,
-                             payload_hash=record.hash, resolver=resolver, last_prices=reference)
+                             payload_hash=digest, resolver=resolver, last_prices=reference)
         received += parsed.received
         if parsed.received == 0:
             no_data.append(category)
@@ -161,7 +163,9 @@ def poe_watch_snapshots(
         before = rows.height
         rows = rows.sort("daily", descending=True, nulls_last=True).unique(["currency"], keep="first").sort("currency")
         counts["duplicate_id"] = counts.get("duplicate_id", 0) + before - rows.height
-    inserted = price_store.upsert_snapshots(rows) if rows.height else 0
+    # One transaction: the payloads count as processed only if their rows are stored with them.
+    inserted = price_store.store_payloads_and_snapshots(payloads, rows if rows.height else
+                                                        pl.DataFrame(schema=SNAPSHOT_COLUMNS))
     added = register_partitions(context.instance, [], sorted(rows["currency"].unique())) if rows.height else {}
     no_op = len(unchanged) == len(fetched)
     summary = (f"{league} @ {slot_key(slot)}: " + ("no-op, payload unchanged since the last fetch" if no_op else

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from poeconomy_assets.core.ingest.currency_names import FORBIDDEN_IN_NAMES, MAX_NAME_LENGTH
 from poeconomy_assets.core.prices import add_divine_prices, add_league_day, league_order
 from poeconomy_assets.core.schemas import DAILY_COLUMNS, MARKET_SIDE_COLUMNS
 
@@ -27,6 +28,8 @@ CONFIDENCE = {"high": "High", "medium": "Medium", "low": "Low"}
 PRICE_COLUMNS = ["league", "currency", "date", "price_chaos", "confidence", "buy_price_chaos", "buy_confidence",
                  "log_spread", "source"]
 QUARANTINE_SCHEMA = {"file": pl.Utf8, "line": pl.Int64, "field": pl.Utf8, "value": pl.Utf8, "reason": pl.Utf8}
+# Real leagues run 2-5 months: every row of 18 real dumps lies within 75 days of its league's median date.
+MAX_DAYS_FROM_MEDIAN = 183
 
 
 class DumpError(ValueError):
@@ -70,7 +73,7 @@ def _read_raw(path: Path) -> pl.DataFrame:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DumpError(f"{name} line 1: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    lines = text.splitlines()
+    lines = _physical_lines(text)
     if not lines or not lines[0].strip():
         raise DumpError(f"{name} line 1: empty file (expected header {';'.join(HEADER)!r})")
     header = lines[0].strip()
@@ -96,6 +99,8 @@ def read_dump_file(path: Path, *, strict: bool = False) -> DumpImport:
         _quarantine(wrong_width, name, "row", pl.col("text"), pl.format("{} fields, expected 6", pl.col("n_fields")))
     )
     rows = raw.filter(pl.col("n_fields") == len(HEADER))
+    rows, empty_league = _without_empty_league(rows, name)
+    problems.append(empty_league)
 
     leagues = rows["League"].unique().drop_nulls().to_list()
     if len(leagues) > 1:
@@ -127,12 +132,15 @@ def read_dump_file(path: Path, *, strict: bool = False) -> DumpImport:
         (pl.col("value") <= 0, "Value", pl.col("Value"), "zero or negative price"),
         (pl.col("confidence").is_null(), "Confidence", pl.col("Confidence"), "unknown confidence word (expected High, Medium or Low)"),
     ]
+    checks += _name_checks()
     bad = pl.lit(False)
     for condition, field_name, value, reason in checks:
         hit = condition.fill_null(False) & ~bad
         problems.append(_quarantine(rows.filter(hit), name, field_name, value, reason))
         bad = bad | condition.fill_null(False)
     rows = rows.filter(~bad)
+    rows, far = _without_far_dates(rows, name)
+    problems.append(far)
 
     first_line = pl.col("line").min().over("League", "side", "item", "date")
     duplicates = rows.with_columns(first_line.alias("first")).filter(pl.col("line") != pl.col("first"))
@@ -176,6 +184,7 @@ def read_dump_dir(directory: Path, *, strict: bool = False) -> DumpImport:
     if not files:
         raise DumpError(f"no *.currency.csv files in {directory}")
     parts = [read_dump_file(f, strict=strict) for f in files]
+    _require_one_file_per_league(parts)
     prices = pl.concat([p.prices for p in parts])
     seen = prices.group_by("league").agg(pl.len())
     if prices.select("league", "currency", "date").is_duplicated().any():
@@ -189,6 +198,53 @@ def read_dump_dir(directory: Path, *, strict: bool = False) -> DumpImport:
         buy_only_rows=sum(p.buy_only_rows for p in parts),
         files=[f.name for f in files],
     )
+
+
+def _physical_lines(text: str) -> list[str]:
+    """Lines split at ``\n`` only (``\r\n`` too): ``str.splitlines`` also splits at U+2028, U+0085, form
+    feeds and other characters a name may hold, which would shift every later line number."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def _without_empty_league(rows: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows with a League, the others quarantined as "empty league name" with file and line)."""
+    empty = pl.col("League").is_null() | (pl.col("League") == "")
+    return rows.filter(~empty), _quarantine(rows.filter(empty), file, "League", pl.col("League"), "empty league name")
+
+
+def _name_checks() -> list[tuple[pl.Expr, str, pl.Expr, str]]:
+    """Quarantine checks on names: control/bidi characters (NUL, RLO, zero-width, ...) and absurd lengths."""
+    checks = []
+    for column in ("Get", "League"):
+        checks.append((pl.col(column).str.contains(FORBIDDEN_IN_NAMES.pattern), column, pl.col(column),
+                       "control or bidi character in the name"))
+        checks.append((pl.col(column).str.len_chars() > MAX_NAME_LENGTH, column, pl.col(column).str.slice(0, 60),
+                       f"name longer than {MAX_NAME_LENGTH} characters"))
+    return checks
+
+
+def _without_far_dates(rows: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows, rows dated more than MAX_DAYS_FROM_MEDIAN days from the league's median date, quarantined)."""
+    if rows.is_empty():
+        return rows, pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    median = rows["date"].sort()[rows.height // 2]
+    far = (pl.col("date") - pl.lit(median)).dt.total_days().abs() > MAX_DAYS_FROM_MEDIAN
+    reason = f"date far outside the league (more than {MAX_DAYS_FROM_MEDIAN} days from its median day {median})"
+    return rows.filter(~far), _quarantine(rows.filter(far), file, "Date", pl.col("Date"), reason)
+
+
+def _require_one_file_per_league(parts: list[DumpImport]) -> None:
+    """A league whose rows come from two files is refused, naming both (which one is right is not ours to guess)."""
+    seen: dict[str, str] = {}
+    for part in parts:
+        for league in part.prices["league"].unique().to_list():
+            if league in seen:
+                raise DumpError(f"league {league!r} is split across two files, {seen[league]} and {part.files[0]}; "
+                                "one league must come from one file")
+            seen[league] = part.files[0]
 
 
 def league_catalog(prices: pl.DataFrame) -> pl.DataFrame:

@@ -115,7 +115,7 @@ class TrainedModel:
         return factors[league_phase(rows["league_day"].to_numpy())] * blend
 
     def save(self, directory: Path) -> dict:
-        """Native files (LightGBM text, XGBoost JSON, RandomForest joblib) + manifest with their sha256."""
+        """Native files (LightGBM text, XGBoost JSON, RandomForest as LightGBM text) + manifest with their sha256."""
         directory = clear_directory(Path(directory))
         files = []
         for name, model in self.members.items():

@@ -40,14 +40,20 @@ def test_saved_model_reloads_and_predicts_the_same(features: pl.DataFrame, tmp_p
     np.testing.assert_allclose(again.predict(rows), model.predict(rows))
 
 
-def test_fast_forest_path_matches_sklearn(features: pl.DataFrame) -> None:
-    from poeconomy_assets.core.models.families import _FlatForest
+def test_forest_is_a_lightgbm_random_forest_that_round_trips_through_text(features: pl.DataFrame,
+                                                                          tmp_path) -> None:
+    import lightgbm as lgb
+
+    from poeconomy_assets.core.models.families import RANDOM_FOREST
 
     model = train_currency_model(features, "Exalted Orb", "3d")
     forest = model.members["random_forest"]
+    assert isinstance(forest, lgb.Booster) and forest.params["boosting"] == "rf"
     x = _with_code_matrix(model, features.tail(40))
-    x[::7, 3] = np.nan  # missing values follow sklearn's learned direction
-    np.testing.assert_allclose(_FlatForest.of(forest).predict(x), forest.predict(x), rtol=1e-10, atol=1e-12)
+    x[::7, 3] = np.nan  # missing values follow the learned direction
+    RANDOM_FOREST.save(forest, tmp_path / RANDOM_FOREST.file_name)
+    again = RANDOM_FOREST.load(tmp_path / RANDOM_FOREST.file_name)
+    np.testing.assert_allclose(RANDOM_FOREST.predict(again, x), RANDOM_FOREST.predict(forest, x), rtol=1e-10)
 
 
 def _with_code_matrix(model: TrainedModel, rows: pl.DataFrame) -> np.ndarray:
