@@ -9,9 +9,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.resources import build_resources
 from poeconomy_assets.defs.scorecards import DRIFT_CHECK_KEY
+from poeconomy_assets.demo.graph_runner import ops_config
 from poeconomy_assets.sim.simulator import write_dumps
 
 from .conftest import LIVE_PAST, TEST_PROFILE
@@ -29,7 +31,7 @@ class Trained:
     def run(self, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
         job = self.defs.resolve_job_def(request.job_name or "training_job")
         return job.execute_in_process(instance=self.instance, partition_key=request.partition_key,
-                                      run_config=TEST_PROFILE, tags=request.tags)
+                                      run_config=ops_config(job, TEST_PROFILE), tags=request.tags)
 
     def trainings(self, key: str) -> int:
         return len(self.instance.fetch_materializations(
@@ -51,6 +53,10 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
         for currency in instance.get_dynamic_partitions("currency"):
             assert defs.resolve_job_def("features_job").execute_in_process(instance=instance,
                                                                            partition_key=currency).success
+        pooled_job = defs.resolve_job_def("pooled_model_job")  # every model is built from its horizon's one
+        for horizon in HORIZONS:
+            assert pooled_job.execute_in_process(instance=instance, partition_key=horizon,
+                                                 run_config=ops_config(pooled_job, TEST_PROFILE)).success
         yield Trained(defs, instance, root / "home")
 
 
@@ -68,7 +74,8 @@ def test_weekly_retrain_schedule_runs_train_every_model(graph: Trained) -> None:
                                                                                           "price_forecasts"}
     for key in expected:  # each model trained once, its artifacts stored
         assert graph.trainings(key) == 1, key
-    assert len(list((graph.home / "models").rglob("manifest.json"))) == len(expected)
+    stored = [p for p in (graph.home / "models").rglob("manifest.json") if p.parts[-3] != "__pooled__"]
+    assert len(stored) == len(expected)  # (besides the three pooled models every model was built from)
 
 
 def test_drift_sensor_runs_retrain_exactly_the_drifting_models(graph: Trained) -> None:
