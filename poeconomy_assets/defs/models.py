@@ -6,9 +6,11 @@ import time
 import dagster as dg
 import polars as pl
 
+from poeconomy_assets.cluster.celery_config import TRAINING, queue_tags
 from poeconomy_assets.core.models.ensemble import train_currency_model
 from poeconomy_assets.defs.partitions import currency_horizon_partitions, split_currency_horizon
 from poeconomy_assets.resources.model_store import ModelStore
+from poeconomy_assets.resources.optuna_studies import OptunaStudies
 
 
 class TrainingConfig(dg.Config):
@@ -25,17 +27,20 @@ class TrainingConfig(dg.Config):
     ins={"currency_features": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
     kinds={"lightgbm", "xgboost", "scikitlearn"},
     pool="training",
+    op_tags=queue_tags(TRAINING),  # on Celery (deploy/celery): the `training` queue, apart from ingestion
 )
 def price_models(
     context: dg.AssetExecutionContext,
     config: TrainingConfig,
     currency_features: pl.DataFrame,
     model_store: ModelStore,
+    optuna_studies: OptunaStudies,
 ) -> dg.MaterializeResult[dict]:
     """A trained model predicting this currency's log return over the horizon; the stored value is its manifest."""
     currency, horizon = split_currency_horizon(context.partition_key)
     started = time.perf_counter()
-    model = train_currency_model(currency_features, currency, horizon, profile=config.profile, seed=config.seed)
+    model = train_currency_model(currency_features, currency, horizon, profile=config.profile, seed=config.seed,
+                                 storage=optuna_studies.storage())
     manifest = model_store.save(model)
     seconds = time.perf_counter() - started
     m = model.metrics

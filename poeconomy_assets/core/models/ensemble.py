@@ -249,7 +249,8 @@ def train_currency_model(
     pooled = cached[1] if cached and cached[0] == fingerprint else None
     pooled_trials = 0
     if pooled is None:
-        pooled = _fit_scope(rows, names, target, gap, profile, seed, storage, f"pooled-{horizon}")
+        # The study name carries the data version: new data is a new search, never a continuation.
+        pooled = _fit_scope(rows, names, target, gap, profile, seed, storage, f"pooled-{horizon}-{data_version}")
         if pooled is not None:
             _POOLED_CACHE[horizon] = (fingerprint, pooled)
             pooled_trials = pooled.trials
