@@ -16,8 +16,6 @@ from pathlib import Path
 
 import yaml
 
-from poeconomy_assets.cluster.celery_config import queue_name
-
 
 @dataclass(frozen=True)
 class NodeSpec:
@@ -84,13 +82,14 @@ def start_node(spec: NodeSpec, state_dir: Path, env: dict[str, str] | None = Non
     state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / f"{spec.name}.log"
     log.unlink(missing_ok=True)
+    environment = {**os.environ, **(env or {}), "POECONOMY_WORKER_NAME": spec.name}
+    prefix = environment.get("POECONOMY_CELERY_QUEUE_PREFIX", "")  # the worker's deployment, not ours
     command = [
         sys.executable, "-m", "celery", "-A", "poeconomy_assets.cluster.celery_app", "worker",
-        "--queues", ",".join(queue_name(q) for q in spec.queues), "--concurrency", str(spec.concurrency),
+        "--queues", ",".join(prefix + q for q in spec.queues), "--concurrency", str(spec.concurrency),
         "--hostname", f"{spec.name}@%h", "--loglevel", "INFO", "--logfile", str(log),
         "--without-gossip", "--without-mingle",  # nodes need not know each other: the broker is the hub
     ]
-    environment = {**os.environ, **(env or {}), "POECONOMY_WORKER_NAME": spec.name}
     with open(state_dir / f"{spec.name}.stderr", "wb") as stderr:  # the child keeps its own copy
         process = subprocess.Popen(command, env=environment, start_new_session=True, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=stderr)

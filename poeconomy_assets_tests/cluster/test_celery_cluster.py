@@ -8,24 +8,21 @@ on disk is a whole, verified one.
 """
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import dagster as dg
 import numpy as np
 import polars as pl
-import psycopg2
 import pytest
 
 from poeconomy_assets.cluster.graph import model_keys
+from poeconomy_assets.cluster.local import create_database, drop_database, local_cluster_env
 from poeconomy_assets.cluster.workers import (
     running_nodes,
     start_cluster,
@@ -72,22 +69,6 @@ class Cluster:
                 for r in records if "in celery worker" in (r.event_log_entry.dagster_event.message or "")]
 
 
-def _env_for(postgres_url: str, database: str, root: Path, broker: str, backend: str) -> dict[str, str]:
-    server = urlparse(postgres_url)
-    return {
-        **os.environ,
-        "DAGSTER_HOME": str(root / "dagster_home"),
-        "POECONOMY_PG_HOST": server.hostname or "127.0.0.1", "POECONOMY_PG_PORT": str(server.port or 5432),
-        "POECONOMY_PG_USER": server.username or "postgres", "POECONOMY_PG_PASSWORD": server.password or "",
-        "POECONOMY_PG_DB": database, "POECONOMY_DAGSTER_STORAGE": str(root / "dagster_storage"),
-        "POECONOMY_HOME": str(root / "home"), "POECONOMY_DUMPS_DIR": str(root / "dumps"),
-        "POECONOMY_CELERY_CONFIG": str(REPO / "deploy" / "celery" / "celery.yaml"),
-        "POECONOMY_CELERY_BROKER": broker, "POECONOMY_CELERY_BACKEND": backend,
-        # Queues of their own: another test run (or a demo) on the same broker never takes these steps.
-        "POECONOMY_CELERY_QUEUE_PREFIX": f"test-{uuid.uuid4().hex[:8]}-",
-    }
-
-
 def _in_process(job: str, defs: dg.Definitions, instance: dg.DagsterInstance, key: str | None, config=None) -> None:
     result = defs.resolve_job_def(job).execute_in_process(
         instance=instance, partition_key=key, run_config={**QUIET, **(config or {})}, raise_on_error=False)
@@ -98,13 +79,8 @@ def _in_process(job: str, defs: dg.Definitions, instance: dg.DagsterInstance, ke
 def cluster(postgres_url: str, rabbitmq_url: str, redis_url: str,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("celery")
-    database = f"poeconomy_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(postgres_url)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{database}"')
-    env = _env_for(postgres_url, database, root, rabbitmq_url, redis_url)
-    (root / "dagster_home").mkdir()
-    shutil.copy(REPO / "deploy" / "postgres" / "dagster.yaml", root / "dagster_home" / "dagster.yaml")
+    database = create_database(postgres_url)
+    env = local_cluster_env(postgres_url, database, root, rabbitmq_url, redis_url)
     write_dumps(SimulationConfig(n_leagues=4, n_currencies=3, seed=3, min_days=30, max_days=40), root / "dumps")
     try:
         with pytest.MonkeyPatch.context() as patch:
@@ -128,9 +104,17 @@ def cluster(postgres_url: str, rabbitmq_url: str, redis_url: str,
                     yield Cluster(root, env, instance, keys)
                 finally:
                     stop_cluster(root / "cluster", timeout=20)
+                    _delete_queues(rabbitmq_url, env["POECONOMY_CELERY_QUEUE_PREFIX"])
     finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
+        drop_database(postgres_url, database)
+
+
+def _delete_queues(broker: str, prefix: str) -> None:
+    import kombu
+
+    with kombu.Connection(broker) as connection:
+        for kind in ("training", "default"):
+            connection.default_channel.queue_delete(prefix + kind)
 
 
 def _reference_run(root: Path, keys: list[str], currencies: list[str]) -> None:
@@ -155,7 +139,7 @@ def _assert_same_as_reference(cluster: Cluster) -> None:
         currency, horizon = split_currency_horizon(key)
         model, expected = store.load(currency, horizon), reference.load(currency, horizon)  # sha256 verified
         assert model.params == expected.params and model.weights == expected.weights, key
-        assert np.array_equal(model.predict(features), expected.predict(features)), key
+        np.testing.assert_array_equal(model.predict(features), expected.predict(features), err_msg=key)
         currency_key, _ = key.split("|")
         forecasts = pl.read_parquet(cluster.home / "data" / "price_forecasts" / currency_key / f"{horizon}.parquet")
         wanted = pl.read_parquet(cluster.root / "reference" / "data" / "price_forecasts" / currency_key /
