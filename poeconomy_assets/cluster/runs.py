@@ -62,6 +62,15 @@ def _run_in_process(job: str, partition: str | None, run_config: dict | None, ta
     return run_one(_INSTANCE[0], job, partition, run_config, tags)
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """Run processes forked from a server that has imported the project once (a fresh interpreter per run
+    process would re-import Dagster, polars and the models: tens of seconds on a loaded machine), and that
+    holds no database connection or thread a fork could copy."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["poeconomy_assets.cluster.jobs", "poeconomy_assets.definitions"])
+    return context
+
+
 def run_many(instance: dg.DagsterInstance, job: str, partitions: Iterable[str | None], run_config: dict | None = None,
              max_concurrent_runs: int = 4, tags: dict[str, str] | None = None,
              on_done: Callable[[RunOutcome], None] | None = None) -> list[RunOutcome]:
@@ -73,8 +82,8 @@ def run_many(instance: dg.DagsterInstance, job: str, partitions: Iterable[str | 
         for outcome in outcomes if on_done else ():
             on_done(outcome)
         return outcomes
-    with ProcessPoolExecutor(max_workers=min(max_concurrent_runs, len(partitions)),
-                             mp_context=multiprocessing.get_context("spawn"), initializer=_open_instance,
+    with ProcessPoolExecutor(max_workers=min(max_concurrent_runs, len(partitions)), mp_context=_context(),
+                             initializer=_open_instance,
                              initargs=(instance.get_ref(),)) as pool:
         futures = [pool.submit(_run_in_process, job, p, run_config, tags) for p in partitions]
         for future in futures if on_done else ():

@@ -55,7 +55,7 @@ class Cluster:
                    "--profile", "test", "--max-runs", str(max_runs)]
         return subprocess.Popen(command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def wait(self, process: subprocess.Popen, timeout: float = 240) -> list[dict]:
+    def wait(self, process: subprocess.Popen, timeout: float = 900) -> list[dict]:
         out, err = process.communicate(timeout=timeout)
         outcomes = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         assert process.returncode == 0 and all(o["success"] for o in outcomes), f"{out}\n{err[-3000:]}"

@@ -48,7 +48,7 @@ def dumps(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(directory)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def schema(postgres_url: str) -> Iterator[str]:
     name = f"optuna_{uuid.uuid4().hex[:8]}"
     yield name
@@ -57,12 +57,18 @@ def schema(postgres_url: str) -> Iterator[str]:
     connection.close()
 
 
+@pytest.fixture(scope="module")
+def alone(postgres_url: str, schema: str, dumps: str) -> tuple:
+    """The search run by this process alone: what any number of participants must find."""
+    return search(postgres_url, schema, "alone", dumps)
+
+
 def trials_of(url: str, schema: str, study: str) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=study, storage=optuna_storage(url, schema)).get_trials()
 
 
-def test_two_processes_find_the_same_best_trial_as_one(postgres_url: str, schema: str, dumps: str) -> None:
-    alone = search(postgres_url, schema, "alone", dumps)
+def test_two_processes_find_the_same_best_trial_as_one(postgres_url: str, schema: str, dumps: str,
+                                                       alone: tuple) -> None:
     context = multiprocessing.get_context("spawn")
     start_at = time.time() + 8  # both children import, then join the new study together
     with context.Pool(2) as pool:
@@ -77,8 +83,8 @@ def test_two_processes_find_the_same_best_trial_as_one(postgres_url: str, schema
     assert done[0].params == {k: v for k, v in LIGHTGBM.defaults().items() if k in done[0].params}
 
 
-def test_a_participant_killed_mid_trial_changes_nothing_but_time(postgres_url: str, schema: str, dumps: str) -> None:
-    alone = search(postgres_url, schema, "alone", dumps)
+def test_a_participant_killed_mid_trial_changes_nothing_but_time(postgres_url: str, schema: str, dumps: str,
+                                                                 alone: tuple) -> None:
     context = multiprocessing.get_context("spawn")
     doomed = context.Process(target=search, args=(postgres_url, schema, "killed", dumps, 3))
     doomed.start()
