@@ -51,6 +51,7 @@ BACKEND ?= redis://127.0.0.1:6379/0
 CELERY_DB ?= poeconomy_celery
 CELERY_HOME := $(CURDIR)/.poeconomy/celery
 WORKERS ?=
+CELERY_DEMO_ARGS ?=   # e.g. --currencies 4 --leagues 4 --profile development
 CELERY_ENV = DAGSTER_HOME=$(CURDIR)/deploy/postgres POECONOMY_PG_HOST=$(PG_HOST) POECONOMY_PG_PORT=$(PG_PORT) \
 	POECONOMY_PG_USER=$(PG_USER) POECONOMY_PG_PASSWORD=$(PG_PASSWORD) POECONOMY_PG_DB=$(CELERY_DB) \
 	POECONOMY_PRICE_STORE_URL=postgresql://$(PG_USER)@$(PG_HOST):$(PG_PORT)/$(CELERY_DB) \
@@ -68,7 +69,7 @@ cluster-up: celery-db  ## start Celery workers (deploy/celery/workers.yaml, or W
 cluster-down:  ## stop the Celery workers (warm shutdown: steps in hand finish first)
 	$(CELERY_ENV) $(BIN)/poeconomy cluster down
 demo-celery: celery-db  ## the main job with every step on Celery workers (started and stopped around it)
-	$(CELERY_ENV) $(BIN)/poeconomy cluster demo $(if $(WORKERS),--workers $(WORKERS))
+	$(CELERY_ENV) $(BIN)/poeconomy cluster demo $(if $(WORKERS),--workers $(WORKERS)) $(CELERY_DEMO_ARGS)
 
 test: install  ## run the test suite
 	$(BIN)/pytest -n 2 --dist loadfile
