@@ -5,10 +5,12 @@ import time
 from collections.abc import Callable
 
 import dagster as dg
+import polars as pl
 
 from poeconomy_assets.cluster.runs import RunOutcome, run_many, run_one
+from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.core.schemas import HORIZONS
-from poeconomy_assets.defs.partitions import currency_partitions, league_partitions
+from poeconomy_assets.defs.resources import poeconomy_home
 from poeconomy_assets.demo.graph_runner import GraphRun, GraphRunError
 
 
@@ -45,8 +47,11 @@ def materialize_graph_on_cluster(instance: dg.DagsterInstance, run_config: dict 
 
     log("1/6 importing past leagues (poe_ninja_history)")
     _check([run_one(instance, "history_job", None, tags=tags)], result)
-    result.leagues = sorted(instance.get_dynamic_partitions(league_partitions.name))
-    result.currencies = sorted(instance.get_dynamic_partitions(currency_partitions.name))
+    # Only what this import found: the instance may hold partitions of other dump directories.
+    history = pl.read_parquet(poeconomy_home() / "data" / "poe_ninja_history" / "__all__.parquet",
+                              columns=["league", "currency"])
+    result.leagues = sorted(key_from_name(x) for x in history["league"].unique())
+    result.currencies = sorted(key_from_name(x) for x in history["currency"].unique())
     log(f"2/6 daily prices for {len(result.leagues)} leagues")
     stage("daily_prices_job", result.leagues)
     log(f"3/6 features for {len(result.currencies)} currencies")
