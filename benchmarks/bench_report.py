@@ -64,7 +64,7 @@ def main() -> None:
         report = build_report(league, forecasts, prices, ReportSettings())
         built = time.perf_counter()
         latest = latest_forecasts(forecasts)
-        top = report.ranking.head(6)["currency"].to_list()
+        top = report.ranking.head(report.settings.chart_currencies)["currency"].to_list()
         charts = {"fan": fan_chart_png(prices, latest, top, report.divine_price_chaos),
                   "allocation": allocation_chart_png(report.allocation, report.cash_chaos, report.divine_price_chaos)}
         page = report_html(report, charts)

@@ -14,6 +14,7 @@ from poeconomy_assets.defs import (
     reports,
     scorecards,
 )
+from poeconomy_assets.defs.catalog import with_catalog_facts
 from poeconomy_assets.defs.drift import SENSORS as DRIFT_SENSORS
 from poeconomy_assets.defs.jobs import JOBS
 from poeconomy_assets.defs.resources import build_resources
@@ -28,7 +29,7 @@ def build_defs(resources: dict[str, object], executor: dg.ExecutorDefinition | N
     """The graph with the given resources (the embedded default, PostgreSQL, or a test's temp dirs), its
     steps run by ``executor`` (default: Dagster's multiprocess executor; Celery workers in deploy/celery)."""
     return dg.Definitions(
-        assets=with_refresh_automation(dg.load_assets_from_modules(ASSET_MODULES)),
+        assets=with_catalog_facts(with_refresh_automation(dg.load_assets_from_modules(ASSET_MODULES))),
         jobs=JOBS,
         schedules=SCHEDULES,
         sensors=SENSORS,

@@ -52,9 +52,17 @@ def test_asset_has_group_description_and_partitions(name: str, partitions: str |
         assert isinstance(pdef, dg.DynamicPartitionsDefinition) and pdef.name == partitions
 
 
-def test_every_job_resolves() -> None:
+def test_every_job_runs_the_registered_assets_it_selects() -> None:
+    """A selection naming a missing asset, or a job whose assets need different partitions, fails here."""
+    graph = defs.resolve_asset_graph()
+    registered = set(graph.get_all_asset_keys())
     for job in defs.jobs or []:
-        assert defs.resolve_job_def(job.name).name == job.name
+        selected = job.selection.resolve(graph)
+        assert selected and selected <= registered, job.name
+        resolved = defs.resolve_job_def(job.name)
+        assert {node.name for node in resolved.graph.nodes} == {key.path[-1] for key in selected}, job.name
+        partitions = {graph.get(key).partitions_def for key in selected}
+        assert len(partitions) == 1, f"{job.name} mixes partitions definitions"
 
 
 def test_every_table_has_a_blocking_schema_check() -> None:
@@ -78,3 +86,38 @@ def test_live_sensors_are_registered_and_stopped_without_an_explicit_url() -> No
     assert sensors["ingestion_sensor"].job_name == "ingestion_job"
     if not os.environ.get("POECONOMY_POE_WATCH_URL"):  # a fresh `dagster dev` must not call the internet
         assert all(s.default_status == dg.DefaultSensorStatus.STOPPED for s in sensors.values())
+
+
+def test_every_asset_has_owners_and_a_code_version() -> None:
+    for spec in defs.resolve_all_asset_specs():
+        assert spec.owners and all(o.startswith("team:") for o in spec.owners), spec.key
+        assert spec.code_version, spec.key
+
+
+def test_profile_choices_are_the_training_profiles() -> None:
+    """A typo in the run config fails validation instead of reaching train_currency_model."""
+    from typing import get_args
+
+    from poeconomy_assets.core.models.ensemble import PROFILES
+    from poeconomy_assets.defs.models import ProfileName, TrainingConfig
+
+    assert set(get_args(ProfileName)) == set(PROFILES)
+    with pytest.raises(Exception, match="development"):
+        TrainingConfig(profile="prod")
+
+
+def test_table_outputs_carry_row_count_and_column_schema(tmp_path) -> None:
+    """Every frame the IO manager stores reports dagster/row_count and dagster/column_schema."""
+    import polars as pl
+
+    from poeconomy_assets.resources.parquet_io_manager import ParquetIOManager
+
+    @dg.asset
+    def table() -> pl.DataFrame:
+        return pl.DataFrame({"currency": ["a", "b"], "price_chaos": [1.0, 2.0]})
+
+    result = dg.materialize([table], resources={"io_manager": ParquetIOManager(base_dir=str(tmp_path))})
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    assert metadata["dagster/row_count"].value == 2
+    columns = metadata["dagster/column_schema"].value.columns
+    assert [(c.name, c.type) for c in columns] == [("currency", "String"), ("price_chaos", "Float64")]

@@ -91,7 +91,7 @@ def _finite(value: object) -> object:
 
 def _table(result: dict) -> str:
     lines = [f"{result['test_league']} (profile {result['profile']}, trained on {len(result['train_leagues'])} leagues)",
-             "| horizon | MASE | MAPE | direction | n | currencies < 1.0 |", "|---|---|---|---|---|---|"]
+             "| horizon | relative MAE | MAPE | direction | n | currencies < 1.0 |", "|---|---|---|---|---|---|"]
     for horizon in HORIZONS:
         if horizon not in result["horizons"]:
             continue
@@ -101,7 +101,7 @@ def _table(result: dict) -> str:
                      f"| {below}/{len(h['per_currency'])} |")
     if "rolling" in result:
         r = result["rolling"]
-        lines += ["", f"rolling average over {', '.join(r['leagues'])}", "| horizon | MASE | MAPE | direction |",
+        lines += ["", f"rolling average over {', '.join(r['leagues'])}", "| horizon | relative MAE | MAPE | direction |",
                   "|---|---|---|---|"]
         for horizon, h in r["horizons"].items():
             lines.append(f"| {horizon} | {h['mase']:.3f} | {h['mape']:.2%} | {h['direction_accuracy']:.1%} |")

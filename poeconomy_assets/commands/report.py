@@ -1,13 +1,19 @@
-"""``poeconomy report``: print or write the latest investment report of a league."""
+"""``poeconomy report``: print or write the latest investment report of a league.
+
+It reads what the ``investment_report`` asset stored, through the same resources the graph writes with (the
+report store for the HTML page, the IO manager for the ranking table), so the paths are never spelled twice.
+"""
 
 import argparse
 import sys
 from pathlib import Path
 
-import polars as pl
+import dagster as dg
 
 from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.defs.resources import poeconomy_home
+from poeconomy_assets.defs.resources import build_resources
+
+REPORT_ASSET = dg.AssetKey("investment_report")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -19,18 +25,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    home = poeconomy_home()
-    key = key_from_name(args.league)
+    resources = build_resources()
     if args.format == "html":
-        source = home / "reports" / f"{key}.html"
+        source = resources["report_store"].path(args.league, "html")
         if not source.exists():
-            return _missing(args.league, source)
+            return _missing(args.league, str(source))
         text = source.read_text(encoding="utf-8")
     else:
-        source = home / "data" / "investment_report" / f"{key}.parquet"
-        if not source.exists():
-            return _missing(args.league, source)
-        ranking = pl.read_parquet(source)
+        try:
+            ranking = resources["io_manager"].read(REPORT_ASSET, key_from_name(args.league))
+        except FileNotFoundError as missing:
+            return _missing(args.league, str(missing))
         text = ranking.write_json() if args.format == "json" else ranking.write_csv()
     if args.out:
         args.out.write_text(text, encoding="utf-8")
@@ -40,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _missing(league: str, path: Path) -> int:
-    print(f"no report for league {league!r} at {path}: materialize investment_report for it first "
+def _missing(league: str, where: str) -> int:
+    print(f"no report for league {league!r} ({where}): materialize investment_report for it first "
           f"(make demo, or the UI)", file=sys.stderr)
     return 2

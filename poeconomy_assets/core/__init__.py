@@ -2,5 +2,6 @@
 
 Folders by domain: ingest (reading and validating sources), features (what the models see), models (fitting,
 tuning, saving), uncertainty (intervals and the forecast table), evaluation (scores and backtests), report (what a
-trader reads). At the top sit the contracts every folder shares: table schemas, partition keys and price helpers.
+trader reads). At the top sit what every folder shares: table schemas, partition keys, price helpers and the
+atomic file write.
 Nothing here imports dagster; defs/ wires these functions into assets and resources/ into Dagster resources."""

@@ -5,6 +5,12 @@ import polars as pl
 DIVINE = "Divine Orb"
 
 
+def league_order(frame: pl.DataFrame) -> list[str]:
+    """The leagues of ``frame`` (columns league, date) oldest first: by first date, then by name. Leagues never
+    overlap, so this is also the order in which they ended."""
+    return frame.group_by("league").agg(pl.col("date").min()).sort("date", "league")["league"].to_list()
+
+
 def add_league_day(df: pl.DataFrame) -> pl.DataFrame:
     """``league_day``: days since the league's first date in the data (0 on launch day)."""
     return df.with_columns((pl.col("date") - pl.col("date").min().over("league")).dt.total_days().cast(pl.Int64).alias("league_day"))
@@ -22,9 +28,3 @@ def add_divine_prices(df: pl.DataFrame, divine_name: str = DIVINE) -> pl.DataFra
         .drop("_divine_chaos")
     )
 
-
-def to_divines(chaos: float, divine_price_chaos: float | None) -> float | None:
-    """A chaos amount in divines, or None when the Divine Orb's price is unknown."""
-    if divine_price_chaos is None or divine_price_chaos <= 0:
-        return None
-    return chaos / divine_price_chaos

@@ -13,6 +13,32 @@ CONFIDENCE_WORDS = ("High", "Medium", "Low")
 HORIZONS = ("1d", "3d", "7d")
 HORIZON_DAYS = {"1d": 1, "3d": 3, "7d": 7}
 
+# The stored columns of the two price tables, in order, with their polars types: every store, parser and
+# importer reads them from here. (The pandera models below add the value checks.)
+SNAPSHOT_COLUMNS: dict[str, pl.DataType] = {
+    "league": pl.Utf8(),
+    "currency": pl.Utf8(),
+    "category": pl.Utf8(),
+    "item_id": pl.Int64(),
+    "snapshot_at": pl.Datetime("us", "UTC"),
+    "mean_chaos": pl.Float64(),
+    "min_chaos": pl.Float64(),
+    "max_chaos": pl.Float64(),
+    "daily": pl.Int64(),  # listings seen in the last 24 h: the volume proxy
+    "low_confidence": pl.Boolean(),
+    "payload_hash": pl.Utf8(),  # sha256 of the archived response the row came from
+}
+DAILY_COLUMNS: dict[str, pl.DataType] = {
+    "league": pl.Utf8(),
+    "currency": pl.Utf8(),
+    "date": pl.Date(),
+    "league_day": pl.Int64(),
+    "price_chaos": pl.Float64(),
+    "price_divine": pl.Float64(),
+    "confidence": pl.Utf8(),
+    "source": pl.Utf8(),
+}
+
 
 class DailyPrices(pa.DataFrameModel):
     """One row per (league, currency, date): the daily chaos price of one currency."""

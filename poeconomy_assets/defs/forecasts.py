@@ -13,6 +13,7 @@ from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.schemas import Forecasts
 from poeconomy_assets.core.uncertainty.forecast_table import build_forecasts, stored_calibration
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
+from poeconomy_assets.defs.metadata import currency_horizon, metric
 from poeconomy_assets.defs.partitions import currency_horizon_partitions, split_currency_horizon
 from poeconomy_assets.resources.model_store import ModelStore
 
@@ -64,25 +65,24 @@ def price_forecasts(
     return dg.MaterializeResult(
         value=forecasts,
         metadata={
-            "currency": currency,
-            "horizon": horizon,
+            **currency_horizon(currency, horizon),
             "rows": forecasts.height,
             "latest_league": newest["league"],
             "as_of": str(newest["as_of"]),
-            "price_chaos": newest["price_chaos"],
-            "price_divine": newest["price_divine"],
-            "forecast_chaos": newest["forecast_chaos"],
+            "price_chaos": metric(newest["price_chaos"]),
+            "price_divine": metric(newest["price_divine"], 6),
+            "forecast_chaos": metric(newest["forecast_chaos"]),
             "expected_return_pct": round(100 * newest["expected_return"], 2),
             "interval_80_chaos": f"{newest['lower_80']:.4g} – {newest['upper_80']:.4g}",
             "interval_95_chaos": f"{newest['lower_95']:.4g} – {newest['upper_95']:.4g}",
-            "prob_up": newest["prob_up"] if newest["prob_up"] is not None else dg.MetadataValue.null(),
+            "prob_up": metric(newest["prob_up"], 3),
             "prob_up_reason": newest["prob_up_reason"] or "calibrated walk-forward residuals",
             "interval_method": newest["interval_method"],
             "calibration_residuals": int(newest["calibration_n"]),
             "pooled_calibration_rows": pooled.height,
             "forecast_sources": dg.MetadataValue.json(dict(sources)),
             "interval_methods": dg.MetadataValue.json(dict(methods)),
-            "validation_mase": float(model.metrics["mase"]),
+            "validation_mase": metric(model.metrics["mase"]),
             "seconds": round(time.perf_counter() - started, 3),
             "forecasts": dg.MetadataValue.md(
                 frame_to_markdown(forecasts.tail(15).select(

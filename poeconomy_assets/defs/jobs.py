@@ -39,15 +39,11 @@ JOBS_PAST = [history_job, daily_prices_job, features_job, training_job, model_jo
         backtest_job]
 
 ingestion_job = dg.define_asset_job(
-    "ingestion_job",
-    selection=["poe_watch_snapshots", "daily_prices"],
-    partitions_def=league_partitions,
+    "ingestion_job", selection=["poe_watch_snapshots", "daily_prices"], partitions_def=league_partitions,
     description="Take one 5-minute POE Watch snapshot of a live league and rebuild its daily prices.",
 )
 league_history_job = dg.define_asset_job(
-    "league_history_job",
-    selection=["poe_watch_history", "daily_prices"],
-    partitions_def=league_partitions,
+    "league_history_job", selection=["poe_watch_history", "daily_prices"], partitions_def=league_partitions,
     description="Fetch a live league's earlier days from POE Watch /history and build its daily prices "
     "(the first step of a new league's backfill).",
 )

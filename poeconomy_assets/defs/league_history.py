@@ -9,11 +9,11 @@ import polars as pl
 from poeconomy_assets.core.ingest.currency_names import CurrencyResolver
 from poeconomy_assets.core.ingest.poe_watch_payloads import (
     CATEGORIES,
-    SNAPSHOT_SCHEMA,
     parse_history,
     parse_items,
 )
 from poeconomy_assets.core.keys import name_from_key
+from poeconomy_assets.core.schemas import SNAPSHOT_COLUMNS
 from poeconomy_assets.defs.ingestion import fetch_or_fail, known_currencies
 from poeconomy_assets.defs.partitions import league_partitions
 from poeconomy_assets.resources.poe_watch import PoeWatchClient
@@ -56,7 +56,7 @@ def poe_watch_history(
              "low_confidence": False, "payload_hash": record.hash}
             for p in points
         ]
-    frame = pl.DataFrame(rows, schema=SNAPSHOT_SCHEMA).unique(["currency", "snapshot_at"], keep="first")
+    frame = pl.DataFrame(rows, schema=SNAPSHOT_COLUMNS).unique(["currency", "snapshot_at"], keep="first")
     inserted = price_store.upsert_snapshots(frame) if frame.height else 0
     context.log.info(f"{league}: {frame.height} daily points for {len(items)} currencies, {inserted} new")
     days = frame["snapshot_at"].dt.date() if frame.height else None

@@ -1,6 +1,7 @@
 """The per-league investment report shown in the UI and written as a standalone HTML page."""
 
 import time
+from typing import Literal
 
 import dagster as dg
 import polars as pl
@@ -18,6 +19,7 @@ from poeconomy_assets.core.report.report import (
 )
 from poeconomy_assets.core.schemas import InvestmentReport
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
+from poeconomy_assets.defs.metadata import metric
 from poeconomy_assets.defs.partitions import league_partitions
 from poeconomy_assets.resources.report_store import ReportStore
 
@@ -25,15 +27,16 @@ from poeconomy_assets.resources.report_store import ReportStore
 class ReportConfig(dg.Config):
     """The budget to allocate and the rules of the allocation."""
 
-    budget: float = 1000.0
-    budget_unit: str = "chaos"  # "chaos" or "divine"
-    max_position_share: float = 0.25  # cap per currency, as a share of the budget
-    min_liquidity: float = 0.5  # 0..1: share of the last 14 days priced × share not low-confidence
-    min_prob_gain: float = 0.5
-    max_positions: int = 10
-    rank_horizon: str = "7d"
-    correlation_days: int = 30  # diversification: correlation of daily returns over these days
-    chart_currencies: int = 6  # forecast fans drawn for this many top currencies
+    # Defaults come from the core dataclasses (AllocationRules, ReportSettings), which document each field.
+    budget: float = AllocationRules.budget
+    budget_unit: Literal["chaos", "divine"] = AllocationRules.budget_unit
+    max_position_share: float = AllocationRules.max_position_share  # cap per currency, as a share of the budget
+    min_liquidity: float = AllocationRules.min_liquidity  # 0..1: last 14 days priced × share not low-confidence
+    min_prob_gain: float = AllocationRules.min_prob_gain
+    max_positions: int = AllocationRules.max_positions
+    rank_horizon: Literal["1d", "3d", "7d"] = ReportSettings.rank_horizon
+    correlation_days: int = ReportSettings.correlation_days  # diversification: correlation of daily returns
+    chart_currencies: int = ReportSettings.chart_currencies  # forecast fans drawn for this many top currencies
 
     def settings(self) -> ReportSettings:
         rules = AllocationRules(budget=self.budget, budget_unit=self.budget_unit,
@@ -67,7 +70,7 @@ def investment_report(
     started = time.perf_counter()
     report = build_report(league, price_forecasts, daily_prices, config.settings())
     latest = latest_forecasts(price_forecasts.filter(pl.col("league") == league))
-    top = report.ranking.head(config.chart_currencies)["currency"].to_list()
+    top = report.ranking.head(report.settings.chart_currencies)["currency"].to_list()
     charts = {
         "Price history and forecast fan": fan_chart_png(daily_prices, latest, top, report.divine_price_chaos),
         "Allocation": allocation_chart_png(report.allocation, report.cash_chaos, report.divine_price_chaos),
@@ -85,7 +88,7 @@ def investment_report(
             "league": league,
             "as_of": report.as_of,
             "currencies": report.ranking.height,
-            "divine_price_chaos": report.divine_price_chaos or dg.MetadataValue.null(),
+            "divine_price_chaos": metric(report.divine_price_chaos),
             "budget": f"{config.budget:g} {config.budget_unit}",
             "positions": allocation.height,
             "cash_left_chaos": round(report.cash_chaos, 4),

@@ -45,9 +45,10 @@ def live_sensor_status() -> dg.DefaultSensorStatus:
 
 def price_store_from_env(home: Path) -> PriceStore:
     """PostgreSQL when ``POECONOMY_PRICE_STORE_URL`` is set (production), else SQLite under ``home``."""
-    url = os.environ.get("POECONOMY_PRICE_STORE_URL")
-    if url:
-        return PostgresPriceStore(url=url, db_schema=os.environ.get("POECONOMY_PRICE_STORE_SCHEMA", "poeconomy"))
+    if os.environ.get("POECONOMY_PRICE_STORE_URL"):
+        # EnvVar: the run config and the UI show the variable's name, never the URL and its password.
+        return PostgresPriceStore(url=dg.EnvVar("POECONOMY_PRICE_STORE_URL"),
+                                  db_schema=os.environ.get("POECONOMY_PRICE_STORE_SCHEMA", "poeconomy"))
     return EmbeddedPriceStore(path=str(home / "prices.sqlite"))
 
 

@@ -5,7 +5,7 @@ import time
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.evaluation.backtest import backtest_league, league_order
+from poeconomy_assets.core.evaluation.backtest import backtest_league
 from poeconomy_assets.core.evaluation.scorecard import (
     DriftRules,
     horizon_summary,
@@ -14,8 +14,11 @@ from poeconomy_assets.core.evaluation.scorecard import (
 )
 from poeconomy_assets.core.evaluation.scorecard_charts import scorecard_chart_png
 from poeconomy_assets.core.keys import key_from_name
+from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.report.report import png_markdown
+from poeconomy_assets.defs.metadata import metric
+from poeconomy_assets.defs.models import ProfileName
 from poeconomy_assets.defs.partitions import currency_horizon_key
 
 DRIFT_CHECK = "forecast_scorecard_drift"
@@ -26,7 +29,7 @@ class ScorecardConfig(dg.Config):
     """When realized forecasts count as drifting (see core.scorecard.DriftRules)."""
 
     window_days: int = 14
-    mase_limit: float = 1.1
+    mase_limit: float = 1.1  # on the relative MAE (model MAE / persistence MAE); the name predates it
     mase_horizons: list[str] = ["7d"]  # noqa: RUF012 (pydantic copies field defaults)
     coverage_drop: float = 0.10  # below nominal 80%, in share points
     min_points: int = 7
@@ -47,14 +50,14 @@ def _as_backtest_shape(card: pl.DataFrame) -> dict[str, dict]:
     },
     check_specs=[dg.AssetCheckSpec(
         DRIFT_CHECK, asset="forecast_scorecard",
-        description="Fails when realized 7d MASE > 1.1 or 80% coverage is more than 10 points below nominal "
+        description="Fails when realized 7d relative MAE > 1.1 or 80% coverage is more than 10 points below nominal "
                     "for some currency × horizon; drift_sensor then retrains those partitions.")],
     kinds={"polars"},
 )
 def forecast_scorecard(context: dg.AssetExecutionContext, config: ScorecardConfig, price_forecasts: pl.DataFrame,
                        daily_prices: pl.DataFrame):  # no return annotation: the check output has its own type
     """Realized accuracy of the live league's past forecasts over the last 14 days whose outcome is known:
-    MASE against persistence and interval coverage, per horizon and currency."""
+    relative MAE against persistence and interval coverage, per horizon and currency."""
     rules = DriftRules(window_days=config.window_days, mase_limit=config.mase_limit,
                        mase_horizons=tuple(config.mase_horizons), coverage_drop=config.coverage_drop,
                        min_points=config.min_points)
@@ -77,8 +80,8 @@ def forecast_scorecard(context: dg.AssetExecutionContext, config: ScorecardConfi
         chart = scorecard_chart_png(_as_backtest_shape(card), f"{league}: realized, last {rules.window_days} days")
         metadata["chart"] = dg.MetadataValue.md(png_markdown(chart, "realized scorecard"))
     for row in summary.iter_rows(named=True):
-        metadata[f"mase_{row['horizon']}"] = row["mase"] if row["mase"] is not None else dg.MetadataValue.null()
-        metadata[f"coverage_80_{row['horizon']}"] = row["coverage_80"]
+        metadata[f"mase_{row['horizon']}"] = metric(row["mase"])
+        metadata[f"coverage_80_{row['horizon']}"] = metric(row["coverage_80"])
     check = dg.AssetCheckResult(
         check_name=DRIFT_CHECK,
         passed=drifting.is_empty(),
@@ -96,7 +99,7 @@ def forecast_scorecard(context: dg.AssetExecutionContext, config: ScorecardConfi
 class BacktestConfig(dg.Config):
     """Which training profile the backtest uses (``test`` keeps it to a minute or two)."""
 
-    profile: str = "test"
+    profile: ProfileName = "test"
     horizons: list[str] = ["1d", "3d", "7d"]  # noqa: RUF012 (pydantic copies field defaults)
 
 
@@ -108,7 +111,7 @@ class BacktestConfig(dg.Config):
 )
 def backtest_scorecard(context: dg.AssetExecutionContext, config: BacktestConfig,
                        daily_prices: pl.DataFrame) -> dg.MaterializeResult[dict]:
-    """The backtest of the latest league (trained only on the leagues before it): MASE against persistence
+    """The backtest of the latest league (trained only on the leagues before it): relative MAE against persistence
     and interval coverage per horizon and currency, the same scorecard ``poeconomy backtest`` writes."""
     started = time.perf_counter()
     league = league_order(daily_prices)[-1]
@@ -134,8 +137,8 @@ def backtest_scorecard(context: dg.AssetExecutionContext, config: BacktestConfig
             "by_horizon": dg.MetadataValue.md(frame_to_markdown(pl.DataFrame(rows))),
             "per_currency": dg.MetadataValue.md(frame_to_markdown(per_currency, max_rows=60)),
             "chart": dg.MetadataValue.md(png_markdown(chart, "backtest scorecard")),
-            **{f"mase_{r['horizon']}": r["mase"] for r in rows},
-            **{f"coverage_80_{r['horizon']}": r["coverage_80"] for r in rows if r["coverage_80"] is not None},
+            **{f"mase_{r['horizon']}": metric(r["mase"]) for r in rows},
+            **{f"coverage_80_{r['horizon']}": metric(r["coverage_80"]) for r in rows if r["coverage_80"] is not None},
             "seconds": result["seconds"],
         },
     )

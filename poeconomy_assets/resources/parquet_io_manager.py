@@ -5,27 +5,18 @@ half-written partition and a re-run replaces (never appends to) what was there.
 """
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from poeconomy_assets.core.files import atomic_write
+
 
 def _partition_path(key: str) -> str:
     # Multi-partition keys "currency|horizon" become nested folders; single keys are already path-safe.
     return key.replace("|", "/")
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
@@ -41,16 +32,30 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if obj is None:
             return
         partition = context.asset_partition_key if context.has_asset_partitions else None
+        path = self.store(context.asset_key, partition, obj)
+        metadata: dict[str, Any] = {"path": dg.MetadataValue.path(str(path))}
         if isinstance(obj, pl.DataFrame):
-            path = self._path(context.asset_key, partition, ".parquet")
-            _atomic_write(path, lambda p: obj.write_parquet(p, compression="zstd"))
-            context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "row_count": obj.height})
+            metadata |= {"row_count": obj.height, "dagster/row_count": obj.height,
+                         "dagster/column_schema": dg.TableSchema(
+                             columns=[dg.TableColumn(name, str(dtype)) for name, dtype in obj.schema.items()])}
+        context.add_output_metadata(metadata)
+
+    def store(self, asset_key: dg.AssetKey, partition: str | None, obj: Any) -> Path:
+        """Write one asset partition's value (a frame as Parquet, a dict as JSON) where ``read`` finds it."""
+        if isinstance(obj, pl.DataFrame):
+            path = self._path(asset_key, partition, ".parquet")
+            atomic_write(path, lambda p: obj.write_parquet(p, compression="zstd"))
         elif isinstance(obj, dict):
-            path = self._path(context.asset_key, partition, ".json")
-            _atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=1, default=str)))
-            context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
+            path = self._path(asset_key, partition, ".json")
+            atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=1, default=str)))
         else:
             raise TypeError(f"ParquetIOManager stores polars DataFrames or dicts, not {type(obj).__name__}")
+        return path
+
+    def read(self, asset_key: dg.AssetKey, partition: str | None = None) -> Any:
+        """The stored value of one asset partition (outside a run, e.g. the CLI); FileNotFoundError names the
+        file looked for when it was never materialized."""
+        return self._load_one(asset_key, partition)
 
     def _load_one(self, asset_key: dg.AssetKey, partition: str | None) -> Any:
         parquet = self._path(asset_key, partition, ".parquet")

@@ -13,26 +13,15 @@ keep one contract, tested against both:
 import gzip
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 
-SNAPSHOT_COLUMNS: dict[str, pl.DataType] = {
-    "league": pl.Utf8(),
-    "currency": pl.Utf8(),
-    "category": pl.Utf8(),
-    "item_id": pl.Int64(),
-    "snapshot_at": pl.Datetime("us", "UTC"),
-    "mean_chaos": pl.Float64(),
-    "min_chaos": pl.Float64(),
-    "max_chaos": pl.Float64(),
-    "daily": pl.Int64(),  # listings seen in the last 24 h: the volume proxy
-    "low_confidence": pl.Boolean(),
-    "payload_hash": pl.Utf8(),  # sha256 of the archived response the row came from
-}
+from poeconomy_assets.core.schemas import DAILY_COLUMNS, SNAPSHOT_COLUMNS
+
 SNAPSHOT_KEY = ("league", "currency", "snapshot_at")
 NOT_NULL = (
     "league",
@@ -45,16 +34,6 @@ NOT_NULL = (
     "payload_hash",
 )
 NOT_EMPTY = ("league", "currency", "category")
-DAILY_COLUMNS: dict[str, pl.DataType] = {
-    "league": pl.Utf8(),
-    "currency": pl.Utf8(),
-    "date": pl.Date(),
-    "league_day": pl.Int64(),
-    "price_chaos": pl.Float64(),
-    "price_divine": pl.Float64(),
-    "confidence": pl.Utf8(),
-    "source": pl.Utf8(),
-}
 
 
 @dataclass(frozen=True)
@@ -151,8 +130,27 @@ def validate_snapshots(rows: pl.DataFrame) -> pl.DataFrame:
     return rows
 
 
+# The reads both stores share, in neutral SQL: tables as {snapshots}, {payloads}, {daily_prices}, parameters as ?.
+# Each store writes them in its own dialect (``_dialect``) and runs them (``_fetch``).
+LAST_PAYLOAD_HASH = ("SELECT content_hash FROM {payloads} WHERE league = ? AND category = ? "
+                     "ORDER BY payload_id DESC LIMIT 1")
+TABLES = ("snapshots", "payloads", "daily_prices")
+
+
 class PriceStore(dg.ConfigurableResource, ABC):
     """Where live snapshots, raw payloads and daily prices are kept."""
+
+    @abstractmethod
+    def _fetch(self, statement: str, params: Sequence[object] = ()) -> list[tuple]:
+        """Run one read (neutral SQL, see LAST_PAYLOAD_HASH) and return its rows."""
+
+    @abstractmethod
+    def _timestamp(self, value: datetime, name: str) -> object:
+        """A timezone-aware datetime as this store compares it; ValueError naming ``name`` when naive."""
+
+    @abstractmethod
+    def _frame(self, rows: list[tuple], columns: dict[str, pl.DataType]) -> pl.DataFrame:
+        """Rows read in ``columns`` order as a frame of their polars types."""
 
     @abstractmethod
     def ensure_schema(self) -> None:
@@ -162,39 +160,77 @@ class PriceStore(dg.ConfigurableResource, ABC):
     def schema_version(self) -> int:
         """The migration version the store is at (0 before ``ensure_schema``)."""
 
-    @abstractmethod
     def upsert_snapshots(self, rows: pl.DataFrame, *, before_commit: Callable[[], None] | None = None) -> int:
         """Insert rows whose key is new, in one transaction; returns how many were inserted.
 
         ``rows`` must have SNAPSHOT_COLUMNS (see ``validate_snapshots``); nothing is written if any row is bad.
         ``before_commit`` runs inside the transaction just before COMMIT (tests kill the process there)."""
+        rows = validate_snapshots(rows)
+        self.ensure_schema()
+        return self._insert_snapshots(rows, before_commit)
 
     @abstractmethod
+    def _insert_snapshots(self, rows: pl.DataFrame, before_commit: Callable[[], None] | None) -> int:
+        """``upsert_snapshots`` on validated rows, the schema in place."""
+
     def archive_payload(self, league: str, category: str, fetched_at: datetime, body: bytes) -> PayloadRecord:
         """Keep the raw response (gzip) with its sha256; says whether it equals the previous one."""
+        self.ensure_schema()
+        digest = payload_hash(body)
+        previous, payload_id = self._insert_payload(league, category, self._timestamp(fetched_at, "fetched_at"),
+                                                    digest, compress(body))
+        return PayloadRecord(hash=digest, unchanged=previous == digest, payload_id=payload_id)
 
     @abstractmethod
-    def last_payload_hash(self, league: str, category: str) -> str | None: ...
+    def _insert_payload(self, league: str, category: str, fetched_at: object, digest: str,
+                        body_gzip: bytes) -> tuple[str | None, int]:
+        """In one transaction: the latest hash of (league, category) (LAST_PAYLOAD_HASH), then the new row;
+        returns that hash and the new row's id. Two archivers of one pair take turns, so each sees the other's."""
 
-    @abstractmethod
+    def last_payload_hash(self, league: str, category: str) -> str | None:
+        self.ensure_schema()
+        rows = self._fetch(LAST_PAYLOAD_HASH, (league, category))
+        return rows[0][0] if rows else None
+
     def read_snapshots(
         self, league: str, start: datetime | None = None, end: datetime | None = None
     ) -> pl.DataFrame:
         """SNAPSHOT_COLUMNS, ordered by snapshot_at then currency; ``start`` inclusive, ``end`` exclusive."""
+        self.ensure_schema()
+        statement, params = f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM {{snapshots}} WHERE league = ?", [league]
+        if start is not None:
+            statement, params = statement + " AND snapshot_at >= ?", [*params, self._timestamp(start, "start")]
+        if end is not None:
+            statement, params = statement + " AND snapshot_at < ?", [*params, self._timestamp(end, "end")]
+        return self._frame(self._fetch(statement + " ORDER BY snapshot_at, currency", params), SNAPSHOT_COLUMNS)
 
-    @abstractmethod
-    def count_snapshots(self, league: str | None = None) -> int: ...
+    def count_snapshots(self, league: str | None = None) -> int:
+        self.ensure_schema()
+        if league is None:
+            return self._fetch("SELECT COUNT(*) FROM {snapshots}")[0][0]
+        return self._fetch("SELECT COUNT(*) FROM {snapshots} WHERE league = ?", (league,))[0][0]
 
-    @abstractmethod
     def leagues(self) -> list[str]:
         """Leagues with snapshots or daily prices, sorted."""
+        self.ensure_schema()
+        rows = self._fetch("SELECT league FROM {snapshots} UNION SELECT league FROM {daily_prices} ORDER BY league")
+        return [r[0] for r in rows]
 
-    @abstractmethod
     def replace_daily_prices(self, league: str, prices: pl.DataFrame) -> int:
         """Replace one league's daily prices (delete + insert, one transaction); returns rows stored."""
+        records = daily_records(league, prices)
+        self.ensure_schema()
+        self._replace_daily(league, records)
+        return len(records)
 
     @abstractmethod
-    def read_daily_prices(self, league: str) -> pl.DataFrame: ...
+    def _replace_daily(self, league: str, records: list[tuple]) -> None:
+        """Delete the league's rows and insert ``records`` (DAILY_COLUMNS order), in one transaction."""
+
+    def read_daily_prices(self, league: str) -> pl.DataFrame:
+        self.ensure_schema()
+        statement = f"SELECT {', '.join(DAILY_COLUMNS)} FROM {{daily_prices}} WHERE league = ? ORDER BY currency, date"
+        return self._frame(self._fetch(statement, (league,)), DAILY_COLUMNS)
 
 
 def snapshot_records(rows: pl.DataFrame) -> list[tuple]:

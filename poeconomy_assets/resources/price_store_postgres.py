@@ -2,25 +2,22 @@
 
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
+import dagster as dg
 import polars as pl
 import psycopg2
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
 from poeconomy_assets.resources.price_store import (
-    DAILY_COLUMNS,
+    LAST_PAYLOAD_HASH,
     SNAPSHOT_COLUMNS,
-    PayloadRecord,
+    TABLES,
     PriceStore,
     as_utc,
-    compress,
-    daily_records,
-    payload_hash,
-    validate_snapshots,
 )
 
 _ENSURED: set[tuple[str, str]] = set()  # (url, schema) already migrated by this process
@@ -53,8 +50,13 @@ SCHEMA_VERSION = max(MIGRATIONS)
 class PostgresPriceStore(PriceStore):
     """Price store in a PostgreSQL schema (``db_schema``), created on first use."""
 
-    url: str
+    url: str  # a DSN, or dg.EnvVar("POECONOMY_PRICE_STORE_URL") so the UI never shows its password
     db_schema: str = "poeconomy"
+
+    def _dsn(self) -> str:
+        """The URL to connect to. Dagster resolves an EnvVar field inside a run; a store used directly (the
+        demo's summary, a test) still holds the EnvVar, which is read here."""
+        return self.url.get_value() if isinstance(self.url, dg.EnvVar) else self.url
 
     def _schema(self) -> sql.Identifier:
         if not _IDENTIFIER.match(self.db_schema):
@@ -66,7 +68,7 @@ class PostgresPriceStore(PriceStore):
 
     @contextmanager
     def _transaction(self) -> Iterator[psycopg2.extensions.cursor]:
-        connection = psycopg2.connect(self.url, connect_timeout=10)
+        connection = psycopg2.connect(self._dsn(), connect_timeout=10)
         try:
             with connection, connection.cursor() as cursor:  # commits on success, rolls back on error
                 yield cursor
@@ -74,10 +76,10 @@ class PostgresPriceStore(PriceStore):
             connection.close()
 
     def ensure_schema(self) -> None:
-        if (self.url, self.db_schema) in _ENSURED:
+        if (self._dsn(), self.db_schema) in _ENSURED:
             return
         self._migrate()
-        _ENSURED.add((self.url, self.db_schema))
+        _ENSURED.add((self._dsn(), self.db_schema))
 
     def _migrate(self, target: int = SCHEMA_VERSION) -> int:
         """Apply the migrations above the stored version, up to ``target``; returns the version reached."""
@@ -110,9 +112,7 @@ class PostgresPriceStore(PriceStore):
             cursor.execute(self._q("SELECT COALESCE(MAX(version), 0) FROM {s}.schema_version"))
             return cursor.fetchone()[0]
 
-    def upsert_snapshots(self, rows: pl.DataFrame, *, before_commit: Callable[[], None] | None = None) -> int:
-        rows = validate_snapshots(rows)
-        self.ensure_schema()
+    def _insert_snapshots(self, rows: pl.DataFrame, before_commit: Callable[[], None] | None) -> int:
         buffer = io.BytesIO()
         rows.with_columns(pl.col("snapshot_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ")).write_csv(
             buffer, include_header=False
@@ -134,80 +134,40 @@ class PostgresPriceStore(PriceStore):
                 before_commit()
         return inserted
 
-    def archive_payload(self, league: str, category: str, fetched_at: datetime, body: bytes) -> PayloadRecord:
-        self.ensure_schema()
-        digest = payload_hash(body)
-        fetched_at = as_utc(fetched_at, "fetched_at")
+    def _insert_payload(self, league: str, category: str, fetched_at: object, digest: str,
+                        body_gzip: bytes) -> tuple[str | None, int]:
         with self._transaction() as cursor:
             # Two archivers of one (league, category) take turns, so each sees the other's hash.
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.db_schema}/{league}/{category}",)
             )
-            previous = self._last_hash(cursor, league, category)
+            cursor.execute(self._dialect(LAST_PAYLOAD_HASH), (league, category))
+            row = cursor.fetchone()
             cursor.execute(
                 self._q(
                     "INSERT INTO {s}.payloads (league, category, fetched_at, content_hash, body_gzip) "
                     "VALUES (%s, %s, %s, %s, %s) RETURNING payload_id"
                 ),
-                (league, category, fetched_at, digest, psycopg2.Binary(compress(body))),
+                (league, category, fetched_at, digest, psycopg2.Binary(body_gzip)),
             )
-            return PayloadRecord(hash=digest, unchanged=previous == digest, payload_id=cursor.fetchone()[0])
+            return (row[0] if row else None), cursor.fetchone()[0]
 
-    def _last_hash(self, cursor: psycopg2.extensions.cursor, league: str, category: str) -> str | None:
-        cursor.execute(
-            self._q(
-                "SELECT content_hash FROM {s}.payloads WHERE league = %s AND category = %s "
-                "ORDER BY payload_id DESC LIMIT 1"
-            ),
-            (league, category),
-        )
-        row = cursor.fetchone()
-        return row[0] if row else None
+    def _dialect(self, statement: str) -> sql.Composed:
+        return sql.SQL(statement.replace("?", "%s")).format(
+            **{table: sql.Identifier(self._schema().string, table) for table in TABLES})
 
-    def last_payload_hash(self, league: str, category: str) -> str | None:
-        self.ensure_schema()
+    def _fetch(self, statement: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._transaction() as cursor:
-            return self._last_hash(cursor, league, category)
+            cursor.execute(self._dialect(statement), params)
+            return cursor.fetchall()
 
-    def read_snapshots(
-        self, league: str, start: datetime | None = None, end: datetime | None = None
-    ) -> pl.DataFrame:
-        self.ensure_schema()
-        query = sql.SQL("SELECT {c} FROM {s}.snapshots WHERE league = %s").format(
-            c=sql.SQL(", ").join(map(sql.Identifier, SNAPSHOT_COLUMNS)), s=self._schema()
-        )
-        params: list[object] = [league]
-        if start is not None:
-            query, params = query + sql.SQL(" AND snapshot_at >= %s"), [*params, as_utc(start, "start")]
-        if end is not None:
-            query, params = query + sql.SQL(" AND snapshot_at < %s"), [*params, as_utc(end, "end")]
-        with self._transaction() as cursor:
-            cursor.execute(query + sql.SQL(" ORDER BY snapshot_at, currency"), params)
-            rows = cursor.fetchall()
-        return pl.DataFrame(rows, schema=list(SNAPSHOT_COLUMNS.items()), orient="row")
+    def _timestamp(self, value: datetime, name: str) -> datetime:
+        return as_utc(value, name)
 
-    def count_snapshots(self, league: str | None = None) -> int:
-        self.ensure_schema()
-        with self._transaction() as cursor:
-            if league is None:
-                cursor.execute(self._q("SELECT COUNT(*) FROM {s}.snapshots"))
-            else:
-                cursor.execute(self._q("SELECT COUNT(*) FROM {s}.snapshots WHERE league = %s"), (league,))
-            return cursor.fetchone()[0]
+    def _frame(self, rows: list[tuple], columns: dict[str, pl.DataType]) -> pl.DataFrame:
+        return pl.DataFrame(rows, schema=list(columns.items()), orient="row")
 
-    def leagues(self) -> list[str]:
-        self.ensure_schema()
-        with self._transaction() as cursor:
-            cursor.execute(
-                self._q(
-                    "SELECT league FROM {s}.snapshots UNION SELECT league FROM {s}.daily_prices ORDER BY league"
-                )
-            )
-            return [r[0] for r in cursor.fetchall()]
-
-    def replace_daily_prices(self, league: str, prices: pl.DataFrame) -> int:
-        records = daily_records(league, prices)
-        self.ensure_schema()
+    def _replace_daily(self, league: str, records: list[tuple]) -> None:
         with self._transaction() as cursor:
             cursor.execute(self._q("DELETE FROM {s}.daily_prices WHERE league = %s"), (league,))
             execute_values(
@@ -216,16 +176,3 @@ class PostgresPriceStore(PriceStore):
                 records,
                 page_size=5000,
             )
-        return len(records)
-
-    def read_daily_prices(self, league: str) -> pl.DataFrame:
-        self.ensure_schema()
-        with self._transaction() as cursor:
-            cursor.execute(
-                sql.SQL("SELECT {c} FROM {s}.daily_prices WHERE league = %s ORDER BY currency, date").format(
-                    c=sql.SQL(", ").join(map(sql.Identifier, DAILY_COLUMNS)), s=self._schema()
-                ),
-                (league,),
-            )
-            rows = cursor.fetchall()
-        return pl.DataFrame(rows, schema=list(DAILY_COLUMNS.items()), orient="row")

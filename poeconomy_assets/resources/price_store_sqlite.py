@@ -2,7 +2,7 @@
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -11,15 +11,12 @@ import polars as pl
 
 from poeconomy_assets.resources.price_store import (
     DAILY_COLUMNS,
+    LAST_PAYLOAD_HASH,
     SNAPSHOT_COLUMNS,
-    PayloadRecord,
+    TABLES,
     PriceStore,
     as_utc,
-    compress,
-    daily_records,
-    payload_hash,
     snapshot_records,
-    validate_snapshots,
 )
 
 # Each version's statements run once, in order, in one transaction with the schema_version row they add.
@@ -122,9 +119,7 @@ class EmbeddedPriceStore(PriceStore):
                 return 0
             return connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
 
-    def upsert_snapshots(self, rows: pl.DataFrame, *, before_commit: Callable[[], None] | None = None) -> int:
-        rows = validate_snapshots(rows)
-        self.ensure_schema()
+    def _insert_snapshots(self, rows: pl.DataFrame, before_commit: Callable[[], None] | None) -> int:
         records = [(*r[:4], _iso(r[4]), *r[5:9], int(r[9]), r[10]) for r in snapshot_records(rows)]
         placeholders = ", ".join("?" * len(SNAPSHOT_COLUMNS))
         with self._transaction() as connection:
@@ -138,88 +133,41 @@ class EmbeddedPriceStore(PriceStore):
                 before_commit()
         return inserted
 
-    def archive_payload(self, league: str, category: str, fetched_at: datetime, body: bytes) -> PayloadRecord:
-        self.ensure_schema()
-        digest = payload_hash(body)
-        with self._transaction() as connection:
-            previous = self._last_hash(connection, league, category)
+    def _insert_payload(self, league: str, category: str, fetched_at: object, digest: str,
+                        body_gzip: bytes) -> tuple[str | None, int]:
+        with self._transaction() as connection:  # BEGIN IMMEDIATE: archivers take turns
+            row = connection.execute(self._dialect(LAST_PAYLOAD_HASH), (league, category)).fetchone()
             cursor = connection.execute(
                 "INSERT INTO payloads (league, category, fetched_at, content_hash, body_gzip) VALUES (?, ?, ?, ?, ?)",
-                (league, category, _iso(fetched_at, "fetched_at"), digest, compress(body)),
+                (league, category, fetched_at, digest, body_gzip),
             )
-            return PayloadRecord(
-                hash=digest, unchanged=previous == digest, payload_id=int(cursor.lastrowid or 0)
-            )
+            return (row[0] if row else None), int(cursor.lastrowid or 0)
 
     @staticmethod
-    def _last_hash(connection: sqlite3.Connection, league: str, category: str) -> str | None:
-        row = connection.execute(
-            "SELECT content_hash FROM payloads WHERE league = ? AND category = ? ORDER BY payload_id DESC LIMIT 1",
-            (league, category),
-        ).fetchone()
-        return row[0] if row else None
+    def _dialect(statement: str) -> str:
+        return statement.format(**{table: table for table in TABLES})
 
-    def last_payload_hash(self, league: str, category: str) -> str | None:
-        self.ensure_schema()
+    def _fetch(self, statement: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._connect() as connection:
-            return self._last_hash(connection, league, category)
+            return connection.execute(self._dialect(statement), params).fetchall()
 
-    def read_snapshots(
-        self, league: str, start: datetime | None = None, end: datetime | None = None
-    ) -> pl.DataFrame:
-        self.ensure_schema()
-        sql = f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM snapshots WHERE league = ?"
-        params: list[object] = [league]
-        if start is not None:
-            sql, params = sql + " AND snapshot_at >= ?", [*params, _iso(start, "start")]
-        if end is not None:
-            sql, params = sql + " AND snapshot_at < ?", [*params, _iso(end, "end")]
-        with self._connect() as connection:
-            rows = connection.execute(sql + " ORDER BY snapshot_at, currency", params).fetchall()
-        frame = pl.DataFrame(
-            rows,
-            schema=[(c, pl.Utf8 if c == "snapshot_at" else t) for c, t in SNAPSHOT_COLUMNS.items()],
-            orient="row",
-        )
+    def _timestamp(self, value: datetime, name: str) -> str:
+        return _iso(value, name)  # stored as ISO text, which sorts as time does
+
+    def _frame(self, rows: list[tuple], columns: dict[str, pl.DataType]) -> pl.DataFrame:
+        """Dates and times come back as the ISO text they were stored as: parsed here."""
+        text = {c for c, t in columns.items() if t in (pl.Date, pl.Datetime)}
+        frame = pl.DataFrame(rows, schema=[(c, pl.Utf8 if c in text else t) for c, t in columns.items()],
+                             orient="row")
         return frame.with_columns(
-            pl.col("snapshot_at").str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_unit="us", time_zone="UTC")
+            pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_unit="us", time_zone="UTC")
+            if columns[c] == pl.Datetime else pl.col(c).str.to_date() for c in text
         )
 
-    def count_snapshots(self, league: str | None = None) -> int:
-        self.ensure_schema()
-        with self._connect() as connection:
-            if league is None:
-                return connection.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]
-            return connection.execute(
-                "SELECT COUNT(*) FROM snapshots WHERE league = ?", (league,)
-            ).fetchone()[0]
-
-    def leagues(self) -> list[str]:
-        self.ensure_schema()
-        with self._connect() as connection:
-            rows = connection.execute(
-                "SELECT league FROM snapshots UNION SELECT league FROM daily_prices ORDER BY league"
-            ).fetchall()
-        return [r[0] for r in rows]
-
-    def replace_daily_prices(self, league: str, prices: pl.DataFrame) -> int:
-        records = [(*r[:2], r[2].isoformat(), *r[3:]) for r in daily_records(league, prices)]
-        self.ensure_schema()
+    def _replace_daily(self, league: str, records: list[tuple]) -> None:
+        records = [(*r[:2], r[2].isoformat(), *r[3:]) for r in records]  # dates as ISO text
         with self._transaction() as connection:
             connection.execute("DELETE FROM daily_prices WHERE league = ?", (league,))
             connection.executemany(
                 f"INSERT INTO daily_prices VALUES ({', '.join('?' * len(DAILY_COLUMNS))})", records
             )
-        return len(records)
-
-    def read_daily_prices(self, league: str) -> pl.DataFrame:
-        self.ensure_schema()
-        with self._connect() as connection:
-            rows = connection.execute(
-                f"SELECT {', '.join(DAILY_COLUMNS)} FROM daily_prices WHERE league = ? ORDER BY currency, date",
-                (league,),
-            ).fetchall()
-        frame = pl.DataFrame(
-            rows, schema=[(c, pl.Utf8 if c == "date" else t) for c, t in DAILY_COLUMNS.items()], orient="row"
-        )
-        return frame.with_columns(pl.col("date").str.to_date())

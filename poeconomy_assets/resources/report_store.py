@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from poeconomy_assets.core.files import atomic_write_text
 from poeconomy_assets.core.keys import key_from_name
 
 
@@ -12,10 +13,10 @@ class ReportStore(dg.ConfigurableResource):
 
     base_dir: str
 
+    def path(self, league: str, extension: str) -> Path:
+        return Path(self.base_dir, f"{key_from_name(league)}.{extension}")
+
     def write(self, league: str, extension: str, content: str) -> Path:
-        path = Path(self.base_dir, f"{key_from_name(league)}.{extension}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(content, encoding="utf-8")
-        tmp.replace(path)
+        path = self.path(league, extension)
+        atomic_write_text(path, content)
         return path

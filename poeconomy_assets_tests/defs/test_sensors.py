@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,10 +11,11 @@ import polars as pl
 from dagster._core.test_utils import freeze_time  # Dagster's own clock control for sensor ticks
 
 from poeconomy_assets.core.keys import key_from_name
+from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.sensors import ingestion_sensor, new_league_sensor
 from poeconomy_assets.demo.graph_runner import materialize_subset
 
-from ..conftest import SPEC_FIXTURES
+from ..conftest import SPEC_FIXTURES, fast_client
 from .conftest import TEST_PROFILE, Live
 
 T0 = datetime(2026, 1, 5, 12, 0, 3, tzinfo=UTC)  # inside the 12:00 slot
@@ -66,6 +68,7 @@ def test_ingestion_sensor_one_snapshot_per_slot_skips_in_flight_and_records_no_o
         while not live.instance.get_run_records(dg.RunsFilter(job_name="ingestion_job",
                                                                 statuses=[dg.DagsterRunStatus.STARTED]), limit=1):
             assert datetime.now(UTC) < deadline, "the slow run never started"
+            time.sleep(0.02)  # poll, don't spin: the run's thread needs the core
         skipped = _tick(live, ingestion_sensor, second.cursor, T0 + timedelta(seconds=600))
     finally:
         runner.join()
@@ -151,3 +154,20 @@ def test_new_league_adds_partitions_and_its_backfill_materializes(live: Live, tm
     after = _tick(live, new_league_sensor, tick.cursor)
     assert not after.run_requests and "no new league" in after.skip_message
     assert key_from_name("Mercenaries") in live.instance.get_dynamic_partitions("league")
+
+
+def test_ingestion_sensor_skips_while_the_breaker_is_open(live: Live) -> None:
+    """An open breaker: no run is queued and POE Watch is not called; once it closes, the slot is requested."""
+    client = fast_client(live.server.url, live.tmp, breaker_cooldown_seconds=600.0)
+    live.defs = build_defs({**live.defs.resources, "poe_watch": client})
+    live.instance.add_dynamic_partitions("league", ["Simulated"])
+    for _ in range(client.breaker_threshold):
+        client.breaker.record_failure("HTTP 503 from /get")
+    calls = live.server.api_requests()
+    skipped = _tick(live, ingestion_sensor, None, T0)
+    assert not skipped.run_requests
+    assert "circuit breaker" in skipped.skip_message and "is open: HTTP 503 from /get" in skipped.skip_message
+    assert live.server.api_requests() == calls  # not even /leagues
+    client.breaker.record_success()  # what the next successful call does
+    (request,) = _tick(live, ingestion_sensor, skipped.cursor, T0).run_requests
+    assert request.run_key == "Simulated@2026-01-05T12:00:00Z"

@@ -3,6 +3,7 @@
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -40,10 +41,11 @@ def make_store(kind: str, where: str, schema: str = "poeconomy") -> PriceStore:
     return EmbeddedPriceStore(path=where)
 
 
-def upsert_same_slot(kind: str, where: str, schema: str, n: int, start_at: float) -> int:
+def upsert_same_slot(kind: str, where: str, schema: str, n: int, barrier: Any) -> int:
     store = make_store(kind, where, schema)
-    time.sleep(max(0.0, start_at - time.time()))  # both processes start the write together
-    return store.upsert_snapshots(snapshot_rows(n))
+    rows = snapshot_rows(n)
+    barrier.wait(timeout=120)  # both processes start the write together (a Manager barrier)
+    return store.upsert_snapshots(rows)
 
 
 def upsert_then_hang_before_commit(kind: str, where: str, schema: str, n: int, ready_file: str) -> None:

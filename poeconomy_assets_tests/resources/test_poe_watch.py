@@ -98,3 +98,43 @@ def test_requests_are_spaced_and_identify_themselves(poe_watch_server, tmp_path:
     assert time.perf_counter() - started >= 0.3
     (agent,) = poe_watch_server.state()["user_agents"]
     assert agent.startswith("poeconomy-assets/") and "contact" in agent
+
+
+def test_retry_after_as_an_http_date_is_honoured(tmp_path: Path) -> None:
+    """RFC 9110 allows ``Retry-After: <HTTP date>``: a real server sends one 2 s ahead with a 503, then answers."""
+    import threading
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    answered: list[float] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            answered.append(time.monotonic())
+            if len(answered) == 1:
+                self.send_response(503)
+                retry_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)  # whole seconds: 2-3 s
+                self.send_header("Retry-After", format_datetime(retry_at, usegmt=True))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = b'[{"name": "Settlers", "start_date": "2024-07-26T20:00:00Z", "end_date": null}]'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            client = fast_client(f"http://127.0.0.1:{server.server_address[1]}", tmp_path, read_timeout_seconds=5.0)
+            fetched = client.get_leagues()
+        finally:
+            server.shutdown()
+    assert fetched.attempts == 2 and fetched.data[0]["name"] == "Settlers"
+    assert answered[1] - answered[0] >= 1.9  # waited for the date, not the 0.01-0.05 s backoff

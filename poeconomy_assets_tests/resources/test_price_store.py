@@ -8,6 +8,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import psycopg2
@@ -19,11 +20,11 @@ from poeconomy_assets.resources.price_store_postgres import PostgresPriceStore
 from .store_workers import SLOT, make_store, snapshot_rows, upsert_same_slot, upsert_then_hang_before_commit
 
 
-def archive_at(kind: str, where: str, schema: str, body: bytes, start_at: float) -> bool:
-    """Child process: archive ``body`` at ``start_at``; returns PayloadRecord.unchanged."""
+def archive_at(kind: str, where: str, schema: str, body: bytes, barrier: Any) -> bool:
+    """Child process: archive ``body`` as soon as the other process is ready too; returns PayloadRecord.unchanged."""
     store = make_store(kind, where, schema)
     store.ensure_schema()
-    time.sleep(max(0.0, start_at - time.time()))
+    barrier.wait(timeout=120)
     return store.archive_payload("Settlers", "currency", dt.datetime.now(dt.UTC), body).unchanged
 
 
@@ -161,9 +162,10 @@ def test_payload_archive_detects_unchanged_payloads(price_store: PriceStore) -> 
 
 def test_two_processes_archiving_one_payload_at_once_see_each_other(price_store: PriceStore) -> None:
     kind, where, schema = _where(price_store)
-    start_at = time.time() + 3.0
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
-        unchanged = pool.starmap(archive_at, [(kind, where, schema, b'[{"id": 7}]', start_at)] * 2)
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(2) as pool:
+        barrier = manager.Barrier(2)  # each task blocks until the other one runs: one per process, at once
+        unchanged = pool.starmap(archive_at, [(kind, where, schema, b'[{"id": 7}]', barrier)] * 2, chunksize=1)
     assert sorted(unchanged) == [False, True], "exactly one of them archived it first"
 
 
@@ -206,9 +208,9 @@ def test_two_processes_writing_one_slot_store_each_row_once(price_store: PriceSt
     """Both start on an empty store, so they also race to create the schema."""
     kind, where, schema = _where(price_store)
     context = multiprocessing.get_context("spawn")
-    start_at = time.time() + 3.0  # after both interpreters have started
-    with context.Pool(2) as pool:
-        inserted = pool.starmap(upsert_same_slot, [(kind, where, schema, 2000, start_at)] * 2)
+    with context.Manager() as manager, context.Pool(2) as pool:
+        barrier = manager.Barrier(2)  # released once both interpreters have started and built their rows
+        inserted = pool.starmap(upsert_same_slot, [(kind, where, schema, 2000, barrier)] * 2, chunksize=1)
     assert sum(inserted) == 2000, inserted
     stored = price_store.read_snapshots("Settlers")
     assert stored.height == 2000 and stored.select("currency", "snapshot_at").is_duplicated().sum() == 0

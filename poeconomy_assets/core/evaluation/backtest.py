@@ -7,6 +7,7 @@ leagues. Scores always sit next to persistence (price(t + h) = price(t)) on the 
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -14,16 +15,12 @@ import polars as pl
 from poeconomy_assets.core.evaluation.metrics import INTERVAL_KEYS, scorecard
 from poeconomy_assets.core.features.build import build_features, target_column
 from poeconomy_assets.core.models.ensemble import PROFILES, TrainingProfile, train_currency_model
+from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
 from poeconomy_assets.core.uncertainty.calibration import model_calibration, price_bands
 from poeconomy_assets.core.uncertainty.intervals import PhaseCalibrator
 
 SUMMARY_KEYS = ("mase", "mape", "mae", "direction_accuracy", *INTERVAL_KEYS)
-
-
-def league_order(prices: pl.DataFrame) -> list[str]:
-    """League names, oldest first (by first date)."""
-    return prices.group_by("league").agg(pl.col("date").min()).sort("date", "league")["league"].to_list()
 
 
 def train_leagues_for(prices: pl.DataFrame, test_league: str) -> list[str]:
@@ -66,7 +63,7 @@ def backtest_league(
             model = train_currency_model(train, currency, horizon, profile=profile, seed=seed)
             trained.append((currency, model, model_calibration(train, model)))
             log(f"{test_league} {horizon} {currency}: scope {model.info.get('scope')}, "
-                f"validation MASE {model.metrics['mase']:.3f}, {time.perf_counter() - started:.1f}s")
+                f"validation relative MAE {model.metrics['mase']:.3f}, {time.perf_counter() - started:.1f}s")
         # Intervals: each currency's own walk-forward residuals, everyone's when it has too few (per phase).
         pooled = pl.concat([calibration for _, _, calibration in trained])
         parts, methods = [], {}
@@ -98,21 +95,18 @@ def rolling_backtest(
     prices: pl.DataFrame,
     n_leagues: int,
     profile: TrainingProfile | str = "development",
-    horizons: Sequence[str] = HORIZONS,
-    currencies: Sequence[str] | None = None,
-    seed: int = 0,
-    log: Callable[[str], None] = lambda message: None,
     done: dict[str, dict] | None = None,
     on_league: Callable[[str, dict], None] = lambda league, result: None,
+    **settings: Any,
 ) -> dict:
     """Backtest each of the last ``n_leagues`` leagues in turn; their scorecards and the averages.
-    ``done`` holds scorecards already computed with the same settings (reused, not recomputed)."""
+    ``settings`` are backtest_league's (horizons, currencies, seed, log); ``done`` holds scorecards already
+    computed with the same settings (reused, not recomputed)."""
     leagues = league_order(prices)[-n_leagues:]
     done = done or {}
     per_league = {}
     for league in leagues:
-        per_league[league] = done.get(league) or backtest_league(prices, league, profile, horizons, currencies,
-                                                                 seed=seed, log=log)
+        per_league[league] = done.get(league) or backtest_league(prices, league, profile, **settings)
         on_league(league, per_league[league])
     return {"leagues": leagues, "per_league": per_league, "horizons": average_scorecards(list(per_league.values()))}
 

@@ -1,4 +1,10 @@
-"""Forecast scores, always next to persistence (price(t+h) = price(t)) on the same points."""
+"""Forecast scores, always next to persistence (price(t+h) = price(t)) on the same points.
+
+The headline score is the *relative MAE* (:func:`relative_mae`): the forecast's mean absolute price error over
+persistence's on the same points, below 1 beats persistence. The backtest JSON, the asset metadata and the
+tables call it ``mase``, a name kept for compatibility: it is not Hyndman's MASE, which divides by the
+in-sample error of the naive forecast rather than by persistence's error on the scored points.
+"""
 
 import numpy as np
 import polars as pl
@@ -6,8 +12,24 @@ import polars as pl
 MOVE_THRESHOLD = 0.01  # direction accuracy counts only points whose actual move exceeds 1%
 
 
+def relative_mae(price: np.ndarray, actual: np.ndarray, forecast: np.ndarray,
+                 groups: np.ndarray | None = None) -> float:
+    """MAE of ``forecast`` over the MAE of persistence (``price``, the price at forecast time) on the same points.
+
+    With ``groups`` (non-negative integer codes, one per point, e.g. the currency) the ratio is taken per group
+    and averaged over the groups, so each currency counts once however many points it has. A group whose
+    persistence error is 0 (its price never moved) has no ratio and is left out; NaN when none is left."""
+    price, actual, forecast = (np.asarray(a, dtype=float) for a in (price, actual, forecast))
+    codes = np.zeros(actual.size, dtype=np.int64) if groups is None else np.asarray(groups)
+    model_error = np.bincount(codes, weights=np.abs(actual - forecast))
+    persistence_error = np.bincount(codes, weights=np.abs(actual - price))
+    scored = persistence_error > 0
+    return float(np.mean(model_error[scored] / persistence_error[scored])) if scored.any() else float("nan")
+
+
 def score_points(price: np.ndarray, actual: np.ndarray, forecast: np.ndarray) -> dict[str, float]:
-    """MASE, MAPE, MAE and direction accuracy of price forecasts (all in chaos)."""
+    """Relative MAE (key ``mase``, see the module docstring), MAPE, MAE and direction accuracy of price
+    forecasts (all in chaos)."""
     price, actual, forecast = (np.asarray(a, dtype=float) for a in (price, actual, forecast))
     mae = float(np.mean(np.abs(actual - forecast))) if actual.size else float("nan")
     mae_persistence = float(np.mean(np.abs(actual - price))) if actual.size else float("nan")
@@ -18,7 +40,7 @@ def score_points(price: np.ndarray, actual: np.ndarray, forecast: np.ndarray) ->
         else float("nan")
     )
     return {
-        "mase": mae / mae_persistence if mae_persistence > 0 else float("nan"),
+        "mase": relative_mae(price, actual, forecast),
         "mape": float(np.mean(np.abs(actual - forecast) / actual)) if actual.size else float("nan"),
         "mae": mae,
         "mae_persistence": mae_persistence,
@@ -56,7 +78,7 @@ def score_intervals(rows: pl.DataFrame) -> dict[str, float]:
 
 
 def scorecard(points: pl.DataFrame) -> dict:
-    """Per-currency scores and their average (MASE averaged over currencies) from columns
+    """Per-currency scores and their average (relative MAE averaged over currencies) from columns
     currency, price_chaos, actual_chaos, forecast_chaos; with interval columns (lower/upper 80/95,
     optionally persistence_lower/upper_80) also coverage and relative width, pooled over points."""
     per_currency = {}

@@ -3,7 +3,7 @@
 A forecast made on ``as_of`` at horizon ``h`` is scored against the price on ``as_of + h`` (same
 league), next to persistence on the same points. Only honest forecasts count (``model`` and
 ``walk_forward`` sources, never ``in_sample``), and only the last ``window`` as-of dates that have an
-outcome. Drift: realized MASE above ``mase_limit`` at the horizons in ``mase_horizons``, or 80%
+outcome. Drift: realized relative MAE (metrics.relative_mae, key ``mase``) above ``mase_limit`` at the horizons in ``mase_horizons``, or 80%
 coverage more than ``coverage_drop`` below nominal, on at least ``min_points`` points.
 """
 
@@ -58,7 +58,7 @@ def score_realized(points: pl.DataFrame, rules: DriftRules = DriftRules()) -> pl
         reasons = []
         if scores["n"] >= rules.min_points:
             if horizon in rules.mase_horizons and np.isfinite(scores["mase"]) and scores["mase"] > rules.mase_limit:
-                reasons.append(f"MASE {scores['mase']:.2f} > {rules.mase_limit}")
+                reasons.append(f"relative MAE {scores['mase']:.2f} > {rules.mase_limit}")
             if cover80 < rules.nominal_80 - rules.coverage_drop:
                 reasons.append(f"80% coverage {cover80:.0%} < {rules.nominal_80 - rules.coverage_drop:.0%}")
         rows.append({
@@ -77,7 +77,7 @@ def score_realized(points: pl.DataFrame, rules: DriftRules = DriftRules()) -> pl
 
 
 def horizon_summary(card: pl.DataFrame) -> pl.DataFrame:
-    """Per horizon: MASE averaged over currencies, coverage pooled over points, currencies drifting."""
+    """Per horizon: relative MAE averaged over currencies, coverage pooled over points, currencies drifting."""
     return card.group_by("horizon").agg(
         pl.col("n").sum(), pl.col("mase").mean(),
         ((pl.col("coverage_80") * pl.col("n")).sum() / pl.col("n").sum()).alias("coverage_80"),

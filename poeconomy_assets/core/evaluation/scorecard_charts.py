@@ -1,4 +1,4 @@
-"""Scorecard charts (PNG bytes): MASE per currency and horizon against persistence's 1.0, and coverage."""
+"""Scorecard charts (PNG bytes): relative MAE per currency and horizon against persistence's 1.0, and coverage."""
 
 import io
 
@@ -8,7 +8,7 @@ from poeconomy_assets.core.schemas import HORIZONS
 
 
 def scorecard_chart_png(per_horizon: dict[str, dict], title: str) -> bytes:
-    """Left: MASE per currency (one bar per horizon) with the persistence line at 1.0. Right: 80% and 95%
+    """Left: relative MAE per currency (one bar per horizon) with the persistence line at 1.0. Right: 80% and 95%
     coverage per horizon against their nominal levels. ``per_horizon`` is a backtest's ``horizons``."""
     import matplotlib
 
@@ -28,7 +28,7 @@ def scorecard_chart_png(per_horizon: dict[str, dict], title: str) -> bytes:
     left.axvline(1.0, color="black", ls="--", lw=1, label="persistence = 1.0")
     left.set_yticks(np.arange(len(currencies)) + height * (len(horizons) - 1) / 2, currencies, fontsize=8)
     left.invert_yaxis()
-    left.set_xlabel("MASE (model MAE / persistence MAE; < 1 beats persistence)")
+    left.set_xlabel("relative MAE (model MAE / persistence MAE; < 1 beats persistence)")
     left.legend(fontsize=8, loc="lower right")
     x = np.arange(len(horizons))
     for offset, level, color in ((-0.18, 80, "#264653"), (0.18, 95, "#8ab17d")):

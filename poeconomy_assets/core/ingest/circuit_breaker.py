@@ -5,12 +5,13 @@ half-open: one trial call; success closes it, failure opens it again for another
 """
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from poeconomy_assets.core.files import atomic_write_text
 
 _LOCK = threading.Lock()
 _MEMORY: dict[str, "BreakerState"] = {}  # per process, when no state file is configured
@@ -51,15 +52,12 @@ class CircuitBreaker:
         if self.path is None:
             _MEMORY[self.name] = state
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             everything = json.loads(self.path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             everything = {}
         everything[self.name] = asdict(state)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(everything))
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, json.dumps(everything))
 
     def state(self) -> BreakerState:
         with _LOCK:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import polars as pl
 
-from poeconomy_assets.core.prices import add_divine_prices, add_league_day
+from poeconomy_assets.core.prices import add_divine_prices, add_league_day, league_order
+from poeconomy_assets.core.schemas import DAILY_COLUMNS
 
 HEADER = ["League", "Date", "Get", "Pay", "Value", "Confidence"]
 CHAOS = "Chaos Orb"
@@ -34,10 +35,7 @@ class DumpImport:
     @property
     def leagues(self) -> list[str]:
         """League names, oldest first."""
-        if self.prices.is_empty():
-            return []
-        order = self.prices.group_by("league").agg(pl.col("date").min()).sort("date", "league")
-        return order["league"].to_list()
+        return [] if self.prices.is_empty() else league_order(self.prices)
 
     @property
     def currencies(self) -> list[str]:
@@ -159,9 +157,7 @@ def read_dump_dir(directory: Path, *, strict: bool = False) -> DumpImport:
     if prices.select("league", "currency", "date").is_duplicated().any():
         clash = prices.filter(prices.select("league", "currency", "date").is_duplicated()).row(0, named=True)
         raise DumpError(f"league {clash['league']!r} appears in more than one file of {directory} ({seen.height} leagues)")
-    prices = add_divine_prices(add_league_day(prices)).select(
-        "league", "currency", "date", "league_day", "price_chaos", "price_divine", "confidence", "source"
-    )
+    prices = add_divine_prices(add_league_day(prices)).select(*DAILY_COLUMNS)
     return DumpImport(
         prices=prices.sort("league", "currency", "date"),
         quarantine=pl.concat([p.quarantine for p in parts]),

@@ -7,16 +7,16 @@ means), ``n_snapshots``, ``low_confidence_share`` and ``volume`` (the day's larg
 24 h" count).
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import polars as pl
 
 from poeconomy_assets.core.prices import add_divine_prices, add_league_day
+from poeconomy_assets.core.schemas import DAILY_COLUMNS
 
 SLOT_SECONDS = 300
 LIVE_COLUMNS = ["open_chaos", "close_chaos", "low_chaos", "high_chaos", "n_snapshots", "low_confidence_share",
                 "volume"]
-DAILY_ORDER = ["league", "currency", "date", "league_day", "price_chaos", "price_divine", "confidence", "source"]
 LOW_CONFIDENCE_MAJORITY = 0.5
 
 
@@ -39,10 +39,6 @@ def parse_slot(text: str) -> datetime:
     if aligned != value.astimezone(UTC):
         raise ValueError(f"slot {text!r} is not aligned to {SLOT_SECONDS} s (nearest start {slot_key(aligned)})")
     return aligned
-
-
-def previous_slots(slot: datetime, n: int) -> list[datetime]:
-    return [slot - timedelta(seconds=SLOT_SECONDS * i) for i in range(n)]
 
 
 def daily_from_snapshots(snapshots: pl.DataFrame) -> pl.DataFrame:
@@ -68,4 +64,4 @@ def daily_from_snapshots(snapshots: pl.DataFrame) -> pl.DataFrame:
         pl.lit("poe.watch").alias("source"),
     )
     daily = add_divine_prices(add_league_day(daily))
-    return daily.select(*DAILY_ORDER, *LIVE_COLUMNS).sort("league", "currency", "date")
+    return daily.select(*DAILY_COLUMNS, *LIVE_COLUMNS).sort("league", "currency", "date")

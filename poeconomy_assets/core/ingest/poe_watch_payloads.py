@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from poeconomy_assets.core.ingest.currency_names import CurrencyResolver
+from poeconomy_assets.core.schemas import SNAPSHOT_COLUMNS
 
 CATEGORIES = ("currency", "fragment")
 # A price more than JUMP_FACTOR times above (or below) the reference (the last accepted snapshot, else the
@@ -106,13 +107,6 @@ class ParsedItems:
         return {reason: int(self.counts.get(reason, 0)) for reason in (*SKIP_REASONS, *FLAG_REASONS)}
 
 
-SNAPSHOT_SCHEMA = {
-    "league": pl.Utf8, "currency": pl.Utf8, "category": pl.Utf8, "item_id": pl.Int64,
-    "snapshot_at": pl.Datetime("us", "UTC"), "mean_chaos": pl.Float64, "min_chaos": pl.Float64,
-    "max_chaos": pl.Float64, "daily": pl.Int64, "low_confidence": pl.Boolean, "payload_hash": pl.Utf8,
-}
-
-
 def parse_items(
     data: Any,
     *,
@@ -125,7 +119,7 @@ def parse_items(
 ) -> ParsedItems:
     """Validate one ``/get`` response into snapshot rows; never raises on a bad row, only on a bad payload."""
     items = require_list(data, f"/get?league={league}&category={category}")
-    parsed = ParsedItems(rows=pl.DataFrame(schema=SNAPSHOT_SCHEMA), received=len(items))
+    parsed = ParsedItems(rows=pl.DataFrame(schema=SNAPSHOT_COLUMNS), received=len(items))
     last_prices = last_prices or {}
     accepted: dict[int, dict] = {}
 
@@ -201,7 +195,7 @@ def parse_items(
             continue
         accepted[key] = row
     rows = list(accepted.values())
-    frame = pl.DataFrame(rows, schema=SNAPSHOT_SCHEMA) if rows else parsed.rows
+    frame = pl.DataFrame(rows, schema=SNAPSHOT_COLUMNS) if rows else parsed.rows
     # Two ids may resolve to one currency name (an alias): the key is (league, currency, snapshot_at).
     parsed.rows = frame.sort("daily", descending=True, nulls_last=True).unique(
         ["currency"], keep="first", maintain_order=True).sort("currency")

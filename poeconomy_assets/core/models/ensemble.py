@@ -4,10 +4,12 @@ For each currency and horizon two scopes compete on walk-forward validation by l
 - ``pooled``: one model trained on every currency's rows (currency as a feature): more data;
 - ``own``: trained on this currency's rows only, with each family's regularised defaults (when it
   has enough history; otherwise the currency gets the pooled model and its metrics say so).
-Within the winning scope the three families are weighted by inverse squared validation MASE (fallback
-0.5/0.3/0.2), and the blend is shrunk toward persistence (a 0 log return) by a factor per league
-phase (launch week, first month, later) that validation picks: on this data nearly all the signal
-is early in a league, and late-league moves are best left to persistence. Pooled work is shared by
+Within the winning scope the three families are weighted by inverse squared validation relative MAE (fallback
+0.5/0.3/0.2), and the blended log return is multiplied by a *return scale* per league phase (launch
+week, first month, later) that validation picks from RETURN_SCALE_GRID: below 1 it shrinks the forecast
+toward persistence (a 0 log return), 1 leaves it, above 1 amplifies it (validation found the blend too
+timid in that phase). On this data nearly all the signal is early in a league, and late-league moves are
+best left to persistence (a small scale). Pooled work is shared by
 the currencies of one horizon (cached in process).
 """
 
@@ -22,7 +24,7 @@ import optuna
 import polars as pl
 
 from poeconomy_assets.core.evaluation.metrics import score_points
-from poeconomy_assets.core.features.build import EARLY_DAYS, MID_DAYS, feature_columns, target_column
+from poeconomy_assets.core.features.build import feature_columns, league_phase, target_column
 from poeconomy_assets.core.models.artifacts import (
     ArtifactIntegrityError,
     clear_directory,
@@ -30,15 +32,16 @@ from poeconomy_assets.core.models.artifacts import (
     write_manifest,
 )
 from poeconomy_assets.core.models.families import FALLBACK_WEIGHTS, FAMILIES
-from poeconomy_assets.core.models.tuning import price_mase, tune_family, walk_forward_folds
+from poeconomy_assets.core.models.tuning import tune_family, validation_relative_mae, walk_forward_folds
 from poeconomy_assets.core.schemas import HORIZON_DAYS
 
 __all__ = ["PROFILES", "ArtifactIntegrityError", "TrainedModel", "TrainingProfile", "train_currency_model"]
 
 MIN_OWN_ROWS = 150  # below this a currency's own history is too short for its own model
-# Never exactly 0: a tiny factor keeps the forecast's direction while costing almost no accuracy.
-SHRINK_GRID = (0.05, 0.25, 0.5, 0.75, 1.0, 1.25)
-PHASES = ("early", "mid", "late")
+# The return scales validation chooses from. Never exactly 0: a tiny factor keeps the forecast's direction
+# while costing almost no accuracy. 1.25 is an amplification, not a shrinkage.
+RETURN_SCALE_GRID = (0.05, 0.25, 0.5, 0.75, 1.0, 1.25)
+PHASES = ("early", "mid", "late")  # the names of league_phase 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -60,10 +63,6 @@ PROFILES = {
 }
 
 
-def _phase_index(league_day: np.ndarray) -> np.ndarray:
-    return np.where(league_day < EARLY_DAYS, 0, np.where(league_day < MID_DAYS, 1, 2))
-
-
 @dataclass
 class TrainedModel:
     currency: str
@@ -71,7 +70,7 @@ class TrainedModel:
     feature_names: list[str]
     members: dict[str, Any]
     weights: dict[str, float]
-    shrink: dict[str, float]  # per league phase
+    return_scale: dict[str, float]  # per league phase: < 1 shrinks toward persistence, > 1 amplifies
     currency_codes: dict[str, int]
     metrics: dict[str, float]
     residuals: np.ndarray
@@ -85,8 +84,8 @@ class TrainedModel:
         for name, weight in self.weights.items():
             if weight > 0:
                 blend += weight * np.asarray(FAMILIES[name].predict(self.members[name], x), dtype=float)
-        factors = np.array([self.shrink[p] for p in PHASES])
-        return factors[_phase_index(rows["league_day"].to_numpy())] * blend
+        factors = np.array([self.return_scale[p] for p in PHASES])
+        return factors[league_phase(rows["league_day"].to_numpy())] * blend
 
     def save(self, directory: Path) -> dict:
         """Native files (LightGBM text, XGBoost JSON, RandomForest joblib) + manifest with their sha256."""
@@ -99,7 +98,7 @@ class TrainedModel:
         files.append("residuals.npy")
         return write_manifest(directory, files, {
             "currency": self.currency, "horizon": self.horizon, "features": self.feature_names,
-            "weights": self.weights, "shrink": self.shrink, "currency_codes": self.currency_codes,
+            "weights": self.weights, "return_scale": self.return_scale, "currency_codes": self.currency_codes,
             "metrics": self.metrics, "params": self.params, "info": self.info,
             "data_version": self.info.get("data_version"),
         })
@@ -116,7 +115,8 @@ class TrainedModel:
         }
         return cls(
             currency=manifest["currency"], horizon=manifest["horizon"], feature_names=manifest["features"],
-            members=members, weights=manifest["weights"], shrink=manifest["shrink"],
+            members=members, weights=manifest["weights"],
+            return_scale=manifest.get("return_scale", manifest.get("shrink")),  # "shrink" before the rename
             currency_codes=manifest["currency_codes"], metrics=manifest["metrics"],
             residuals=np.load(directory / "residuals.npy", allow_pickle=False), params=manifest["params"],
             info=manifest["info"],
@@ -196,8 +196,8 @@ def _price_error(price: np.ndarray, logret: np.ndarray, predicted: np.ndarray) -
 
 
 def _blend(oof: pl.DataFrame, target: str) -> tuple[dict[str, float], dict[str, float], np.ndarray]:
-    """Family weights (inverse squared validation MASE), shrink factor per league phase, blended predictions."""
-    scores = {name: price_mase(oof, target, oof[f"pred_{name}"].to_numpy()) for name in FAMILIES}
+    """Family weights (inverse squared validation relative MAE), return scale per league phase, blended predictions."""
+    scores = {name: validation_relative_mae(oof, target, oof[f"pred_{name}"].to_numpy()) for name in FAMILIES}
     if oof.height < 10 or not all(np.isfinite(list(scores.values()))):
         weights = dict(FALLBACK_WEIGHTS)
     else:
@@ -206,17 +206,17 @@ def _blend(oof: pl.DataFrame, target: str) -> tuple[dict[str, float], dict[str, 
         weights = {name: value / total for name, value in inverse.items()}
     blend = sum(w * oof[f"pred_{name}"].to_numpy() for name, w in weights.items())
     price, logret = oof["price_chaos"].to_numpy(), oof[target].to_numpy()
-    phase = _phase_index(oof["league_day"].to_numpy())
-    shrink, factors = {}, np.ones(oof.height)
+    phase = league_phase(oof["league_day"].to_numpy())
+    scale, factors = {}, np.ones(oof.height)
     for i, name in enumerate(PHASES):
         mask = phase == i
         if mask.sum() < 5:
-            shrink[name] = 0.5
+            scale[name] = 0.5
         else:
-            errors = {a: _price_error(price[mask], logret[mask], a * blend[mask]) for a in SHRINK_GRID}
-            shrink[name] = float(min(SHRINK_GRID, key=lambda a: (round(errors[a], 12), -a)))
-        factors[mask] = shrink[name]
-    return weights, shrink, factors * blend
+            errors = {a: _price_error(price[mask], logret[mask], a * blend[mask]) for a in RETURN_SCALE_GRID}
+            scale[name] = float(min(RETURN_SCALE_GRID, key=lambda a: (round(errors[a], 12), -a)))
+        factors[mask] = scale[name]
+    return weights, scale, factors * blend
 
 
 def train_currency_model(
@@ -275,20 +275,21 @@ def train_currency_model(
         oof = scope.oof.filter(pl.col("currency") == currency)
         if oof.height == 0:
             continue
-        weights, shrink, blended = _blend(oof, target)
-        evaluated[scope_name] = (price_mase(oof, target, blended), weights, shrink, oof, blended)
+        weights, scale, blended = _blend(oof, target)
+        evaluated[scope_name] = (validation_relative_mae(oof, target, blended), weights, scale, oof, blended)
     if not evaluated and pooled is not None:
         # New to the data (e.g. first seen in the live league): nothing of its own to validate on, so the
-        # pooled model serves it, blended and shrunk as validated on every currency.
-        weights, shrink, blended = _blend(pooled.oof, target)
-        evaluated["pooled"] = (price_mase(pooled.oof, target, blended), weights, shrink, pooled.oof, blended)
+        # pooled model serves it, blended and scaled as validated on every currency.
+        weights, scale, blended = _blend(pooled.oof, target)
+        evaluated["pooled"] = (validation_relative_mae(pooled.oof, target, blended), weights, scale,
+                                pooled.oof, blended)
         borrowed = True  # its validation rows are other currencies': no residuals of its own to calibrate on
         reason = (f"no validation days of its own ({own_rows.height} rows with a known target): pooled model, "
-                  "blend and shrink validated on every currency")
+                  "blend and return scale validated on every currency")
     if not evaluated:
         raise ValueError(f"{currency!r} {horizon}: no validation rows in the most recent leagues")
     scope_name = min(evaluated, key=lambda k: (evaluated[k][0], k != "pooled"))
-    _, weights, shrink, oof, blended = evaluated[scope_name]
+    _, weights, scale, oof, blended = evaluated[scope_name]
     scope = candidates[scope_name]
 
     last = oof["league"].to_list()[-1]
@@ -312,7 +313,7 @@ def train_currency_model(
     }
     return TrainedModel(
         currency=currency, horizon=horizon, feature_names=names, members=scope.members, weights=weights,
-        shrink=shrink, currency_codes=codes, metrics=metrics,
+        return_scale=scale, currency_codes=codes, metrics=metrics,
         residuals=np.empty(0) if borrowed else oof[target].to_numpy() - blended, params=scope.params,
         info={"scope": scope_name, "scope_reason": reason, "profile": profile.name, "validation_league": last,
               "validation_leagues": sorted(set(oof["league"].to_list())), "family_scores": scope.scores,

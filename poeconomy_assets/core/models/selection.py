@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from poeconomy_assets.core.prices import league_order
+
 MIN_DAYS = 60
 MIN_AVG_PRICE = 0.25  # chaos: below this, rounding on poe.ninja is as large as a typical move
 HIGH_VALUE_MIN_AVG_PRICE = 10.0
@@ -43,8 +45,7 @@ def select_currencies(prices: pl.DataFrame, config: SelectionConfig | None = Non
         raise ValueError(f"unknown selection profile {config.profile!r} (expected 'all' or 'high_value')")
     if prices.is_empty():
         return Selection([], {}, config.live_league)
-    live = config.live_league or prices.group_by("league").agg(pl.col("date").min()).sort("date", "league")[
-        "league"][-1]
+    live = config.live_league or league_order(prices)[-1]
     floor = max(config.min_avg_price, HIGH_VALUE_MIN_AVG_PRICE) if config.profile == "high_value" else config.min_avg_price
     stats = prices.group_by("currency").agg(
         pl.col("date").n_unique().alias("days"),

@@ -12,7 +12,9 @@ import numpy as np
 import optuna
 import polars as pl
 
+from poeconomy_assets.core.evaluation.metrics import relative_mae
 from poeconomy_assets.core.models.families import ModelFamily
+from poeconomy_assets.core.prices import league_order
 
 
 @dataclass(frozen=True)
@@ -20,10 +22,6 @@ class Fold:
     train: pl.DataFrame
     validation: pl.DataFrame
     league: str
-
-
-def league_order(features: pl.DataFrame) -> list[str]:
-    return features.group_by("league").agg(pl.col("date").min()).sort("date", "league")["league"].to_list()
 
 
 def walk_forward_folds(rows: pl.DataFrame, n_folds: int, gap_days: int, min_train_leagues: int = 2) -> list[Fold]:
@@ -40,19 +38,17 @@ def walk_forward_folds(rows: pl.DataFrame, n_folds: int, gap_days: int, min_trai
     return folds
 
 
-def price_mase(validation: pl.DataFrame, target: str, predicted: np.ndarray) -> float:
-    """Price MAE of the forecasts over persistence's on the same rows, averaged over currencies
-    (lower is better; 1 = persistence) — the backtest's headline score."""
+def validation_relative_mae(validation: pl.DataFrame, target: str, predicted: np.ndarray) -> float:
+    """Relative MAE (metrics.relative_mae) of the price forecasts from ``predicted`` log returns on the
+    validation rows, averaged over currencies (lower is better; 1 = persistence, also the value when no
+    currency moved): the score every search and blend minimises."""
     price = validation["price_chaos"].to_numpy()
     actual = price * np.exp(validation[target].to_numpy())
-    model_err = np.abs(actual - price * np.exp(np.asarray(predicted, dtype=float)))
-    persistence_err = np.abs(actual - price)
+    forecast = price * np.exp(np.asarray(predicted, dtype=float))
     codes = validation["currency"].to_physical().to_numpy() if validation["currency"].dtype == pl.Categorical else \
         np.unique(validation["currency"].to_numpy(), return_inverse=True)[1]
-    model_sum = np.bincount(codes, weights=model_err)
-    persistence_sum = np.bincount(codes, weights=persistence_err)
-    ok = persistence_sum > 0
-    return float(np.mean(model_sum[ok] / persistence_sum[ok])) if ok.any() else 1.0
+    score = relative_mae(price, actual, forecast, groups=codes)
+    return 1.0 if np.isnan(score) else score
 
 
 def tune_family(
@@ -67,7 +63,7 @@ def tune_family(
     budget_seconds: float | None = None,
     predictions: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict, float, int]:
-    """Best parameters, their mean validation MASE, and the trials run. Each trial reports after
+    """Best parameters, their mean validation relative MAE, and the trials run. Each trial reports after
     every fold, so the median pruner stops unpromising ones early. If ``predictions`` is given, it
     receives the best parameters' validation predictions per fold league (when this process ran that
     trial), so the caller need not fit the same models again.
@@ -146,7 +142,7 @@ def _fold_score(family: ModelFamily, params: dict, fold: Fold, features: list[st
     predicted = np.asarray(family.predict(model, fold.validation.select(features)), dtype=float)
     if predictions is not None:
         predictions[fold.league] = predicted
-    return price_mase(fold.validation, target, predicted)
+    return validation_relative_mae(fold.validation, target, predicted)
 
 
 def _evaluate(family: ModelFamily, params: dict, folds: list[Fold], features: list[str], target: str,

@@ -29,7 +29,7 @@ class ReportSettings:
     rules: AllocationRules = field(default_factory=AllocationRules)
     rank_horizon: str = "7d"
     correlation_days: int = 30
-    chart_currencies: int = 5
+    chart_currencies: int = 6  # forecast fans drawn for this many top currencies
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,6 @@ scores of its phase. The ladder, per currency × horizon × phase:
 - ``bootstrap``        (BOOTSTRAP_MIN to CONFORMAL_MIN − 1): the quantile averaged over bootstrap
   resamples, widened 1.5× for the small sample;
 - ``conservative``     (< BOOTSTRAP_MIN): a wide fixed band (±35% per √day at 95%) and no P(up).
-
-:func:`calibrate` is the same ladder on raw residuals (no scale, no phase) for callers without features.
 """
 
 import math
@@ -22,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.features.build import EARLY_DAYS, MID_DAYS
+from poeconomy_assets.core.features.build import league_phase
 
 OWN_MIN = 30
 CONFORMAL_MIN = 15
@@ -31,28 +29,8 @@ BOOTSTRAP_WIDEN = 1.5
 CONSERVATIVE_95_PER_SQRT_DAY = 0.35
 Z80_OVER_Z95 = 1.2816 / 1.96
 MIN_DAILY_VOL = 0.005  # a currency that has not moved for two weeks still can: floor its scale
-PHASE_NAMES = ("launch week", "first month", "later")
+PHASE_NAMES = ("launch week", "first month", "later")  # league_phase 0, 1, 2
 SCALE_SOURCES = ("vol_14d", "vol_7d", "momentum_vol_3d")  # first non-null, in this order
-
-
-@dataclass(frozen=True)
-class Interval:
-    """Offsets (in log-return space) around the point forecast, plus the method that produced them."""
-
-    lower_80: float
-    upper_80: float
-    lower_95: float
-    upper_95: float
-    method: str
-    n_residuals: int
-    prob_up: float | None  # P(price rises), None when residuals are too few to say
-    prob_up_reason: str | None = None
-
-
-def phase_of(league_day: np.ndarray) -> np.ndarray:
-    """0 launch week, 1 first month, 2 later (the ensemble's own league phases)."""
-    day = np.asarray(league_day)
-    return np.where(day < EARLY_DAYS, 0, np.where(day < MID_DAYS, 1, 2))
 
 
 def scale_expr(horizon_days: int) -> pl.Expr:
@@ -67,7 +45,7 @@ def _conformal_quantile(scores: np.ndarray, coverage: float) -> float:
     return float(np.quantile(scores, level))
 
 
-def _conservative(horizon_days: int, n: int) -> tuple[float, float]:
+def _conservative(horizon_days: int) -> tuple[float, float]:
     half95 = CONSERVATIVE_95_PER_SQRT_DAY * math.sqrt(horizon_days)
     return half95 * Z80_OVER_Z95, half95
 
@@ -119,14 +97,14 @@ class PhaseCalibrator:
                 if scores.size >= BOOTSTRAP_MIN:
                     self.bands[phase] = _band(scores, scales, "bootstrap", seed)
                 else:
-                    self.bands[phase] = _Band("conservative", scores.size, *_conservative(horizon_days, 0),
+                    self.bands[phase] = _Band("conservative", scores.size, *_conservative(horizon_days),
                                               np.array([]), float("nan"))
 
     def intervals(self, points: np.ndarray, league_days: np.ndarray, scales: np.ndarray) -> pl.DataFrame:
         """Per forecast: log offsets lower/upper 80/95, P(up), its reason when null, method and n."""
         points = np.asarray(points, dtype=float)
         scales = np.asarray(scales, dtype=float)
-        phases = phase_of(league_days)
+        phases = league_phase(league_days)
         n = points.size
         half80, half95, prob = np.empty(n), np.empty(n), np.full(n, np.nan)
         method = np.empty(n, dtype=object)
@@ -161,7 +139,7 @@ def _by_phase(frame: pl.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     out = {}
     if frame.is_empty():
         return {p: (np.array([]), np.array([])) for p in range(len(PHASE_NAMES))}
-    phases = phase_of(frame["league_day"].to_numpy())
+    phases = league_phase(frame["league_day"].to_numpy())
     scale = frame["scale"].cast(pl.Float64).fill_null(np.nan).to_numpy()
     residual = frame["residual"].to_numpy().astype(float)
     for phase in range(len(PHASE_NAMES)):
@@ -173,20 +151,3 @@ def _by_phase(frame: pl.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         out[phase] = (residual[mask] / s, s)
     return out
 
-
-def calibrate(residuals: np.ndarray, point: float, horizon_days: int, seed: int = 0) -> Interval:
-    """The ladder on raw residuals (no scale, no phase): for a forecast whose predicted log return is ``point``."""
-    res = np.asarray(residuals, dtype=float)
-    res = res[np.isfinite(res)]
-    n = res.size
-    if n >= CONFORMAL_MIN:
-        h80, h95 = _conformal_quantile(np.abs(res), 0.80), _conformal_quantile(np.abs(res), 0.95)
-        prob_up = float(np.mean(point + res > 0))
-        return Interval(-h80, h80, -h95, h95, "conformal", n, prob_up)
-    if n >= BOOTSTRAP_MIN:
-        band = _band(res, np.ones(n), "bootstrap", seed)
-        prob_up = float(np.mean(point + band.signed > 0))
-        return Interval(-band.q80, band.q80, -band.q95, band.q95, "bootstrap", n, prob_up)
-    half80, half95 = _conservative(horizon_days, n)
-    reason = f"only {n} held-out residuals (need {BOOTSTRAP_MIN})"
-    return Interval(-half80, half80, -half95, half95, "conservative", n, None, reason)

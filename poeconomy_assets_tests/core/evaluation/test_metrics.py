@@ -4,7 +4,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from poeconomy_assets.core.evaluation.metrics import score_points, scorecard
+from poeconomy_assets.core.evaluation.metrics import relative_mae, score_points, scorecard
 
 
 def test_scores_by_hand() -> None:
@@ -14,7 +14,7 @@ def test_scores_by_hand() -> None:
     s = score_points(price, actual, forecast)
     assert s["mae"] == pytest.approx((0.5 + 0.5 + 1.05 + 3.0) / 4)
     assert s["mae_persistence"] == pytest.approx((1.0 + 1.0 + 0.05 + 2.0) / 4)
-    assert s["mase"] == pytest.approx(s["mae"] / s["mae_persistence"])
+    assert s["mase"] == pytest.approx(5.05 / 4.05)  # relative MAE: model MAE over persistence MAE
     assert s["mape"] == pytest.approx(np.mean([0.5 / 11, 0.5 / 9, 1.05 / 10.05, 3.0 / 12]))
     assert s["direction_accuracy"] == pytest.approx(2 / 3)  # right, right, (skipped), wrong
     assert s["n"] == 4
@@ -33,15 +33,27 @@ def test_no_moves_means_no_direction_score() -> None:
     assert math.isnan(s["direction_accuracy"]) and math.isnan(s["mase"])
 
 
-def test_scorecard_averages_mase_over_currencies_not_points() -> None:
+def test_scorecard_averages_relative_mae_over_currencies_not_points() -> None:
     points = pl.DataFrame({
         "currency": ["a", "a", "b"],
         "price_chaos": [1.0, 1.0, 100.0],
         "actual_chaos": [2.0, 2.0, 110.0],
-        "forecast_chaos": [2.0, 2.0, 100.0],  # a: perfect (MASE 0), b: persistence (MASE 1)
+        "forecast_chaos": [2.0, 2.0, 100.0],  # a: perfect (relative MAE 0), b: persistence (1)
     })
     card = scorecard(points)
     assert card["mase"] == pytest.approx(0.5)
     assert card["per_currency"]["a"] == {"mase": 0.0, "mape": 0.0, "direction_accuracy": 1.0, "n": 2}
     assert card["per_currency"]["b"]["mase"] == pytest.approx(1.0)
     assert card["n"] == 3 and card["mae"] == pytest.approx(10 / 3)
+
+
+def test_relative_mae_by_group_counts_each_group_once() -> None:
+    """Group 0 (three points) scores 0.5, group 1 (one point) 2.0, group 2 never moved (left out): mean 1.25,
+    where the ratio over all points is 8 / 8."""
+    price = np.array([10.0, 10.0, 10.0, 10.0, 5.0])
+    actual = np.array([12.0, 8.0, 12.0, 12.0, 5.0])
+    forecast = np.array([11.0, 9.0, 11.0, 16.0, 6.0])
+    groups = np.array([0, 0, 0, 1, 2])
+    assert relative_mae(price, actual, forecast, groups) == pytest.approx(1.25)
+    assert relative_mae(price, actual, forecast) == pytest.approx(8 / 8)
+    assert math.isnan(relative_mae(price[4:], actual[4:], forecast[4:]))

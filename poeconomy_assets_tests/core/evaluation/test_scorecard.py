@@ -70,7 +70,7 @@ def test_drift_flags_the_biased_currency_and_horizon(prices: pl.DataFrame) -> No
     card = score_realized(realized_points(forecasts, prices, "Sim01 Abyssal", 14), DriftRules())
     drifting = card.filter(pl.col("drift"))
     assert drifting["currency"].to_list() == ["Exalted Orb"]
-    assert "MASE" in drifting["drift_reason"][0] and "coverage" in drifting["drift_reason"][0]
+    assert "relative MAE" in drifting["drift_reason"][0] and "coverage" in drifting["drift_reason"][0]
 
 
 def test_in_sample_forecasts_and_old_days_are_not_scored(prices: pl.DataFrame) -> None:

@@ -55,43 +55,15 @@ def test_no_look_ahead(prices: pl.DataFrame, cut_day: int) -> None:
                        check_exact=False, rel_tol=1e-9, abs_tol=1e-12)
 
 
-def test_rolling_medians_match_polars_with_missing_days() -> None:
-    """The numpy medians (selection networks, sorted fallback) equal polars' rolling_median(min_samples=1)."""
-    import numpy as np
-
-    from poeconomy_assets.core.features.build import _rolling_medians
-
-    rng = np.random.default_rng(5)
-    values = rng.normal(size=5_000)
-    values[rng.random(values.size) < 0.2] = np.nan  # holes, some runs longer than a window
-    values[1000:1030] = np.nan
-    values[2000:2010] = 1.0  # ties
-    series = pl.Series(values, nan_to_null=True)
-    for w, median in zip((2, 3, 4, 5, 7, 14, 15), _rolling_medians(values, (2, 3, 4, 5, 7, 14, 15))):
-        expected = series.rolling_median(w, min_samples=1).to_numpy()
-        got = median.to_numpy()
-        present = ~np.isnan(values)  # rows without a price may differ: their median gap is null
-        np.testing.assert_allclose(got[present], expected[present], rtol=0, atol=1e-12)
-
-
-def test_rolling_extremes_match_polars_with_missing_days() -> None:
-    """The numpy min/max (doubling spans, NaN skipped) equal polars' rolling_min/max(min_samples=1)."""
-    import numpy as np
-
-    from poeconomy_assets.core.features.build import _rolling_extremes
-
-    rng = np.random.default_rng(6)
-    values = rng.normal(size=5_000)
-    values[rng.random(values.size) < 0.2] = np.nan
-    values[1000:1030] = np.nan
-    series = pl.Series(values, nan_to_null=True)
-    windows = (1, 2, 3, 5, 7, 8, 9, 14, 16)
-    extremes = _rolling_extremes(values, windows)
-    expected = [series.rolling_min(w, min_samples=1) for w in windows]
-    expected += [series.rolling_max(w, min_samples=1) for w in windows]
-    for got, want in zip(extremes, expected):
-        assert got.null_count() == want.null_count()
-        np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
+def test_the_order_of_the_input_rows_changes_no_bit(prices: pl.DataFrame) -> None:
+    """Windows run as running sums over one long column: its group order must come from the names, not from
+    the order the rows arrive in (the asset concatenates league partitions in whatever order it gets them)."""
+    expected = build_features(prices).sort("league", "currency", "date")
+    shuffled = build_features(prices.sample(fraction=1.0, shuffle=True, seed=3)).sort("league", "currency", "date")
+    assert_frame_equal(shuffled, expected, check_exact=True)
+    for column in feature_columns(expected):
+        if expected[column].dtype == pl.Float64:  # to the last bit (assert_frame_equal takes -0.0 for 0.0)
+            assert (shuffled[column].to_numpy().view("int64") == expected[column].to_numpy().view("int64")).all()
 
 
 @pytest.mark.parametrize("bad_price", [0.0, -1.0, math.inf])

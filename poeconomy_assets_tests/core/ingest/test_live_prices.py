@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from poeconomy_assets.core.ingest.live_prices import daily_from_snapshots, parse_slot, slot_key, slot_start
-from poeconomy_assets.core.ingest.poe_watch_payloads import SNAPSHOT_SCHEMA
+from poeconomy_assets.core.schemas import SNAPSHOT_COLUMNS
 
 
 def _snap(currency: str, hh: int, mm: int, mean: float, low: float | None = None, high: float | None = None,
@@ -23,7 +23,7 @@ def test_one_row_per_currency_and_day_with_open_close_and_counts() -> None:
         _snap("Exalted Orb", 1, 0, 10.0, low_confidence=True), _snap("Exalted Orb", 2, 0, 12.0, low_confidence=True),
         _snap("Divine Orb", 0, 5, 130.0, day=2), _snap("Exalted Orb", 0, 5, 13.0, day=2),
     ]
-    daily = daily_from_snapshots(pl.DataFrame(rows, schema=SNAPSHOT_SCHEMA))
+    daily = daily_from_snapshots(pl.DataFrame(rows, schema=SNAPSHOT_COLUMNS))
     assert daily.height == 4 and daily.select("currency", "date").is_duplicated().sum() == 0
     divine = daily.filter((pl.col("currency") == "Divine Orb") & (pl.col("date") == date(2025, 6, 1))).row(0, named=True)
     assert divine["price_chaos"] == pytest.approx(110.0)

@@ -1,9 +1,9 @@
 """Optuna studies on PostgreSQL: several processes tune one study; none of its trials is lost or doubled."""
 
 import multiprocessing
-import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import optuna
 import psycopg2
@@ -12,10 +12,10 @@ import pytest
 from poeconomy_assets.core.models.optuna_storage import optuna_storage
 
 
-def tune(url: str, schema: str, study_name: str, trials: int, start_at: float) -> int:
-    """Child process: join (or create) the study at ``start_at`` and run ``trials`` cheap trials."""
+def tune(url: str, schema: str, study_name: str, trials: int, barrier: Any) -> int:
+    """Child process: join (or create) the study once the other process is ready, and run ``trials`` cheap trials."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    time.sleep(max(0.0, start_at - time.time()))  # both processes create the tables and the study at once
+    barrier.wait(timeout=120)  # both processes create the tables and the study at once
     study = optuna.create_study(
         study_name=study_name, storage=optuna_storage(url, schema), load_if_exists=True
     )
@@ -48,9 +48,10 @@ def test_two_processes_tune_one_study_without_losing_or_duplicating_trials(
 ) -> None:
     """Neither the tables nor the study exist beforehand: both workers race to create them."""
     name = f"test-{uuid.uuid4().hex[:8]}"
-    start_at = time.time() + 3.0
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
-        assert pool.starmap(tune, [(postgres_url, optuna_schema, name, 10, start_at)] * 2) == [10, 10]
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(2) as pool:
+        barrier = manager.Barrier(2)  # one task per process, both released together
+        assert pool.starmap(tune, [(postgres_url, optuna_schema, name, 10, barrier)] * 2, chunksize=1) == [10, 10]
     storage = optuna_storage(postgres_url, optuna_schema)
     try:
         assert [s.study_name for s in optuna.get_all_study_summaries(storage)] == [name], "one study, not two"
