@@ -7,7 +7,9 @@ family's defaults. The first participant to reach a round enqueues it, under a l
 participant then takes the next waiting trial, scores it on every fold and reports the score; all wait for
 the round to finish before the next is planned. So the trials, their scores and the best trial depend on
 the data and the seed only: not on how many processes take part, which finishes first, or whether one of
-them dies (its trial's heartbeat stops, and it is failed and queued again with the same parameters).
+them dies (its trial's heartbeat stops, and it is failed and queued again with the same parameters). Known gap:
+Optuna only fails trials that have sent a heartbeat, so a participant killed in the few milliseconds between
+taking a trial and its first heartbeat leaves that trial running for ever and the others waiting.
 
 There is no pruning here: a pruner's decision depends on which trials happen to have finished. The search
 ends at a round boundary when the trial cap or the budget in estimated CPU seconds (the family's cost model,
@@ -115,7 +117,8 @@ def _evaluate_waiting(study, family, folds, seen, evaluate) -> None:
     def objective(trial: optuna.Trial) -> float:
         if "round" not in trial.user_attrs:  # another participant took the last waiting trial first
             raise optuna.TrialPruned("no planned trial left")
-        trial.set_user_attr("evaluated_by", f"{os.environ.get('POECONOMY_WORKER_NAME') or socket.gethostname()}:{os.getpid()}")
+        worker = os.environ.get("POECONOMY_WORKER_NAME") or socket.gethostname()
+        trial.set_user_attr("evaluated_by", f"{worker}:{os.getpid()}")
         params = {**family.defaults(), **family.suggest(trial)}
         fold_predictions: dict[str, np.ndarray] = {}
         score = float(np.mean([evaluate(params, fold, fold_predictions) for fold in folds]))

@@ -100,6 +100,7 @@ def test_a_participant_killed_mid_trial_changes_nothing_but_time(postgres_url: s
             break
         time.sleep(0.05)
     assert running, "the participant never started a trial"
+    time.sleep(1.5)  # past its first heartbeat: a trial that never beat is not "stale" to Optuna (see below)
     os.kill(doomed.pid, signal.SIGKILL)
     doomed.join()
     survivor = search(postgres_url, schema, "killed", dumps, grace=3)
