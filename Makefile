@@ -19,7 +19,7 @@ install: $(STAMP)  ## set up .venv (quick when nothing changed)
 demo: install  ## simulate a market and materialize every asset on the embedded default
 	$(BIN)/poeconomy demo
 
-# The 18 real leagues of ../shared/data (never copied here), in an instance and data folder of their own so the
+# The 28 real leagues of ../shared/data (never copied here), in an instance and data folder of their own so the
 # simulated demo's currencies never mix into the real models.
 REAL_DUMPS ?= ../shared/data/poe-ninja
 REAL_HOME := $(CURDIR)/.poeconomy/real

@@ -42,9 +42,9 @@ def simulated_inputs(n_currencies: int, seed: int = 3) -> tuple[pl.DataFrame, pl
         band = PhaseCalibrator(calibration, calibration, int(horizon[0]))
         bounds = price_bands(features, point, band, horizon)
         parts.append(features.select("league", "currency", pl.col("date").alias("as_of"), "league_day", "price_chaos")
-                     .with_columns(horizon=pl.lit(horizon), forecast_chaos=pl.col("price_chaos") * np.exp(point),
-                                   expected_return=np.expm1(point), forecast_source=pl.lit("model"))
-                     .hstack(bounds))
+                     .with_columns(horizon=pl.lit(horizon), forecast_source=pl.lit("model"))
+                     .hstack(bounds.rename({"median_chaos": "forecast_chaos"}))  # the distribution's median
+                     .with_columns(expected_return=pl.col("forecast_chaos") / pl.col("price_chaos") - 1))
     forecasts = add_divine_columns(pl.concat(parts), features)
     return prices, forecasts
 

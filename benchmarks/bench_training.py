@@ -27,7 +27,7 @@ import polars as pl
 from poeconomy_assets.core.features.build import build_features
 from poeconomy_assets.core.ingest.dumps import read_dump_dir
 from poeconomy_assets.core.models import families
-from poeconomy_assets.core.models.ensemble import _POOLED_CACHE, TrainedModel, train_currency_model
+from poeconomy_assets.core.models.ensemble import TrainedModel, train_currency_model, train_pooled_model
 from poeconomy_assets.core.schemas import HORIZONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,10 +49,10 @@ def peak_mb() -> float:
 def production(features: pl.DataFrame) -> None:
     """The production profile for one currency x horizon, pinned to one core. CPU seconds are printed
     too: on a shared machine the wall clock also counts other people's work on that core."""
-    _POOLED_CACHE.clear()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     families.THREADS = 1
     t, cpu = time.perf_counter(), time.process_time()
+    # pooled search included (train_currency_model runs it when no pooled model is given)
     prod = train_currency_model(features, "Divine Orb", "3d", profile="production")
     print(f"production profile, Divine Orb 3d on one core: {time.perf_counter() - t:.1f}s wall, "
           f"{time.process_time() - cpu:.1f}s CPU (target <= 60 s); {int(prod.metrics['trials'])} LightGBM+XGBoost "
@@ -79,8 +79,9 @@ def main() -> None:
     started = time.perf_counter()
     models: list[TrainedModel] = []
     for horizon in HORIZONS:
+        pooled = train_pooled_model(features, horizon, profile=args.profile)  # one search per horizon
         for currency in currencies:
-            model = train_currency_model(features, currency, horizon, profile=args.profile)
+            model = train_currency_model(features, currency, horizon, pooled=pooled)
             model.save(out / currency.replace(" ", "_").replace("'", "") / horizon)
             models.append(model)
     wall = time.perf_counter() - started

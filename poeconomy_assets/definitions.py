@@ -34,7 +34,11 @@ def build_defs(resources: dict[str, object], executor: dg.ExecutorDefinition | N
         schedules=SCHEDULES,
         sensors=SENSORS,
         resources=resources,
-        executor=executor,
+        # Every run here materializes one partition of one or two assets in sequence: the multiprocess
+        # executor's extra process per step (a second import of the whole stack, seconds of CPU) buys nothing.
+        # Parallelism comes from runs side by side (the instance's max_concurrent_runs and pools), or from
+        # Celery workers when deploy/celery passes its executor.
+        executor=executor or dg.in_process_executor,
     )
 
 

@@ -110,7 +110,7 @@ def poe_watch_server():
     from poeconomy_assets.sim.poe_watch_server import PoeWatchServer
 
     market = SimulatedMarket(n_currencies=4, seed=5, recompute_seconds=300)
-    with PoeWatchServer(market, now=datetime.fromisoformat(SERVER_NOW)) as server:
+    with PoeWatchServer(market, now=datetime.fromisoformat(SERVER_NOW), fixtures_dir=SPEC_FIXTURES) as server:
         yield server
 
 

@@ -82,7 +82,7 @@ def test_live_snapshots_must_be_fresh_within_15_minutes_and_share_one_api_pool()
 def test_live_sensors_are_registered_and_stopped_without_an_explicit_url() -> None:
     sensors = {s.name: s for s in defs.sensors or []}
     assert set(sensors) >= {"ingestion_sensor", "new_league_sensor"}
-    assert sensors["ingestion_sensor"].minimum_interval_seconds == 300
+    assert sensors["ingestion_sensor"].minimum_interval_seconds == 150  # two ticks per 5-minute slot
     assert sensors["ingestion_sensor"].job_name == "ingestion_job"
     if not os.environ.get("POECONOMY_POE_WATCH_URL"):  # a fresh `dagster dev` must not call the internet
         assert all(s.default_status == dg.DefaultSensorStatus.STOPPED for s in sensors.values())
@@ -99,11 +99,11 @@ def test_profile_choices_are_the_training_profiles() -> None:
     from typing import get_args
 
     from poeconomy_assets.core.models.ensemble import PROFILES
-    from poeconomy_assets.defs.models import ProfileName, TrainingConfig
+    from poeconomy_assets.defs.models import PooledTrainingConfig, ProfileName
 
     assert set(get_args(ProfileName)) == set(PROFILES)
-    with pytest.raises(Exception, match="development"):
-        TrainingConfig(profile="prod")
+    with pytest.raises(Exception, match="development"):  # the profile is chosen where the search runs
+        PooledTrainingConfig(profile="prod")
 
 
 def test_table_outputs_carry_row_count_and_column_schema(tmp_path) -> None:

@@ -1,7 +1,10 @@
 """``poeconomy backtest``: train on the leagues before a test league, forecast every day of it, score.
 
     poeconomy backtest --dumps DIR --test-league NAME [--profile test|development|production]
-                       --json OUT [--rolling N]
+                       --json OUT [--rolling N] [--min-days D] [--min-reliable-rows R]
+
+``--rolling N`` backtests the N leagues ending with the test league (each trained only on the leagues
+before it). Progress (items done / total, time left) goes to standard error.
 """
 
 import argparse
@@ -14,6 +17,8 @@ from pathlib import Path
 from poeconomy_assets.core.evaluation.backtest import backtest_league, rolling_backtest
 from poeconomy_assets.core.ingest.dumps import read_dump_dir
 from poeconomy_assets.core.models.ensemble import PROFILES
+from poeconomy_assets.core.models.selection import MIN_DAYS, MIN_RELIABLE_ROWS, SelectionConfig
+from poeconomy_assets.core.report.html import track_record_sentence
 from poeconomy_assets.core.schemas import HORIZONS
 
 
@@ -28,6 +33,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--currencies", help="comma-separated subset of currencies (default: all in the test league)")
     parser.add_argument("--horizons", default=",".join(HORIZONS), help="comma-separated subset of 1d,3d,7d")
+    parser.add_argument("--min-days", type=int, default=MIN_DAYS,
+                        help=f"forecast an item only with this many priced days of history (default {MIN_DAYS})")
+    parser.add_argument("--min-reliable-rows", type=int, default=MIN_RELIABLE_ROWS,
+                        help="... of which this many not marked Low confidence "
+                             f"(default {MIN_RELIABLE_ROWS})")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     return parser
 
@@ -48,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         print(f"unknown horizon(s) {unknown}; expected some of {list(HORIZONS)}", file=sys.stderr)
         return 2
-    options = {"horizons": horizons, "currencies": currencies, "seed": seed, "log": log}
+    min_days, min_reliable = getattr(args, "min_days", None), getattr(args, "min_reliable_rows", None)
+    selection = SelectionConfig(min_days=MIN_DAYS if min_days is None else min_days,
+                                min_reliable_rows=MIN_RELIABLE_ROWS if min_reliable is None else min_reliable)
+    options = {"horizons": horizons, "currencies": currencies, "seed": seed, "log": log, "selection": selection}
     try:
         result = backtest_league(prices, args.test_league, args.profile, **options)
         rolling = getattr(args, "rolling", 0) or 0
@@ -61,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 _write(args.json, {**result, "rolling_partial": partial})
 
             result["rolling"] = rolling_backtest(prices, rolling, args.profile, done=done, on_league=save_partial,
-                                                 **options)
+                                                 last_league=args.test_league, **options)
     except ValueError as exc:
         print(f"backtest: {exc}", file=sys.stderr)
         return 2
@@ -90,15 +103,25 @@ def _finite(value: object) -> object:
 
 
 def _table(result: dict) -> str:
-    lines = [f"{result['test_league']} (profile {result['profile']}, trained on {len(result['train_leagues'])} leagues)",
-             "| horizon | relative MAE | MAPE | direction | n | currencies < 1.0 |", "|---|---|---|---|---|---|"]
+    skipped = result.get("items_skipped") or {}
+    lines = [(f"{result['test_league']} (profile {result['profile']}, trained on {len(result['train_leagues'])} leagues"
+             f"; {len(skipped)} items skipped)"),
+             ("| horizon | items | MASE (relative MAE) | MAPE | direction | n | items < 1.0 | worst | "
+             "coverage 80/95 | legacy MASE | liquid MASE |"), "|---|---|---|---|---|---|---|---|---|---|---|"]
     for horizon in HORIZONS:
         if horizon not in result["horizons"]:
             continue
         h = result["horizons"][horizon]
         below = sum(1 for c in h["per_currency"].values() if c["mase"] < 1.0)
-        lines.append(f"| {horizon} | {h['mase']:.3f} | {h['mape']:.2%} | {h['direction_accuracy']:.1%} | {h['n']} "
-                     f"| {below}/{len(h['per_currency'])} |")
+        subsets = h.get("subsets", {})
+        sub = {k: f"{subsets[k]['mase']:.3f}" if k in subsets else "–" for k in ("legacy", "liquid")}
+        lines.append(f"| {horizon} | {len(h['per_currency'])} | {h['mase']:.3f} | {h['mape']:.2%} | "
+                     f"{h['direction_accuracy']:.1%} | {h['n']} | {below}/{len(h['per_currency'])} | "
+                     f"{h.get('worst_item')} {h.get('worst_mase', float('nan')):.3f} | "
+                     f"{h.get('coverage_80', float('nan')):.1%} / {h.get('coverage_95', float('nan')):.1%} | "
+                     f"{sub['legacy']} | {sub['liquid']} |")
+    if result.get("strategy"):  # the track record (core.evaluation.strategy)
+        lines += ["", track_record_sentence(result)]
     if "rolling" in result:
         r = result["rolling"]
         lines += ["", f"rolling average over {', '.join(r['leagues'])}", "| horizon | relative MAE | MAPE | direction |",

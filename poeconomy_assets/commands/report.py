@@ -1,19 +1,16 @@
-"""``poeconomy report``: print or write the latest investment report of a league.
+"""``poeconomy report``: print or write the latest investment report of a league (HTML, JSON or CSV).
 
-It reads what the ``investment_report`` asset stored, through the same resources the graph writes with (the
-report store for the HTML page, the IO manager for the ranking table), so the paths are never spelled twice.
+It reads what the ``investment_report`` asset wrote through the report store (the same resource the graph
+writes with, so the paths are never spelled twice). The JSON and CSV carry an envelope (league, as-of date,
+divine rate, the decision) and the glossary; the CSV as ``#`` comment lines: read it with
+``polars.read_csv(path, comment_prefix="#")`` or ``pandas.read_csv(path, comment="#")``.
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-import dagster as dg
-
-from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.defs.resources import build_resources
-
-REPORT_ASSET = dg.AssetKey("investment_report")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -26,17 +23,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     resources = build_resources()
-    if args.format == "html":
-        source = resources["report_store"].path(args.league, "html")
-        if not source.exists():
-            return _missing(args.league, str(source))
-        text = source.read_text(encoding="utf-8")
-    else:
-        try:
-            ranking = resources["io_manager"].read(REPORT_ASSET, key_from_name(args.league))
-        except FileNotFoundError as missing:
-            return _missing(args.league, str(missing))
-        text = ranking.write_json() if args.format == "json" else ranking.write_csv()
+    source = resources["report_store"].path(args.league, args.format)
+    if not source.exists():
+        return _missing(args.league, str(source))
+    text = source.read_text(encoding="utf-8")
     if args.out:
         args.out.write_text(text, encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)

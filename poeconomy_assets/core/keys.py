@@ -4,6 +4,9 @@ Real names contain apostrophes and spaces ("Xoph's Breachstone"); those stay rea
 Everything Dagster or its UI treats specially (commas, pipes, brackets, slashes, ...) is
 escaped as ``~XX`` (hex of the UTF-8 byte), and ``~`` itself is escaped, so
 ``name_from_key(key_from_name(x)) == x`` for every string.
+
+Keys are also file and folder names (models, data, reports): a key never contains ``/``, ``\\`` or NUL, and a
+leading ``.`` is escaped, so no key is ``.``, ``..`` or a hidden file, and ``base / key`` stays under ``base``.
 """
 
 import re
@@ -17,8 +20,8 @@ def key_from_name(name: str) -> str:
     if not name or name != name.strip():
         raise ValueError(f"name {name!r} is empty or has leading/trailing whitespace")
     out: list[str] = []
-    for ch in name:
-        if _SAFE.fullmatch(ch):
+    for position, ch in enumerate(name):
+        if _SAFE.fullmatch(ch) and not (position == 0 and ch == "."):
             out.append(ch)
         else:
             out.extend(f"~{b:02X}" for b in ch.encode("utf-8"))

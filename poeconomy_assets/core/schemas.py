@@ -6,6 +6,8 @@ Column conventions used across the project:
   own price on the same league and day (null when that day has no Divine Orb price).
 """
 
+from typing import Optional
+
 import pandera.polars as pa
 import polars as pl
 
@@ -38,10 +40,24 @@ DAILY_COLUMNS: dict[str, pl.DataType] = {
     "confidence": pl.Utf8(),
     "source": pl.Utf8(),
 }
+# The buy side of the market beside DAILY_COLUMNS (see DailyPrices): in the dumps and the daily_prices asset,
+# null where a source has one side only; the price stores keep DAILY_COLUMNS.
+MARKET_SIDE_COLUMNS: dict[str, pl.DataType] = {
+    "buy_price_chaos": pl.Float64(),
+    "buy_confidence": pl.Utf8(),
+    "log_spread": pl.Float64(),
+}
 
 
 class DailyPrices(pa.DataFrameModel):
-    """One row per (league, currency, date): the daily chaos price of one currency."""
+    """One row per (league, currency, date): the daily chaos price of one currency.
+
+    ``price_chaos`` is the sell side (what one unit costs in chaos). The buy side, when the source has
+    one (poe.ninja's full dumps), is ``buy_price_chaos`` (1 / Value of the row where Get = Chaos Orb)
+    with its own ``buy_confidence``, and ``log_spread`` = log(price_chaos / buy_price_chaos), the day's
+    bid/ask spread. All three are null where a day has no buy side or the source has none (POE Watch,
+    the old 13-currency dumps); frames built before they existed may leave them out.
+    """
 
     league: str = pa.Field(str_length={"min_value": 1})
     currency: str = pa.Field(str_length={"min_value": 1})
@@ -51,6 +67,9 @@ class DailyPrices(pa.DataFrameModel):
     price_divine: float = pa.Field(gt=0, nullable=True)
     confidence: str = pa.Field(isin=CONFIDENCE_WORDS)
     source: str = pa.Field(isin=("poe.ninja", "poe.watch", "simulator"))
+    buy_price_chaos: Optional[float] = pa.Field(gt=0, nullable=True)  # noqa: UP045 (pandera reads Optional)
+    buy_confidence: Optional[str] = pa.Field(isin=CONFIDENCE_WORDS, nullable=True)  # noqa: UP045
+    log_spread: Optional[float] = pa.Field(nullable=True)  # noqa: UP045
 
     class Config:
         strict = False  # live prices add open/high/low/n_snapshots/volume columns

@@ -9,12 +9,9 @@ weekly training job's work. Before any model was ever trained (too few leagues t
 backfill stops at features.
 """
 
-import dagster as dg
-from dagster import _time as dagster_time
-from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset  # the type
+from datetime import datetime
 
-# RunRequest.for_asset_graph_subset takes; Dagster has no public constructor for it yet.
-from dagster._core.definitions.events import AssetKeyPartitionKey
+import dagster as dg
 
 from poeconomy_assets.core.ingest.currency_names import CurrencyResolver
 from poeconomy_assets.core.ingest.live_prices import slot_start
@@ -23,35 +20,68 @@ from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.defs.ingestion import known_currencies
 from poeconomy_assets.resources.poe_watch import PoeWatchClient
 
+BATCH_TAGS = {"poeconomy/lane": "batch"}  # the run queue keeps one slot free of these for ingestion (dagster.yaml)
+
 
 def new_league_currencies(
-    poe_watch: PoeWatchClient, league: str, instance: dg.DagsterInstance, log: object
+    poe_watch: PoeWatchClient, league: str, instance: dg.DagsterInstance, now: datetime, log: object
 ) -> list[str]:
     """Canonical names of the currencies and fragments POE Watch lists for ``league`` (near misses left out)."""
     resolver = CurrencyResolver(known_currencies(instance))
     names: set[str] = set()
     for category in CATEGORIES:
         data = poe_watch.get_items(league, category, log=log).data
-        parsed = parse_items(data, league=league, category=category, snapshot_at=slot_start(dagster_time.get_current_datetime()),
+        parsed = parse_items(data, league=league, category=category, snapshot_at=slot_start(now),
                              payload_hash="", resolver=resolver)
         names |= set(parsed.rows["currency"].to_list())
     return sorted(names)
 
 
-def league_backfill_subset(
-    asset_graph: object, instance: dg.DagsterInstance, league_key: str, currency_keys: list[str]
-) -> AssetGraphSubset:
+def league_backfill_partitions(
+    instance: dg.DagsterInstance, league_key: str, currency_keys: list[str]
+) -> list[tuple[dg.AssetKey, str]]:
+    """(asset, partition key) pairs a new league needs, parents before children."""
     trained = instance.get_materialized_partitions(dg.AssetKey("price_models"))
-    wanted = {AssetKeyPartitionKey(dg.AssetKey(a), league_key) for a in ("poe_watch_history", "daily_prices")}
-    for currency in currency_keys:
-        wanted.add(AssetKeyPartitionKey(dg.AssetKey("currency_features"), currency))
-        if not trained:  # nothing was ever trained: too little history yet (the training job says why)
-            continue
-        for horizon in HORIZONS:
-            key = dg.MultiPartitionKey({"currency": currency, "horizon": horizon})
-            if str(key) not in trained:
-                wanted.add(AssetKeyPartitionKey(dg.AssetKey("price_models"), key))
-            wanted.add(AssetKeyPartitionKey(dg.AssetKey("price_forecasts"), key))
-    if any(p.asset_key == dg.AssetKey("price_forecasts") for p in wanted):  # a report needs forecasts
-        wanted.add(AssetKeyPartitionKey(dg.AssetKey("investment_report"), league_key))
-    return AssetGraphSubset.from_asset_partition_set(wanted, asset_graph)  # type: ignore[arg-type]
+    wanted = [(dg.AssetKey(a), league_key) for a in ("poe_watch_history", "daily_prices")]
+    wanted += [(dg.AssetKey("currency_features"), c) for c in currency_keys]
+    if not trained:  # nothing was ever trained: too little history yet (the training job says why)
+        return wanted
+    pooled = instance.get_materialized_partitions(dg.AssetKey("pooled_models"))
+    pairs = [(str(dg.MultiPartitionKey({"currency": c, "horizon": h})), h) for c in currency_keys for h in HORIZONS]
+    missing = [(k, h) for k, h in pairs if k not in trained]
+    # A new model needs its horizon's pooled model: add the horizons that have none (parents first).
+    wanted += [(dg.AssetKey("pooled_models"), h) for h in HORIZONS if h not in pooled and any(m == h for _, m in missing)]
+    wanted += [(dg.AssetKey("price_models"), k) for k, _ in missing]
+    pairs = [k for k, _ in pairs]
+    wanted += [(dg.AssetKey("price_forecasts"), k) for k in pairs]
+    wanted.append((dg.AssetKey("investment_report"), league_key))  # a report needs forecasts
+    return wanted
+
+
+def league_backfill_request(
+    asset_graph: object, instance: dg.DagsterInstance, league_key: str, currency_keys: list[str],
+    tags: dict[str, str],
+) -> dg.RunRequest:
+    return asset_backfill_request(asset_graph, league_backfill_partitions(instance, league_key, currency_keys),
+                                  {**BATCH_TAGS, **tags})
+
+
+def asset_backfill_request(
+    asset_graph: object, partitions: list[tuple[dg.AssetKey, str]], tags: dict[str, str]
+) -> dg.RunRequest:
+    """A run request that makes the sensor daemon launch one asset backfill of ``partitions``.
+
+    The one place that touches Dagster internals, on purpose: Dagster 1.13 has no public way for a sensor to
+    launch an *asset backfill* (partitions of differently partitioned assets, run parents first).
+    ``RunRequest(asset_selection=..., partition_key=...)`` launches one run of one partitions definition, and
+    several run requests would start in no order (forecasts before their models). ``for_asset_graph_subset``
+    is the constructor Dagster's own sensor daemon handles for this; its docstring says it stays private only
+    because ``AssetGraphSubset`` is not public yet. Replace this function when a public constructor exists.
+    """
+    from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+    from dagster._core.definitions.events import AssetKeyPartitionKey
+
+    subset = AssetGraphSubset.from_asset_partition_set(
+        {AssetKeyPartitionKey(key, partition) for key, partition in partitions}, asset_graph  # type: ignore[arg-type]
+    )
+    return dg.RunRequest.for_asset_graph_subset(subset, tags=tags)

@@ -27,6 +27,7 @@ CODE_VERSIONS = {
     "poe_watch_history": "1",
     "daily_prices": "1",
     "currency_features": FEATURES_VERSION,
+    "pooled_models": MODELS_VERSION,
     "price_models": MODELS_VERSION,
     "price_forecasts": "1",
     "investment_report": "1",

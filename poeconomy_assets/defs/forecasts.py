@@ -2,6 +2,7 @@
 
 import json
 import time
+import warnings
 from collections import Counter
 
 import dagster as dg
@@ -9,12 +10,16 @@ import numpy as np
 import polars as pl
 
 from poeconomy_assets.core.models.artifacts import MANIFEST, sha256
+from poeconomy_assets.core.report.charts import forecast_history_png
 from poeconomy_assets.core.report.markdown import frame_to_markdown
+from poeconomy_assets.core.report.numbers import price_text
+from poeconomy_assets.core.report.report import png_markdown
 from poeconomy_assets.core.schemas import Forecasts
 from poeconomy_assets.core.uncertainty.forecast_table import build_forecasts, stored_calibration
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
 from poeconomy_assets.defs.metadata import currency_horizon, metric
 from poeconomy_assets.defs.partitions import currency_horizon_partitions, split_currency_horizon
+from poeconomy_assets.defs.ui_metadata import fan_table, number
 from poeconomy_assets.resources.model_store import ModelStore
 
 RESIDUALS = "residuals.npy"
@@ -36,10 +41,19 @@ def stored_residuals(model_store: ModelStore, currencies: list[str], horizon: st
     return found
 
 
+# A forecast's intervals pool the walk-forward residuals of every currency's model at its horizon, so it
+# depends on all of them: a backfill runs it only once they are all trained, whatever order they finish in.
+with warnings.catch_warnings(category=dg.BetaWarning, action="ignore"):  # beta in 1.13
+    EVERY_MODEL_OF_THE_HORIZON = dg.MultiPartitionMapping({
+        "currency": dg.DimensionPartitionMapping("currency", dg.AllPartitionMapping()),
+        "horizon": dg.DimensionPartitionMapping("horizon", dg.IdentityPartitionMapping()),
+    })
+
+
 @dg.asset(
     group_name="forecasts",
     partitions_def=currency_horizon_partitions,
-    deps=["price_models"],
+    deps=[dg.AssetDep("price_models", partition_mapping=EVERY_MODEL_OF_THE_HORIZON)],
     # Every currency's features: intervals pool other currencies' residuals when this one has too few,
     # and prices are converted to divines with the Divine Orb's own series.
     ins={"currency_features": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
@@ -69,13 +83,16 @@ def price_forecasts(
             "rows": forecasts.height,
             "latest_league": newest["league"],
             "as_of": str(newest["as_of"]),
-            "price_chaos": metric(newest["price_chaos"]),
-            "price_divine": metric(newest["price_divine"], 6),
-            "forecast_chaos": metric(newest["forecast_chaos"]),
+            "price_chaos": number(newest["price_chaos"]),
+            "price_divine": number(newest["price_divine"]),
+            "forecast_chaos": number(newest["forecast_chaos"]),
             "expected_return_pct": round(100 * newest["expected_return"], 2),
-            "interval_80_chaos": f"{newest['lower_80']:.4g} – {newest['upper_80']:.4g}",
-            "interval_95_chaos": f"{newest['lower_95']:.4g} – {newest['upper_95']:.4g}",
-            "prob_up": metric(newest["prob_up"], 3),
+            "forecast_fan": fan_table(latest.tail(10)),  # inline: the last days' bands as text fans
+            "fan_chart": dg.MetadataValue.md(png_markdown(forecast_history_png(forecasts, currency, horizon),
+                                                          "forecast fan")),
+            "interval_80_chaos": f"{price_text(newest['lower_80'])} – {price_text(newest['upper_80'])}",
+            "interval_95_chaos": f"{price_text(newest['lower_95'])} – {price_text(newest['upper_95'])}",
+            "prob_up": number(newest["prob_up"], 3),
             "prob_up_reason": newest["prob_up_reason"] or "calibrated walk-forward residuals",
             "interval_method": newest["interval_method"],
             "calibration_residuals": int(newest["calibration_n"]),

@@ -1,5 +1,6 @@
 """The per-league investment report shown in the UI and written as a standalone HTML page."""
 
+import json
 import time
 from typing import Literal
 
@@ -9,7 +10,10 @@ import polars as pl
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.report.allocation import AllocationRules
 from poeconomy_assets.core.report.charts import allocation_chart_png, fan_chart_png
-from poeconomy_assets.core.report.markdown import frame_to_markdown
+from poeconomy_assets.core.report.export import report_csv, report_json
+from poeconomy_assets.core.report.glossary import GLOSSARY
+from poeconomy_assets.core.report.html import track_record_sentence
+from poeconomy_assets.core.report.numbers import pct_text, price_text, prob_text
 from poeconomy_assets.core.report.report import (
     ReportSettings,
     build_report,
@@ -17,22 +21,25 @@ from poeconomy_assets.core.report.report import (
     png_markdown,
     report_html,
 )
-from poeconomy_assets.core.schemas import InvestmentReport
+from poeconomy_assets.core.schemas import HORIZON_DAYS, InvestmentReport
+from poeconomy_assets.core.uncertainty.distribution import harmonize_horizons
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
-from poeconomy_assets.defs.metadata import metric
 from poeconomy_assets.defs.partitions import league_partitions
+from poeconomy_assets.defs.ui_metadata import number, table_value
 from poeconomy_assets.resources.report_store import ReportStore
 
 
 class ReportConfig(dg.Config):
-    """The budget to allocate and the rules of the allocation."""
+    """The budget to allocate and the rules of the allocation (see core.report.allocation)."""
 
     # Defaults come from the core dataclasses (AllocationRules, ReportSettings), which document each field.
     budget: float = AllocationRules.budget
     budget_unit: Literal["chaos", "divine"] = AllocationRules.budget_unit
     max_position_share: float = AllocationRules.max_position_share  # cap per currency, as a share of the budget
     min_liquidity: float = AllocationRules.min_liquidity  # 0..1: last 14 days priced × share not low-confidence
-    min_prob_gain: float = AllocationRules.min_prob_gain
+    min_prob_gain: float = AllocationRules.min_prob_gain  # P(gain after costs) must exceed this
+    min_edge: float = AllocationRules.min_edge  # median return after costs at the ranking horizon; below: hold chaos
+    fee: float = ReportSettings.fee  # round-trip cost assumed where the prices carry no buy side
     max_positions: int = AllocationRules.max_positions
     rank_horizon: Literal["1d", "3d", "7d"] = ReportSettings.rank_horizon
     correlation_days: int = ReportSettings.correlation_days  # diversification: correlation of daily returns
@@ -41,13 +48,22 @@ class ReportConfig(dg.Config):
     def settings(self) -> ReportSettings:
         rules = AllocationRules(budget=self.budget, budget_unit=self.budget_unit,
                                 max_position_share=self.max_position_share, min_liquidity=self.min_liquidity,
-                                min_prob_gain=self.min_prob_gain, max_positions=self.max_positions)
+                                min_prob_gain=self.min_prob_gain, min_edge=self.min_edge,
+                                max_positions=self.max_positions)
         return ReportSettings(rules=rules, rank_horizon=self.rank_horizon, correlation_days=self.correlation_days,
-                              chart_currencies=self.chart_currencies)
+                              chart_currencies=self.chart_currencies, fee=self.fee)
 
 
-def _fraction(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.2f}"
+TRACK_RECORD = "Track record"  # report_store name of the latest backtest's track record (see backtest_scorecard)
+
+
+def read_track_record(report_store: ReportStore) -> dict | None:
+    """The latest backtest's track record (test league + strategy), when backtest_scorecard has run."""
+    path = report_store.path(TRACK_RECORD, "json")
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 @dg.asset(
@@ -64,44 +80,65 @@ def investment_report(
     daily_prices: pl.DataFrame,
     report_store: ReportStore,
 ):  # no return annotation: Dagster would read it as the type of every output, check outputs included
-    """What to buy in one league: per currency and horizon expected return, P(gain), downside, volatility,
-    liquidity, a risk-adjusted score, an allocation of the budget, rebalancing triggers; chaos and divines."""
+    """What to buy in one league, how much and how sure: per currency and horizon the median return, P(gain)
+    after costs, 80%/95% ranges and downside from one forecast distribution; liquidity, a risk-adjusted score,
+    an allocation of the budget (or "hold chaos" and why), rebalancing triggers; chaos and divines. Also
+    written as HTML, JSON and CSV (see ``poeconomy report``)."""
     league = name_from_key(context.partition_key)
     started = time.perf_counter()
     report = build_report(league, price_forecasts, daily_prices, config.settings())
-    latest = latest_forecasts(price_forecasts.filter(pl.col("league") == league))
+    latest = harmonize_horizons(latest_forecasts(price_forecasts.filter(pl.col("league") == league)), HORIZON_DAYS)
     top = report.ranking.head(report.settings.chart_currencies)["currency"].to_list()
     charts = {
-        "Price history and forecast fan": fan_chart_png(daily_prices, latest, top, report.divine_price_chaos),
+        "Price history and forecast fan": fan_chart_png(daily_prices.filter(pl.col("league") == league), latest, top,
+                                                        report.divine_price_chaos),
         "Allocation": allocation_chart_png(report.allocation, report.cash_chaos, report.divine_price_chaos),
     }
-    path = report_store.write(league, "html", report_html(report, charts))
+    track_record = read_track_record(report_store)
+    path = report_store.write(league, "html", report_html(report, charts, track_record))
+    report_store.write(league, "json", report_json(report, track_record))
+    report_store.write(league, "csv", report_csv(report, track_record))
     seconds = time.perf_counter() - started
     allocation = report.allocation
     context.log.info(f"report for {league} as of {report.as_of}: {report.ranking.height} currencies, "
                      f"{allocation.height} positions, {report.triggers.height} triggers → {path}")
-    best = report.ranking.row(0, named=True)
     rank = report.settings.rank_horizon  # the configured one, or the longest horizon forecast so far
+    best = report.ranking.row(0, named=True)
+    decision = (report.hold_reason or
+                f"buy {allocation.height} for {price_text(report.budget_chaos - report.cash_chaos)} chaos, keep "
+                f"{price_text(report.cash_chaos)} chaos")
+    summary_columns = ["rank", "currency", "price_chaos", "price_divine", f"return_{rank}_pct", f"p_gain_{rank}",
+                       f"low80_chaos_{rank}", f"high80_chaos_{rank}", "score", "liquidity", "data_quality",
+                       "allocation_chaos", "allocation_divine"]
     return dg.MaterializeResult(
         value=report.ranking,
         metadata={
+            "decision": decision,
             "league": league,
             "as_of": report.as_of,
             "currencies": report.ranking.height,
-            "divine_price_chaos": metric(report.divine_price_chaos),
+            "divine_price_chaos": number(report.divine_price_chaos),
             "budget": f"{config.budget:g} {config.budget_unit}",
+            "costs": report.cost_source,
             "positions": allocation.height,
-            "cash_left_chaos": round(report.cash_chaos, 4),
-            "top_pick": f"{best['currency']} ({best.get(f'return_{rank}_pct')}% over "
-                        f"{rank}, P(gain) {_fraction(best.get(f'p_gain_{rank}'))})",
+            "cash_left_chaos": number(report.cash_chaos),
+            "top_pick": f"{best['currency']} (median {pct_text(_fraction(best.get(f'return_{rank}_pct')))} over "
+                        f"{rank}, P(gain) {prob_text(best.get(f'p_gain_{rank}'))})",
+            "track_record": track_record_sentence(track_record),
+            "allocation": table_value(allocation) if allocation.height else report.hold_reason,
+            "top_currencies": table_value(report.ranking.select(summary_columns), max_rows=15),
             "rebalancing_triggers": report.triggers.height,
+            "triggers": table_value(report.triggers, max_rows=15),
+            "glossary": table_value(pl.DataFrame({"term": list(GLOSSARY), "meaning": list(GLOSSARY.values())}),
+                                    max_rows=len(GLOSSARY)),
             "forecast_fan": dg.MetadataValue.md(png_markdown(charts["Price history and forecast fan"], "forecast fan")),
             "allocation_chart": dg.MetadataValue.md(png_markdown(charts["Allocation"], "allocation")),
-            "allocation": dg.MetadataValue.md(frame_to_markdown(allocation)),
-            "triggers": dg.MetadataValue.md(frame_to_markdown(report.triggers, max_rows=30)),
-            "ranking": dg.MetadataValue.md(report.markdown()),
             "html_report": dg.MetadataValue.path(str(path)),
-            "seconds": round(seconds, 3),
+            "seconds": round(seconds, 2),
         },
         check_results=[schema_check_result("investment_report", InvestmentReport, report.ranking)],
     )
+
+
+def _fraction(percent: float | None) -> float | None:
+    return None if percent is None else percent / 100

@@ -6,14 +6,17 @@ Everything lives under ``POECONOMY_HOME`` (default ``.poeconomy/`` in the workin
 ``POECONOMY_OPTUNA_STORAGE_URL`` (PostgreSQL) keeps the model search's Optuna studies there, shared by workers.
 ``POECONOMY_POE_WATCH_URL`` points the POE Watch client at another server (e.g. ``poeconomy serve-api``); when it
 is set, the live-ingestion sensors start RUNNING by default, otherwise STOPPED, so a fresh ``dagster dev`` never
-calls the internet on its own.
+calls the internet on its own. ``POECONOMY_LIVE_CLOCK`` (JSON, the fields of ``LiveClock``) runs live ingestion on
+a simulated clock, in step with a local server (demo and tests only; production uses the wall clock).
 """
 
+import json
 import os
 from pathlib import Path
 
 import dagster as dg
 
+from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.resources.live_leagues import LiveLeagues
 from poeconomy_assets.resources.model_store import ModelStore
 from poeconomy_assets.resources.optuna_studies import OptunaStudies
@@ -41,6 +44,18 @@ def live_sensor_status() -> dg.DefaultSensorStatus:
     """RUNNING when a POE Watch URL was given explicitly (the live demo, a deployment), else STOPPED."""
     explicit = bool(os.environ.get("POECONOMY_POE_WATCH_URL"))
     return dg.DefaultSensorStatus.RUNNING if explicit else dg.DefaultSensorStatus.STOPPED
+
+
+def live_clock_from_env() -> LiveClock:
+    """The wall clock, unless ``POECONOMY_LIVE_CLOCK`` holds a simulated one, e.g.
+    ``{"simulated_start": "2025-06-20T12:00:00Z", "wall_start": 1764430000.0, "speed": 60}``."""
+    raw = os.environ.get("POECONOMY_LIVE_CLOCK")
+    if not raw:
+        return LiveClock()
+    try:
+        return LiveClock(**json.loads(raw))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"POECONOMY_LIVE_CLOCK={raw!r} is not a LiveClock JSON object: {exc}") from exc
 
 
 def price_store_from_env(home: Path) -> PriceStore:
@@ -72,4 +87,5 @@ def build_resources(
         "poe_watch": poe_watch
         or PoeWatchClient(base_url=poe_watch_url(), breaker_state_path=str(home / "poe_watch_breaker.json")),
         "live_leagues": LiveLeagues(),
+        "live_clock": live_clock_from_env(),
     }

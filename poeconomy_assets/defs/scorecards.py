@@ -1,5 +1,6 @@
 """Scorecards: how past forecasts of the live league did (and whether they drift), and the backtest."""
 
+import json
 import time
 
 import dagster as dg
@@ -8,18 +9,22 @@ import polars as pl
 from poeconomy_assets.core.evaluation.backtest import backtest_league
 from poeconomy_assets.core.evaluation.scorecard import (
     DriftRules,
+    band_verdict,
     horizon_summary,
     realized_points,
     score_realized,
 )
-from poeconomy_assets.core.evaluation.scorecard_charts import scorecard_chart_png
+from poeconomy_assets.core.evaluation.scorecard_charts import scorecard_chart_png, strategy_chart_png
 from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.core.prices import league_order
+from poeconomy_assets.core.report.html import track_record_sentence
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.report.report import png_markdown
-from poeconomy_assets.defs.metadata import metric
 from poeconomy_assets.defs.models import ProfileName
 from poeconomy_assets.defs.partitions import currency_horizon_key
+from poeconomy_assets.defs.reports import TRACK_RECORD
+from poeconomy_assets.defs.ui_metadata import number, table_value
+from poeconomy_assets.resources.report_store import ReportStore
 
 DRIFT_CHECK = "forecast_scorecard_drift"
 DRIFT_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("forecast_scorecard"), DRIFT_CHECK)
@@ -31,7 +36,8 @@ class ScorecardConfig(dg.Config):
     window_days: int = 14
     mase_limit: float = 1.1  # on the relative MAE (model MAE / persistence MAE); the name predates it
     mase_horizons: list[str] = ["7d"]  # noqa: RUF012 (pydantic copies field defaults)
-    coverage_drop: float = 0.10  # below nominal 80%, in share points
+    coverage_drop: float = 0.10  # below nominal 80%, in share points: bands too narrow
+    coverage_excess: float = 0.10  # above nominal 80%, in share points: bands too wide
     min_points: int = 7
 
 
@@ -50,8 +56,9 @@ def _as_backtest_shape(card: pl.DataFrame) -> dict[str, dict]:
     },
     check_specs=[dg.AssetCheckSpec(
         DRIFT_CHECK, asset="forecast_scorecard",
-        description="Fails when realized 7d relative MAE > 1.1 or 80% coverage is more than 10 points below nominal "
-                    "for some currency × horizon; drift_sensor then retrains those partitions.")],
+        description="Fails when realized 7d relative MAE > 1.1, or realized 80% coverage is below 70% (bands too "
+                    "narrow) or above 90% (bands too wide), for some currency × horizon; drift_sensor then "
+                    "retrains those partitions.")],
     kinds={"polars"},
 )
 def forecast_scorecard(context: dg.AssetExecutionContext, config: ScorecardConfig, price_forecasts: pl.DataFrame,
@@ -60,7 +67,7 @@ def forecast_scorecard(context: dg.AssetExecutionContext, config: ScorecardConfi
     relative MAE against persistence and interval coverage, per horizon and currency."""
     rules = DriftRules(window_days=config.window_days, mase_limit=config.mase_limit,
                        mase_horizons=tuple(config.mase_horizons), coverage_drop=config.coverage_drop,
-                       min_points=config.min_points)
+                       coverage_excess=config.coverage_excess, min_points=config.min_points)
     league = league_order(daily_prices)[-1]
     points = realized_points(price_forecasts, daily_prices, league, rules.window_days)
     card = score_realized(points, rules)
@@ -73,15 +80,20 @@ def forecast_scorecard(context: dg.AssetExecutionContext, config: ScorecardConfi
         "scored_forecasts": points.height,
         "currency_horizons": card.height,
         "drifting": drifting.height,
-        "by_horizon": dg.MetadataValue.md(frame_to_markdown(summary)),
-        "scorecard": dg.MetadataValue.md(frame_to_markdown(card.drop("drift_reason"), max_rows=60)),
+        "bands_too_narrow": card.filter(pl.col("bands") == "too narrow").height,
+        "bands_too_wide": card.filter(pl.col("bands") == "too wide").height,
+        "by_horizon": table_value(summary),
+        # ~230 currencies × 3 horizons: the drifting ones first, then the worst MASE (the parquet has all)
+        "worst": table_value(card.sort(["drift", "mase"], descending=True, nulls_last=True)
+                             .select("horizon", "currency", "n", "mase", "coverage_80", "coverage_95", "bands",
+                                     "drift_reason"), max_rows=20),
     }
     if card.height:
         chart = scorecard_chart_png(_as_backtest_shape(card), f"{league}: realized, last {rules.window_days} days")
         metadata["chart"] = dg.MetadataValue.md(png_markdown(chart, "realized scorecard"))
     for row in summary.iter_rows(named=True):
-        metadata[f"mase_{row['horizon']}"] = metric(row["mase"])
-        metadata[f"coverage_80_{row['horizon']}"] = metric(row["coverage_80"])
+        metadata[f"mase_{row['horizon']}"] = number(row["mase"])
+        metadata[f"coverage_80_{row['horizon']}"] = number(row["coverage_80"])
     check = dg.AssetCheckResult(
         check_name=DRIFT_CHECK,
         passed=drifting.is_empty(),
@@ -90,6 +102,8 @@ def forecast_scorecard(context: dg.AssetExecutionContext, config: ScorecardConfi
             "drifting_partitions": dg.MetadataValue.json(keys),
             "reasons": dg.MetadataValue.md(frame_to_markdown(drifting.select("currency", "horizon", "n", "mase",
                                                                              "coverage_80", "drift_reason"))),
+            "too_narrow": int((drifting["bands"] == "too narrow").sum()),
+            "too_wide": int((drifting["bands"] == "too wide").sum()),
             "league": league,
         },
     )
@@ -109,17 +123,20 @@ class BacktestConfig(dg.Config):
     kinds={"lightgbm", "xgboost", "scikitlearn"},
     pool="training",
 )
-def backtest_scorecard(context: dg.AssetExecutionContext, config: BacktestConfig,
-                       daily_prices: pl.DataFrame) -> dg.MaterializeResult[dict]:
+def backtest_scorecard(context: dg.AssetExecutionContext, config: BacktestConfig, daily_prices: pl.DataFrame,
+                       report_store: ReportStore) -> dg.MaterializeResult[dict]:
     """The backtest of the latest league (trained only on the leagues before it): relative MAE against persistence
-    and interval coverage per horizon and currency, the same scorecard ``poeconomy backtest`` writes."""
+    and interval coverage per horizon and currency, the same scorecard ``poeconomy backtest`` writes, and the
+    track record of following the report on that league (strategy vs holding chaos and divines)."""
     started = time.perf_counter()
     league = league_order(daily_prices)[-1]
     result = backtest_league(daily_prices, league, config.profile, horizons=config.horizons,
                              log=context.log.debug)
     result["seconds"] = round(time.perf_counter() - started, 1)
+    rules = DriftRules()
     rows = [{"horizon": h, "mase": c["mase"], "direction_accuracy": c["direction_accuracy"],
              "coverage_80": c.get("coverage_80"), "coverage_95": c.get("coverage_95"),
+             "bands": band_verdict(c.get("coverage_80"), c["n"], rules) or "ok",
              "mean_relative_width": c.get("mean_relative_width"),
              "persistence_relative_width": c.get("persistence_relative_width"), "n": c["n"]}
             for h, c in result["horizons"].items()]
@@ -127,18 +144,30 @@ def backtest_scorecard(context: dg.AssetExecutionContext, config: BacktestConfig
                                   ("mase", "coverage_80", "coverage_95", "mean_relative_width", "n")}}
                                  for h, c in result["horizons"].items() for cur, s in c["per_currency"].items()])
     chart = scorecard_chart_png(result["horizons"], f"{league} held out (profile {config.profile})")
-    return dg.MaterializeResult(
-        value=result,
-        metadata={
-            "test_league": league,
-            "league_key": key_from_name(league),
-            "train_leagues": len(result["train_leagues"]),
-            "profile": config.profile,
-            "by_horizon": dg.MetadataValue.md(frame_to_markdown(pl.DataFrame(rows))),
-            "per_currency": dg.MetadataValue.md(frame_to_markdown(per_currency, max_rows=60)),
-            "chart": dg.MetadataValue.md(png_markdown(chart, "backtest scorecard")),
-            **{f"mase_{r['horizon']}": metric(r["mase"]) for r in rows},
-            **{f"coverage_80_{r['horizon']}": metric(r["coverage_80"]) for r in rows if r["coverage_80"] is not None},
-            "seconds": result["seconds"],
-        },
-    )
+    strategy = result.get("strategy")
+    metadata: dict = {
+        "test_league": league,
+        "league_key": key_from_name(league),
+        "train_leagues": len(result["train_leagues"]),
+        "profile": config.profile,
+        "by_horizon": table_value(pl.DataFrame(rows)),
+        "worst_currencies": table_value(per_currency.sort("mase", descending=True, nulls_last=True), max_rows=20),
+        "chart": dg.MetadataValue.md(png_markdown(chart, "backtest scorecard")),
+        **{f"mase_{r['horizon']}": number(r["mase"]) for r in rows},
+        **{f"coverage_80_{r['horizon']}": number(r["coverage_80"]) for r in rows if r["coverage_80"] is not None},
+        "seconds": result["seconds"],
+    }
+    if strategy:
+        report_store.write(TRACK_RECORD, "json", json.dumps(
+            {"test_league": league, "profile": config.profile, "strategy": strategy}, default=str))
+        metadata.update({
+            "track_record": track_record_sentence({"test_league": league, "strategy": strategy}),
+            "strategy_return": number(strategy["return"]),
+            "hold_divine_return": number(strategy["hold_divine_return"]),
+            "strategy_max_drawdown": number(strategy["max_drawdown"]),
+            "strategy_hit_rate": number(strategy["hit_rate"]),
+            "strategy_trades": strategy["trades"],
+            "strategy_curve": table_value(pl.DataFrame(strategy["curve"]).drop("hold_chaos"), max_rows=30),
+            "strategy_chart": dg.MetadataValue.md(png_markdown(strategy_chart_png(strategy, league), "track record")),
+        })
+    return dg.MaterializeResult(value=result, metadata=metadata)

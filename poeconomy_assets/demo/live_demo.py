@@ -2,8 +2,9 @@
 
 A new league appears on the server; new_league_sensor adds its partitions and its backfill runs (earlier
 days from /history, daily prices, features, forecasts, report); then ingestion_sensor ticks a few times,
-each tick a 5-minute slot (the demo moves Dagster's clock forward instead of waiting 5 minutes), and the
-league's features, forecasts and report are brought up to date with the new snapshots.
+each tick a 5-minute slot (the demo moves the server's simulated time and the ``live_clock`` resource forward
+together instead of waiting 5 minutes), and the league's features, forecasts and report are brought up to date
+with the new snapshots.
 """
 
 import json
@@ -13,13 +14,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.test_utils import freeze_time  # moves Dagster's clock: one tick per simulated slot
 
 from poeconomy_assets.core.ingest.live_prices import SLOT_SECONDS
 from poeconomy_assets.core.ingest.poe_watch_payloads import GO_ZERO_TIME
 from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.resources import build_resources
 from poeconomy_assets.demo.graph_runner import GraphRunError, materialize_subset
+from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.resources.poe_watch import PoeWatchClient
 from poeconomy_assets.sim.live_market import DEFAULT_LEAGUES, SimulatedMarket
 from poeconomy_assets.sim.poe_watch_server import PoeWatchServer
@@ -37,16 +38,12 @@ class LiveRun:
 
 
 def tick(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursor: str | None,
-         at: datetime | None = None) -> "dg.SensorExecutionData":  # type: ignore[name-defined]
+         ) -> "dg.SensorExecutionData":  # type: ignore[name-defined]
     """Evaluate one sensor tick the way the daemon does, and add the partitions it asks for."""
     sensor = defs.resolve_sensor_def(name)
     context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=defs.resources)
     with dg.partition_loading_context(dynamic_partitions_store=instance):
-        if at is None:
-            data = sensor.evaluate_tick(context)
-        else:
-            with freeze_time(at):
-                data = sensor.evaluate_tick(context)
+        data = sensor.evaluate_tick(context)
     for request in data.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return data
@@ -65,7 +62,12 @@ def run_live_demo(home: Path, dumps: Path, instance: dg.DagsterInstance, n_curre
         log(f"live: local POE Watch at {server.url} lists a new league, {LIVE_LEAGUE!r}")
         client = PoeWatchClient(base_url=server.url, min_interval_seconds=0.05,
                                 breaker_state_path=str(home / "poe_watch_breaker.demo.json"))
-        defs = build_defs(build_resources(home, dumps, poe_watch=client))
+        resources = build_resources(home, dumps, poe_watch=client)
+
+        def defs_at(at: datetime) -> dg.Definitions:  # the graph, its live clock stopped at ``at``
+            return build_defs({**resources, "live_clock": LiveClock.frozen(at)})
+
+        defs = defs_at(first_slot)
         found = tick(defs, instance, "new_league_sensor", None)
         if not found.run_requests:
             raise GraphRunError(f"new_league_sensor found no new league: {found.skip_message}")
@@ -75,7 +77,9 @@ def run_live_demo(home: Path, dumps: Path, instance: dg.DagsterInstance, n_curre
         cursor = None
         for i in range(ticks):
             at = first_slot + timedelta(seconds=SLOT_SECONDS * i + 3)
-            data = tick(defs, instance, "ingestion_sensor", cursor, at)
+            server.control({"now": at.isoformat()})  # the server and the live clock move together
+            defs = defs_at(at)
+            data = tick(defs, instance, "ingestion_sensor", cursor)
             cursor = data.cursor or cursor
             for request in data.run_requests:
                 result = defs.resolve_job_def("ingestion_job").execute_in_process(
@@ -85,10 +89,10 @@ def run_live_demo(home: Path, dumps: Path, instance: dg.DagsterInstance, n_curre
                     raise GraphRunError(f"ingestion run {request.run_key} failed (run {result.run_id})")
                 meta = result.asset_materializations_for_node("poe_watch_snapshots")[0].metadata
                 line = (f"{request.run_key}: {meta['rows_inserted'].value} rows"
-                        + (" (no-op, unchanged payload)" if meta["no_op"].value else ""))
+                        + (" (no-op, unchanged payload)" if meta["no_op"].value else "")
+                        + f"; last 24 h: {meta['slots_24h'].value}, breaker {meta['circuit_breaker'].value}")
                 outcome.ticks.append(line)
                 log(f"live: tick {i + 1}/{ticks} {line}")
-            server.control({"advance_seconds": SLOT_SECONDS})
         materialize_subset(defs, instance, subset, run_config)  # features, forecasts, report with today's prices
         outcome.snapshot_rows = defs.resources["price_store"].count_snapshots(LIVE_LEAGUE)
         forecasts = sum(1 for p in subset.iterate_asset_partitions() if p.asset_key.path[-1] == "price_forecasts")

@@ -1,48 +1,51 @@
 """Resource that keeps trained models on disk, one folder per currency × horizon."""
 
-import os
-import shutil
-import time
+import json
 from pathlib import Path
 
 import dagster as dg
 
 from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.core.models.ensemble import TrainedModel
+from poeconomy_assets.core.models.artifacts import MANIFEST, committed_directory, replace_directory
+from poeconomy_assets.core.models.ensemble import PooledModel, TrainedModel
 
 KEEP_VERSIONS = 2  # the current model and the one before (a reader may still be loading it)
 
 
 class ModelStore(dg.ConfigurableResource):
-    """Model artifacts under ``{base_dir}/{currency key}/{horizon}/`` (native formats + manifest).
+    """Model artifacts under ``{base_dir}/{currency key}/{horizon}/`` and each horizon's pooled model
+    under ``{base_dir}/__pooled__/{horizon}/`` (native formats + manifest).
 
-    ``{horizon}`` is a symlink to a complete version in ``.{horizon}.versions/``: a model is written in full
-    to a new version folder, then the link is swapped in one atomic rename. A step killed mid-save (a lost
-    Celery worker) leaves the previous model in place, and two steps saving the same model at once (a
-    redelivered step) each publish a whole version, never a mix of both.
-    """
+    A save writes a staging folder and renames it into place: the previous model stays loadable until the new
+    one is complete, and a killed save's leftovers are removed by the next save."""
 
     base_dir: str
 
     def directory(self, currency: str, horizon: str) -> Path:
+        """The model folder; always two levels under ``base_dir`` (keys cannot be ``..`` or hold ``/``)."""
+        if not horizon or key_from_name(horizon) != horizon or horizon.startswith("."):
+            raise ValueError(f"horizon {horizon!r} is not a plain name (e.g. '1d')")
         return Path(self.base_dir, key_from_name(currency), horizon)
 
     def save(self, model: TrainedModel) -> dict:
-        final = self.directory(model.currency, model.horizon)
-        versions = final.parent / f".{final.name}.versions"
-        version = versions / f"{time.time_ns()}-{os.getpid()}"
-        manifest = model.save(version)
-        link = final.parent / f".{final.name}.link-{os.getpid()}"
-        link.unlink(missing_ok=True)
-        link.symlink_to(version.relative_to(final.parent))
-        if final.is_dir() and not final.is_symlink():  # a folder written before versions existed
-            shutil.rmtree(final)
-        os.replace(link, final)  # atomic: readers see the old model or the new one, never a half
-        for old in sorted(versions.iterdir())[:-KEEP_VERSIONS]:
-            if old != version:
-                shutil.rmtree(old, ignore_errors=True)
-        return manifest
+        with replace_directory(self.directory(model.currency, model.horizon)) as staging:
+            return model.save(staging)
 
     def load(self, currency: str, horizon: str) -> TrainedModel:
         """Loads after checking every file's sha256 against the manifest (raises on mismatch)."""
-        return TrainedModel.load(self.directory(currency, horizon))
+        return TrainedModel.load(committed_directory(self.directory(currency, horizon)))
+
+    def pooled_directory(self, horizon: str) -> Path:
+        return Path(self.base_dir, "__pooled__", horizon)
+
+    def save_pooled(self, pooled: PooledModel) -> dict:
+        with replace_directory(self.pooled_directory(pooled.horizon)) as staging:
+            return pooled.save(staging)
+
+    def load_pooled(self, horizon: str) -> PooledModel:
+        """The stored pooled model of ``horizon``, after checking its files' sha256 (raises on mismatch)."""
+        return PooledModel.load(committed_directory(self.pooled_directory(horizon)))
+
+    def pooled_manifest(self, horizon: str) -> dict:
+        """The stored pooled model's manifest as written (files and their sha256, profile, trials...)."""
+        return json.loads((committed_directory(self.pooled_directory(horizon)) / MANIFEST).read_text())

@@ -5,7 +5,11 @@
   are not JSON (HTML error pages, empty or malformed bodies), waiting at least ``Retry-After`` when sent;
 - a circuit breaker (``core.circuit_breaker``) that refuses to call after ``breaker_threshold`` consecutive
   failed attempts and lets one trial call through after ``breaker_cooldown_seconds``. With
-  ``breaker_state_path`` set, every run process shares it.
+  ``breaker_state_path`` set, every run process shares it;
+- limits against a hostile or broken server: a response body over ``max_body_bytes`` (as sent) or over
+  ``max_decompressed_bytes`` (after gzip/deflate; read in small steps, so a 200 KB gzip bomb is refused after
+  inflating at most the cap) is refused and not retried; an attempt that has not finished reading its body
+  ``request_deadline_seconds`` after it started (a server dripping a byte a second) is cut and retried.
 """
 
 import logging
@@ -19,6 +23,7 @@ from typing import Any
 
 import dagster as dg
 import requests
+import urllib3
 
 from poeconomy_assets.core.ingest.circuit_breaker import CircuitBreaker, CircuitOpenError
 from poeconomy_assets.core.ingest.poe_watch_payloads import PayloadError, decode_json
@@ -34,6 +39,14 @@ _LAST_REQUEST: dict[str, float] = {}  # base URL -> monotonic time of the last r
 
 class PoeWatchError(RuntimeError):
     """POE Watch answered in a way no retry can fix (e.g. 400/404), or could not be reached."""
+
+
+class ResponseTooLarge(PoeWatchError):
+    """A body over the client's size caps: refused, never retried."""
+
+
+class _DeadlineExceeded(Exception):
+    pass
 
 
 class PoeWatchUnavailable(PoeWatchError):
@@ -73,6 +86,9 @@ class PoeWatchClient(dg.ConfigurableResource):
     breaker_threshold: int = 5
     breaker_cooldown_seconds: float = 300.0
     breaker_state_path: str | None = None
+    max_body_bytes: int = 16 * 1024 * 1024  # as sent on the wire (a real /get is well under 1 MB)
+    max_decompressed_bytes: int = 32 * 1024 * 1024  # after Content-Encoding (gzip/deflate) is undone
+    request_deadline_seconds: float = 60.0  # one attempt, from connecting to the last byte of the body
 
     @property
     def breaker(self) -> CircuitBreaker:
@@ -135,28 +151,58 @@ class PoeWatchClient(dg.ConfigurableResource):
         """(Fetched, None) on success, else (what went wrong, Retry-After seconds or None).
 
         Raises PoeWatchError on answers no retry can fix (4xx other than 403/429)."""
+        deadline = time.monotonic() + self.request_deadline_seconds
         try:
-            response = requests.get(
+            with requests.get(
                 url, params=params, headers={"User-Agent": self.user_agent, "Accept": "application/json"},
-                timeout=(self.connect_timeout_seconds, self.read_timeout_seconds),
-            )
+                timeout=(self.connect_timeout_seconds, min(self.read_timeout_seconds, self.request_deadline_seconds)),
+                stream=True,
+            ) as response:
+                if response.status_code in RETRY_STATUSES:
+                    return (f"HTTP {response.status_code} {response.reason}",
+                            _retry_after(response.headers.get("Retry-After")))
+                body = self._read_body(response, deadline)
+        except _DeadlineExceeded:
+            return f"deadline of {self.request_deadline_seconds:g} s passed before the body was read", None
         except requests.Timeout as exc:
             return f"timeout ({type(exc).__name__})", None
         except requests.ConnectionError as exc:
             return f"connection error ({type(exc).__name__}: {str(exc)[:100]})", None
-        except requests.RequestException as exc:  # e.g. ChunkedEncodingError on a dropped connection
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:  # e.g. a dropped connection
             return f"broken response ({type(exc).__name__}: {str(exc)[:100]})", None
-        if response.status_code in RETRY_STATUSES:
-            return f"HTTP {response.status_code} {response.reason}", _retry_after(response.headers.get("Retry-After"))
         if response.status_code >= 400:
             raise PoeWatchError(f"POE Watch {response.url} answered HTTP {response.status_code} {response.reason}: "
-                                f"{response.text[:200]!r} (not retried)")
+                                f"{body[:200].decode('utf-8', 'replace')!r} (not retried)")
         try:
-            data = decode_json(response.content, response.headers.get("Content-Type"))
+            data = decode_json(body, response.headers.get("Content-Type"))
         except PayloadError as exc:
             return str(exc), None
-        return Fetched(url=response.url, body=response.content, data=data, fetched_at=datetime.now(UTC),
+        return Fetched(url=response.url, body=body, data=data, fetched_at=datetime.now(UTC),
                        attempts=0, seconds=0.0), None
+
+    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
+        """The decoded body, read in small steps under the size caps and the attempt's deadline."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise ResponseTooLarge(f"POE Watch {response.url}: body exceeds {self.max_body_bytes} bytes "
+                                   f"(Content-Length {declared}); refused")
+        raw, parts, size = response.raw, [], 0
+        while True:
+            if time.monotonic() > deadline:
+                raise _DeadlineExceeded()
+            # read1 returns what one socket read brings (a dripping server cannot make it wait for a full block)
+            # and inflates at most 64 KiB of it (urllib3 >= 2.6 bounds decompression by the amount asked for).
+            chunk = raw.read1(64 * 1024, decode_content=True)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > self.max_decompressed_bytes:
+                raise ResponseTooLarge(f"POE Watch {response.url}: decompressed body exceeds "
+                                       f"{self.max_decompressed_bytes} bytes; refused")
+            if raw.tell() > self.max_body_bytes:
+                raise ResponseTooLarge(f"POE Watch {response.url}: body exceeds {self.max_body_bytes} bytes; refused")
+            parts.append(chunk)
+        return b"".join(parts)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float | None:
         backoff = min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))

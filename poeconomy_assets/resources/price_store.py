@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
+from poeconomy_assets.core.ingest.currency_names import FORBIDDEN_IN_NAMES, MAX_NAME_LENGTH
 from poeconomy_assets.core.schemas import DAILY_COLUMNS, SNAPSHOT_COLUMNS
 
 SNAPSHOT_KEY = ("league", "currency", "snapshot_at")
@@ -34,6 +35,16 @@ NOT_NULL = (
     "payload_hash",
 )
 NOT_EMPTY = ("league", "currency", "category")
+
+
+@dataclass(frozen=True)
+class RawPayload:
+    """A raw API response to archive with the rows parsed from it."""
+
+    league: str
+    category: str
+    fetched_at: datetime
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,8 @@ def _first_bad(indexed: pl.DataFrame, condition: pl.Expr, column: str, problem: 
     bad = indexed.filter(condition)
     if bad.height:
         value = bad[column][0]
+        if isinstance(value, str) and len(value) > 60:
+            value = value[:60] + f"… ({len(value)} characters)"
         shown = f"{column} = {value!r}" if value is not None else column
         raise ValueError(f"snapshot row {bad['row'][0]}: column {shown} {problem} ({bad.height} rows)")
 
@@ -105,6 +118,11 @@ def validate_snapshots(rows: pl.DataFrame) -> pl.DataFrame:
         _first_bad(indexed, pl.col(column).is_null(), column, "is null")
     for column in NOT_EMPTY:
         _first_bad(indexed, pl.col(column).str.strip_chars() == "", column, "is empty")
+        # Refused here, before any database: PostgreSQL rejects NUL with a raw error, SQLite stores it.
+        _first_bad(indexed, pl.col(column).str.len_chars() > MAX_NAME_LENGTH, column,
+                   f"is longer than {MAX_NAME_LENGTH} characters")
+        _first_bad(indexed, pl.col(column).str.contains(FORBIDDEN_IN_NAMES.pattern), column,
+                   "holds a NUL, control or bidi character")
     _first_bad(
         indexed,
         ~(pl.col("mean_chaos").is_finite() & (pl.col("mean_chaos") > 0)),
@@ -169,9 +187,23 @@ class PriceStore(dg.ConfigurableResource, ABC):
         self.ensure_schema()
         return self._insert_snapshots(rows, before_commit)
 
+    def store_payloads_and_snapshots(
+        self, payloads: list[RawPayload], rows: pl.DataFrame, *, before_commit: Callable[[], None] | None = None
+    ) -> int:
+        """Archive ``payloads`` and insert ``rows`` (as ``upsert_snapshots``) in ONE transaction; returns rows
+        inserted. A payload is only ever recorded as processed together with its rows: if the write fails,
+        neither is stored and the next run sees the payload as new."""
+        rows = validate_snapshots(rows)
+        self.ensure_schema()
+        prepared = [(p.league, p.category, self._timestamp(p.fetched_at, "fetched_at"), payload_hash(p.body),
+                     compress(p.body)) for p in payloads]
+        return self._insert_snapshots(rows, before_commit, prepared)
+
     @abstractmethod
-    def _insert_snapshots(self, rows: pl.DataFrame, before_commit: Callable[[], None] | None) -> int:
-        """``upsert_snapshots`` on validated rows, the schema in place."""
+    def _insert_snapshots(self, rows: pl.DataFrame, before_commit: Callable[[], None] | None,
+                          payloads: Sequence[tuple] = ()) -> int:
+        """``upsert_snapshots`` on validated rows, the schema in place; in the same transaction, first insert
+        ``payloads`` (league, category, fetched_at, sha256, gzip body) into the payload archive."""
 
     def archive_payload(self, league: str, category: str, fetched_at: datetime, body: bytes) -> PayloadRecord:
         """Keep the raw response (gzip) with its sha256; says whether it equals the previous one."""

@@ -112,7 +112,8 @@ class PostgresPriceStore(PriceStore):
             cursor.execute(self._q("SELECT COALESCE(MAX(version), 0) FROM {s}.schema_version"))
             return cursor.fetchone()[0]
 
-    def _insert_snapshots(self, rows: pl.DataFrame, before_commit: Callable[[], None] | None) -> int:
+    def _insert_snapshots(self, rows: pl.DataFrame, before_commit: Callable[[], None] | None,
+                          payloads: Sequence[tuple] = ()) -> int:
         buffer = io.BytesIO()
         rows.with_columns(pl.col("snapshot_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ")).write_csv(
             buffer, include_header=False
@@ -120,6 +121,15 @@ class PostgresPriceStore(PriceStore):
         buffer.seek(0)
         columns = sql.SQL(", ").join(map(sql.Identifier, SNAPSHOT_COLUMNS))
         with self._transaction() as cursor:
+            for league, category, fetched_at, digest, body_gzip in payloads:  # archived only with the rows
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.db_schema}/{league}/{category}",)
+                )
+                cursor.execute(
+                    self._q("INSERT INTO {s}.payloads (league, category, fetched_at, content_hash, body_gzip) "
+                            "VALUES (%s, %s, %s, %s, %s)"),
+                    (league, category, fetched_at, digest, psycopg2.Binary(body_gzip)),
+                )
             cursor.execute(self._q("CREATE TEMP TABLE incoming (LIKE {s}.snapshots) ON COMMIT DROP"))
             cursor.copy_expert(
                 sql.SQL("COPY incoming ({}) FROM STDIN WITH (FORMAT csv)").format(columns), buffer

@@ -70,10 +70,13 @@ class EmbeddedPriceStore(PriceStore):
 
     path: str
 
+    def _sqlite_connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        connection = self._sqlite_connect()
         try:
             if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 _enable_wal(connection)
@@ -119,15 +122,22 @@ class EmbeddedPriceStore(PriceStore):
                 return 0
             return connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
 
-    def _insert_snapshots(self, rows: pl.DataFrame, before_commit: Callable[[], None] | None) -> int:
+    def _insert_snapshots(self, rows: pl.DataFrame, before_commit: Callable[[], None] | None,
+                          payloads: Sequence[tuple] = ()) -> int:
         records = [(*r[:4], _iso(r[4]), *r[5:9], int(r[9]), r[10]) for r in snapshot_records(rows)]
         placeholders = ", ".join("?" * len(SNAPSHOT_COLUMNS))
         with self._transaction() as connection:
-            before = connection.total_changes
             connection.executemany(
-                f"INSERT INTO snapshots ({', '.join(SNAPSHOT_COLUMNS)}) VALUES ({placeholders}) ON CONFLICT DO NOTHING",
-                records,
+                "INSERT INTO payloads (league, category, fetched_at, content_hash, body_gzip) VALUES (?, ?, ?, ?, ?)",
+                payloads,
             )
+            before = connection.total_changes
+            if records:
+                connection.executemany(
+                    f"INSERT INTO snapshots ({', '.join(SNAPSHOT_COLUMNS)}) VALUES ({placeholders}) "
+                    "ON CONFLICT DO NOTHING",
+                    records,
+                )
             inserted = connection.total_changes - before
             if before_commit:
                 before_commit()

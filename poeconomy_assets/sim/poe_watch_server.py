@@ -11,9 +11,18 @@ faults, request counts); ``POST /_control`` with a JSON object changes it at run
 
 A fault applies to the API endpoints (optionally only those starting with ``path``), ``times`` requests
 in a row (null: until cleared), after letting ``after`` requests through.
+
+``/_control`` is guarded: every request needs the header ``X-Control-Token`` (the token is
+``POECONOMY_CONTROL_TOKEN`` when set, else generated and printed by ``poeconomy serve-api``); ``leagues_file`` is
+a file inside the ``fixtures_dir`` given at start (none given: no file is ever read); every value is validated
+before any state changes (one bad value and nothing is applied); a malformed body gets 400, a body over 64 KiB 413.
 """
 
+import hmac
 import json
+import math
+import os
+import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -23,6 +32,10 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, urlparse
 
+CONTROL_TOKEN_ENV = "POECONOMY_CONTROL_TOKEN"
+MAX_CONTROL_BODY = 64 * 1024
+CONTROL_KEYS = ("fault", "clear_faults", "advance_seconds", "now", "speed", "leagues", "leagues_file",
+                "recompute_seconds")
 FAULT_KINDS = ("latency", "429", "403", "500", "503", "malformed", "html", "empty", "null", "object", "drop")
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>cloudflare</body></html>"
 
@@ -39,7 +52,29 @@ class Fault:
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; one of {FAULT_KINDS}")
+        if self.times is not None:
+            self.times = int(_number(self.times, "fault.times", 0, 1e9, integer=True))
+        if self.retry_after is not None:
+            self.retry_after = _number(self.retry_after, "fault.retry_after", 0, 3600)
+        self.latency = _number(self.latency, "fault.latency", 0, 600)
+        self.after = int(_number(self.after, "fault.after", 0, 1e9, integer=True))
+        if self.path is not None and not isinstance(self.path, str):
+            raise ValueError(f"fault.path must be a string, not {self.path!r}")
 
+
+class ControlError(ValueError):
+    """A control request that is refused; nothing of it was applied."""
+
+
+def _number(value: Any, name: str, low: float, high: float, integer: bool = False) -> float:
+    """``value`` as a finite number in [low, high] (an int when ``integer``), else ControlError."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ControlError(f"{name} must be a finite number, not {value!r}")
+    if integer and value != int(value):
+        raise ControlError(f"{name} must be a whole number, not {value!r}")
+    if not low <= value <= high:
+        raise ControlError(f"{name} = {value!r} is outside [{low:g}, {high:g}]")
+    return float(value)
 
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -65,8 +100,10 @@ class PoeWatchServer:
     """The server and its state; ``with PoeWatchServer(market) as server: server.url``."""
 
     def __init__(self, market: Any, now: datetime | None = None, speed: float = 0.0, host: str = "127.0.0.1",
-                 port: int = 0):
+                 port: int = 0, fixtures_dir: Path | None = None, control_token: str | None = None):
         self.market = market
+        self.fixtures_dir = Path(fixtures_dir).resolve() if fixtures_dir else None
+        self.control_token = control_token or os.environ.get(CONTROL_TOKEN_ENV) or secrets.token_urlsafe(24)
         self.clock = SimClock(now or datetime.now(UTC), speed)
         self.faults: list[Fault] = []
         self.requests: dict[str, int] = {}
@@ -110,24 +147,86 @@ class PoeWatchServer:
                     "faults": [asdict(f) for f in self.faults], "requests": dict(self.requests),
                     "user_agents": sorted(self.user_agents)}
 
-    def control(self, change: dict) -> dict:
-        """Apply one control object (see the module docstring); returns the new state."""
+    def token_ok(self, given: str | None) -> bool:
+        return bool(given) and hmac.compare_digest(given.encode(), self.control_token.encode())
+
+    def _validated(self, change: Any) -> dict:
+        """Every value of a control object checked and converted; raises ControlError before anything changes."""
+        if not isinstance(change, dict):
+            raise ControlError(f"the control body must be a JSON object, not {type(change).__name__}")
+        unknown = sorted(set(change) - set(CONTROL_KEYS))
+        if unknown:
+            raise ControlError(f"unknown control key(s) {unknown}; known: {list(CONTROL_KEYS)}")
+        out: dict[str, Any] = {}
+        if "clear_faults" in change:
+            if not isinstance(change["clear_faults"], bool):
+                raise ControlError("clear_faults must be true or false")
+            out["clear_faults"] = change["clear_faults"]
+        if "fault" in change:
+            if not isinstance(change["fault"], dict):
+                raise ControlError("fault must be an object, e.g. {\"kind\": \"429\"}")
+            try:
+                out["fault"] = Fault(**change["fault"])
+            except TypeError as exc:
+                raise ControlError(f"fault: {exc}") from None
+        if "now" in change:
+            try:
+                now = datetime.fromisoformat(change["now"]) if isinstance(change["now"], str) else None
+            except ValueError:
+                now = None
+            if now is None or now.tzinfo is None:
+                raise ControlError(f"now must be an ISO-8601 time with a timezone, not {change['now']!r}")
+            out["now"] = now
+        if "speed" in change:
+            out["speed"] = _number(change["speed"], "speed", 0, 1e6)
+        if "advance_seconds" in change:
+            out["advance_seconds"] = _number(change["advance_seconds"], "advance_seconds", 0, 10 * 365 * 86400)
+        if "recompute_seconds" in change:
+            out["recompute_seconds"] = int(_number(change["recompute_seconds"], "recompute_seconds", 1, 1e7,
+                                                   integer=True))
+        if "leagues" in change:
+            out["leagues"] = self._league_list(change["leagues"], "leagues")
+        if "leagues_file" in change:
+            out["leagues"] = self._league_list(self._read_fixture(change["leagues_file"]), "leagues_file")
+        return out
+
+    def _read_fixture(self, name: Any) -> Any:
+        if self.fixtures_dir is None:
+            raise ControlError("leagues_file is disabled: the server was started without a fixtures folder")
+        if not isinstance(name, str) or not name:
+            raise ControlError("leagues_file must be a file name in the fixtures folder")
+        path = (self.fixtures_dir / name).resolve()
+        if not path.is_relative_to(self.fixtures_dir) or not path.is_file():
+            raise ControlError(f"leagues_file {name!r} is not a file inside the fixtures folder {self.fixtures_dir}")
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ControlError(f"leagues_file {name!r} is not readable JSON: {exc}") from None
+
+    @staticmethod
+    def _league_list(value: Any, name: str) -> list:
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise ControlError(f"{name} must be a JSON list of league objects")
+        return value
+
+    def control(self, change: Any) -> dict:
+        """Apply one control object (see the module docstring) all or nothing; returns the new state.
+
+        Raises ControlError (nothing applied) when any value is invalid."""
+        valid = self._validated(change)
         with self._lock:
-            if change.get("clear_faults"):
+            if valid.get("clear_faults"):
                 self.faults.clear()
-            if "fault" in change:
-                self.faults.append(Fault(**change["fault"]))
-            if "now" in change or "speed" in change:
-                now = datetime.fromisoformat(change["now"]) if "now" in change else None
-                self.clock.set(now, change.get("speed"))
-            if "advance_seconds" in change:
-                self.clock.set(self.clock.now() + timedelta(seconds=float(change["advance_seconds"])))
-            if "leagues_file" in change:
-                self.market.league_list = json.loads(Path(change["leagues_file"]).read_text())
-            if "leagues" in change:
-                self.market.league_list = list(change["leagues"])
-            if "recompute_seconds" in change:
-                self.market.recompute_seconds = int(change["recompute_seconds"])
+            if "fault" in valid:
+                self.faults.append(valid["fault"])
+            if "now" in valid or "speed" in valid:
+                self.clock.set(valid.get("now"), valid.get("speed"))
+            if "advance_seconds" in valid:
+                self.clock.set(self.clock.now() + timedelta(seconds=valid["advance_seconds"]))
+            if "leagues" in valid:
+                self.market.league_list = valid["leagues"]
+            if "recompute_seconds" in valid:
+                self.market.recompute_seconds = valid["recompute_seconds"]
         return self.state()
 
     def take_fault(self, path: str) -> Fault | None:
@@ -193,7 +292,8 @@ def _handler_for(server: PoeWatchServer) -> type[BaseHTTPRequestHandler]:
             parsed = urlparse(self.path)
             server.count(parsed.path, self.headers.get("User-Agent", ""))
             if parsed.path == "/_control":
-                self._send(200, json.dumps(server.state()).encode())
+                if self._authorized():
+                    self._send(200, json.dumps(server.state()).encode())
                 return
             fault = server.take_fault(parsed.path)
             if fault and self._fault(fault):
@@ -206,11 +306,31 @@ def _handler_for(server: PoeWatchServer) -> type[BaseHTTPRequestHandler]:
             if parsed.path != "/_control":
                 self._send(405, b'{"error": "method not allowed"}')
                 return
+            if not self._authorized():
+                return
+            length = self.headers.get("Content-Length") or "0"
+            if not length.isdigit():
+                self._send(400, json.dumps({"error": f"bad Content-Length {length[:40]!r}"}).encode())
+                return
+            if int(length) > MAX_CONTROL_BODY:
+                self.close_connection = True
+                self._send(413, json.dumps({"error": f"control body over {MAX_CONTROL_BODY} bytes"}).encode())
+                return
             try:
-                change = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                change = json.loads(self.rfile.read(int(length)).decode("utf-8") or "{}")
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                self._send(400, json.dumps({"error": f"the body is not JSON: {exc}"}).encode())
+                return
+            try:
                 self._send(200, json.dumps(server.control(change)).encode())
-            except (ValueError, TypeError, KeyError, OSError) as exc:
+            except ValueError as exc:  # ControlError and Fault's own checks: nothing was applied
                 self._send(400, json.dumps({"error": str(exc)}).encode())
+
+        def _authorized(self) -> bool:
+            if server.token_ok(self.headers.get("X-Control-Token")):
+                return True
+            self._send(403, b'{"error": "missing or wrong X-Control-Token header (the control token)"}')
+            return False
 
         def _fault(self, fault: Fault) -> bool:
             """Apply a fault; True when it answered (or dropped) the request."""

@@ -7,7 +7,6 @@ import polars as pl
 import pytest
 
 from poeconomy_assets.cli import main
-from poeconomy_assets.commands.report import REPORT_ASSET
 from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.defs.resources import build_resources
 
@@ -20,17 +19,19 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A POECONOMY_HOME holding one league's report, written by the stores the investment_report asset uses."""
     monkeypatch.setenv("POECONOMY_HOME", str(tmp_path))
     monkeypatch.delenv("POECONOMY_PRICE_STORE_URL", raising=False)
-    resources = build_resources(tmp_path)
-    resources["io_manager"].store(REPORT_ASSET, key_from_name(LEAGUE), RANKING)
-    resources["report_store"].write(LEAGUE, "html", "<html>the report</html>")
+    store = build_resources(tmp_path)["report_store"]
+    store.write(LEAGUE, "html", "<html>the report</html>")
+    store.write(LEAGUE, "json", json.dumps({"league": LEAGUE, "currencies": RANKING.to_dicts()}))
+    store.write(LEAGUE, "csv", f"# league: {json.dumps(LEAGUE)}\n" + RANKING.write_csv())
     return tmp_path
 
 
 def test_csv_json_and_html_on_standard_output(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "--league", LEAGUE]) == 0
-    assert pl.read_csv(capsys.readouterr().out.encode()).equals(RANKING)
+    assert pl.read_csv(capsys.readouterr().out.encode(), comment_prefix="#").equals(RANKING)
     assert main(["report", "--league", LEAGUE, "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out) == RANKING.to_dicts()
+    document = json.loads(capsys.readouterr().out)
+    assert document["league"] == LEAGUE and document["currencies"] == RANKING.to_dicts()
     assert main(["report", "--league", LEAGUE, "--format", "html"]) == 0
     assert capsys.readouterr().out == "<html>the report</html>"
 
@@ -38,7 +39,7 @@ def test_csv_json_and_html_on_standard_output(home: Path, capsys: pytest.Capture
 def test_out_writes_a_file(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report.csv"
     assert main(["report", "--league", LEAGUE, "--out", str(out)]) == 0
-    assert pl.read_csv(out).equals(RANKING)
+    assert pl.read_csv(out, comment_prefix="#").equals(RANKING)
     assert capsys.readouterr().out == ""
 
 

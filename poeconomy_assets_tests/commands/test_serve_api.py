@@ -22,14 +22,17 @@ def test_serve_api_serves_leagues_items_and_faults() -> None:
     try:
         first = process.stdout.readline()
         url = re.search(r"at (http://127\.0\.0\.1:\d+)", first).group(1)
+        process.stdout.readline()
+        token = re.search(r"control token: (\S+)", process.stdout.readline()).group(1)
         leagues = requests.get(f"{url}/leagues", timeout=5).json()
         assert [lg["name"] for lg in leagues][:2] == ["Settlers", "Hardcore Settlers"]
         items = requests.get(f"{url}/get", params={"league": "Settlers", "category": "currency"}, timeout=5).json()
         assert {i["name"] for i in items} >= {"Divine Orb", "Exalted Orb"} and all(i["mean"] > 0 for i in items)
         history = requests.get(f"{url}/history", params={"league": "Settlers", "id": 1}, timeout=5).json()
         assert len(history) == 9 and history[0]["date"].startswith("2024-07-26")
-        control = requests.post(f"{url}/_control", data=json.dumps({"fault": {"kind": "429", "retry_after": 7}}),
-                                timeout=5)
+        fault = json.dumps({"fault": {"kind": "429", "retry_after": 7}})
+        assert requests.post(f"{url}/_control", data=fault, timeout=5).status_code == 403  # no token
+        control = requests.post(f"{url}/_control", data=fault, headers={"X-Control-Token": token}, timeout=5)
         assert control.json()["faults"][0]["kind"] == "429"
         throttled = requests.get(f"{url}/leagues", timeout=5)
         assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "7"

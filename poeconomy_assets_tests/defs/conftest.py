@@ -13,7 +13,7 @@ from poeconomy_assets.demo.graph_runner import GraphRun, materialize_graph
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
 SMALL_MARKET = SimulationConfig(n_leagues=3, n_currencies=4, seed=11, min_days=40, max_days=50)
-TEST_PROFILE = {"ops": {"price_models": {"config": {"profile": "test"}}}}
+TEST_PROFILE = {"ops": {"pooled_models": {"config": {"profile": "test"}}, "price_models": {"config": {"profile": "test"}}}}
 
 
 @dataclass
@@ -43,13 +43,20 @@ LIVE_PAST = SimulationConfig(n_leagues=3, n_currencies=2, seed=13, min_days=30, 
 @dataclass
 class Live:
     home: Path
-    defs: dg.Definitions
+    resources: dict
     instance: dg.DagsterInstance
     server: object  # PoeWatchServer
     tmp: Path
 
+    @property
+    def defs(self) -> dg.Definitions:
+        """The graph with the live clock frozen at the server's simulated time (tests move both together)."""
+        from poeconomy_assets.resources.live_clock import LiveClock
+
+        return build_defs({**self.resources, "live_clock": LiveClock.frozen(self.server.clock.now())})
+
     def store(self):
-        return self.defs.resources["price_store"]
+        return self.resources["price_store"]
 
 
 @pytest.fixture
@@ -60,8 +67,9 @@ def live(tmp_path: Path, poe_watch_server) -> Iterator[Live]:
     dumps, home = tmp_path / "dumps", tmp_path / "home"
     write_dumps(LIVE_PAST, dumps)
     client = fast_client(poe_watch_server.url, tmp_path, read_timeout_seconds=2.0)
-    defs = build_defs(build_resources(home, dumps, poe_watch=client))
+    resources = build_resources(home, dumps, poe_watch=client)
     (tmp_path / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
-        assert defs.resolve_job_def("history_job").execute_in_process(instance=instance).success
-        yield Live(home, defs, instance, poe_watch_server, tmp_path)
+        live = Live(home, resources, instance, poe_watch_server, tmp_path)
+        assert live.defs.resolve_job_def("history_job").execute_in_process(instance=instance).success
+        yield live

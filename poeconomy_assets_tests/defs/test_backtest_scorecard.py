@@ -1,9 +1,11 @@
 """backtest_scorecard: the latest league held out, scored with coverage, shown with a chart."""
 
+import json
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from poeconomy_assets.core.ingest.dumps import read_dump_dir
 from poeconomy_assets.core.keys import key_from_name
@@ -41,5 +43,12 @@ def test_backtest_scorecard_holds_out_the_latest_league(tmp_path: Path) -> None:
     assert 0.0 < one_day["coverage_80"] <= one_day["coverage_95"] <= 1.0
     assert set(one_day["per_currency"]) == set(prices["currency"].unique())
     assert metadata["chart"].value.startswith("![backtest scorecard](data:image/png;base64,")
-    assert metadata["mase_1d"].value == round(one_day["mase"], 4)  # rounded for the reader
+    assert metadata["mase_1d"].value == pytest.approx(one_day["mase"], rel=1e-3)  # rounded to 4 digits
+    strategy = card["strategy"]  # following the report on the held-out league, day by day at 1d
+    assert strategy["horizon"] == "1d" and strategy["hold_chaos_return"] == 0.0 and strategy["periods"] > 20
+    assert metadata["strategy_trades"].value == strategy["trades"]
+    assert "holding chaos" in metadata["track_record"].value
+    assert isinstance(metadata["strategy_curve"], dg.TableMetadataValue)
+    stored = json.loads((home / "reports" / f"{key_from_name('Track record')}.json").read_text())
+    assert stored["test_league"] == latest and stored["strategy"]["trades"] == strategy["trades"]
     assert pl.DataFrame(card["horizons"]["1d"]["per_currency"]).width == 2

@@ -4,6 +4,7 @@ currency × horizon partitions, against a real (temporary) Dagster instance."""
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import polars as pl
 import pytest
 
@@ -20,9 +21,11 @@ MARKET = SimulationConfig(n_leagues=1, n_currencies=4, seed=5, min_days=50, max_
                           late_share=0.0)
 
 
-def _write_inputs(home: Path, bad: set[tuple[str, str]]) -> tuple[str, list[str]]:
-    """daily_prices and price_forecasts files as the graph writes them; forecasts are exact with a 2% band,
-    except the (currency, horizon) pairs in ``bad``: 40% too high."""
+def _write_inputs(home: Path, bad: set[tuple[str, str]],
+                  wide: set[tuple[str, str]] = frozenset()) -> tuple[str, list[str]]:
+    """daily_prices and price_forecasts files as the graph writes them; forecasts are exact with a 2% band
+    that misses one day in five (about 80% coverage, as calibrated bands should), except the (currency,
+    horizon) pairs in ``bad``: 40% too high, and in ``wide``: a band that never misses (too wide)."""
     prices = simulate_prices(MARKET).select(pl.col("League").alias("league"), pl.col("Get").alias("currency"),
                                             pl.col("Date").alias("date"), pl.col("Value").alias("price_chaos"))
     league = prices["league"][0]
@@ -36,17 +39,20 @@ def _write_inputs(home: Path, bad: set[tuple[str, str]]) -> tuple[str, list[str]
             future = own.select((pl.col("date") - pl.duration(days=days)).alias("date"), pl.col("price_chaos").alias("f"))
             rows = own.join(future, on="date", how="left").with_columns(pl.col("f").fill_null(pl.col("price_chaos")))
             point = rows["f"].to_numpy() * (1.4 if (currency, horizon) in bad else 1.0)
+            miss = (np.arange(point.size) % 5 == 0) & ((currency, horizon) not in wide)
+            center = np.where(miss, point * 1.03, point)  # the band around 3% too high: the outcome is outside
             frame = rows.select("league", "currency", pl.col("date").alias("as_of"), "price_chaos").with_columns(
-                horizon=pl.lit(horizon), forecast_source=pl.lit("model"), forecast_chaos=point,
-                lower_80=point * 0.98, upper_80=point * 1.02, lower_95=point * 0.97, upper_95=point * 1.03)
+                horizon=pl.lit(horizon), forecast_source=pl.lit("model"), forecast_chaos=center,
+                lower_80=center * 0.98, upper_80=center * 1.02, lower_95=center * 0.97, upper_95=center * 1.03)
             path = data / "price_forecasts" / key_from_name(currency) / f"{horizon}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
             frame.write_parquet(path)
     return league, currencies
 
 
-def _score(tmp_path: Path, instance: dg.DagsterInstance, bad: set[tuple[str, str]]) -> dg.ExecuteInProcessResult:
-    league, currencies = _write_inputs(tmp_path / "home", bad)
+def _score(tmp_path: Path, instance: dg.DagsterInstance, bad: set[tuple[str, str]],
+           wide: set[tuple[str, str]] = frozenset()) -> dg.ExecuteInProcessResult:
+    league, currencies = _write_inputs(tmp_path / "home", bad, wide)
     register_partitions(instance, [league], currencies)
     return dg.materialize(dg.load_assets_from_modules(ASSET_MODULES), selection=["forecast_scorecard"],
                           resources=build_resources(tmp_path / "home", tmp_path / "dumps"), instance=instance)
@@ -86,6 +92,24 @@ def test_sensor_requests_retraining_of_the_drifting_partitions(tmp_path: Path, i
 
     again = drift_sensor.evaluate_tick(_context(instance, tick.cursor))
     assert not again.run_requests, "the same check evaluation is handled once"
+
+
+def test_over_wide_bands_fire_the_check_and_the_sensor(tmp_path: Path, instance: dg.DagsterInstance) -> None:
+    """Bands that hold every outcome (100% > 90%) are a calibration failure too: the check names them as
+    too wide and the sensor asks for their retraining; the calibrated pairs beside them pass."""
+    _, currencies = _write_inputs(tmp_path / "probe", set())
+    wide = {(currencies[0], "3d"), (currencies[1], "1d")}
+    result = _score(tmp_path, instance, bad=set(), wide=wide)
+    evaluation = result.get_asset_check_evaluations()[0]
+    assert not evaluation.passed
+    expected = {str(currency_horizon_key(c, h)) for c, h in wide}
+    assert set(evaluation.metadata["drifting_partitions"].value) == expected
+    assert "too wide" in evaluation.metadata["reasons"].value and "too narrow" not in evaluation.metadata["reasons"].value
+    card = pl.read_parquet(tmp_path / "home" / "data" / "forecast_scorecard" / "__all__.parquet")
+    assert set(card.filter(pl.col("bands") == "too wide").select("currency", "horizon").rows()) == wide
+    assert card.filter(pl.col("bands") != "too wide")["coverage_80"].max() <= 0.9
+    tick = drift_sensor.evaluate_tick(_context(instance))
+    assert {r.partition_key for r in tick.run_requests} == expected
 
 
 def test_no_drift_no_request(tmp_path: Path, instance: dg.DagsterInstance) -> None:

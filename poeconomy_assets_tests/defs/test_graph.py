@@ -8,7 +8,7 @@ import polars as pl
 
 from poeconomy_assets.core.ingest.dumps import read_dump_dir
 from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.core.schemas import HORIZONS
+from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
 
 from .conftest import SMALL_MARKET, Materialized
 
@@ -102,3 +102,40 @@ def test_model_metadata_compares_with_persistence(materialized_graph: Materializ
         for key, digits in (("mase", 4), ("mae_model", 6), ("mae_persistence", 6)):
             assert metadata[key].value == round(manifest["metrics"][key], digits), key
         assert "persistence" in metadata["model_vs_persistence"].value
+
+
+def test_every_forecast_of_the_demo_is_one_consistent_distribution(materialized_graph: Materialized) -> None:
+    """Every forecast the graph wrote (every currency, horizon and as-of date): quantiles in order, the 80%
+    band inside the 95% band, the median as the point forecast, P(up) on the side of the bands where the
+    price sits; and, as the report reads them (harmonized), no longer horizon surer than a shorter one."""
+    from poeconomy_assets.core.uncertainty.distribution import consistency_problems, harmonize_horizons
+
+    forecasts = pl.concat([pl.read_parquet(p) for p in
+                           (materialized_graph.home / "data" / "price_forecasts").rglob("*.parquet")])
+    assert forecasts.height > 100
+    assert consistency_problems(forecasts) == []
+    assert consistency_problems(harmonize_horizons(forecasts, HORIZON_DAYS), HORIZON_DAYS) == []
+
+
+def test_report_exports_and_ui_explain_their_numbers(materialized_graph: Materialized) -> None:
+    import json
+
+    from poeconomy_assets.core.report.glossary import GLOSSARY
+
+    reports = materialized_graph.home / "reports"
+    for page in reports.glob("*.html"):
+        document = json.loads(page.with_suffix(".json").read_text())
+        assert set(document["glossary"]) == set(GLOSSARY) and document["divine_chaos"] > 0
+        assert document["as_of"] and document["league"] and isinstance(document["currencies"][0]["price_chaos"], float)
+        csv = page.with_suffix(".csv").read_text()
+        assert "# league:" in csv and "# P(gain):" in csv
+        assert "Glossary" in page.read_text()
+    record = materialized_graph.instance.fetch_materializations(dg.AssetKey("investment_report"), limit=1).records[0]
+    metadata = record.asset_materialization.metadata
+    glossary = metadata["glossary"].value
+    assert {r.data["term"] for r in glossary.records} == set(GLOSSARY)
+    assert metadata["decision"].value and isinstance(metadata["top_currencies"], dg.TableMetadataValue)
+    forecast = materialized_graph.instance.fetch_materializations(dg.AssetKey("price_forecasts"), limit=1).records[0]
+    forecast_metadata = forecast.asset_materialization.metadata
+    assert isinstance(forecast_metadata["forecast_fan"], dg.TableMetadataValue)
+    assert forecast_metadata["fan_chart"].value.startswith("![forecast fan](data:image/png;base64,")

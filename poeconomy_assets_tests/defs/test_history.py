@@ -6,6 +6,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.resources import build_resources
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
@@ -64,3 +65,18 @@ def test_bad_rows_are_quarantined_and_counted_not_dropped(setup) -> None:
     assert "Extra.currency.csv" in quarantine and "Value" in quarantine and "Confidence" in quarantine
     extra = _stored(home).filter(pl.col("league") == "Extra")
     assert extra.height == 1 and extra["price_chaos"].to_list() == [100.0]
+
+
+def test_items_without_enough_history_get_no_partition_and_are_listed_with_the_reason(setup) -> None:
+    """An item priced on 3 days is kept in the history (market-wide features read it) but gets no partition."""
+    dumps, home, defs, instance = setup
+    (dumps / "Extra.currency.csv").write_text("League;Date;Get;Pay;Value;Confidence\n" + "".join(
+        f"Extra;2030-01-0{d};Rare Shard;Chaos Orb;{d};Low\n" for d in range(1, 4)))
+    result = _import(defs, instance)
+    assert result.success
+    metadata = result.asset_materializations_for_node("poe_ninja_history")[0].metadata
+    assert metadata["items_skipped"].value == 1 and metadata["items_forecast"].value == MARKET.n_currencies
+    assert "Rare Shard" in metadata["items_skipped_reasons"].value and "only 3 priced days" in \
+        metadata["items_skipped_reasons"].value
+    assert key_from_name("Rare Shard") not in instance.get_dynamic_partitions("currency")
+    assert _stored(home).filter(pl.col("currency") == "Rare Shard").height == 3

@@ -7,7 +7,6 @@ import polars as pl
 import pytest
 
 from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.definitions import build_defs
 
 from ..conftest import fast_client
 from .conftest import Live
@@ -46,10 +45,10 @@ def _assert_clean_store(live: Live, expected_rows: int) -> None:
 def test_rerunning_a_slot_adds_nothing_and_an_unchanged_payload_is_a_no_op(live: Live) -> None:
     first = _metadata(_ingest(live, SLOT))
     assert first["rows_inserted"] == N_ROWS and first["no_op"] is False
-    live.server.control({"advance_seconds": 300})  # prices recomputed: a different payload, same slot
+    live.server.control({"recompute_seconds": 60, "advance_seconds": 60})  # a different payload, same slot
     again = _metadata(_ingest(live, SLOT))
     assert again["rows_inserted"] == 0 and again["rows_already_stored"] == N_ROWS
-    unchanged = _metadata(_ingest(live, NEXT_SLOT))  # the server has not recomputed since
+    unchanged = _metadata(_ingest(live, SLOT))  # the server has not recomputed since
     assert unchanged["no_op"] is True and unchanged["rows_inserted"] == 0
     assert unchanged["unchanged_categories"] == "currency, fragment"
     _assert_clean_store(live, N_ROWS)
@@ -114,7 +113,7 @@ def test_no_data_and_wrong_shape_payloads(live: Live, kind: str) -> None:
 
 def test_circuit_breaker_opens_in_the_run_and_closes_after_cooldown(live: Live) -> None:
     client = fast_client(live.server.url, live.tmp, breaker_cooldown_seconds=4.0)
-    live.defs = build_defs({**live.defs.resources, "poe_watch": client})
+    live.resources = {**live.resources, "poe_watch": client}
     live.server.control({"fault": {"kind": "503", "times": None, "retry_after": 0.01}})
     first = _ingest(live, SLOT, raise_on_error=False)  # 3 failed attempts (threshold 5)
     second = _ingest(live, SLOT, raise_on_error=False)  # 2 more: the breaker opens
@@ -141,14 +140,15 @@ def test_rerun_and_partial_failure_on_the_postgres_store(live: Live, postgres_ur
     from poeconomy_assets.resources.price_store_postgres import PostgresPriceStore
 
     schema = f"test_ingest_{uuid.uuid4().hex[:10]}"
-    live.defs = build_defs({**live.defs.resources, "price_store": PostgresPriceStore(url=postgres_url, db_schema=schema)})
+    live.resources = {**live.resources, "price_store": PostgresPriceStore(url=postgres_url, db_schema=schema)}
     try:
         assert _metadata(_ingest(live, SLOT))["rows_inserted"] == N_ROWS
         live.server.control({"advance_seconds": 300, "fault": {"kind": "500", "times": None, "after": 1}})
         assert not _ingest(live, NEXT_SLOT, raise_on_error=False).success  # fragment fails: nothing written
         live.server.control({"clear_faults": True})
-        assert _metadata(_ingest(live, SLOT))["rows_inserted"] == 0  # same slot again
-        _assert_clean_store(live, N_ROWS)
+        assert _metadata(_ingest(live, NEXT_SLOT))["rows_inserted"] == N_ROWS  # the retry stores what is valid
+        assert _metadata(_ingest(live, NEXT_SLOT))["rows_inserted"] == 0  # same slot again
+        _assert_clean_store(live, 2 * N_ROWS)
     finally:
         with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
             cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

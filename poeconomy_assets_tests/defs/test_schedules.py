@@ -54,7 +54,8 @@ def test_weekly_retrain_requests_every_currency_and_horizon(instance: dg.Dagster
 
 def test_schedules_and_sensors_are_registered_and_switchable() -> None:
     defs = DEFS
-    assert {s.name for s in defs.schedules} == {"daily_refresh_schedule", "weekly_retrain_schedule"}
+    assert {s.name for s in defs.schedules} == {"daily_refresh_schedule", "weekly_pooled_retrain_schedule",
+                                                "weekly_retrain_schedule"}
     for schedule in defs.schedules:
         assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED  # switched on in the UI
     assert {"drift_sensor", "refresh_automation_sensor"} <= {s.name for s in defs.sensors}

@@ -3,101 +3,145 @@
 import json
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
-from dagster._core.test_utils import freeze_time  # Dagster's own clock control for sensor ticks
 
 from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.sensors import ingestion_sensor, new_league_sensor
-from poeconomy_assets.demo.graph_runner import materialize_subset
+from poeconomy_assets.demo.graph_runner import materialize_subset, ops_config
 
 from ..conftest import SPEC_FIXTURES, fast_client
 from .conftest import TEST_PROFILE, Live
 
-T0 = datetime(2026, 1, 5, 12, 0, 3, tzinfo=UTC)  # inside the 12:00 slot
 N_ROWS = 4
 
 
-def _tick(live: Live, sensor: dg.SensorDefinition, cursor: str | None, at: datetime | None = None):
-    context = dg.build_sensor_context(instance=live.instance, cursor=cursor, definitions=live.defs,
-                                      resources=live.defs.resources)
+def _tick(live: Live, sensor: dg.SensorDefinition, cursor: str | None):
+    """One tick at the server's simulated time (the live clock follows it)."""
+    defs = live.defs
+    context = dg.build_sensor_context(instance=live.instance, cursor=cursor, definitions=defs, resources=defs.resources)
     # The daemon validates run requests' partition keys against the instance; so must a test tick.
     with dg.partition_loading_context(dynamic_partitions_store=live.instance):
-        if at is None:
-            return sensor.evaluate_tick(context)
-        with freeze_time(at):
-            return sensor.evaluate_tick(context)
+        return sensor.evaluate_tick(context)
 
 
 def _execute(live: Live, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
     return live.defs.resolve_job_def("ingestion_job").execute_in_process(
         instance=live.instance, partition_key=request.partition_key, run_config=request.run_config,
-        tags=request.tags,
+        tags=request.tags, raise_on_error=False,
     )
 
 
-def test_ingestion_sensor_one_snapshot_per_slot_skips_in_flight_and_records_no_ops(live: Live) -> None:
+def _snapshots_metadata(result: dg.ExecuteInProcessResult) -> dict:
+    return {k: v.value for k, v in result.asset_materializations_for_node("poe_watch_snapshots")[0].metadata.items()}
+
+
+def _missed(request: dg.RunRequest) -> dict[str, str]:
+    return request.run_config["ops"]["poe_watch_snapshots"]["config"]["missed_slots"]
+
+
+def test_ingestion_sensor_hands_missed_slots_to_the_next_run_which_refills_or_records_them(live: Live) -> None:
+    # POE Watch recomputes hourly (the spec): every 5-minute payload within an hour is the same
+    live.server.control({"recompute_seconds": 3600, "now": "2025-06-20T12:00:03Z"})
+    live.resources = {**live.resources, "poe_watch": fast_client(live.server.url, live.tmp, read_timeout_seconds=2.0,
+                                                                 breaker_cooldown_seconds=60)}
     # before the league is a partition the sensor waits for new_league_sensor instead of failing runs
-    waiting = _tick(live, ingestion_sensor, None, T0)
+    waiting = _tick(live, ingestion_sensor, None)
     assert not waiting.run_requests and "waiting for new_league_sensor: Simulated" in waiting.skip_message
     live.instance.add_dynamic_partitions("league", ["Simulated"])
 
-    first = _tick(live, ingestion_sensor, waiting.cursor, T0)
+    first = _tick(live, ingestion_sensor, waiting.cursor)
     (request,) = first.run_requests
-    assert request.run_key == "Simulated@2026-01-05T12:00:00Z" and request.partition_key == "Simulated"
+    assert request.run_key == "Simulated@2025-06-20T12:00:00Z" and request.partition_key == "Simulated"
     assert json.loads(first.cursor)["leagues"] == ["Simulated"]  # Hardcore Simulated and Standard skipped
-    _execute(live, request)
+    assert _snapshots_metadata(_execute(live, request))["rows_inserted"] == N_ROWS
     # the same slot again: the same run key (the daemon launches a run key once) and nothing new stored
-    again = _tick(live, ingestion_sensor, first.cursor, T0 + timedelta(seconds=90))
+    again = _tick(live, ingestion_sensor, first.cursor)
     assert [r.run_key for r in again.run_requests] == [request.run_key]
-    assert _execute(live, again.run_requests[0]).asset_materializations_for_node("poe_watch_snapshots")[0] \
-        .metadata["rows_inserted"].value == 0
+    assert _snapshots_metadata(_execute(live, again.run_requests[0]))["rows_inserted"] == 0
 
-    # next slot: a slow run (the server answers after 1.5 s) is in flight while the sensor ticks again
+    # 12:05: a slow run (the server answers after 1.5 s) is in flight when the 12:10 tick comes
     live.server.control({"advance_seconds": 300, "fault": {"kind": "latency", "latency": 1.5, "times": 2}})
-    second = _tick(live, ingestion_sensor, first.cursor, T0 + timedelta(seconds=300))
+    second = _tick(live, ingestion_sensor, first.cursor)
     (slow,) = second.run_requests
     runner = threading.Thread(target=_execute, args=(live, slow))
     runner.start()
     try:
-        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        deadline = time.monotonic() + 20
         while not live.instance.get_run_records(dg.RunsFilter(job_name="ingestion_job",
                                                                 statuses=[dg.DagsterRunStatus.STARTED]), limit=1):
-            assert datetime.now(UTC) < deadline, "the slow run never started"
-            time.sleep(0.02)  # poll, don't spin: the run's thread needs the core
-        skipped = _tick(live, ingestion_sensor, second.cursor, T0 + timedelta(seconds=600))
+            assert time.monotonic() < deadline, "the slow run never started"
+            time.sleep(0.05)
+        live.server.control({"advance_seconds": 300})
+        skipped = _tick(live, ingestion_sensor, second.cursor)
     finally:
         runner.join()
-    assert not skipped.run_requests and "is still STARTED" in skipped.skip_message
+    assert not skipped.run_requests and "was still STARTED" in skipped.skip_message
 
-    # the run is done: the next tick asks for the 12:10 slot; the server has not recomputed, so it is a no-op
-    third = _tick(live, ingestion_sensor, second.cursor, T0 + timedelta(seconds=600))
-    (request,) = third.run_requests
-    metadata = _execute(live, request).asset_materializations_for_node("poe_watch_snapshots")[0].metadata
-    assert metadata["no_op"].value is True and metadata["rows_inserted"].value == 0
+    # 12:15: the run of this slot fails (every /get answers 500): nothing stored, the sensor learns why
+    live.server.control({"advance_seconds": 300, "fault": {"kind": "500", "times": 3}})
+    third = _tick(live, ingestion_sensor, skipped.cursor)
+    (failing,) = third.run_requests
+    assert list(_missed(failing)) == ["2025-06-20T12:10:00Z"] and "still STARTED" in _missed(failing)[
+        "2025-06-20T12:10:00Z"]
+    assert not _execute(live, failing).success
+    # 12:20: the next run carries both missed slots, with their reasons, and refills them: the payload it
+    # fetches is the one in effect at 12:10 and 12:15 (POE Watch did not recompute in between)
+    live.server.control({"advance_seconds": 300})
+    fourth = _tick(live, ingestion_sensor, third.cursor)
+    (catch_up,) = fourth.run_requests
+    missed = _missed(catch_up)
+    assert list(missed) == ["2025-06-20T12:10:00Z", "2025-06-20T12:15:00Z"]
+    assert "failure" in missed["2025-06-20T12:15:00Z"] and "HTTP 500" in missed["2025-06-20T12:15:00Z"]
+    view = _snapshots_metadata(_execute(live, catch_up))
+    assert sorted(view["refilled_slots"]) == list(missed) and view["lost_slots"] == {}
+    assert (view["slots_expected_24h"], view["slots_stored_24h"], view["slots_refilled_24h"],
+            view["slots_lost_24h"]) == (5, 3, 2, 0)  # 12:00 12:05 12:20 stored (12:05 and 12:20: unchanged)
+
+    # 12:25: the circuit breaker is open, so the tick skips and says so
+    live.server.control({"advance_seconds": 300})
+    breaker = live.resources["poe_watch"].breaker
+    for _ in range(5):
+        breaker.record_failure("HTTP 503 (test)")
+    open_tick = _tick(live, ingestion_sensor, fourth.cursor)
+    assert not open_tick.run_requests and "circuit breaker open" in open_tick.skip_message
+    breaker.record_success()
+    # 13:05: no tick between 12:30 and 13:00 (the daemon was down), and POE Watch recomputed at 13:00: the
+    # missed slots cannot be refilled any more and are recorded as lost, each with its reason
+    live.server.control({"now": "2025-06-20T13:05:03Z"})
+    fifth = _tick(live, ingestion_sensor, open_tick.cursor)
+    (late,) = fifth.run_requests
+    view = _snapshots_metadata(_execute(live, late))
+    lost = view["lost_slots"]
+    assert len(lost) == 8 and "circuit breaker open" in lost["2025-06-20T12:25:00Z"]
+    assert "no sensor tick" in lost["2025-06-20T12:30:00Z"] and "changed its currency prices" in lost[
+        "2025-06-20T13:00:00Z"]
+    assert (view["slots_expected_24h"], view["slots_stored_24h"], view["slots_refilled_24h"],
+            view["slots_lost_24h"]) == (14, 4, 2, 8)
+    assert "2025-06-20T12:25:00Z" in view["lost_slots_24h"] and view["circuit_breaker"] == "closed"
 
     stored = live.store().read_snapshots("Simulated")
-    assert stored.height == 2 * N_ROWS  # 12:00 and 12:05; the unchanged 12:10 payload added nothing
     assert stored.select("currency", "snapshot_at").is_duplicated().sum() == 0
-    assert sorted(stored["snapshot_at"].dt.strftime("%H:%M").unique().to_list()) == ["12:00", "12:05"]
-    # over five ticks the /leagues list was read once and kept in the cursor (re-read every few hours)
+    # one row per currency for each payload POE Watch changed: 12:00 and 13:05
+    assert sorted(stored["snapshot_at"].dt.strftime("%H:%M").unique().to_list()) == ["12:00", "13:05"]
+    # over all these ticks the /leagues list was read once and kept in the cursor (re-read every few hours)
     assert live.server.state()["requests"]["/leagues"] == 1
 
 
 def test_new_league_adds_partitions_and_its_backfill_materializes(live: Live, tmp_path: Path) -> None:
     # past leagues: daily prices, features, and one trained model (training is the slow part of the graph)
     def run(job: str, partition: str, config: dict | None = None) -> None:
-        assert live.defs.resolve_job_def(job).execute_in_process(
-            instance=live.instance, partition_key=partition, run_config=config or {}).success
+        job_def = live.defs.resolve_job_def(job)
+        assert job_def.execute_in_process(
+            instance=live.instance, partition_key=partition, run_config=ops_config(job_def, config)).success
 
     for league in live.instance.get_dynamic_partitions("league"):
         run("daily_prices_job", league)
     for currency in ("Divine Orb", "Exalted Orb"):
         run("features_job", currency)
+    run("pooled_model_job", "1d", TEST_PROFILE)
     run("training_job", "Divine Orb|1d", TEST_PROFILE)
     live.instance.add_dynamic_partitions("league", ["Settlers"])  # the league followed so far
     live.server.control({"leagues_file": str(SPEC_FIXTURES / "leagues.json"), "now": "2025-07-01T12:00:00Z"})
@@ -122,6 +166,7 @@ def test_new_league_adds_partitions_and_its_backfill_materializes(live: Live, tm
              for h in ("1d", "3d", "7d")}
     assert {k for a, k in wanted if a == "price_models"} == pairs - {"Divine Orb|1d"}
     assert {k for a, k in wanted if a == "price_forecasts"} == pairs
+    assert {k for a, k in wanted if a == "pooled_models"} == {"3d", "7d"}  # the stored 1d one serves
     assert {k for a, k in wanted if a == "currency_features"} == {
         "Divine Orb", "Exalted Orb", "Orb of Alchemy", "Chromatic Orb"}
 
@@ -159,15 +204,16 @@ def test_new_league_adds_partitions_and_its_backfill_materializes(live: Live, tm
 def test_ingestion_sensor_skips_while_the_breaker_is_open(live: Live) -> None:
     """An open breaker: no run is queued and POE Watch is not called; once it closes, the slot is requested."""
     client = fast_client(live.server.url, live.tmp, breaker_cooldown_seconds=600.0)
-    live.defs = build_defs({**live.defs.resources, "poe_watch": client})
+    live.resources = {**live.resources, "poe_watch": client}
     live.instance.add_dynamic_partitions("league", ["Simulated"])
+    live.server.control({"now": "2026-01-05T12:00:03Z"})
     for _ in range(client.breaker_threshold):
         client.breaker.record_failure("HTTP 503 from /get")
     calls = live.server.api_requests()
-    skipped = _tick(live, ingestion_sensor, None, T0)
+    skipped = _tick(live, ingestion_sensor, None)
     assert not skipped.run_requests
-    assert "circuit breaker" in skipped.skip_message and "is open: HTTP 503 from /get" in skipped.skip_message
+    assert "circuit breaker open (HTTP 503 from /get)" in skipped.skip_message
     assert live.server.api_requests() == calls  # not even /leagues
     client.breaker.record_success()  # what the next successful call does
-    (request,) = _tick(live, ingestion_sensor, skipped.cursor, T0).run_requests
+    (request,) = _tick(live, ingestion_sensor, skipped.cursor).run_requests
     assert request.run_key == "Simulated@2026-01-05T12:00:00Z"

@@ -5,22 +5,47 @@ known; the model sees only features at t (which never look ahead) and is trained
 leagues. Scores always sit next to persistence (price(t + h) = price(t)) on the same points.
 """
 
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from poeconomy_assets.core.evaluation.metrics import INTERVAL_KEYS, scorecard
+from poeconomy_assets.core.evaluation.strategy import (
+    STRATEGY_BAND_COLUMNS,
+    StrategySettings,
+    follow_the_report,
+    league_prices,
+    strategy_horizon,
+)
 from poeconomy_assets.core.features.build import build_features, target_column
-from poeconomy_assets.core.models.ensemble import PROFILES, TrainingProfile, train_currency_model
+from poeconomy_assets.core.models.ensemble import (
+    PROFILES,
+    TrainingProfile,
+    train_currency_model,
+    train_pooled_model,
+)
+from poeconomy_assets.core.models.selection import SelectionConfig, select_currencies
 from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
 from poeconomy_assets.core.uncertainty.calibration import model_calibration, price_bands
 from poeconomy_assets.core.uncertainty.intervals import PhaseCalibrator
 
 SUMMARY_KEYS = ("mase", "mape", "mae", "direction_accuracy", *INTERVAL_KEYS)
+# The 13 long-history currencies of the old 18-league folder (every league since Essence/Harbinger).
+LEGACY_CURRENCIES = (
+    "Armourer's Scrap", "Blessing of Chayula", "Chayula's Breachstone", "Chromatic Orb", "Divine Orb",
+    "Exalted Orb", "Mortal Ignorance", "Orb of Alteration", "Prime Sextant", "Regal Orb", "Splinter of Chayula",
+    "Vaal Orb", "Xoph's Breachstone",
+)
+# "Liquid" items of a test league: priced on at least this many of its days, mostly at High confidence.
+LIQUID_MIN_DAYS = 60
+LIQUID_MIN_HIGH_SHARE = 0.9
+WORKERS = 2  # horizons trained side by side: the fits release the GIL, so both cores work
 
 
 def train_leagues_for(prices: pl.DataFrame, test_league: str) -> list[str]:
@@ -32,6 +57,39 @@ def train_leagues_for(prices: pl.DataFrame, test_league: str) -> list[str]:
     return spans.filter(pl.col("end") < start).sort("start")["league"].to_list()
 
 
+def liquid_items(prices: pl.DataFrame, league: str) -> list[str]:
+    """Items priced on ≥ LIQUID_MIN_DAYS days of ``league``, ≥ LIQUID_MIN_HIGH_SHARE of them at High confidence."""
+    rows = prices.filter(pl.col("league") == league)
+    high = (pl.col("confidence") == "High").mean() if "confidence" in rows.columns else pl.lit(1.0)
+    stats = rows.group_by("currency").agg(pl.len().alias("days"), high.alias("high"))
+    return sorted(stats.filter((pl.col("days") >= LIQUID_MIN_DAYS) & (pl.col("high") >= LIQUID_MIN_HIGH_SHARE))
+                  ["currency"].to_list())
+
+
+class Progress:
+    """Items done / total and an estimate of the time left, logged at most every ``every`` seconds. The rate is
+    measured from the first item done (the pooled fits before it would make the first estimates absurd)."""
+
+    def __init__(self, total: int, label: str, log: Callable[[str], None], every: float = 15.0) -> None:
+        self.total, self.label, self.log, self.every = total, label, log, every
+        self.done, self.started, self.last = 0, time.perf_counter(), 0.0
+        self.first: float | None = None
+        self.lock = threading.Lock()
+
+    def step(self, n: int = 1) -> None:
+        with self.lock:
+            now = time.perf_counter()
+            if self.first is None:
+                self.first = now
+            self.done += n
+            if now - self.last < self.every and self.done < self.total:
+                return
+            self.last = now
+            rate = (self.done - n) / (now - self.first) if now > self.first else 0.0
+            left = f"~{(self.total - self.done) / rate:.0f}s left" if rate > 0 else "time left: estimating"
+            self.log(f"{self.label}: {self.done}/{self.total} item models, {now - self.started:.0f}s elapsed, {left}")
+
+
 def backtest_league(
     prices: pl.DataFrame,
     test_league: str,
@@ -40,9 +98,17 @@ def backtest_league(
     currencies: Sequence[str] | None = None,
     seed: int = 0,
     log: Callable[[str], None] = lambda message: None,
+    selection: SelectionConfig | None = None,
+    workers: int = WORKERS,
 ) -> dict:
-    """The scorecard of ``test_league`` in the shape ``poeconomy backtest --json`` writes."""
+    """The scorecard of ``test_league`` in the shape ``poeconomy backtest --json`` writes.
+
+    Items: those of the test league that pass the eligibility rule (``selection``) on the training
+    leagues' history; the others are in ``items_skipped`` with the reason. Each horizon fits its pooled
+    model once, then every item's model from it (own models only where the profile allows and
+    validation prefers them)."""
     profile = PROFILES[profile] if isinstance(profile, str) else profile
+    started = time.perf_counter()
     train_leagues = train_leagues_for(prices, test_league)
     if not train_leagues:
         raise ValueError(f"no league ended before {test_league!r}: nothing to train on")
@@ -50,45 +116,102 @@ def backtest_league(
     features = build_features(prices.filter(pl.col("league").is_in([*train_leagues, test_league])))
     train = features.filter(pl.col("league").is_in(train_leagues))
     test = features.filter(pl.col("league") == test_league)
-    available = set(test["currency"].unique()) & set(train["currency"].unique())
-    wanted = [c for c in currencies if c in available] if currencies else sorted(available)
+    rule = selection or SelectionConfig()
+    live = set(test["currency"].unique().to_list())
+    chosen = select_currencies(
+        prices.filter(pl.col("league").is_in(train_leagues)),
+        SelectionConfig(rule.profile, rule.min_days, rule.min_reliable_rows, rule.min_avg_price,
+                        tuple(currencies or ()), live_league=test_league),
+        live_items=live,
+    )
+    wanted = chosen.selected
     if not wanted:
-        raise ValueError(f"no currency of {test_league!r} has training history (asked for {currencies})")
+        raise ValueError(f"no currency of {test_league!r} has enough training history (asked for {currencies}; "
+                         f"skipped: {dict(list(chosen.excluded.items())[:5])})")
+    log(f"{test_league}: {len(wanted)} of its {len(live)} items to forecast; "
+        f"{train.height} training rows from {len(train_leagues)} leagues")
+    subsets = {"legacy": [c for c in LEGACY_CURRENCIES if c in wanted],
+               "liquid": [c for c in liquid_items(prices, test_league) if c in wanted]}
+    progress = Progress(len(wanted) * len(horizons), test_league, log)
+
+    def one_horizon(horizon: str) -> dict:
+        fit_started = time.perf_counter()
+        pooled = train_pooled_model(train, horizon, profile, seed)
+        log(f"{test_league} {horizon}: pooled model fitted ({pooled.trials} search trials) in "
+            f"{time.perf_counter() - fit_started:.0f}s")
+        return _score_horizon(train, test, wanted, horizon, profile, seed, pooled, progress, subsets)
+
     result = {"test_league": test_league, "train_leagues": train_leagues, "profile": profile.name, "horizons": {}}
-    for horizon in horizons:
-        target = target_column(horizon)
-        trained = []
-        for currency in wanted:
-            started = time.perf_counter()
-            model = train_currency_model(train, currency, horizon, profile=profile, seed=seed)
-            trained.append((currency, model, model_calibration(train, model)))
-            log(f"{test_league} {horizon} {currency}: scope {model.info.get('scope')}, "
-                f"validation relative MAE {model.metrics['mase']:.3f}, {time.perf_counter() - started:.1f}s")
-        # Intervals: each currency's own walk-forward residuals, everyone's when it has too few (per phase).
-        pooled = pl.concat([calibration for _, _, calibration in trained])
-        parts, methods = [], {}
-        for currency, model, calibration in trained:
-            rows = test.filter((pl.col("currency") == currency) & pl.col(target).is_not_null())
-            if rows.is_empty():
-                continue
-            predicted = model.predict(rows)
-            price = rows["price_chaos"].to_numpy()
-            model_band = PhaseCalibrator(calibration, pooled, HORIZON_DAYS[horizon], seed)
-            # The same calibration around persistence (a 0 log return): what the model's band is compared with.
-            persistence_band = PhaseCalibrator(calibration.with_columns(residual=pl.col("target")),
-                                               pooled.with_columns(residual=pl.col("target")),
-                                               HORIZON_DAYS[horizon], seed)
-            bands = price_bands(rows, predicted, model_band, horizon)
-            persistence = price_bands(rows, np.zeros(rows.height), persistence_band, horizon, prefix="persistence_")
-            methods[currency] = model_band.describe()
-            parts.append(pl.DataFrame({
-                "currency": currency, "price_chaos": price,
-                "actual_chaos": price * np.exp(rows[target].to_numpy()),
-                "forecast_chaos": price * np.exp(predicted),
-            }).hstack(bands.select("lower_80", "upper_80", "lower_95", "upper_95"))
-              .hstack(persistence.select("persistence_lower_80", "persistence_upper_80")))
-        result["horizons"][horizon] = scorecard(pl.concat(parts)) | {"interval_methods": methods}
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(horizons)))) as pool:
+        scored = list(pool.map(one_horizon, horizons))
+    result["horizons"] = {horizon: card for horizon, (card, _) in zip(horizons, scored)}
+    points = {horizon: frame for horizon, (_, frame) in zip(horizons, scored)}
+    # Only the test league's items: an item of earlier leagues that does not trade in it is not "skipped".
+    result["items_skipped"] = {c: r for c, r in chosen.excluded.items() if c in live or c in (currencies or ())}
+    result["subset_items"] = subsets
+    result["league_seconds"] = round(time.perf_counter() - started, 1)
+    # The track record: follow the report on this league (core.evaluation.strategy).
+    result["strategy"] = follow_the_report(points[strategy_horizon(points)], league_prices(prices, test_league),
+                                           StrategySettings(horizon=strategy_horizon(points)))
     return result
+
+
+def _score_horizon(train: pl.DataFrame, test: pl.DataFrame, wanted: list[str], horizon: str,
+                   profile: TrainingProfile, seed: int, pooled, progress: Progress,
+                   subsets: dict[str, list[str]]) -> tuple[dict, pl.DataFrame]:
+    """One horizon's scorecard, and its forecast points (what the track record follows)."""
+    target = target_column(horizon)
+    trained, scopes = [], {}
+    for currency in wanted:
+        model = train_currency_model(train, currency, horizon, profile=profile, seed=seed, pooled=pooled)
+        trained.append((currency, model, model_calibration(train, model)))
+        scopes[currency] = model.info.get("scope")
+        progress.step()
+    # Intervals: each currency's own walk-forward residuals, everyone's when it has too few (per phase).
+    pooled_residuals = pl.concat([calibration for _, _, calibration in trained])
+    test_rows = test.filter(pl.col(target).is_not_null()).partition_by("currency", as_dict=True)
+    parts, methods = [], {}
+    for currency, model, calibration in trained:
+        rows = test_rows.get((currency,))
+        if rows is None or rows.is_empty():
+            continue
+        predicted = model.predict(rows)
+        price = rows["price_chaos"].to_numpy()
+        model_band = PhaseCalibrator(calibration, pooled_residuals, HORIZON_DAYS[horizon], seed)
+        # The same calibration around persistence (a 0 log return): what the model's band is compared with.
+        persistence_band = PhaseCalibrator(calibration.with_columns(residual=pl.col("target")),
+                                           pooled_residuals.with_columns(residual=pl.col("target")),
+                                           HORIZON_DAYS[horizon], seed)
+        bands = price_bands(rows, predicted, model_band, horizon)
+        persistence = price_bands(rows, np.zeros(rows.height), persistence_band, horizon, prefix="persistence_")
+        methods[currency] = model_band.describe()
+        parts.append(pl.DataFrame({
+            "currency": currency, "date": rows["date"], "price_chaos": price,
+            "actual_chaos": price * np.exp(rows[target].to_numpy()),
+            "forecast_chaos": price * np.exp(predicted),
+        }).hstack(bands.select("lower_80", "upper_80", "lower_95", "upper_95", *STRATEGY_BAND_COLUMNS))
+          .hstack(persistence.select("persistence_lower_80", "persistence_upper_80")))
+    points = pl.concat(parts)
+    card = scorecard(points) | {"interval_methods": methods}
+    card |= _spread_of(card["per_currency"])
+    card["own_models"] = sorted(c for c, scope in scopes.items() if scope == "own")
+    card["subsets"] = {}
+    for name, items in subsets.items():
+        subset_points = points.filter(pl.col("currency").is_in(items))
+        if subset_points.is_empty():
+            continue
+        sub = scorecard(subset_points)
+        card["subsets"][name] = {k: v for k, v in sub.items() if k != "per_currency"} | _spread_of(sub["per_currency"])
+    return card, points
+
+
+def _spread_of(per_currency: dict[str, dict]) -> dict:
+    """How the items' relative MAEs spread: how many evaluated, the share below 1.0, the worst."""
+    values = [v["mase"] for v in per_currency.values() if v.get("mase") is not None and np.isfinite(v["mase"])]
+    worst = max(per_currency, key=lambda c: per_currency[c]["mase"] if np.isfinite(per_currency[c]["mase"]) else -1,
+                default=None)
+    return {"items": len(values), "share_below_1": float(np.mean(np.array(values) < 1.0)) if values else float("nan"),
+            "worst_item": worst, "worst_mase": float(max(values)) if values else float("nan")}
 
 
 def rolling_backtest(
@@ -97,15 +220,22 @@ def rolling_backtest(
     profile: TrainingProfile | str = "development",
     done: dict[str, dict] | None = None,
     on_league: Callable[[str, dict], None] = lambda league, result: None,
+    last_league: str | None = None,
     **settings: Any,
 ) -> dict:
-    """Backtest each of the last ``n_leagues`` leagues in turn; their scorecards and the averages.
-    ``settings`` are backtest_league's (horizons, currencies, seed, log); ``done`` holds scorecards already
-    computed with the same settings (reused, not recomputed)."""
-    leagues = league_order(prices)[-n_leagues:]
+    """Backtest each of the ``n_leagues`` leagues up to ``last_league`` (default: the newest) in turn; their
+    scorecards and the averages. ``settings`` are backtest_league's (horizons, currencies, seed, log, selection);
+    ``done`` holds scorecards already computed with the same settings (reused, not recomputed)."""
+    order = league_order(prices)
+    if last_league is not None and last_league not in order:
+        raise ValueError(f"test league {last_league!r} is not in the data")
+    end = order.index(last_league) + 1 if last_league else len(order)
+    leagues = order[max(0, end - n_leagues):end]
     done = done or {}
     per_league = {}
-    for league in leagues:
+    log = settings.get("log") or (lambda message: None)
+    for i, league in enumerate(leagues, start=1):
+        log(f"rolling: league {i}/{len(leagues)} ({league})")
         per_league[league] = done.get(league) or backtest_league(prices, league, profile, **settings)
         on_league(league, per_league[league])
     return {"leagues": leagues, "per_league": per_league, "horizons": average_scorecards(list(per_league.values()))}
@@ -119,9 +249,21 @@ def average_scorecards(results: list[dict]) -> dict:
         averaged[horizon] = {k: _mean_of_known([c.get(k) for c in cards]) for k in SUMMARY_KEYS}
         averaged[horizon]["n"] = int(sum(c["n"] for c in cards))
         averaged[horizon]["per_league_mase"] = {r["test_league"]: r["horizons"][horizon]["mase"] for r in results}
-        for key in ("coverage_80", "coverage_95"):
+        for key in ("coverage_80", "coverage_95", "share_below_1", "worst_mase"):
             averaged[horizon][f"per_league_{key}"] = {r["test_league"]: r["horizons"][horizon].get(key)
                                                       for r in results}
+        names = sorted({name for c in cards for name in c.get("subsets", {})})
+        if names:
+            averaged[horizon]["subsets"] = {}
+            for name in names:
+                subs = [c["subsets"][name] for c in cards if name in c.get("subsets", {})]
+                averaged[horizon]["subsets"][name] = {
+                    **{k: _mean_of_known([s.get(k) for s in subs]) for k in (*SUMMARY_KEYS, "share_below_1")},
+                    "worst_mase": max((s.get("worst_mase", float("nan")) for s in subs), default=float("nan")),
+                    "n": int(sum(s["n"] for s in subs)),
+                    "per_league_mase": {r["test_league"]: r["horizons"][horizon]["subsets"][name]["mase"]
+                                        for r in results if name in r["horizons"][horizon].get("subsets", {})},
+                }
     return averaged
 
 

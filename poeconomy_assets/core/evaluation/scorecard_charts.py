@@ -6,17 +6,38 @@ import numpy as np
 
 from poeconomy_assets.core.schemas import HORIZONS
 
+MAX_BARS = 30  # with ~230 currencies the chart shows the 15 worst and 15 best (mean relative MAE over horizons)
+
+
+def shown_currencies(per_horizon: dict[str, dict], horizons: list[str], limit: int = MAX_BARS) -> list[str]:
+    """Every currency when there are at most ``limit``; else the worst and best halves by mean relative MAE."""
+    currencies = sorted({c for h in horizons for c in per_horizon[h]["per_currency"]})
+    if len(currencies) <= limit:
+        return currencies
+
+    def mean_mase(currency: str) -> float:
+        values = [per_horizon[h]["per_currency"].get(currency, {}).get("mase") for h in horizons]
+        known = [v for v in values if v is not None and np.isfinite(v)]
+        return float(np.mean(known)) if known else float("nan")
+
+    ranked = sorted((c for c in currencies if np.isfinite(mean_mase(c))), key=mean_mase, reverse=True)
+    return ranked[: limit // 2] + ranked[-(limit - limit // 2):]
+
 
 def scorecard_chart_png(per_horizon: dict[str, dict], title: str) -> bytes:
-    """Left: relative MAE per currency (one bar per horizon) with the persistence line at 1.0. Right: 80% and 95%
-    coverage per horizon against their nominal levels. ``per_horizon`` is a backtest's ``horizons``."""
+    """Left: relative MAE per currency (one bar per horizon) with the persistence line at 1.0 (at most MAX_BARS
+    currencies: the worst and the best). Right: 80% and 95% coverage per horizon against their nominal levels.
+    ``per_horizon`` is a backtest's ``horizons``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     horizons = [h for h in HORIZONS if h in per_horizon]
-    currencies = sorted({c for h in horizons for c in per_horizon[h]["per_currency"]})
+    total = len({c for h in horizons for c in per_horizon[h]["per_currency"]})
+    currencies = shown_currencies(per_horizon, horizons)
+    if len(currencies) < total:
+        title = f"{title} ({len(currencies)} of {total} currencies: the worst and the best relative MAE)"
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 0.32 * len(currencies) + 2.2),
                                       gridspec_kw={"width_ratios": [3, 1.4]})
     height = 0.8 / max(1, len(horizons))
@@ -41,6 +62,40 @@ def scorecard_chart_png(per_horizon: dict[str, dict], title: str) -> bytes:
     right.legend(fontsize=8, loc="lower right")
     right.set_title("coverage (dotted: nominal)", fontsize=10)
     fig.suptitle(title)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def strategy_chart_png(strategy: dict, league: str) -> bytes:
+    """The track record's value curve: following the report vs holding chaos (flat) and holding divines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from datetime import date
+
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    curve = strategy["curve"]
+    dates = [date.fromisoformat(c["date"]) for c in curve]
+    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    ax.plot(dates, [100 * (c["strategy"] - 1) for c in curve], color="#2a9d8f", lw=1.6, marker="o", ms=3,
+            label=f"follow the report ({100 * strategy['return']:+.1f}%)")
+    ax.axhline(0, color="#6c757d", lw=1, ls="--", label="hold chaos (0%)")
+    divine = [c.get("hold_divine") for c in curve]
+    if all(d is not None for d in divine) and divine:
+        ax.plot(dates, [100 * (d - 1) for d in divine], color="#e9c46a", lw=1.4,
+                label=f"hold divines ({100 * strategy['hold_divine_return']:+.1f}%)")
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=6)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_ylabel("return in chaos terms (%)")
+    ax.set_title(f"{league} held out: following the report, {strategy['trades']} trades, "
+                 f"fee {100 * strategy['fee']:.1f}%", fontsize=10)
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80)

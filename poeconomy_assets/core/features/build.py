@@ -17,7 +17,9 @@ The features, with w the window in days:
 - ``days_since_start``, ``week_in_league``, ``day_of_week``, ``league_phase`` (see :func:`league_phase`),
   ``days_observed`` (days with a price so far in the league);
 - ``market_*``: the mean over every currency of the same league on the same league day; ``excess_ret_7d``:
-  this currency's 7-day return minus the market's.
+  this currency's 7-day return minus the market's;
+- the market signal of the full dumps (market_signal.py; the families in ``SIGNAL``): the bid/ask spread
+  and its changes, Confidence, how many items moved together that day, the item's price tier.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +35,7 @@ from poeconomy_assets.core.features.kernels import (
     rolling_medians,
     within_group_cum_sum,
 )
+from poeconomy_assets.core.features.market_signal import market_signal
 from poeconomy_assets.core.features.profiles import profiles, smoothed_profile_inputs
 from poeconomy_assets.core.features.targets import (
     other_targets,
@@ -49,7 +52,10 @@ STAT_WINDOWS = (3, 5, 7, 14)  # rolling mean/std/min/max/median (a 1-day window 
 MOMENTUM_WINDOWS = (3, 5, 7)
 VOL_WINDOWS = (7, 14)
 EARLY_DAYS, MID_DAYS = 7, 28  # league phases: the launch rush, the settling month, the long tail
-FEATURES_VERSION = "1"  # bump when a feature's values change for the same prices (the asset's code version)
+FEATURES_VERSION = "2"  # bump when a feature's values change for the same prices (the asset's code version)
+# The market-signal families (market_signal.SIGNAL_FAMILIES) the models read: the ones that helped on held-out
+# leagues (benchmarks/RESULTS-forecasting.md, "Market signal").
+SIGNAL = ("spread",)
 
 
 def league_phase(league_day: np.ndarray) -> np.ndarray:
@@ -64,11 +70,11 @@ def feature_columns(features: pl.DataFrame) -> list[str]:
     return [c for c in features.columns if c not in KEYS and not c.startswith("target_")]
 
 
-def build_features(prices: pl.DataFrame) -> pl.DataFrame:
+def build_features(prices: pl.DataFrame, signal: tuple[str, ...] = SIGNAL) -> pl.DataFrame:
     """Features for every (league, currency, date) in ``prices`` (DailyPrices rows of all leagues).
 
-    Output columns: the keys (league, currency, date, league_day, price_chaos), the numeric features, then
-    per horizon the targets of targets.py.
+    Output columns: the keys (league, currency, date, league_day, price_chaos), the numeric features (with the
+    market-signal families in ``signal``), then per horizon the targets of targets.py.
     """
     if prices.is_empty():
         raise ValueError("build_features needs at least one price row")
@@ -109,6 +115,9 @@ def build_features(prices: pl.DataFrame) -> pl.DataFrame:
         features = features.with_columns(pl.col("league", "currency").cast(pl.String),
                                          pl.col("league_day").cast(pl.Int64))
         features = pl.concat([features, cross_league.result()], how="horizontal")
+    if signal:
+        extra = market_signal(prices, signal)
+        features = features.join(extra, on=["league", "currency", "date"], how="left", maintain_order="left")
     targets = [c for h in HORIZON_DAYS for c in target_names(h)]
     ordered = KEYS + [c for c in features.columns if c not in KEYS and c not in targets] + targets
     return features.select(*ordered).with_columns(pl.col("league_index").cast(pl.Int64))

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import polars as pl
 
 from poeconomy_assets.core.prices import add_divine_prices, add_league_day
-from poeconomy_assets.core.schemas import DAILY_COLUMNS
+from poeconomy_assets.core.schemas import DAILY_COLUMNS, MARKET_SIDE_COLUMNS
 
 SLOT_SECONDS = 300
 LIVE_COLUMNS = ["open_chaos", "close_chaos", "low_chaos", "high_chaos", "n_snapshots", "low_confidence_share",
@@ -62,6 +62,10 @@ def daily_from_snapshots(snapshots: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("low_confidence_share") > LOW_CONFIDENCE_MAJORITY)
         .then(pl.lit("Low")).otherwise(pl.lit("High")).alias("confidence"),
         pl.lit("poe.watch").alias("source"),
+        # POE Watch reports one price per item, not both sides of the market: no buy side, no spread.
+        pl.lit(None, dtype=pl.Float64).alias("buy_price_chaos"),
+        pl.lit(None, dtype=pl.Utf8).alias("buy_confidence"),
+        pl.lit(None, dtype=pl.Float64).alias("log_spread"),
     )
     daily = add_divine_prices(add_league_day(daily))
-    return daily.select(*DAILY_COLUMNS, *LIVE_COLUMNS).sort("league", "currency", "date")
+    return daily.select(*DAILY_COLUMNS, *MARKET_SIDE_COLUMNS, *LIVE_COLUMNS).sort("league", "currency", "date")

@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from poeconomy_assets.core.ingest.currency_names import CurrencyResolver
+from poeconomy_assets.core.ingest.currency_names import MAX_NAME_LENGTH, CurrencyResolver, name_problem
 from poeconomy_assets.core.schemas import SNAPSHOT_COLUMNS
 
 CATEGORIES = ("currency", "fragment")
@@ -30,16 +30,23 @@ JUMP_FACTOR = 25.0
 # Why a row was skipped (or flagged); every key appears in the asset's metadata, zero or not.
 SKIP_REASONS = (
     "not_an_object",
+    "too_deeply_nested",
     "missing_id",
     "missing_name",
+    "bad_name",
+    "name_too_long",
     "missing_mean",
     "non_numeric",
+    "number_out_of_range",
     "non_positive_mean",
     "other_category",
     "price_jump",
     "duplicate_id",
     "near_miss_name",
 )
+INT64_MAX = 2**63 - 1
+MAX_FLOAT = 1e308  # any finite price or count beyond this is garbage (and overflows sums downstream)
+MAX_ELEMENT_DEPTH = 64  # a list element nested deeper is skipped as too_deeply_nested
 FLAG_REASONS = ("mean_outside_min_max", "low_confidence", "missing_low_confidence", "coerced_strings",
                 "renamed_or_aliased")
 
@@ -62,6 +69,65 @@ def decode_json(body: bytes, content_type: str | None = None) -> Any:
     except json.JSONDecodeError as exc:
         raise PayloadError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}; "
                            f"body starts {text[:60]!r}") from exc
+    except RecursionError:
+        return _decode_list_elementwise(text)
+
+
+class TooDeep:
+    """Stands in for a list element nested more than MAX_ELEMENT_DEPTH levels (parse_items skips it)."""
+
+    def __repr__(self) -> str:
+        return f"<element nested over {MAX_ELEMENT_DEPTH} levels>"
+
+
+def _decode_list_elementwise(text: str) -> list:
+    """A top-level JSON list decoded one element at a time, so one absurdly nested element (100k levels) is
+    replaced by :class:`TooDeep` instead of sinking the payload. One linear pass over the text."""
+    if not text.startswith("["):
+        raise PayloadError(f"JSON nested too deeply to decode (body starts {text[:60]!r})")
+    out: list = []
+    depth, in_string, escaped, start, deepest = 0, False, False, 1, 0
+    for position, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+            if depth == 0:
+                _append_element(out, text[start:position], deepest)
+                rest = text[position + 1:].strip()
+                if rest:
+                    raise PayloadError(f"malformed JSON: {rest[:40]!r} after the top-level list")
+                return out
+        elif ch == "," and depth == 1:
+            _append_element(out, text[start:position], deepest)
+            start, deepest = position + 1, 1
+    raise PayloadError("malformed JSON: the top-level list is never closed")
+
+
+def _append_element(out: list, span: str, deepest: int) -> None:
+    span = span.strip()
+    if not span:
+        if out:  # "[1,]" or "[1,,2]": the same error json.loads would give
+            raise PayloadError("malformed JSON: empty list element")
+        return
+    if deepest - 1 > MAX_ELEMENT_DEPTH:
+        out.append(TooDeep())
+        return
+    try:
+        out.append(json.loads(span))
+    except json.JSONDecodeError as exc:
+        raise PayloadError(f"malformed JSON in a list element: {exc.msg}; element starts {span[:60]!r}") from exc
 
 
 def _html_title(text: str) -> str:
@@ -84,14 +150,35 @@ def to_number(value: Any) -> tuple[float | None, bool]:
     """(float or None, whether it was coerced from a string). Booleans are not numbers."""
     if value is None or isinstance(value, bool):
         return None, False
-    if isinstance(value, int | float):
-        return float(value), False
-    if isinstance(value, str):
-        try:
-            return float(value.strip()), True
-        except ValueError:
-            return math.nan, True
+    try:
+        if isinstance(value, int | float):
+            return float(value), False
+        if isinstance(value, str):
+            try:
+                return float(value.strip()[:400]), True
+            except ValueError:
+                return math.nan, True
+    except OverflowError:  # an integer beyond any float (10**400)
+        return math.inf, isinstance(value, str)
     return math.nan, False
+
+
+def _exact_int(raw: Any) -> int:
+    """An id or count as an exact integer: a JSON integer as sent (2**63 - 1 would round up to 2**63 through
+    float), anything else (a numeric string, 12.0) through its float value."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    return int(to_number(raw)[0])
+
+
+def _out_of_range(raw: Any, value: float | None, integer: bool) -> bool:
+    """True for a count or id beyond Int64, or any finite number beyond MAX_FLOAT."""
+    if value is None or math.isnan(value):
+        return False
+    if integer:
+        exact = raw if isinstance(raw, int) and not isinstance(raw, bool) else value
+        return not (-INT64_MAX <= exact <= INT64_MAX)
+    return math.isfinite(value) and abs(value) > MAX_FLOAT
 
 
 @dataclass
@@ -128,21 +215,32 @@ def parse_items(
         parsed.problems.append({"index": index, "reason": reason, "detail": detail[:120], "skipped": skip})
 
     for index, item in enumerate(items):
+        if isinstance(item, TooDeep):
+            problem(index, "too_deeply_nested", repr(item))
+            continue
         if not isinstance(item, dict):
-            problem(index, "not_an_object", repr(item))
+            problem(index, "not_an_object", _short_repr(item))
             continue
         item_id, id_coerced = to_number(item.get("id"))
-        if item_id is None or math.isnan(item_id) or item_id <= 0 or item_id != int(item_id):
-            problem(index, "missing_id", f"id = {item.get('id')!r}")
+        if _out_of_range(item.get("id"), item_id, integer=True):
+            problem(index, "number_out_of_range", f"id = {_short_repr(item.get('id'))}")
+            continue
+        if item_id is None or not math.isfinite(item_id) or item_id <= 0 or item_id != int(item_id):
+            problem(index, "missing_id", f"id = {_short_repr(item.get('id'))}")
             continue
         raw_name = item.get("name")
         if not isinstance(raw_name, str) or not raw_name.strip():
-            problem(index, "missing_name", f"id {int(item_id)}: name = {raw_name!r}")
+            problem(index, "missing_name", f"id {int(item_id)}: name = {_short_repr(raw_name)}")
+            continue
+        bad_name = name_problem(raw_name.strip())
+        if bad_name:
+            problem(index, bad_name, f"id {int(item_id)}: name of {len(raw_name)} characters (at most "
+                                     f"{MAX_NAME_LENGTH}, no control characters) {_short_repr(raw_name[:40])}")
             continue
         row_category = item.get("category")
         row_category = category if row_category is None else str(row_category).strip().lower()
         if row_category not in CATEGORIES:
-            problem(index, "other_category", f"{raw_name.strip()}: category {item.get('category')!r}")
+            problem(index, "other_category", f"{raw_name.strip()}: category {_short_repr(item.get('category'))}")
             continue
         if "mean" not in item or item.get("mean") is None:
             problem(index, "missing_mean", f"{raw_name.strip()}: mean missing or null")
@@ -154,8 +252,15 @@ def parse_items(
         if any(v is not None and math.isnan(v) for v in (mean, low, high, daily)):
             problem(index, "non_numeric", f"{raw_name.strip()}: mean/min/max/daily not numbers")
             continue
+        out_of_range = [key for key, value, integer in (("mean", mean, False), ("min", low, False),
+                                                        ("max", high, False), ("daily", daily, True))
+                        if _out_of_range(item.get(key), value, integer)
+                        or (integer and value is not None and math.isinf(value))]
+        if out_of_range:
+            problem(index, "number_out_of_range", f"{raw_name.strip()}: {', '.join(out_of_range)} out of range")
+            continue
         if mean is None or not math.isfinite(mean) or mean <= 0:
-            problem(index, "non_positive_mean", f"{raw_name.strip()}: mean = {item.get('mean')!r}")
+            problem(index, "non_positive_mean", f"{raw_name.strip()}: mean = {_short_repr(item.get('mean'))}")
             continue
         resolution = resolver.resolve(raw_name)
         if resolution.near_miss_of is not None:
@@ -181,12 +286,13 @@ def parse_items(
             problem(index, "missing_low_confidence", f"{name}: lowConfidence = {low_confidence!r}", skip=False)
             low_confidence = True
         row = {
-            "league": league, "currency": name, "category": row_category, "item_id": int(item_id),
+            "league": league, "currency": name, "category": row_category, "item_id": _exact_int(item.get("id")),
             "snapshot_at": snapshot_at.astimezone(UTC), "mean_chaos": mean, "min_chaos": low, "max_chaos": high,
-            "daily": None if daily is None or daily < 0 else int(daily), "low_confidence": low_confidence,
+            "daily": None if daily is None or daily < 0 else _exact_int(item.get("daily")),
+            "low_confidence": low_confidence,
             "payload_hash": payload_hash,
         }
-        key = int(item_id)
+        key = row["item_id"]
         if key in accepted:
             kept, dropped = _prefer(accepted[key], row)
             problem(index, "duplicate_id", f"id {key} ({name}): kept mean {kept['mean_chaos']:g} "
@@ -204,6 +310,16 @@ def parse_items(
     if merged:
         parsed.counts["duplicate_id"] += merged
     return parsed
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    """repr of a value from a payload, bounded (a 1M-character string or a deep list stays cheap)."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit]) + f"… ({len(value)} characters)"
+    if isinstance(value, list | dict):
+        return f"<{type(value).__name__} of {len(value)}>"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _prefer(a: dict, b: dict) -> tuple[dict, dict]:
@@ -261,4 +377,7 @@ def parse_timestamp(value: Any) -> datetime | None:
         parsed = parsed.replace(tzinfo=UTC)
     if parsed.year <= 1:
         return None
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-23:59 is past the largest datetime in UTC
+        return None

@@ -9,22 +9,26 @@ Within the winning scope the three families are weighted by inverse squared vali
 week, first month, later) that validation picks from RETURN_SCALE_GRID: below 1 it shrinks the forecast
 toward persistence (a 0 log return), 1 leaves it, above 1 amplifies it (validation found the blend too
 timid in that phase). On this data nearly all the signal is early in a league, and late-league moves are
-best left to persistence (a small scale). Pooled work is shared by
-the currencies of one horizon (cached in process).
+best left to persistence (a small scale).
+
+Training is two steps, so an orchestrator can run (and store) each on its own:
+1. :func:`train_pooled_model`: the pooled scope of one horizon, its Optuna search included (once per
+   horizon, whatever the number of currencies); a :class:`PooledModel` saves and loads like a model;
+2. :func:`train_currency_model`: one currency, given that pooled result: fits its own scope and picks.
+Nothing is cached between calls: a caller training many currencies passes the same ``PooledModel``.
 """
 
 import resource
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import optuna
 import polars as pl
 
 from poeconomy_assets.core.evaluation.metrics import score_points
-from poeconomy_assets.core.features.build import feature_columns, league_phase, target_column
+from poeconomy_assets.core.features.build import MID_DAYS, feature_columns, league_phase, target_column
 from poeconomy_assets.core.models.artifacts import (
     ArtifactIntegrityError,
     clear_directory,
@@ -32,12 +36,23 @@ from poeconomy_assets.core.models.artifacts import (
     write_manifest,
 )
 from poeconomy_assets.core.models.families import FALLBACK_WEIGHTS, FAMILIES
-from poeconomy_assets.core.models.tuning import tune_family, validation_relative_mae, walk_forward_folds
+from poeconomy_assets.core.models.tuning import (
+    StudyStorage,
+    tune_family,
+    validation_relative_mae,
+    walk_forward_folds,
+)
+from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.schemas import HORIZON_DAYS
 
-__all__ = ["PROFILES", "ArtifactIntegrityError", "TrainedModel", "TrainingProfile", "train_currency_model"]
+__all__ = [
+    "PROFILES", "ArtifactIntegrityError", "PooledModel", "TrainedModel", "TrainingProfile", "train_currency_model",
+    "train_pooled_model",
+]
 
-MIN_OWN_ROWS = 150  # below this a currency's own history is too short for its own model
+# Below this a currency's own history is too short for its own model. ~12 leagues of ~100 days: the 13
+# long-history currencies qualify; an item of the full dumps (at most 10 leagues) gets the pooled model.
+MIN_OWN_ROWS = 1_200
 # The return scales validation chooses from. Never exactly 0: a tiny factor keeps the forecast's direction
 # while costing almost no accuracy. 1.25 is an amplification, not a shrinkage.
 RETURN_SCALE_GRID = (0.05, 0.25, 0.5, 0.75, 1.0, 1.25)
@@ -54,11 +69,23 @@ class TrainingProfile:
     # share of it; see ModelFamily.cost): deterministic, so a backtest gives the same figures on every
     # run. Whichever of n_trials or this comes first ends the search; metrics record the trials run.
     search_budget_seconds: float | None = None
+    # Own-history models are tried (against the pooled one, on validation) only for currencies with at
+    # least this many training rows: on the full market that is the long-history currencies, not every item.
+    min_own_rows: int = MIN_OWN_ROWS
+    # The pooled model's training rows: after the first month of a league (where validation shrinks forecasts
+    # nearly to persistence), leagues older than the validation ones keep one calendar day in this many.
+    # On the whole market (~180k rows) it halves the pooled fits; validation leagues are never thinned.
+    pooled_late_thinning: int = 1
+    # The families of the pooled scope (None: all three). On the whole market XGBoost cost twice LightGBM per
+    # pooled fit for a member that mostly agrees with it (both are L1 gradient boosting): development drops it
+    # there (own-history models keep all three).
+    pooled_families: tuple[str, ...] | None = None
 
 
 PROFILES = {
     "test": TrainingProfile("test", n_trials=3, n_folds=1),
-    "development": TrainingProfile("development", n_trials=50, n_folds=3, search_budget_seconds=20.0),
+    "development": TrainingProfile("development", n_trials=50, n_folds=3, search_budget_seconds=20.0,
+                                   pooled_late_thinning=3, pooled_families=("lightgbm", "random_forest")),
     "production": TrainingProfile("production", n_trials=200, n_folds=5, search_budget_seconds=20.0),
 }
 
@@ -88,7 +115,7 @@ class TrainedModel:
         return factors[league_phase(rows["league_day"].to_numpy())] * blend
 
     def save(self, directory: Path) -> dict:
-        """Native files (LightGBM text, XGBoost JSON, RandomForest joblib) + manifest with their sha256."""
+        """Native files (LightGBM text, XGBoost JSON, RandomForest as LightGBM text) + manifest with their sha256."""
         directory = clear_directory(Path(directory))
         files = []
         for name, model in self.members.items():
@@ -151,23 +178,22 @@ class _Scope:
     trials: int
 
 
-_POOLED_CACHE: dict[str, tuple[tuple, _Scope]] = {}  # horizon -> (fingerprint, scope): bounded memory
-
-
 def _fit_scope(rows: pl.DataFrame, names: list[str], target: str, gap: int, profile: TrainingProfile, seed: int,
-               storage: optuna.storages.BaseStorage | None, label: str, params: dict | None = None) -> _Scope | None:
+               storage: StudyStorage, label: str, params: dict | None = None,
+               families: tuple[str, ...] | None = None) -> _Scope | None:
     folds = walk_forward_folds(rows, profile.n_folds, gap)
     if not folds:
         return None
+    chosen = {name: FAMILIES[name] for name in (families or FAMILIES)}
     scores, trials = {}, 0
-    fold_predictions: dict[str, dict[str, np.ndarray]] = {name: {} for name in FAMILIES}
+    fold_predictions: dict[str, dict[str, np.ndarray]] = {name: {} for name in chosen}
     if params is None:
         params = {}
-        for family in FAMILIES.values():
+        for family in chosen.values():
             share = 1.0 if family.name == "lightgbm" else profile.xgboost_trial_share
             n = max(1, round(profile.n_trials * share))
             seconds = profile.search_budget_seconds * share if profile.search_budget_seconds else None
-            study = f"{label}-{family.name}-{profile.name}-{seed}" if storage else None
+            study = f"{label}-{family.name}-{profile.name}-{seed}"
             params[family.name], scores[family.name], ran = tune_family(
                 family, folds, names, target, n, seed, storage, study, budget_seconds=seconds,
                 predictions=fold_predictions[family.name])
@@ -176,7 +202,7 @@ def _fit_scope(rows: pl.DataFrame, names: list[str], target: str, gap: int, prof
     for fold in folds:
         # The search already fitted the chosen parameters on every fold: reuse those predictions.
         preds = {}
-        for name, family in FAMILIES.items():
+        for name, family in chosen.items():
             predicted = fold_predictions[name].get(fold.league)
             if predicted is None:
                 train_x = fold.train.select(names).to_numpy().astype(np.float64)
@@ -187,7 +213,7 @@ def _fit_scope(rows: pl.DataFrame, names: list[str], target: str, gap: int, prof
                          .with_columns(**{k: pl.Series(np.asarray(v, dtype=float)) for k, v in preds.items()}))
     x_all = rows.select(names).to_numpy().astype(np.float64)
     members = {name: family.fit(x_all, rows[target].to_numpy(), params[name], seed)
-               for name, family in FAMILIES.items()}
+               for name, family in chosen.items()}
     return _Scope(params, scores, pl.concat(oof_parts), members, trials)
 
 
@@ -197,9 +223,11 @@ def _price_error(price: np.ndarray, logret: np.ndarray, predicted: np.ndarray) -
 
 def _blend(oof: pl.DataFrame, target: str) -> tuple[dict[str, float], dict[str, float], np.ndarray]:
     """Family weights (inverse squared validation relative MAE), return scale per league phase, blended predictions."""
-    scores = {name: validation_relative_mae(oof, target, oof[f"pred_{name}"].to_numpy()) for name in FAMILIES}
+    present = [name for name in FAMILIES if f"pred_{name}" in oof.columns]  # the scope's families
+    scores = {name: validation_relative_mae(oof, target, oof[f"pred_{name}"].to_numpy()) for name in present}
     if oof.height < 10 or not all(np.isfinite(list(scores.values()))):
-        weights = dict(FALLBACK_WEIGHTS)
+        fallback = sum(FALLBACK_WEIGHTS[name] for name in present)
+        weights = {name: FALLBACK_WEIGHTS[name] / fallback for name in present}
     else:
         inverse = {name: 1.0 / max(score, 1e-6) ** 2 for name, score in scores.items()}
         total = sum(inverse.values())
@@ -219,43 +247,138 @@ def _blend(oof: pl.DataFrame, target: str) -> tuple[dict[str, float], dict[str, 
     return weights, scale, factors * blend
 
 
-def train_currency_model(
+def _data_version(rows: pl.DataFrame, target: str) -> str:
+    """A short fingerprint of the training rows (count + hash of the columns that define them)."""
+    digest = int(rows.select("league", "currency", "date", "price_chaos", target).hash_rows().sum()) & 0xFFFFFFFFFFFF
+    return f"{rows.height}-{digest:x}"
+
+
+def _training_rows(features: pl.DataFrame, target: str, codes: dict[str, int]) -> pl.DataFrame:
+    return _with_code(features.filter(pl.col(target).is_not_null()), codes).sort("date", "currency")
+
+
+@dataclass
+class PooledModel:
+    """One horizon's pooled (cross-currency) scope: the searched parameters, every currency's out-of-fold
+    predictions and the final fits. Each currency's model at that horizon is built from it."""
+
+    horizon: str
+    profile: TrainingProfile
+    seed: int
+    feature_names: list[str]
+    currency_codes: dict[str, int]
+    data_version: str
+    scope: _Scope
+    seconds: float = 0.0
+
+    @property
+    def trials(self) -> int:
+        return self.scope.trials
+
+    def save(self, directory: Path) -> dict:
+        """Native member files, the out-of-fold predictions (Parquet) and a manifest with their sha256."""
+        directory = clear_directory(Path(directory))
+        files = []
+        for name, model in self.scope.members.items():
+            FAMILIES[name].save(model, directory / FAMILIES[name].file_name)
+            files.append(FAMILIES[name].file_name)
+        self.scope.oof.write_parquet(directory / "oof.parquet")
+        files.append("oof.parquet")
+        return write_manifest(directory, files, {
+            "kind": "pooled", "horizon": self.horizon, "profile": asdict(self.profile), "seed": self.seed,
+            "features": self.feature_names, "currency_codes": self.currency_codes,
+            "data_version": self.data_version, "params": self.scope.params, "family_scores": self.scope.scores,
+            "trials": self.scope.trials, "seconds": self.seconds,
+        })
+
+    @classmethod
+    def load(cls, directory: Path) -> "PooledModel":
+        """Load after checking every file's sha256 against the manifest; nothing is parsed before."""
+        directory = Path(directory)
+        manifest = read_verified_manifest(directory)
+        if manifest.get("kind") != "pooled":
+            raise ArtifactIntegrityError(f"{directory}: not a pooled model's manifest")
+        members = {family.name: family.load(directory / family.file_name)
+                   for family in FAMILIES.values() if family.file_name in manifest["files"]}
+        scope = _Scope(manifest["params"], manifest["family_scores"], pl.read_parquet(directory / "oof.parquet"),
+                       members, int(manifest["trials"]))
+        return cls(manifest["horizon"], TrainingProfile(**{k: tuple(v) if isinstance(v, list) else v for k, v in manifest["profile"].items()}), int(manifest["seed"]),
+                   manifest["features"], manifest["currency_codes"], manifest["data_version"], scope,
+                   float(manifest.get("seconds", 0.0)))
+
+
+def _thinned(rows: pl.DataFrame, profile: TrainingProfile) -> pl.DataFrame:
+    """``rows`` with the late-league days of leagues older than the validation ones thinned (see
+    ``TrainingProfile.pooled_late_thinning``): every league's first month and every validation league stay whole."""
+    if profile.pooled_late_thinning <= 1:
+        return rows
+    validation = league_order(rows)[-profile.n_folds:]
+    keep = ((pl.col("league_day") < MID_DAYS) | pl.col("league").is_in(validation)
+            | (pl.col("date").cast(pl.Int64) % profile.pooled_late_thinning == 0))
+    return rows.filter(keep)
+
+
+def train_pooled_model(
     features: pl.DataFrame,
-    currency: str,
     horizon: str,
     profile: TrainingProfile | str = "test",
     seed: int = 0,
-    storage: optuna.storages.BaseStorage | None = None,
-) -> TrainedModel:
-    """Train the ensemble for one currency and horizon on every row of ``features`` with a known target.
+    storage: StudyStorage = None,
+) -> PooledModel:
+    """Search, validate (walk-forward) and fit the pooled model of ``horizon`` on every currency's rows.
 
-    ``features`` is the whole multi-currency table (pooled models learn from all of it); validation
-    is walk-forward over its most recent leagues.
-    """
+    ``storage`` (an Optuna storage or URL) lets several workers share the search's studies."""
     profile = PROFILES[profile] if isinstance(profile, str) else profile
     started = time.perf_counter()
     target = target_column(horizon)
     codes = {c: i for i, c in enumerate(sorted(features["currency"].unique().to_list()))}
-    rows = _with_code(features.filter(pl.col(target).is_not_null()), codes).sort("date", "currency")
-    own_rows = rows.filter(pl.col("currency") == currency)
-    if currency not in codes:
-        raise ValueError(f"{currency!r} has no feature rows: nothing to forecast it from")
+    rows = _training_rows(features, target, codes)
     names = [*feature_columns(features), "currency_code"]
-    gap = HORIZON_DAYS[horizon]
+    data_version = _data_version(rows, target)
+    # The study name carries the data version: new data is a new search, never a continuation of an old one.
+    scope = _fit_scope(_thinned(rows, profile), names, target, HORIZON_DAYS[horizon], profile, seed, storage,
+                       f"pooled-{horizon}-{data_version}", families=profile.pooled_families)
+    if scope is None:
+        raise ValueError(f"pooled {horizon}: too few leagues for walk-forward validation "
+                         f"({rows['league'].n_unique()} with a known target)")
+    return PooledModel(horizon, profile, seed, names, codes, data_version, scope, time.perf_counter() - started)
 
-    data_version = f"{rows.height}-{int(rows.select('league', 'currency', 'date', 'price_chaos', target).hash_rows().sum()) & 0xFFFFFFFFFFFF:x}"
-    fingerprint = (profile, seed, data_version, tuple(names))
-    cached = _POOLED_CACHE.get(horizon)
-    pooled = cached[1] if cached and cached[0] == fingerprint else None
-    pooled_trials = 0
+
+def train_currency_model(
+    features: pl.DataFrame,
+    currency: str,
+    horizon: str,
+    profile: TrainingProfile | str | None = None,
+    seed: int | None = None,
+    storage: StudyStorage = None,
+    pooled: PooledModel | None = None,
+) -> TrainedModel:
+    """Train the ensemble for one currency and horizon on every row of ``features`` with a known target.
+
+    ``features`` is the whole multi-currency table; validation is walk-forward over its most recent
+    leagues. ``pooled`` is the horizon's :func:`train_pooled_model` result, whose profile and seed this
+    model follows; without it the pooled search runs here (once per call: pass it when training many).
+    """
     if pooled is None:
-        # The study name carries the data version: new data is a new search, never a continuation.
-        pooled = _fit_scope(rows, names, target, gap, profile, seed, storage, f"pooled-{horizon}-{data_version}")
-        if pooled is not None:
-            _POOLED_CACHE[horizon] = (fingerprint, pooled)
-            pooled_trials = pooled.trials
-    candidates: dict[str, _Scope] = {"pooled": pooled} if pooled else {}
-    if own_rows.height >= MIN_OWN_ROWS and pooled is not None:
+        pooled = train_pooled_model(features, horizon, profile or "test", seed or 0, storage)
+    _check_pooled(pooled, horizon, profile, seed)
+    profile, seed = pooled.profile, pooled.seed
+    started = time.perf_counter()
+    target = target_column(horizon)
+    if features.filter(pl.col("currency") == currency).is_empty():
+        raise ValueError(f"{currency!r} has no feature rows: nothing to forecast it from")
+    missing = [n for n in pooled.feature_names if n != "currency_code" and n not in features.columns]
+    if missing:
+        raise ValueError(f"the pooled {horizon} model uses features these rows lack ({missing[:5]}): "
+                         "re-train the pooled model on the current features")
+    codes, names = pooled.currency_codes, pooled.feature_names
+    rows = _training_rows(features, target, codes)
+    own_rows = rows.filter(pl.col("currency") == currency)
+    gap = HORIZON_DAYS[horizon]
+    data_version = _data_version(rows, target)
+
+    candidates: dict[str, _Scope] = {"pooled": pooled.scope}
+    if own_rows.height >= profile.min_own_rows:
         reason = "pooled and own models compared on validation"
         # Own-history models use the families' regularised defaults: parameters searched on ~20k pooled
         # rows (often 150 leaves x 500 trees) overfit ~1.5k rows, and a search per currency would cost
@@ -266,9 +389,7 @@ def train_currency_model(
         if own is not None:
             candidates["own"] = own
     else:
-        reason = f"only {own_rows.height} rows of its own history (< {MIN_OWN_ROWS}): pooled model"
-    if not candidates:
-        raise ValueError(f"{currency!r} {horizon}: too few leagues for walk-forward validation")
+        reason = f"only {own_rows.height} rows of its own history (< {profile.min_own_rows}): pooled model"
 
     evaluated, borrowed = {}, False
     for scope_name, scope in candidates.items():
@@ -277,17 +398,15 @@ def train_currency_model(
             continue
         weights, scale, blended = _blend(oof, target)
         evaluated[scope_name] = (validation_relative_mae(oof, target, blended), weights, scale, oof, blended)
-    if not evaluated and pooled is not None:
+    if not evaluated:
         # New to the data (e.g. first seen in the live league): nothing of its own to validate on, so the
         # pooled model serves it, blended and scaled as validated on every currency.
-        weights, scale, blended = _blend(pooled.oof, target)
-        evaluated["pooled"] = (validation_relative_mae(pooled.oof, target, blended), weights, scale,
-                                pooled.oof, blended)
+        weights, scale, blended = _blend(pooled.scope.oof, target)
+        evaluated["pooled"] = (validation_relative_mae(pooled.scope.oof, target, blended), weights, scale,
+                               pooled.scope.oof, blended)
         borrowed = True  # its validation rows are other currencies': no residuals of its own to calibrate on
         reason = (f"no validation days of its own ({own_rows.height} rows with a known target): pooled model, "
                   "blend and return scale validated on every currency")
-    if not evaluated:
-        raise ValueError(f"{currency!r} {horizon}: no validation rows in the most recent leagues")
     scope_name = min(evaluated, key=lambda k: (evaluated[k][0], k != "pooled"))
     _, weights, scale, oof, blended = evaluated[scope_name]
     scope = candidates[scope_name]
@@ -308,7 +427,7 @@ def train_currency_model(
         "own_history_rows": float(own_rows.height),
         "train_seconds": time.perf_counter() - started,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "trials": float(pooled.trials if pooled else 0),
+        "trials": float(pooled.trials),
         "training_rows": float(rows.height if scope_name == "pooled" else own_rows.height),
     }
     return TrainedModel(
@@ -318,5 +437,16 @@ def train_currency_model(
         info={"scope": scope_name, "scope_reason": reason, "profile": profile.name, "validation_league": last,
               "validation_leagues": sorted(set(oof["league"].to_list())), "family_scores": scope.scores,
               "scope_mase": {k: v[0] for k, v in evaluated.items()}, "data_version": data_version,
-              "pooled_search_reused": pooled_trials == 0},
+              "pooled_data_version": pooled.data_version},
     )
+
+
+def _check_pooled(pooled: PooledModel, horizon: str, profile: TrainingProfile | str | None, seed: int | None) -> None:
+    if pooled.horizon != horizon:
+        raise ValueError(f"the pooled model given is the {pooled.horizon} one, not {horizon}")
+    name = profile if isinstance(profile, str) or profile is None else profile.name
+    if name is not None and name != pooled.profile.name:
+        raise ValueError(f"profile {name!r} asked, but the pooled {horizon} model was searched with "
+                         f"{pooled.profile.name!r}: re-train the pooled model with that profile")
+    if seed is not None and seed != pooled.seed:
+        raise ValueError(f"seed {seed} asked, but the pooled {horizon} model used seed {pooled.seed}")

@@ -16,6 +16,9 @@ from poeconomy_assets.core.evaluation.metrics import relative_mae
 from poeconomy_assets.core.models.families import ModelFamily
 from poeconomy_assets.core.prices import league_order
 
+# Where a search keeps its trials: an Optuna storage, a database URL, or None (this process's memory).
+StudyStorage = optuna.storages.BaseStorage | str | None
+
 
 @dataclass(frozen=True)
 class Fold:
@@ -58,7 +61,7 @@ def tune_family(
     target: str,
     n_trials: int,
     seed: int,
-    storage: optuna.storages.BaseStorage | None = None,
+    storage: StudyStorage = None,
     study_name: str | None = None,
     budget_seconds: float | None = None,
     predictions: dict[str, np.ndarray] | None = None,
@@ -72,6 +75,10 @@ def tune_family(
     counted after every fold): the first trial (the family's defaults) always completes, and the trial
     running when the budget is spent is pruned and ends the search. An estimate rather than a clock, so
     the same data and seed give the same search on every run, whatever the machine and its load."""
+    if isinstance(storage, str):  # a database URL (PooledTrainingConfig.optuna_storage_url)
+        from poeconomy_assets.core.models.optuna_storage import optuna_storage
+
+        storage = optuna_storage(storage)
     if storage is not None and n_trials > 1 and family.searchable:
         return search_through_storage(family, folds, features, target, n_trials, seed, storage, study_name,
                                       budget_seconds, predictions)
@@ -101,15 +108,7 @@ def tune_family(
                 raise optuna.TrialPruned()
         return float(np.mean(scores))
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
-        storage=storage,
-        study_name=study_name,
-        load_if_exists=storage is not None,
-    )
+    study = create_search_study(seed, storage, study_name)
     study.enqueue_trial(family.defaults())  # the hand-picked defaults always compete
     study.optimize(objective, n_trials=n_trials)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -134,6 +133,27 @@ def search_through_storage(family: ModelFamily, folds: list[Fold], features: lis
 
     return shared_search(family, folds, n_trials, seed, storage, study_name or f"{family.name}-{seed}", evaluate,
                          budget_seconds, predictions)
+
+
+def create_search_study(seed: int, storage: StudyStorage = None, study_name: str | None = None) -> optuna.Study:
+    """The Optuna study of one family's search (TPE seeded with ``seed``, median pruning, minimising MASE).
+
+    ``storage`` is an Optuna storage, a database URL (a PostgreSQL URL keeps studies in their own schema,
+    see ``optuna_storage``) or None (this process's memory). With a storage, every worker that creates
+    the same ``study_name`` joins one study and shares its trials."""
+    if isinstance(storage, str):
+        from poeconomy_assets.core.models.optuna_storage import optuna_storage
+
+        storage = optuna_storage(storage) if storage.startswith("postgresql") else storage
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
+        storage=storage,
+        study_name=study_name if storage is not None else None,
+        load_if_exists=storage is not None,
+    )
 
 
 def _fold_score(family: ModelFamily, params: dict, fold: Fold, features: list[str], target: str, seed: int,

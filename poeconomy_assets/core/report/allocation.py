@@ -1,5 +1,19 @@
-"""Split a budget over currencies: weights from a risk-adjusted score and diversification, a cap per
-position, a minimum liquidity. What the cap cannot place stays in cash (never forced into a position)."""
+"""Split a budget over currencies, or say why not ("hold chaos").
+
+Which currencies qualify, at the ranking horizon (see ``core.report.report``): an *edge* (the median
+forecast return after the round-trip cost) of at least ``min_edge``, P(gain after the cost) above
+``min_prob_gain``, liquidity of at least ``min_liquidity`` and data that is neither "insufficient" nor a
+"suspect quote" (today's price far from its two-week median: a glitch is not a bargain). Among
+those, the ``max_positions`` best risk-adjusted scores get a position.
+
+How much each gets: **inverse volatility × diversification**. A position's weight is proportional to
+diversification / σ, where σ is the forecast's own uncertainty (the log-return standard deviation its 80%
+band implies) and diversification is 1 − its mean positive correlation with the other candidates: a calm,
+uncorrelated currency gets more than a jumpy one that moves with the rest. No position gets more than
+``max_position_share`` of the budget; what the cap cannot place stays in chaos. The edge decides *whether*
+to buy, never *how much*: a noisy edge estimate scaled into position sizes (full Kelly) would bet most on
+the forecasts most likely to be wrong.
+"""
 
 from dataclasses import dataclass
 
@@ -12,9 +26,10 @@ class AllocationRules:
     budget: float = 1000.0
     budget_unit: str = "chaos"  # "chaos" or "divine"
     max_position_share: float = 0.25  # no currency gets more than this share of the budget
-    min_liquidity: float = 0.5  # 0..1, see core.data_quality.liquidity
-    min_prob_gain: float = 0.5  # P(price rises) at the ranking horizon must exceed this
-    max_positions: int = 10  # a trader can follow this many; the best-weighted candidates get them
+    min_liquidity: float = 0.5  # 0..1, see core.report.data_quality.liquidity
+    min_prob_gain: float = 0.5  # P(gain after the round-trip cost) at the ranking horizon must exceed this
+    min_edge: float = 0.01  # the median return after the cost must reach this, or the report says hold chaos
+    max_positions: int = 10  # a trader can follow this many; the best scores get them
 
     def __post_init__(self) -> None:
         if self.budget_unit not in ("chaos", "divine"):
@@ -23,6 +38,8 @@ class AllocationRules:
             raise ValueError(f"max_position_share must be in (0, 1], not {self.max_position_share}")
         if self.budget < 0:
             raise ValueError(f"budget must be >= 0, not {self.budget}")
+        if self.min_edge < 0:
+            raise ValueError(f"min_edge must be >= 0, not {self.min_edge}")
 
 
 def capped_weights(raw: np.ndarray, cap: float) -> np.ndarray:
@@ -45,33 +62,47 @@ def capped_weights(raw: np.ndarray, cap: float) -> np.ndarray:
     return weights
 
 
+def _column(frame: pl.DataFrame, name: str, default: float) -> pl.Expr:
+    return pl.col(name) if name in frame.columns else pl.lit(default)
+
+
 def allocate(candidates: pl.DataFrame, rules: AllocationRules, divine_chaos: float | None) -> pl.DataFrame:
-    """``candidates`` has currency, price_chaos, score, diversification, liquidity, expected_return,
-    prob_gain. Adds eligible, reason, weight, allocation_chaos, allocation_divine, units."""
+    """``candidates`` has currency, price_chaos, edge, prob_gain, sigma, score, diversification, liquidity
+    (and optionally data_quality). Adds eligible, reason, weight, allocation_chaos, allocation_divine, units."""
     if rules.budget_unit == "divine" and not divine_chaos:
         raise ValueError("budget given in divines but the Divine Orb's price is unknown for this league")
     budget_chaos = rules.budget * (divine_chaos if rules.budget_unit == "divine" else 1.0)
+    quality = _column(candidates, "data_quality", "ok") if "data_quality" in candidates.columns else pl.lit("ok")
     reason = (
-        pl.when(pl.col("expected_return").is_null() | (pl.col("expected_return") <= 0)).then(pl.lit("no expected gain"))
-        .when(pl.col("prob_gain").is_null()).then(pl.lit("P(gain) unknown"))
+        pl.when(pl.col("edge").is_null()).then(pl.lit("no forecast at the ranking horizon"))
+        .when(pl.col("edge") < rules.min_edge)
+        .then(pl.format("median gain after costs {}% < {}%", (100 * pl.col("edge")).round(2),
+                        pl.lit(round(100 * rules.min_edge, 2))))
+        .when(pl.col("prob_gain").is_null()).then(pl.lit("P(gain) unknown (too few residuals)"))
         .when(pl.col("prob_gain") <= rules.min_prob_gain).then(pl.lit(f"P(gain) <= {rules.min_prob_gain:.0%}"))
         .when(pl.col("liquidity").is_null() | (pl.col("liquidity") < rules.min_liquidity))
         .then(pl.lit(f"liquidity < {rules.min_liquidity}"))
-        .when(pl.col("score").is_null() | ~pl.col("score").is_finite() | (pl.col("score") <= 0))
-        .then(pl.lit("no risk-adjusted score"))
+        .when(quality.fill_null("insufficient") == "insufficient").then(pl.lit("insufficient data"))
+        .when(quality == "suspect quote").then(pl.lit("suspect quote: today's price is far from its 14-day median"))
+        .when(pl.col("sigma").is_null() | ~pl.col("sigma").is_finite() | (pl.col("sigma") <= 0))
+        .then(pl.lit("no volatility estimate"))
     )
     frame = candidates.with_columns(reason.alias("reason")).with_columns(pl.col("reason").is_null().alias("eligible"))
-    raw = np.where(frame["eligible"].to_numpy(),
-                   (frame["score"].fill_null(0) * frame["diversification"].fill_null(0)).to_numpy(), 0.0)
-    raw = np.clip(raw, 0.0, None)
-    if (raw > 0).sum() > rules.max_positions:
-        beyond = np.argsort(-raw, kind="stable")[rules.max_positions:]
-        beyond = beyond[raw[beyond] > 0]
-        raw[beyond] = 0.0
+    eligible = frame["eligible"].to_numpy()
+    score = frame["score"].fill_null(-np.inf).to_numpy().astype(float)
+    if eligible.sum() > rules.max_positions:
+        order = np.argsort(-np.where(eligible, score, -np.inf), kind="stable")
+        beyond = order[rules.max_positions:eligible.sum()]
+        eligible = eligible.copy()
+        eligible[beyond] = False
         frame = frame.with_columns(pl.when(pl.int_range(pl.len()).is_in(beyond.tolist()))
-                                   .then(pl.lit(f"beyond the top {rules.max_positions}")).otherwise(pl.col("reason"))
-                                   .alias("reason"))
-    weights = capped_weights(raw, rules.max_position_share)
+                                   .then(pl.lit(f"beyond the top {rules.max_positions} scores"))
+                                   .otherwise(pl.col("reason")).alias("reason"))
+    sigma = frame["sigma"].fill_null(np.nan).to_numpy().astype(float)
+    diversification = frame["diversification"].fill_null(0.0).to_numpy().astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw = np.where(eligible, np.clip(diversification, 0.05, 1.0) / sigma, 0.0)
+    weights = capped_weights(np.nan_to_num(raw, nan=0.0, posinf=0.0), rules.max_position_share)
     chaos = weights * budget_chaos
     return frame.with_columns(
         pl.Series("weight", weights),
@@ -80,3 +111,22 @@ def allocate(candidates: pl.DataFrame, rules: AllocationRules, divine_chaos: flo
         .fill_nan(None),
         (pl.Series(chaos) / pl.col("price_chaos")).alias("units"),
     )
+
+
+def hold_reason(table: pl.DataFrame, rules: AllocationRules, horizon: str) -> str | None:
+    """Why nothing is bought (None when something is): the rule that stopped the best candidate."""
+    if table.height and table["allocation_chaos"].sum() > 0:
+        return None
+    if table.is_empty():
+        return "hold chaos: no currency has a forecast yet"
+    best = table.sort("edge", descending=True, nulls_last=True).row(0, named=True)
+    edge = best.get("edge")
+    best_text = (f"the best, {best['currency']}, has a median gain after costs of {100 * edge:+.2f}% "
+                 f"and P(gain) {_pct(best.get('prob_gain'))}" if edge is not None else "no forecast qualifies")
+    return (f"hold chaos: no currency clears the minimum edge (median gain after the spread/fee of at least "
+            f"{100 * rules.min_edge:.1f}% over {horizon}, P(gain) above {rules.min_prob_gain:.0%}, liquidity "
+            f"at least {rules.min_liquidity}); {best_text} ({best.get('reason') or 'eligible'}).")
+
+
+def _pct(value: float | None) -> str:
+    return "unknown" if value is None else f"{100 * value:.0f}%"

@@ -5,6 +5,7 @@ import io
 import numpy as np
 import polars as pl
 
+from poeconomy_assets.core.report.numbers import price_text
 from poeconomy_assets.core.schemas import HORIZON_DAYS
 
 
@@ -22,6 +23,43 @@ def _png(fig) -> bytes:
     fig.savefig(buffer, format="png", dpi=80)
     _pyplot().close(fig)
     return buffer.getvalue()
+
+
+def readable_axes(ax) -> None:
+    """Dates that never overlap (at most 5 concise labels) and plain prices (no 1e4 offsets)."""
+    import matplotlib.dates as mdates
+    import matplotlib.ticker as mticker
+
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=5)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda value, _: price_text(value)))
+    ax.tick_params(labelsize=7)
+    ax.set_ylabel("chaos", fontsize=8)
+
+
+def forecast_history_png(forecasts: pl.DataFrame, currency: str, horizon: str, days: int = 60) -> bytes:
+    """One currency × horizon: the price, and for each of the last ``days`` forecast dates the 80%/95% band
+    and median it gave for its target date (as-of + horizon): how the forecasts tracked what happened."""
+    plt = _pyplot()
+    shift = pl.duration(days=HORIZON_DAYS[horizon])
+    league = forecasts.sort("as_of")["league"][-1]
+    rows = (forecasts.filter(pl.col("league") == league).sort("as_of").tail(days)
+            .with_columns((pl.col("as_of") + shift).alias("target")))
+    history = rows.select(pl.col("as_of").alias("date"), "price_chaos")  # the price on each forecast date
+    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    x = rows["target"].to_list()
+    ax.fill_between(x, rows["lower_95"].to_numpy(), rows["upper_95"].to_numpy(), color="#e9c46a", alpha=0.35,
+                    label="95%", step="mid")
+    ax.fill_between(x, rows["lower_80"].to_numpy(), rows["upper_80"].to_numpy(), color="#f4a261", alpha=0.5,
+                    label="80%", step="mid")
+    ax.plot(x, rows["forecast_chaos"].to_numpy(), color="#e76f51", lw=1.2, ls="--", label="median forecast")
+    ax.plot(history["date"].to_list(), history["price_chaos"].to_numpy(), color="#264653", lw=1.4, label="price")
+    ax.set_title(f"{currency}, {horizon} ahead: forecast band for each target date vs the price", fontsize=9)
+    readable_axes(ax)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return _png(fig)
 
 
 def fan_chart_png(prices: pl.DataFrame, latest: pl.DataFrame, currencies: list[str], divine_chaos: float | None,
@@ -52,11 +90,9 @@ def fan_chart_png(prices: pl.DataFrame, latest: pl.DataFrame, currencies: list[s
             ax.fill_between(x, line["lower_80"], line["upper_80"], color="#f4a261", alpha=0.5, label="80%")
             ax.plot(x, line["forecast_chaos"], color="#e76f51", lw=1.4, ls="--", label="forecast")
         price = float(history["price_chaos"][-1]) if history.height else float("nan")
-        divine = f" = {price / divine_chaos:.3g} div" if divine_chaos else ""
-        ax.set_title(f"{currency}: {price:.4g} c{divine}", fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.tick_params(axis="x", rotation=30)
-        ax.set_ylabel("chaos", fontsize=8)
+        divine = f" = {price_text(price / divine_chaos)} div" if divine_chaos else ""
+        ax.set_title(f"{currency}: {price_text(price)} c{divine}", fontsize=9)
+        readable_axes(ax)
     axes.ravel()[0].legend(fontsize=7, loc="upper left")
     fig.suptitle("Price history and forecast fan (80% / 95%)", fontsize=11)
     fig.tight_layout()
@@ -72,7 +108,7 @@ def allocation_chart_png(allocation: pl.DataFrame, cash_chaos: float, divine_cha
     colors = ["#2a9d8f"] * (len(names) - 1) + ["#adb5bd"]
     ax.barh(range(len(names)), chaos, color=colors)
     for i, value in enumerate(chaos):
-        label = f"{value:.4g} c" + (f" / {value / divine_chaos:.3g} div" if divine_chaos else "")
+        label = f"{price_text(value)} c" + (f" / {price_text(value / divine_chaos)} div" if divine_chaos else "")
         ax.text(value, i, " " + label, va="center", fontsize=8)
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.invert_yaxis()

@@ -2,6 +2,9 @@
 
 import polars as pl
 
+from poeconomy_assets.core.report.numbers import price_text
+from poeconomy_assets.core.report.safe_text import markdown_text
+
 
 def frame_to_markdown(frame: pl.DataFrame, max_rows: int = 50, float_digits: int = 4) -> str:
     """A GitHub-style markdown table of the first ``max_rows`` rows."""
@@ -9,7 +12,7 @@ def frame_to_markdown(frame: pl.DataFrame, max_rows: int = 50, float_digits: int
         return "_(no rows)_"
     shown = frame.head(max_rows)
     cells = [[_cell(v, float_digits) for v in row] for row in shown.iter_rows()]
-    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
+    lines = ["| " + " | ".join(map(markdown_text, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
     lines += ["| " + " | ".join(row) + " |" for row in cells]
     if frame.height > max_rows:
         lines.append(f"\n_… {frame.height - max_rows} more rows_")
@@ -20,5 +23,5 @@ def _cell(value: object, digits: int) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    return str(value).replace("|", "\\|")
+        return price_text(value)  # 4 significant digits, never scientific notation
+    return markdown_text(str(value))  # link, image and table syntax in names stays literal

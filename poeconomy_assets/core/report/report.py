@@ -1,27 +1,40 @@
 """The investment report of one league: what each currency is expected to do, how sure that is, what to
-buy with a budget, and when to reconsider. Every price is in chaos and in divines (the Divine Orb's
-own price on the report date).
+buy with a budget (or why to hold chaos), and when to reconsider. Every price is in chaos and in divines
+(the Divine Orb's own price on the report date).
 
-Per currency and horizon: expected return, P(gain) from the calibrated forecast distribution, the
-downside at the 80% lower bound; per currency: volatility and liquidity (see ``core.data_quality``),
-a risk-adjusted score at the ranking horizon (expected return per unit of the 80% half-width) and a
-diversification factor (1 − mean positive correlation of daily returns with the other candidates).
-The allocation (``core.allocation``) weights score × diversification under a cap per position.
+Everything a row says is read from one forecast distribution per currency × horizon (see
+``core.uncertainty.distribution``), with the horizons harmonized so a longer one is never surer:
+
+- ``return_{h}_pct``: the median forecast return; ``low80/high80`` and ``low95/high95``: its quantiles;
+- ``p_gain_{h}``: P(the price beats the buy price plus the round-trip cost), read from the same distribution;
+- ``downside_{h}_pct``: the return at the 80% band's lower end (one chance in ten of worse);
+- at the ranking horizon: ``edge`` (median return after the cost, ``core.report.costs``), ``sigma`` (the
+  log-return standard deviation the 80% band implies) and ``score`` = edge / sigma, so a positive score
+  always comes with P(gain) above 50% and the ranking never disagrees with P(gain);
+- volatility and liquidity (``core.report.data_quality``), diversification (1 − mean positive correlation of
+  daily returns with the other candidates) and the allocation (``core.report.allocation``).
 """
 
 import base64
-import html
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
 
 from poeconomy_assets.core.prices import DIVINE
-from poeconomy_assets.core.report.allocation import AllocationRules, allocate
+from poeconomy_assets.core.report.allocation import AllocationRules, allocate, hold_reason
+from poeconomy_assets.core.report.costs import DEFAULT_FEE, has_both_sides, round_trip_costs
 from poeconomy_assets.core.report.data_quality import data_quality
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.report.triggers import rebalancing_triggers
-from poeconomy_assets.core.schemas import HORIZONS
+from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
+from poeconomy_assets.core.uncertainty.distribution import (
+    break_even,
+    harmonize_horizons,
+    log_knots,
+    prob_above,
+    sigma_from_band,
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,7 @@ class ReportSettings:
     rank_horizon: str = "7d"
     correlation_days: int = 30
     chart_currencies: int = 6  # forecast fans drawn for this many top currencies
+    fee: float = DEFAULT_FEE  # round-trip cost where the prices carry no buy side
 
 
 @dataclass(frozen=True)
@@ -40,23 +54,36 @@ class Report:
     triggers: pl.DataFrame  # currency, horizon, trigger, detail
     divine_price_chaos: float | None
     settings: ReportSettings
+    cost_source: str = "assumed fee"  # "bid/ask spread" when the prices carry both sides
 
     @property
     def allocation(self) -> pl.DataFrame:
+        rank = self.settings.rank_horizon
         return self.ranking.filter(pl.col("weight") > 0).select(
             "currency", "price_chaos", "price_divine", "weight", "allocation_chaos", "allocation_divine", "units",
-            f"return_{self.settings.rank_horizon}_pct", f"p_gain_{self.settings.rank_horizon}", "score",
-            "diversification", "liquidity")
+            f"return_{rank}_pct", f"p_gain_{rank}", f"low80_chaos_{rank}", f"high80_chaos_{rank}", "cost", "edge",
+            "score", "diversification", "liquidity")
+
+    @property
+    def budget_chaos(self) -> float:
+        rules = self.settings.rules
+        return rules.budget * ((self.divine_price_chaos or 0.0) if rules.budget_unit == "divine" else 1.0)
 
     @property
     def cash_chaos(self) -> float:
-        rules = self.settings.rules
-        budget = rules.budget * ((self.divine_price_chaos or 0.0) if rules.budget_unit == "divine" else 1.0)
-        return float(budget - self.ranking["allocation_chaos"].sum())
+        cash = float(self.budget_chaos - self.ranking["allocation_chaos"].sum())
+        return 0.0 if abs(cash) < 1e-9 * max(1.0, self.budget_chaos) else cash  # no "-0.0000000001 c" left
+
+    @property
+    def hold_reason(self) -> str | None:
+        """Why the allocation is empty ("hold chaos: …"), None when something is bought."""
+        return hold_reason(self.ranking, self.settings.rules, self.settings.rank_horizon)
 
     def markdown(self, max_rows: int = 30) -> str:
-        columns = ["rank", "currency", "price_chaos", "price_divine", *[f"return_{h}_pct" for h in self._horizons],
-                   *[f"p_gain_{h}" for h in self._horizons], "score", "liquidity", "data_quality", "allocation_chaos"]
+        rank = self.settings.rank_horizon
+        columns = ["rank", "currency", "price_chaos", "price_divine", f"return_{rank}_pct", f"p_gain_{rank}",
+                   f"low80_chaos_{rank}", f"high80_chaos_{rank}", "score", "liquidity", "data_quality",
+                   "allocation_chaos", "allocation_divine"]
         return frame_to_markdown(self.ranking.select(columns), max_rows=max_rows)
 
     @property
@@ -102,6 +129,43 @@ def diversification(corr: np.ndarray, candidate: np.ndarray) -> np.ndarray:
     return 1.0 - np.divide(positive.sum(axis=1), others, out=np.zeros(corr.shape[0]), where=others > 0)
 
 
+def with_costs(forecasts: pl.DataFrame, costs: pl.DataFrame) -> pl.DataFrame:
+    """Forecast rows (one distribution each) with ``cost``, ``p_gain`` (P(beating the cost), null where P(up)
+    is), ``edge`` (median return after the cost), ``sigma`` and ``score`` = edge / sigma."""
+    frame = forecasts.join(costs, on="currency", how="left").with_columns(pl.col("cost").fill_null(DEFAULT_FEE))
+    if frame.is_empty():
+        return frame.with_columns(p_gain=pl.lit(None, dtype=pl.Float64), edge=pl.lit(None, dtype=pl.Float64),
+                                  sigma=pl.lit(None, dtype=pl.Float64), score=pl.lit(None, dtype=pl.Float64))
+    cost = frame["cost"].to_numpy().astype(float)
+    p_gain = prob_above(log_knots(frame), break_even(cost))
+    sigma = sigma_from_band(frame["lower_80"].to_numpy(), frame["upper_80"].to_numpy())
+    edge = (1 + frame["expected_return"].to_numpy()) * (1 - cost) - 1
+    return frame.with_columns(
+        pl.when(pl.col("prob_up").is_null()).then(None).otherwise(pl.Series(p_gain)).alias("p_gain"),
+        pl.Series("edge", edge), pl.Series("sigma", sigma),
+        pl.Series("score", np.divide(edge, sigma, out=np.full(edge.size, np.nan), where=sigma > 0)).fill_nan(None),
+    )
+
+
+def decide(rank_rows: pl.DataFrame, prices: pl.DataFrame, settings: ReportSettings,
+           divine: float | None) -> pl.DataFrame:
+    """What the report buys from one forecast per currency at the ranking horizon (rows from
+    :func:`with_costs`) and the league's prices up to the forecast date: data quality, diversification and
+    the allocation. The track record (``core.evaluation.strategy``) calls the same function day by day."""
+    quality = data_quality(prices) if not prices.is_empty() else pl.DataFrame(schema={"currency": pl.Utf8})
+    table = rank_rows.select(
+        "currency", "price_chaos", "edge", "sigma", "score", "cost", pl.col("p_gain").alias("prob_gain"),
+    ).join(quality, on="currency", how="left")
+    for column, dtype in (("liquidity", pl.Float64), ("volatility", pl.Float64), ("data_quality", pl.Utf8)):
+        if column not in table.columns:
+            table = table.with_columns(pl.lit(None, dtype=dtype).alias(column))
+    currencies = table["currency"].to_list()
+    candidate = (table["edge"].fill_null(-1.0) > 0).to_numpy()
+    corr = return_correlation(prices, currencies, settings.correlation_days) if currencies else np.zeros((0, 0))
+    table = table.with_columns(pl.Series("diversification", diversification(corr, candidate), dtype=pl.Float64))
+    return allocate(table, settings.rules, divine)
+
+
 def build_report(league: str, forecasts: pl.DataFrame, prices: pl.DataFrame,
                  settings: ReportSettings = ReportSettings()) -> Report:
     """The report of ``league`` from its forecasts (every as-of date) and its daily prices."""
@@ -109,58 +173,54 @@ def build_report(league: str, forecasts: pl.DataFrame, prices: pl.DataFrame,
     if league_forecasts.is_empty():
         raise ValueError(f"no forecasts for league {league!r}")
     prices = prices.filter(pl.col("league") == league)
-    latest = latest_forecasts(league_forecasts)
+    latest = harmonize_horizons(latest_forecasts(league_forecasts), HORIZON_DAYS)
     horizons = [h for h in HORIZONS if h in set(latest["horizon"].to_list())]
     rank = settings.rank_horizon if settings.rank_horizon in horizons else horizons[-1]
     divine = latest_divine_price(prices)
-    per_horizon = latest.with_columns(
-        (100 * pl.col("expected_return")).round(3).alias("return_pct"),
-        pl.col("prob_up").alias("p_gain"),
-        (100 * (pl.col("lower_80") / pl.col("price_chaos") - 1)).round(3).alias("downside_pct"),
+    costs = round_trip_costs(prices, settings.fee)
+    per_horizon = with_costs(latest, costs).with_columns(
+        (100 * pl.col("expected_return")).alias("return_pct"),
+        (100 * (pl.col("lower_80") / pl.col("price_chaos") - 1)).alias("downside_pct"),
         (pl.col("forecast_chaos") / divine if divine else pl.lit(None, dtype=pl.Float64)).alias("forecast_divine_now"),
-        pl.format("{}–{}", pl.col("lower_80").round_sig_figs(4), pl.col("upper_80").round_sig_figs(4)).alias("range80"),
-        (pl.col("expected_return") / ((pl.col("upper_80") - pl.col("lower_80")) / (2 * pl.col("price_chaos"))))
-        .alias("score"),
+        pl.col("lower_80").alias("low80_chaos"), pl.col("upper_80").alias("high80_chaos"),
+        pl.col("lower_95").alias("low95_chaos"), pl.col("upper_95").alias("high95_chaos"),
     )
     wide = per_horizon.pivot(on="horizon", index="currency",
-                             values=["return_pct", "p_gain", "downside_pct", "forecast_chaos", "forecast_divine_now",
-                                     "range80", "prob_up_reason", "interval_method"], aggregate_function="first")
+                             values=["return_pct", "p_gain", "prob_up", "downside_pct", "forecast_chaos",
+                                     "forecast_divine_now", "low80_chaos", "high80_chaos", "low95_chaos",
+                                     "high95_chaos", "prob_up_reason", "interval_method"], aggregate_function="first")
     wide = wide.rename({c: _horizon_name(c) for c in wide.columns if c != "currency"})
-    base = per_horizon.filter(pl.col("horizon") == rank).select(
-        "currency", "price_chaos", pl.col("score"), pl.col("expected_return"), pl.col("prob_up").alias("prob_gain"))
-    quality = data_quality(prices)
-    table = base.join(wide, on="currency", how="left").join(quality, on="currency", how="left").with_columns(
+    table = decide(per_horizon.filter(pl.col("horizon") == rank), prices, settings, divine)
+    table = table.join(wide, on="currency", how="left").with_columns(
         (pl.col("price_chaos") / divine if divine else pl.lit(None, dtype=pl.Float64)).alias("price_divine"))
-    currencies = table["currency"].to_list()
-    candidate = (table["expected_return"].fill_null(0) > 0).to_numpy()
-    corr = return_correlation(prices, currencies, settings.correlation_days)
-    table = table.with_columns(pl.Series("diversification", diversification(corr, candidate)))
-    table = allocate(table, settings.rules, divine)
     triggers = rebalancing_triggers(league_forecasts)
     flags = triggers.group_by("currency").agg(pl.format("{} {}", "horizon", "trigger").str.join("; ").alias("rebalance"))
     table = table.join(flags, on="currency", how="left").sort(
         ["weight", "score"], descending=True, nulls_last=True).with_row_index("rank", offset=1)
+    table = table.rename({"reason": "allocation_note"})
     ordered = ["rank", "currency", "price_chaos", "price_divine",
                *[c for h in horizons for c in (f"return_{h}_pct", f"p_gain_{h}", f"downside_{h}_pct")],
-               "score", "volatility", "liquidity", "diversification", "weight", "allocation_chaos",
-               "allocation_divine", "units", "allocation_note", "rebalance", "data_quality", "data_quality_reason",
-               "days_observed", "low_confidence_share", "volume",
-               *[f"{m}_{h}" for h in horizons for m in ("forecast_chaos", "forecast_divine", "range80_chaos",
+               "cost", "edge", "sigma", "score", "volatility", "liquidity", "diversification", "weight",
+               "allocation_chaos", "allocation_divine", "units", "allocation_note", "rebalance", "data_quality",
+               "data_quality_reason", "days_observed", "low_confidence_share", "volume",
+               *[f"{m}_{h}" for h in horizons for m in ("forecast_chaos", "forecast_divine", "low80_chaos",
+                                                        "high80_chaos", "low95_chaos", "high95_chaos", "p_up",
                                                         "interval_method", "p_gain_reason")]]
-    missing = [c for c in ordered if c not in table.columns and c != "allocation_note"]
+    missing = [c for c in ordered if c not in table.columns]
     if missing:
         raise ValueError(f"report columns missing: {missing}")
-    table = table.rename({"reason": "allocation_note"})
-    ranking = table.select([c for c in ordered if c in table.columns])
-    return Report(league=league, as_of=str(latest["as_of"].max()), ranking=ranking, triggers=triggers,
-                  divine_price_chaos=divine, settings=replace(settings, rank_horizon=rank))
+    cost_source = "bid/ask spread" if has_both_sides(prices) else "assumed fee"
+    return Report(league=league, as_of=str(latest["as_of"].max()), ranking=table.select(ordered), triggers=triggers,
+                  divine_price_chaos=divine, settings=replace(settings, rank_horizon=rank), cost_source=cost_source)
 
 
 def _horizon_name(column: str) -> str:
     """Pivoted ``return_pct_7d`` → ``return_7d_pct`` style names used in the report."""
-    renames = {"return_pct": "return_{}_pct", "p_gain": "p_gain_{}", "downside_pct": "downside_{}_pct",
-               "forecast_chaos": "forecast_chaos_{}", "forecast_divine_now": "forecast_divine_{}",
-               "range80": "range80_chaos_{}", "prob_up_reason": "p_gain_reason_{}", "interval_method": "interval_method_{}"}
+    renames = {"return_pct": "return_{}_pct", "p_gain": "p_gain_{}", "prob_up_reason": "p_gain_reason_{}",
+               "prob_up": "p_up_{}", "downside_pct": "downside_{}_pct", "forecast_chaos": "forecast_chaos_{}",
+               "forecast_divine_now": "forecast_divine_{}", "low80_chaos": "low80_chaos_{}",
+               "high80_chaos": "high80_chaos_{}", "low95_chaos": "low95_chaos_{}", "high95_chaos": "high95_chaos_{}",
+               "interval_method": "interval_method_{}"}
     for prefix, pattern in renames.items():
         if column.startswith(prefix + "_"):
             return pattern.format(column[len(prefix) + 1:])
@@ -171,30 +231,10 @@ def png_markdown(png: bytes, alt: str) -> str:
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
 
 
-def _table_html(frame: pl.DataFrame) -> str:
-    header = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape('' if v is None else (f'{v:.4g}' if isinstance(v, float) else str(v)))}</td>"
-                         for v in row) + "</tr>"
-        for row in frame.iter_rows()
-    )
-    return f"<table><tr>{header}</tr>{body}</table>"
 
 
-def report_html(report: Report, charts: dict[str, bytes]) -> str:
-    """A standalone HTML page (no external assets): summary, charts, allocation, triggers, ranking."""
-    rules = report.settings.rules
-    divine = f"{report.divine_price_chaos:.4g} chaos" if report.divine_price_chaos else "unknown"
-    images = "".join(f'<h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" '
-                     f'src="data:image/png;base64,{base64.b64encode(png).decode()}">' for title, png in charts.items())
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(report.league)} report</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:90%}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}td:nth-child(2){{text-align:left}}img{{max-width:100%}}</style>
-</head><body><h1>{html.escape(report.league)}: investment report</h1>
-<p>As of {html.escape(report.as_of)}. One Divine Orb = {divine}. Budget {rules.budget:g} {rules.budget_unit}
-(at most {rules.max_position_share:.0%} per currency, minimum liquidity {rules.min_liquidity}); cash left:
-{report.cash_chaos:.4g} chaos. Returns are forecasts, not promises: the 80% range is where the price should
-land four times out of five, calibrated on walk-forward residuals.</p>
-{images}
-<h2>Allocation</h2>{_table_html(report.allocation)}
-<h2>Rebalancing triggers</h2>{_table_html(report.triggers) if report.triggers.height else "<p>none</p>"}
-<h2>All currencies</h2>{_table_html(report.ranking)}</body></html>"""
+def report_html(report: Report, charts: dict[str, bytes], track_record: dict | None = None) -> str:
+    """The standalone HTML page: see ``core.report.html``."""
+    from poeconomy_assets.core.report.html import render_html
+
+    return render_html(report, charts, track_record)

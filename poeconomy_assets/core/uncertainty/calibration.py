@@ -14,7 +14,7 @@ import polars as pl
 
 from poeconomy_assets.core.features.build import target_column
 from poeconomy_assets.core.schemas import HORIZON_DAYS
-from poeconomy_assets.core.uncertainty.intervals import PhaseCalibrator, scale_expr
+from poeconomy_assets.core.uncertainty.intervals import OFFSET_NAMES, PhaseCalibrator, scale_expr
 
 CALIBRATION_COLUMNS = ["league", "currency", "date", "league_day", "price_chaos", "scale", "target", "residual"]
 
@@ -52,14 +52,15 @@ def model_calibration(features: pl.DataFrame, model: Any) -> pl.DataFrame:
 
 def price_bands(rows: pl.DataFrame, points: np.ndarray, calibrator: PhaseCalibrator, horizon: str,
                 prefix: str = "") -> pl.DataFrame:
-    """Interval bounds in chaos for forecast rows (features at the forecast date) whose predicted
-    log returns are ``points``: ``{prefix}lower_80`` … ``{prefix}upper_95``, P(up) and the method."""
+    """The forecast distribution in chaos for forecast rows (features at the forecast date) whose predicted
+    log returns are ``points``: ``{prefix}lower_95``, ``lower_80``, ``lower_50``, ``median_chaos`` (the point
+    forecast), ``upper_50``, ``upper_80``, ``upper_95``, P(up) read from the same distribution, the method."""
     scales = rows.select(scale_expr(HORIZON_DAYS[horizon]))["scale"].cast(pl.Float64).fill_null(np.nan).to_numpy()
     offsets = calibrator.intervals(points, rows["league_day"].to_numpy(), scales)
     price = rows["price_chaos"].to_numpy()
     points = np.asarray(points, dtype=float)
-    bounds = {f"{prefix}{c}": price * np.exp(points + offsets[c].to_numpy())
-              for c in ("lower_80", "upper_80", "lower_95", "upper_95")}
+    bounds = {f"{prefix}{'median_chaos' if c == 'median' else c}": price * np.exp(points + offsets[c].to_numpy())
+              for c in OFFSET_NAMES}
     extra = offsets.select("prob_up", "prob_up_reason", "interval_method", "calibration_n")
     if prefix:
         extra = extra.rename(lambda c: f"{prefix}{c}")

@@ -1,7 +1,10 @@
 """One currency × horizon's forecasts, one row per as-of date, with calibrated intervals.
 
 Rows: the last day of every league, and every day of the latest (live) league, so past forecasts can
-be scored once their outcome exists. Each row says where its point forecast came from:
+be scored once their outcome exists. Each row is one forecast distribution (see
+``core.uncertainty.distribution``): ``forecast_chaos`` is its median, ``expected_return`` the median return,
+``lower_95`` … ``upper_95`` its quantiles and ``prob_up`` read from it. Each row says where its point
+forecast came from:
 
 - ``model``: the trained model on a day whose outcome it has not seen (the live forecast);
 - ``walk_forward``: a day of a validation league: the out-of-fold forecast made by a model trained only
@@ -32,7 +35,7 @@ from poeconomy_assets.core.uncertainty.intervals import PhaseCalibrator
 
 DIVINE_STALENESS_DAYS = 3  # a Divine Orb price older than this is not used to convert
 
-BOUNDS = ("lower_80", "upper_80", "lower_95", "upper_95")
+BOUNDS = ("lower_80", "upper_80", "lower_95", "upper_95", "lower_50", "upper_50")
 
 
 def forecast_rows(features: pl.DataFrame) -> pl.DataFrame:
@@ -81,13 +84,14 @@ def build_forecasts(features: pl.DataFrame, model: Any, pooled: pl.DataFrame | N
             parts.append(price_bands(rows[index], point[index], band, horizon).with_columns(_row=pl.Series(index)))
     bands = pl.concat(parts).sort("_row").drop("_row")
     price = rows["price_chaos"].to_numpy()
+    median = bands["median_chaos"].to_numpy()
     frame = pl.DataFrame({
         "league": rows["league"], "currency": currency, "horizon": horizon, "as_of": rows["date"],
-        "league_day": rows["league_day"], "price_chaos": price, "forecast_chaos": price * np.exp(point),
-        "expected_return": np.expm1(point), "forecast_source": source,
+        "league_day": rows["league_day"], "price_chaos": price, "forecast_chaos": median,
+        "expected_return": median / price - 1, "forecast_source": source,
         "actual_chaos": rows[f"target_price_{horizon}"] if f"target_price_{horizon}" in rows.columns
         else pl.Series([None] * rows.height, dtype=pl.Float64),
-    }).hstack(bands).with_columns(validation_mase=pl.lit(float(model.metrics.get("mase", np.nan))))
+    }).hstack(bands.drop("median_chaos")).with_columns(validation_mase=pl.lit(float(model.metrics.get("mase", np.nan))))
     return add_divine_columns(frame, features)
 
 
@@ -110,7 +114,7 @@ def add_divine_columns(frame: pl.DataFrame, features: pl.DataFrame) -> pl.DataFr
     columns = ("price", "forecast", *BOUNDS)
     return frame.with_columns(
         (pl.col(f"{c}_chaos" if c in ("price", "forecast") else c) / pl.col("divine_chaos")).alias(f"{c}_divine")
-        for c in columns
+        for c in columns if (f"{c}_chaos" if c in ("price", "forecast") else c) in frame.columns
     )
 
 

@@ -4,8 +4,10 @@ Residuals (actual − predicted log return) from the validation folds are not ex
 launch weeks move several times more than late-league days, and a cheap orb moves more than a stable
 one. So each residual is divided by the volatility known when its forecast was made (the recent
 standard deviation of daily log returns × √horizon: a *scale*) and grouped by league phase (launch
-week, first month, later). A forecast's band is its own scale × the conformal quantile of the scaled
-scores of its phase. The ladder, per currency × horizon × phase:
+week, first month, later). A forecast's distribution (see ``core.uncertainty.distribution``) is centred on
+the point + its scale × the median score of its phase (the model's typical bias), with 50/80/95%
+half-widths = its scale × the conformal quantiles of |score − median score|; P(up) is read from that same
+distribution. The ladder, per currency × horizon × phase:
 
 - ``conformal-own``    (≥ OWN_MIN of this currency's scores in the phase): split conformal on them;
 - ``conformal-pooled`` (≥ CONFORMAL_MIN scores of every currency in the phase): split conformal on those;
@@ -21,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from poeconomy_assets.core.features.build import league_phase
+from poeconomy_assets.core.uncertainty.distribution import knots_from_halfwidths, normal_shape, prob_above
 
 OWN_MIN = 30
 CONFORMAL_MIN = 15
@@ -31,6 +34,7 @@ Z80_OVER_Z95 = 1.2816 / 1.96
 MIN_DAILY_VOL = 0.005  # a currency that has not moved for two weeks still can: floor its scale
 PHASE_NAMES = ("launch week", "first month", "later")  # league_phase 0, 1, 2
 SCALE_SOURCES = ("vol_14d", "vol_7d", "momentum_vol_3d")  # first non-null, in this order
+OFFSET_NAMES = ("lower_95", "lower_80", "lower_50", "median", "upper_50", "upper_80", "upper_95")
 
 
 def scale_expr(horizon_days: int) -> pl.Expr:
@@ -52,30 +56,37 @@ def _conservative(horizon_days: int) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class _Band:
-    """One phase's calibrated band: half-widths in scale units, the signed scores for P(up)."""
+    """One phase's calibrated distribution of scaled scores: its median and the 50/80/95% half-widths of the
+    centred scores (conformal quantiles of |score − median|), in scale units."""
 
     method: str
     n: int
-    q80: float
-    q95: float
-    signed: np.ndarray  # sorted signed scores (empty for conservative)
+    center: float
+    half50: float
+    half80: float
+    half95: float
     typical_scale: float  # stands in for a forecast whose own scale is unknown
 
 
 def _band(scores: np.ndarray, scales: np.ndarray, method: str, seed: int) -> _Band:
     typical = float(np.median(scales)) if scales.size else float("nan")
+    center = float(np.median(scores))
+    centred = np.abs(scores - center)
     if method == "bootstrap":
         rng = np.random.default_rng(seed)
-        draws = rng.choice(scores, size=(500, scores.size), replace=True)
-        q80, q95 = np.quantile(np.abs(draws), [0.80, 0.95], axis=1).mean(axis=1) * BOOTSTRAP_WIDEN
-        return _Band(method, scores.size, float(q80), float(q95), np.sort(scores * BOOTSTRAP_WIDEN), typical)
-    absolute = np.abs(scores)
-    return _Band(method, scores.size, _conformal_quantile(absolute, 0.80), _conformal_quantile(absolute, 0.95),
-                 np.sort(scores), typical)
+        draws = rng.choice(centred, size=(500, centred.size), replace=True)
+        halves = np.quantile(draws, [0.50, 0.80, 0.95], axis=1).mean(axis=1) * BOOTSTRAP_WIDEN
+        return _Band(method, scores.size, center, *map(float, halves), typical)
+    halves = [_conformal_quantile(centred, level) for level in (0.50, 0.80, 0.95)]
+    return _Band(method, scores.size, center, *halves, typical)
+
+
+def _conservative_band(horizon_days: int, n: int) -> _Band:
+    return _Band("conservative", n, 0.0, *normal_shape(_conservative(horizon_days)[1]), float("nan"))
 
 
 class PhaseCalibrator:
-    """Bands for one currency × horizon from its own walk-forward residuals and everyone's (pooled).
+    """Forecast distributions for one currency × horizon from its own walk-forward residuals and everyone's.
 
     ``own`` and ``pooled`` are frames with columns ``league_day``, ``scale`` (null allowed) and
     ``residual`` (actual − predicted log return); :func:`calibration_frame` builds them.
@@ -97,36 +108,38 @@ class PhaseCalibrator:
                 if scores.size >= BOOTSTRAP_MIN:
                     self.bands[phase] = _band(scores, scales, "bootstrap", seed)
                 else:
-                    self.bands[phase] = _Band("conservative", scores.size, *_conservative(horizon_days),
-                                              np.array([]), float("nan"))
+                    self.bands[phase] = _conservative_band(horizon_days, scores.size)
 
     def intervals(self, points: np.ndarray, league_days: np.ndarray, scales: np.ndarray) -> pl.DataFrame:
-        """Per forecast: log offsets lower/upper 80/95, P(up), its reason when null, method and n."""
+        """Per forecast: the distribution's knots as log offsets from the point (``lower_95`` … ``median`` …
+        ``upper_95``), P(up) read from the same distribution (null with its reason when residuals are too
+        few), method and n."""
         points = np.asarray(points, dtype=float)
         scales = np.asarray(scales, dtype=float)
         phases = league_phase(league_days)
         n = points.size
-        half80, half95, prob = np.empty(n), np.empty(n), np.full(n, np.nan)
+        center, h50, h80, h95 = (np.zeros(n) for _ in range(4))
         method = np.empty(n, dtype=object)
         count = np.zeros(n, dtype=np.int64)
+        known = np.zeros(n, dtype=bool)
         for phase, band in self.bands.items():
             mask = phases == phase
             if not mask.any():
                 continue
             method[mask], count[mask] = band.method, band.n
-            if band.method == "conservative":
-                half80[mask], half95[mask] = band.q80, band.q95
-                continue
-            scale = np.where(np.isfinite(scales[mask]), scales[mask], band.typical_scale)
-            half80[mask], half95[mask] = band.q80 * scale, band.q95 * scale
-            # P(point + scale * score > 0) over the calibrated distribution of signed scores
-            below = np.searchsorted(band.signed, -points[mask] / scale, side="right")
-            prob[mask] = 1.0 - below / band.signed.size
-        reason = [f"only {c} walk-forward residuals (need {BOOTSTRAP_MIN})" if np.isnan(p) else None
-                  for p, c in zip(prob, count)]  # a plain list: an all-None object array cannot become strings
+            scale = 1.0 if band.method == "conservative" else np.where(
+                np.isfinite(scales[mask]), scales[mask], band.typical_scale)
+            center[mask] = band.center * scale
+            h50[mask], h80[mask], h95[mask] = band.half50 * scale, band.half80 * scale, band.half95 * scale
+            known[mask] = band.method != "conservative"
+        offsets = knots_from_halfwidths(center, h50, h80, h95)
+        prob = np.where(known, prob_above(points[:, None] + offsets, 0.0) if n else np.zeros(0), np.nan)
+        reason = [None if k else f"only {c} walk-forward residuals (need {BOOTSTRAP_MIN})"
+                  for k, c in zip(known, count)]  # a plain list: an all-None object array cannot become strings
         return pl.DataFrame({
-            "lower_80": -half80, "upper_80": half80, "lower_95": -half95, "upper_95": half95,
-            "prob_up": pl.Series(prob).fill_nan(None), "prob_up_reason": pl.Series(reason, dtype=pl.Utf8),
+            **{name: offsets[:, i] for i, name in enumerate(OFFSET_NAMES)},
+            "prob_up": pl.Series(prob, dtype=pl.Float64).fill_nan(None),
+            "prob_up_reason": pl.Series(reason, dtype=pl.Utf8),
             "interval_method": pl.Series(method.astype(str), dtype=pl.Utf8), "calibration_n": count,
         })
 

@@ -6,7 +6,12 @@ import polars as pl
 import pytest
 
 from poeconomy_assets.commands import backtest as command
-from poeconomy_assets.core.evaluation.backtest import average_scorecards, train_leagues_for
+from poeconomy_assets.core.evaluation.backtest import (
+    Progress,
+    average_scorecards,
+    rolling_backtest,
+    train_leagues_for,
+)
 
 LEAGUES = ["Delirium", "Harvest", "Heist", "Ritual"]  # 3 training leagues are the minimum for one fold
 CURRENCIES = "Exalted Orb,Chromatic Orb"
@@ -46,6 +51,37 @@ def test_backtest_json_has_the_documented_shape(dumps: Path, tmp_path: Path) -> 
         assert set(card["interval_methods"]) == set(CURRENCIES.split(","))
         assert 0.3 < card["mase"] < 2.0 and card["n"] == sum(s["n"] for s in card["per_currency"].values())
     assert result["horizons"]["7d"]["n"] < result["horizons"]["1d"]["n"], "no 7d point without a price 7 days on"
+    # Issue 12: the items left out with their reason, and the legacy / liquid subsets with the same fields.
+    assert result["items_skipped"]["Divine Orb"] == "not in the explicit currency list"
+    assert len(result["items_skipped"]) == 11 and set(result["subset_items"]["legacy"]) == set(CURRENCIES.split(","))
+    for card in result["horizons"].values():
+        legacy = card["subsets"]["legacy"]
+        assert {"mase", "mape", "mae", "direction_accuracy", "n", "share_below_1", "worst_mase"} | interval_keys \
+            <= set(legacy)
+        assert legacy["n"] == card["n"], "both currencies asked for are legacy ones"
+        assert legacy["mase"] == pytest.approx(card["mase"])
+
+    strategy = result["strategy"]  # the track record of following the report on the held-out league
+    assert {"return", "max_drawdown", "hit_rate", "trades", "hold_chaos_return", "hold_divine_return", "fee"} <= set(
+        strategy)
+    assert strategy["hold_chaos_return"] == 0.0 and strategy["horizon"] == "7d" and strategy["periods"] >= 10
+    assert 0.0 <= strategy["max_drawdown"] < 1.0 and strategy["return"] > -1.0
+    assert strategy["trades"] == sum(c["positions"] for c in strategy["curve"])
+    assert (strategy["hit_rate"] is None) == (strategy["trades"] == 0)
+    assert strategy["hold_divine_return"] > -1.0  # Ritual has Divine Orb prices: the divine holder is compared
+
+
+def test_rolling_ends_at_the_test_league_and_averages_subsets() -> None:
+    """--rolling 2 --test-league B: leagues A and B, not the newest two (C is later than the test league)."""
+    prices = pl.DataFrame({"league": ["A", "B", "C"],
+                           "date": pl.date_range(pl.date(2020, 1, 1), pl.date(2020, 1, 3), eager=True)})
+    card = {"mase": 0.8, "mape": 0.1, "mae": 1.0, "direction_accuracy": 0.6, "n": 10, "per_currency": {},
+            "subsets": {"legacy": {"mase": 0.9, "n": 4, "worst_mase": 1.0}}}
+    done = {league: {"test_league": league, "horizons": {"1d": card}} for league in "ABC"}
+    result = rolling_backtest(prices, 2, done=done, last_league="B")
+    assert result["leagues"] == ["A", "B"]
+    legacy = result["horizons"]["1d"]["subsets"]["legacy"]
+    assert legacy["mase"] == pytest.approx(0.9) and legacy["n"] == 8 and legacy["per_league_mase"] == {"A": 0.9, "B": 0.9}
 
 
 def test_unknown_league_is_a_clean_error(dumps: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -71,3 +107,12 @@ def test_rolling_average_is_the_mean_over_leagues() -> None:
     averaged = average_scorecards(results)["1d"]
     assert averaged["mase"] == pytest.approx(0.9) and averaged["n"] == 40
     assert averaged["per_league_mase"] == {"A": 0.8, "B": 1.0}
+
+
+def test_progress_reports_items_done_and_time_left() -> None:
+    lines: list[str] = []
+    progress = Progress(4, "L", lines.append, every=0.0)
+    for _ in range(4):
+        progress.step()
+    assert lines[0].startswith("L: 1/4 item models") and "estimating" in lines[0]
+    assert lines[-1].startswith("L: 4/4 item models") and "s left" in lines[-1]

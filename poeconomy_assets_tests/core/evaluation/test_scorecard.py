@@ -46,7 +46,16 @@ def test_perfect_forecasts_score_zero_and_cover_everything(prices: pl.DataFrame)
     assert card["mase"].max() < 1e-6
     assert (card["coverage_80"] == 1.0).all()
     assert (card["n"] == 14).all(), "the last 14 as-of dates with an outcome, per currency"
-    assert not card["drift"].any()
+    # a band that never misses is too wide: the scorecard says so both ways, not only when bands are too narrow
+    assert (card["bands"] == "too wide").all() and card["drift"].all()
+    assert card["drift_reason"].str.contains("too wide").all() and not card["drift_reason"].str.contains("MASE").any()
+
+
+def test_calibrated_bands_do_not_drift(prices: pl.DataFrame) -> None:
+    forecasts = pl.concat([_forecasts(prices, h, noise=0.05, seed=i) for i, h in enumerate(HORIZON_DAYS)])
+    card = score_realized(realized_points(forecasts, prices, "Sim01 Abyssal", 28), DriftRules(min_points=20))
+    assert (card["bands"] == "ok").mean() > 0.8
+    assert not card.filter(pl.col("bands") == "ok")["drift_reason"].fill_null("").str.contains("bands").any()
 
 
 def test_persistence_scores_one(prices: pl.DataFrame) -> None:
@@ -64,7 +73,9 @@ def test_coverage_matches_the_known_noise(prices: pl.DataFrame) -> None:
 
 
 def test_drift_flags_the_biased_currency_and_horizon(prices: pl.DataFrame) -> None:
-    good = _forecasts(prices, "7d", noise=0.0, band=0.01)
+    good = _forecasts(prices, "7d", noise=0.0, band=0.01).with_columns(  # coverage 80%: 1 day in 5 misses
+        pl.when(pl.col("as_of").dt.day() % 5 == 0).then(pl.col(c) * 1.05).otherwise(pl.col(c)).alias(c)
+        for c in ("forecast_chaos", "lower_80", "upper_80", "lower_95", "upper_95"))
     bad = _forecasts(prices, "7d", noise=0.01, bias=0.4, seed=1).filter(pl.col("currency") == "Exalted Orb")
     forecasts = pl.concat([good.filter(pl.col("currency") != "Exalted Orb"), bad])
     card = score_realized(realized_points(forecasts, prices, "Sim01 Abyssal", 14), DriftRules())

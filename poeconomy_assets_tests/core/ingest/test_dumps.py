@@ -1,5 +1,6 @@
 """The poe.ninja dump importer: every kind of bad input is named (file, line, field) or quarantined."""
 
+import math
 from pathlib import Path
 
 import polars as pl
@@ -76,9 +77,30 @@ def test_strict_mode_raises_on_the_first_bad_row(tmp_path: Path) -> None:
         read_dump_file(path, strict=True)
 
 
-def test_rows_not_priced_in_chaos_are_counted_not_quarantined(tmp_path: Path) -> None:
-    imported = read_dump_file(_write(tmp_path, [HEADER, *GOOD, "Heist;2020-09-18;Chaos Orb;Divine Orb;0.25;High"]))
-    assert imported.skipped_not_chaos == 1 and imported.quarantine.height == 0 and imported.prices.height == 4
+def test_buy_side_rows_become_buy_price_spread_and_confidence(tmp_path: Path) -> None:
+    """Get = Chaos Orb is the buy side: 1 / Value is its chaos price, log(sell / buy) the day's spread."""
+    buy_rows = [
+        "Heist;2020-09-18;Chaos Orb;Divine Orb;0.3;Medium",  # one chaos buys 0.3 Divine: 3.33c a Divine
+        "Heist;2020-09-20;Chaos Orb;Exalted Orb;0.02;High",  # no sell side that day: counted, no price
+        "Heist;2020-09-20;Divine Orb;Exalted Orb;10;High",  # neither side is chaos
+    ]
+    imported = read_dump_dir(_write(tmp_path, [HEADER, *GOOD, *buy_rows]).parent)
+    assert imported.quarantine.height == 0 and imported.prices.height == 4
+    assert imported.skipped_not_chaos == 1 and imported.buy_only_rows == 1
+    DailyPrices.validate(imported.prices)
+    divine = imported.prices.filter(pl.col("currency") == "Divine Orb").sort("date").row(0, named=True)
+    assert divine["price_chaos"] == 4.0, "the sell side stays the price"
+    assert divine["buy_price_chaos"] == pytest.approx(1 / 0.3) and divine["buy_confidence"] == "Medium"
+    assert divine["log_spread"] == pytest.approx(math.log(4.0 / (1 / 0.3)))
+    others = imported.prices.filter(pl.col("buy_price_chaos").is_null())
+    assert others.height == 3 and others["log_spread"].null_count() == 3 and others["buy_confidence"].null_count() == 3
+
+
+def test_a_bad_buy_side_row_is_quarantined_under_its_own_field(tmp_path: Path) -> None:
+    rows = [HEADER, *GOOD, "Heist;2020-09-18;Chaos Orb;Divine Orb;0;High", "Heist;2020-09-19;Chaos Orb;;2;High"]
+    imported = read_dump_file(_write(tmp_path, rows))
+    assert imported.quarantine.select("line", "field").rows() == [(6, "Value"), (7, "Pay")]
+    assert imported.prices.height == 4 and imported.prices["buy_price_chaos"].null_count() == 4
 
 
 def test_one_file_must_hold_one_league(tmp_path: Path) -> None:
@@ -93,11 +115,17 @@ def test_empty_directory_is_an_error(tmp_path: Path) -> None:
 
 
 def test_real_leagues(real_dumps_dir: Path) -> None:
-    """28 leagues (../shared/data/README.md): 370,574 rows, of which 158,105 are the buy side (Get = Chaos Orb)."""
+    """28 leagues (../shared/data/README.md): 370,574 rows: 212,469 sell side (Pay = Chaos Orb), one price row
+    each; 158,105 buy side (Get = Chaos Orb): 154,736 pair with that day's sell side, 3,357 have none, and 12
+    say one chaos buys 0 of an item (quarantined)."""
     imported = read_dump_dir(real_dumps_dir)
     assert len(imported.leagues) == 28 and len(imported.currencies) == 233
-    assert imported.prices.height == 212_469 and imported.quarantine.height == 0
-    assert imported.prices.height + imported.skipped_not_chaos == 370_574
+    assert imported.prices.height == 212_469 and imported.skipped_not_chaos == 0
+    with_buy_side = imported.prices["buy_price_chaos"].is_not_null().sum()
+    assert (with_buy_side, imported.buy_only_rows, imported.quarantine.height) == (154_736, 3_357, 12)
+    assert set(imported.quarantine["reason"]) == {"zero or negative price"}
+    assert imported.prices.height + with_buy_side + imported.buy_only_rows + imported.quarantine.height == 370_574
+    assert imported.prices["log_spread"].null_count() == imported.prices.height - with_buy_side
     assert imported.leagues[0] == "Essence" and imported.leagues[-1] == "Phrecia"
     assert imported.leagues[imported.leagues.index("Ultimatum") :] == [
         "Ultimatum", "Expedition", "Scourge", "Archnemesis", "Sentinel", "Kalandra", "Sanctum",

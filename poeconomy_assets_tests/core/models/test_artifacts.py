@@ -11,7 +11,7 @@ from poeconomy_assets.core.models.artifacts import MANIFEST, ArtifactIntegrityEr
 from poeconomy_assets.core.models.ensemble import TrainedModel, train_currency_model
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
-MODEL_FILES = ["lightgbm.txt", "xgboost.json", "random_forest.joblib", "residuals.npy"]
+MODEL_FILES = ["lightgbm.txt", "xgboost.json", "random_forest.txt", "residuals.npy"]
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_a_tampered_file_is_refused_before_it_is_read(saved: tuple[Path, pl.Data
 
 
 def test_a_swapped_pickle_never_runs(saved: tuple[Path, pl.DataFrame], tmp_path: Path) -> None:
-    """A malicious joblib file is refused by hash, so its payload never executes."""
+    """A malicious joblib file is never opened (no loader reads pickles), so its payload never executes."""
     import joblib
 
     directory = _copy(saved[0], tmp_path / "copy")
@@ -68,7 +68,7 @@ def test_a_swapped_pickle_never_runs(saved: tuple[Path, pl.DataFrame], tmp_path:
         def __reduce__(self):
             return (Path.touch, (marker,))
 
-    joblib.dump(Payload(), directory / "random_forest.joblib")
+    joblib.dump(Payload(), directory / "random_forest.txt")
     with pytest.raises(ArtifactIntegrityError):
         TrainedModel.load(directory)
     assert not marker.exists()

@@ -40,14 +40,20 @@ def test_saved_model_reloads_and_predicts_the_same(features: pl.DataFrame, tmp_p
     np.testing.assert_allclose(again.predict(rows), model.predict(rows))
 
 
-def test_fast_forest_path_matches_sklearn(features: pl.DataFrame) -> None:
-    from poeconomy_assets.core.models.families import _FlatForest
+def test_forest_is_a_lightgbm_random_forest_that_round_trips_through_text(features: pl.DataFrame,
+                                                                          tmp_path) -> None:
+    import lightgbm as lgb
+
+    from poeconomy_assets.core.models.families import RANDOM_FOREST
 
     model = train_currency_model(features, "Exalted Orb", "3d")
     forest = model.members["random_forest"]
+    assert isinstance(forest, lgb.Booster) and forest.params["boosting"] == "rf"
     x = _with_code_matrix(model, features.tail(40))
-    x[::7, 3] = np.nan  # missing values follow sklearn's learned direction
-    np.testing.assert_allclose(_FlatForest.of(forest).predict(x), forest.predict(x), rtol=1e-10, atol=1e-12)
+    x[::7, 3] = np.nan  # missing values follow the learned direction
+    RANDOM_FOREST.save(forest, tmp_path / RANDOM_FOREST.file_name)
+    again = RANDOM_FOREST.load(tmp_path / RANDOM_FOREST.file_name)
+    np.testing.assert_allclose(RANDOM_FOREST.predict(again, x), RANDOM_FOREST.predict(forest, x), rtol=1e-10)
 
 
 def _with_code_matrix(model: TrainedModel, rows: pl.DataFrame) -> np.ndarray:
@@ -66,10 +72,9 @@ def test_small_and_large_batches_predict_the_same(features: pl.DataFrame) -> Non
 
 def test_profiles_match_the_issue(features: pl.DataFrame) -> None:
     # No wall-clock assertion: the machine is shared, so speed is measured by benchmarks/bench_training.py.
-    from poeconomy_assets.core.models.ensemble import _POOLED_CACHE, PROFILES
+    from poeconomy_assets.core.models.ensemble import PROFILES
 
     assert [(p.n_trials, p.n_folds) for p in PROFILES.values()] == [(3, 1), (50, 3), (200, 5)]
-    _POOLED_CACHE.clear()
     model = train_currency_model(features, "Chromatic Orb", "7d", profile="test")
     assert 1 <= model.metrics["trials"] <= 3 + 1  # LightGBM 3, XGBoost 1
     assert model.info["profile"] == "test" and model.info["scope"] in ("pooled", "own")
@@ -105,3 +110,23 @@ def test_a_currency_new_in_the_latest_league_gets_the_pooled_model_and_says_so(f
     assert np.isfinite(model.predict(rows)).all()
     with pytest.raises(ValueError, match="no feature rows"):
         train_currency_model(with_new, "Never Seen Orb", "1d")
+
+
+def test_one_pooled_model_serves_every_currency_and_round_trips(features: pl.DataFrame, tmp_path: Path) -> None:
+    from poeconomy_assets.core.models.ensemble import PooledModel, train_pooled_model
+
+    pooled = train_pooled_model(features, "3d", profile="test", seed=0)
+    pooled.save(tmp_path / "pooled")
+    again = PooledModel.load(tmp_path / "pooled")
+    assert again.trials == pooled.trials >= 1 and again.profile == pooled.profile
+    # A currency model built on the reloaded pooled result is the one built on the original, and runs no search
+    direct = train_currency_model(features, "Divine Orb", "3d", pooled=pooled)
+    reloaded = train_currency_model(features, "Divine Orb", "3d", pooled=again)
+    rows = features.filter(pl.col("currency") == "Divine Orb").tail(30)
+    np.testing.assert_array_equal(direct.predict(rows), reloaded.predict(rows))
+    np.testing.assert_array_equal(direct.residuals, reloaded.residuals)
+    assert direct.info["pooled_data_version"] == pooled.data_version == direct.info["data_version"]
+    with pytest.raises(ValueError, match="searched with 'test'"):
+        train_currency_model(features, "Divine Orb", "3d", profile="development", pooled=pooled)
+    with pytest.raises(ValueError, match="the 3d one, not 1d"):
+        train_currency_model(features, "Divine Orb", "1d", pooled=pooled)

@@ -28,7 +28,7 @@ def prices() -> pl.DataFrame:
 
 
 def test_every_currency_is_selected_or_has_a_reason(prices: pl.DataFrame) -> None:
-    s = select_currencies(prices)
+    s = select_currencies(prices, SelectionConfig(min_avg_price=0.25))
     assert s.live_league == "B"
     assert s.selected == ["Exalted Orb", "Regal Orb"]
     assert set(s.selected) | set(s.excluded) == set(prices["currency"].unique())
@@ -52,3 +52,24 @@ def test_real_data_selection(real_dumps_dir) -> None:
     s = select_currencies(read_dump_dir(real_dumps_dir).prices)
     assert s.live_league == "Phrecia"  # the newest of the 28 leagues
     assert len(s.selected) >= 10 and all(reason for reason in s.excluded.values())
+
+
+def test_low_confidence_days_do_not_count_as_history(prices: pl.DataFrame) -> None:
+    """Regal Orb has 100 priced days, but only 15 not marked Low: too few reliable ones for a model."""
+    marked = prices.with_columns(
+        pl.when((pl.col("currency") == "Regal Orb") & ((pl.col("league") == "B") | (pl.col("league_day") >= 15)))
+        .then(pl.lit("Low"))
+        .otherwise(pl.lit("High")).alias("confidence"))
+    s = select_currencies(marked)
+    assert "Regal Orb" not in s.selected and "15 priced days not marked Low" in s.excluded["Regal Orb"]
+    assert "Chromatic Orb" in s.selected, "no price floor by default: relative error is scale-free"
+    assert "Regal Orb" in select_currencies(marked, SelectionConfig(min_reliable_rows=10)).selected
+
+
+def test_history_and_live_items_given_apart(prices: pl.DataFrame) -> None:
+    """A backtest: the history is the training leagues, the live league's items are given."""
+    history = prices.filter(pl.col("league") == "A")
+    s = select_currencies(history, SelectionConfig(live_league="B"), live_items={"Exalted Orb", "Brand New Orb"})
+    assert s.selected == ["Exalted Orb"]
+    assert s.excluded["Brand New Orb"] == "no price history before the live league"
+    assert "live league 'B'" in s.excluded["Regal Orb"]

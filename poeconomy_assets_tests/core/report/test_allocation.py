@@ -2,7 +2,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from poeconomy_assets.core.report.allocation import AllocationRules, allocate, capped_weights
+from poeconomy_assets.core.report.allocation import AllocationRules, allocate, capped_weights, hold_reason
 
 
 @pytest.mark.parametrize("raw, cap", [
@@ -32,8 +32,9 @@ def _candidates() -> pl.DataFrame:
         "score": [2.0, 1.0, 0.5, 3.0, 1.0],
         "diversification": [1.0, 0.8, 0.9, 1.0, 1.0],
         "liquidity": [0.9, 0.9, 0.9, 0.1, 0.9],  # D is illiquid
-        "expected_return": [0.05, 0.02, 0.01, 0.2, -0.01],  # E is expected to fall
+        "edge": [0.05, 0.02, 0.015, 0.2, -0.01],  # median return after costs: E is expected to lose
         "prob_gain": [0.7, 0.6, 0.55, 0.9, 0.4],
+        "sigma": [0.1, 0.05, 0.2, 0.1, 0.1],
     })
 
 
@@ -45,7 +46,7 @@ def test_allocation_sums_to_budget_with_caps_and_liquidity(unit: str, divine: fl
     out = allocate(_candidates(), rules, divine)
     by = {r["currency"]: r for r in out.iter_rows(named=True)}
     assert by["D"]["allocation_chaos"] == 0 and "liquidity" in by["D"]["reason"]
-    assert by["E"]["allocation_chaos"] == 0 and "gain" in by["E"]["reason"]
+    assert by["E"]["allocation_chaos"] == 0 and "median gain after costs" in by["E"]["reason"]
     assert out["allocation_chaos"].sum() == pytest.approx(budget_chaos)
     assert (out["allocation_chaos"] <= rules.max_position_share * budget_chaos + 1e-9).all()
     assert out["allocation_divine"].to_numpy() == pytest.approx(out["allocation_chaos"].to_numpy() / divine)
@@ -62,5 +63,67 @@ def test_at_most_max_positions_best_weighted_first() -> None:
     out = allocate(_candidates(), rules, 200.0)
     held = out.filter(pl.col("allocation_chaos") > 0)["currency"].to_list()
     assert sorted(held) == ["A", "D"], "the two best score × diversification among eligible"
-    assert out.filter(pl.col("currency") == "B")["reason"][0] == "beyond the top 2"
+    assert out.filter(pl.col("currency") == "B")["reason"][0] == "beyond the top 2 scores"
     assert out["allocation_chaos"].sum() == pytest.approx(100.0)
+
+
+def test_weights_follow_inverse_volatility_times_diversification() -> None:
+    """Uncapped, the weights are proportional to diversification / sigma, not to the edge."""
+    out = allocate(_candidates(), AllocationRules(budget=1.0, max_position_share=1.0), 200.0)
+    by = {r["currency"]: r["weight"] for r in out.iter_rows(named=True)}
+    raw = {"A": 1.0 / 0.1, "B": 0.8 / 0.05, "C": 0.9 / 0.2}
+    for currency, value in raw.items():
+        assert by[currency] == pytest.approx(value / sum(raw.values()))
+    assert by["B"] > by["A"], "the calmer currency gets more although its edge is smaller"
+
+
+def test_below_the_minimum_edge_the_report_holds_chaos_and_says_why() -> None:
+    rules = AllocationRules(budget=1000.0, min_edge=0.5, min_liquidity=0.0)
+    out = allocate(_candidates(), rules, 200.0)
+    assert out["allocation_chaos"].sum() == 0
+    reason = hold_reason(out, rules, "7d")
+    assert reason.startswith("hold chaos") and "50.0%" in reason and "D" in reason, reason
+    assert hold_reason(allocate(_candidates(), AllocationRules(min_liquidity=0.0), 200.0), rules, "7d") is None
+
+
+def test_a_positive_score_never_comes_with_p_gain_below_half() -> None:
+    """Ranking and P(gain) come from the same distribution: edge > 0 exactly when P(gain) > 50%."""
+    from datetime import date
+
+    from poeconomy_assets.core.report.costs import round_trip_costs
+    from poeconomy_assets.core.report.report import with_costs
+    from poeconomy_assets.core.uncertainty.distribution import KNOTS, knots_from_halfwidths
+
+    rng = np.random.default_rng(0)
+    n = 500
+    knots = knots_from_halfwidths(rng.normal(0, 0.05, n), rng.uniform(0, 0.05, n), rng.uniform(0, 0.1, n),
+                                  rng.uniform(0, 0.3, n))
+    price = np.exp(rng.uniform(-5, 9, n))
+    frame = pl.DataFrame({"currency": [f"C{i}" for i in range(n)], "as_of": [date(2024, 1, 1)] * n,
+                          "price_chaos": price, **{c: price * np.exp(knots[:, i]) for i, c in enumerate(KNOTS)},
+                          "prob_up": 0.5}).with_columns((pl.col("forecast_chaos") / pl.col("price_chaos") - 1)
+                                                        .alias("expected_return"))
+    prices = pl.DataFrame({"currency": frame["currency"], "date": frame["as_of"], "price_chaos": price,
+                           "buy_price_chaos": price * rng.uniform(0.9, 1.0, n)})
+    rows = with_costs(frame, round_trip_costs(prices))
+    assert rows["cost"].min() >= 0 and rows["cost"].max() <= 0.1
+    scored = rows.filter(pl.col("score").abs() > 1e-6)
+    assert ((scored["score"] > 0) == (scored["p_gain"] > 0.5)).all()
+
+
+def test_a_one_day_glitch_is_not_a_bargain() -> None:
+    """Real dumps hold one-day bad quotes (an item at ~20 c quoted 0.85 c): flagged, never bought."""
+    from datetime import date, timedelta
+
+    from poeconomy_assets.core.report.data_quality import data_quality
+
+    days = [date(2023, 10, 14) + timedelta(days=i) for i in range(14)]
+    prices = pl.DataFrame({"currency": ["Report"] * 14 + ["Steady"] * 14, "date": days * 2,
+                           "price_chaos": [20.0] * 13 + [0.845] + [5.0] * 14, "confidence": ["High"] * 28})
+    quality = {r["currency"]: r for r in data_quality(prices).iter_rows(named=True)}
+    assert quality["Report"]["data_quality"] == "suspect quote" and quality["Steady"]["data_quality"] == "ok"
+    candidates = _candidates().head(2).with_columns(currency=pl.Series(["Report", "Steady"]),
+                                                    data_quality=pl.Series(["suspect quote", "ok"]))
+    out = allocate(candidates, AllocationRules(min_liquidity=0.0), 200.0)
+    by = {r["currency"]: r for r in out.iter_rows(named=True)}
+    assert by["Report"]["weight"] == 0 and "suspect quote" in by["Report"]["reason"] and by["Steady"]["weight"] > 0

@@ -42,6 +42,7 @@ def _forecasts(prices: pl.DataFrame, returns: dict[str, float]) -> pl.DataFrame:
                              "price_chaos": price, "forecast_chaos": price * (1 + er), "expected_return": er,
                              "lower_80": price * (1 + er) * 0.9, "upper_80": price * (1 + er) * 1.1,
                              "lower_95": price * (1 + er) * 0.8, "upper_95": price * (1 + er) * 1.2,
+                             "lower_50": price * (1 + er) * 0.95, "upper_50": price * (1 + er) * 1.05,
                              "prob_up": min(0.99, 0.5 + er), "prob_up_reason": None, "interval_method": "conformal-own",
                              "forecast_source": "model"})
     return pl.DataFrame(rows)
@@ -94,3 +95,53 @@ def test_price_leaving_its_interval_triggers() -> None:
     triggers = rebalancing_triggers(forecasts)
     assert triggers.select("currency", "trigger").rows() == [("A", "left interval")]
     assert "13" in triggers["detail"][0]
+
+
+def _mirror_report(returns: dict[str, float]):
+    prices = _prices().with_columns(  # C2 priced like a Mirror of Kalandra
+        pl.when(pl.col("currency") == "C2").then(pl.col("price_chaos") * 4447).otherwise(pl.col("price_chaos"))
+        .alias("price_chaos"))
+    rules = AllocationRules(budget=1000.0, max_position_share=0.3, min_liquidity=0.6)
+    return build_report("L", _forecasts(prices, returns), prices, ReportSettings(rules=rules))
+
+
+def test_html_reads_like_a_report() -> None:
+    import re
+
+    from poeconomy_assets.core.report.glossary import GLOSSARY
+
+    report = _mirror_report({"C1": 0.08, "C2": 0.06, "C3": 0.05, "C4": 0.04})
+    page = report_html(report, {"Allocation": b"png", "Price history and forecast fan": b"png"})
+    headings = re.findall(r"<h2>(.*?)</h2>", page)
+    assert headings[0] == "Summary" and len(headings) == len(set(headings)) and headings.count("Allocation") == 1
+    assert page.index("Summary") < page.index("<table")
+    visible = re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)>.*?</\1>", "", page, flags=re.DOTALL))
+    assert not re.search(r"\de[+-]?\d", visible), "no scientific notation in what a reader sees"
+    mirror = report.ranking.filter(pl.col("currency") == "C2")["price_chaos"][0]
+    assert mirror > 1e4 and f"{mirror:,.0f} c" in visible
+    for term in GLOSSARY:
+        assert term in page
+    assert page.count("<details>") == report.ranking.height and "class=sortable" in page
+
+
+def test_empty_allocation_says_why_everywhere() -> None:
+    import json
+
+    from poeconomy_assets.core.report.export import report_csv, report_json
+
+    report = _mirror_report({"C1": 0.001, "C2": -0.02})  # nothing clears the 1% minimum edge
+    assert report.allocation.is_empty() and report.cash_chaos == pytest.approx(1000.0)
+    assert report.hold_reason.startswith("hold chaos") and "minimum edge" in report.hold_reason
+    page = report_html(report, {})
+    assert "Hold chaos." in page and "Nothing allocated." in page
+    document = json.loads(report_json(report))
+    assert document["league"] == "L" and document["as_of"] == report.as_of and document["divine_chaos"] > 0
+    assert document["hold_reason"] == report.hold_reason and "P(gain)" in document["glossary"]
+    row = document["currencies"][0]
+    assert isinstance(row["price_chaos"], float) and isinstance(row["low80_chaos_7d"], float)
+    assert isinstance(row["high80_chaos_7d"], float) and len(repr(row["price_chaos"])) <= 20
+    csv = report_csv(report)
+    assert csv.startswith("# league: \"L\"") and "# P(gain): " in csv
+    table = pl.read_csv(csv.encode(), comment_prefix="#")
+    assert table["price_chaos"].dtype == pl.Float64 and "low80_chaos_7d" in table.columns
+    assert table.height == report.ranking.height

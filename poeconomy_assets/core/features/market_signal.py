@@ -1,0 +1,97 @@
+"""What the full poe.ninja dumps carry beyond one daily close: the bid/ask spread, Confidence, how many
+items moved together that day (market breadth) and the item's price tier. No look-ahead: every value at
+(league, currency, date t) reads days up to t of that league only. Windows run over calendar days
+(``*_by("date")``), so a missing day is never mistaken for the previous row.
+
+Each family is a list of columns (``SIGNAL_FAMILIES``) so an experiment can add or drop it as a whole;
+``benchmarks/RESULTS-forecasting.md`` says which families earned their place.
+"""
+
+import polars as pl
+
+BY = ["league", "currency"]
+CONFIDENCE_LEVEL = {"High": 0, "Medium": 1, "Low": 2}
+BIG_MOVE = 0.05  # a 1-day log move this large counts as a "big" move in the breadth statistics
+FLAT = 0.005  # below this a 1-day move is noise (poe.ninja rounds cheap items)
+
+SIGNAL_FAMILIES = {
+    "spread": ["spread", "spread_known", "spread_change_1d", "spread_gap_7d", "spread_mean_7d", "buy_ret_1d"],
+    "confidence": ["confidence_level", "not_high_share_7d"],
+    "breadth": ["breadth_up", "breadth_down", "breadth_net", "breadth_big", "breadth_net_3d", "market_items_change"],
+    "tier": ["log_price_level", "price_rank"],
+}
+
+
+def signal_columns(families: list[str] | tuple[str, ...] | None = None) -> list[str]:
+    names = SIGNAL_FAMILIES if families is None else {f: SIGNAL_FAMILIES[f] for f in families}
+    return [c for columns in names.values() for c in columns]
+
+
+def market_signal(prices: pl.DataFrame, families: list[str] | tuple[str, ...] | None = None) -> pl.DataFrame:
+    """Signal columns for every (league, currency, date) of ``prices`` (DailyPrices rows, any leagues).
+    The buy-side columns may be absent (sources with one side): the spread family is then null."""
+    families = tuple(SIGNAL_FAMILIES) if families is None else tuple(families)
+    frame = prices.select(
+        "league", "currency", "date", "price_chaos",
+        _optional(prices, "log_spread", pl.Float64).alias("spread"),
+        _optional(prices, "buy_price_chaos", pl.Float64).alias("_buy"),
+        _optional(prices, "confidence", pl.Utf8).alias("_confidence"),
+    ).sort(*BY, "date")
+    logp = pl.col("price_chaos").log()
+    yesterday = frame.select(*BY, (pl.col("date") + pl.duration(days=1)).alias("date"),
+                             logp.alias("_logp_prev"), pl.col("spread").alias("_spread_prev"),
+                             pl.col("_buy").log().alias("_logbuy_prev"))
+    frame = frame.join(yesterday, on=[*BY, "date"], how="left").with_columns(
+        (logp - pl.col("_logp_prev")).alias("_ret_1d"))
+    out = [pl.col(*BY, "date")]
+    if "spread" in families:
+        mean7 = pl.col("spread").rolling_mean_by("date", "7d").over(BY)
+        frame = frame.with_columns(mean7.alias("spread_mean_7d"))
+        out += [
+            pl.col("spread"),
+            pl.col("spread").is_not_null().cast(pl.Int8).alias("spread_known"),
+            (pl.col("spread") - pl.col("_spread_prev")).alias("spread_change_1d"),
+            (pl.col("spread") - pl.col("spread_mean_7d")).alias("spread_gap_7d"),
+            pl.col("spread_mean_7d"),
+            (pl.col("_buy").log() - pl.col("_logbuy_prev")).alias("buy_ret_1d"),
+        ]
+    if "confidence" in families:
+        level = pl.col("_confidence").replace_strict(CONFIDENCE_LEVEL, default=None, return_dtype=pl.Int8)
+        frame = frame.with_columns(level.alias("confidence_level"))
+        out += [
+            pl.col("confidence_level"),
+            (pl.col("confidence_level") > 0).cast(pl.Float64).rolling_mean_by("date", "7d").over(BY)
+            .alias("not_high_share_7d"),
+        ]
+    if "breadth" in families:
+        frame = frame.join(_breadth(frame), on=["league", "date"], how="left")
+        out += [pl.col(c) for c in SIGNAL_FAMILIES["breadth"]]
+    if "tier" in families:
+        out += [
+            logp.alias("log_price_level"),
+            ((pl.col("price_chaos").rank("average").over("league", "date") - 0.5)
+             / pl.len().over("league", "date")).alias("price_rank"),
+        ]
+    return frame.select(out)
+
+
+def _optional(frame: pl.DataFrame, column: str, dtype: pl.DataType) -> pl.Expr:
+    return pl.col(column).cast(dtype) if column in frame.columns else pl.lit(None, dtype=dtype)
+
+
+def _breadth(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per (league, date): the share of items that rose, fell, and moved more than BIG_MOVE since yesterday
+    (of those priced both days), their 3-day sum, and the change in how many items were priced."""
+    ret = pl.col("_ret_1d")
+    daily = frame.group_by("league", "date").agg(
+        (ret > FLAT).mean().alias("breadth_up"),
+        (ret < -FLAT).mean().alias("breadth_down"),
+        (ret.abs() > BIG_MOVE).mean().alias("breadth_big"),
+        pl.len().alias("_items"),
+    ).sort("league", "date").with_columns((pl.col("breadth_up") - pl.col("breadth_down")).alias("breadth_net"))
+    prev = daily.select("league", (pl.col("date") + pl.duration(days=1)).alias("date"),
+                        pl.col("_items").alias("_items_prev"))
+    return daily.join(prev, on=["league", "date"], how="left").with_columns(
+        pl.col("breadth_net").rolling_sum_by("date", "3d").over("league").alias("breadth_net_3d"),
+        (pl.col("_items").log() - pl.col("_items_prev").log()).alias("market_items_change"),
+    ).select("league", "date", *SIGNAL_FAMILIES["breadth"])

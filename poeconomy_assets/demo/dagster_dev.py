@@ -1,0 +1,319 @@
+"""Run the graph the way a Dagster user does: `dagster dev` (webserver + daemon) and backfills over GraphQL.
+
+Used by ``poeconomy demo --daemon``, the daemon-backfill test and ``benchmarks/bench_backfill.py``. The
+server listens on 127.0.0.1 and an ephemeral port, with the DAGSTER_HOME and POECONOMY_HOME it is given,
+and is stopped (its whole process group) on exit.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Self
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+
+LAUNCH = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message stack }
+    ... on PartitionSetNotFoundError { message }
+    ... on InvalidStepError { invalidStepKey }
+    ... on InvalidOutputError { invalidOutputName }
+    ... on UnauthorizedError { message }
+  }
+}"""
+
+STATUS = """
+query Backfill($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill { id status numCancelable error { message } }
+    ... on PythonError { message }
+  }
+}"""
+
+LAUNCH_RUN = """
+mutation LaunchRun($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on Error { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}"""
+
+RUN_STATUS = """
+query Run($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } ... on PythonError { message } } }"""
+
+RUNS = """
+query Runs($filter: RunsFilter!) {
+  runsOrError(filter: $filter) {
+    ... on Runs { results { runId status jobName tags { key value } } }
+    ... on PythonError { message }
+  }
+}"""
+
+
+# A throwaway instance for the daemon: two runs at once (2 cores), two slots in every pool (training included).
+INSTANCE_YAML = """
+storage:
+  sqlite:
+    base_dir: {home}/storage
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
+concurrency:
+  runs:
+    max_concurrent_runs: 2
+  pools:
+    default_limit: 2
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+"""
+
+
+def write_instance_yaml(dagster_home: Path) -> Path:
+    """A dagster.yaml for a temporary instance in ``dagster_home`` (see INSTANCE_YAML); returns its path."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    path = dagster_home / "dagster.yaml"
+    path.write_text(INSTANCE_YAML.format(home=dagster_home))
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# A background shell starts children with SIGINT ignored, and `dagster dev` copies that onto SIGTERM: this
+# wrapper resets both to their defaults, then execs the command, so the server stops when asked.
+SIGNAL_RESET_WRAPPER = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                        "signal.signal(signal.SIGTERM, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])")
+
+
+class DagsterDevError(RuntimeError):
+    """The server did not start, a GraphQL call failed, or a backfill did not finish in time."""
+
+
+class DagsterDev:
+    """`dagster dev -w workspace.yaml` in a process group of its own; a context manager."""
+
+    def __init__(self, dagster_home: Path, env: dict[str, str] | None = None, log_path: Path | None = None,
+                 startup_timeout: float = 180.0) -> None:
+        self.dagster_home = Path(dagster_home)
+        self.env = {**os.environ, **(env or {}), "DAGSTER_HOME": str(self.dagster_home)}
+        self.log_path = Path(log_path or self.dagster_home / "dagster_dev.log")
+        self.startup_timeout = startup_timeout
+        self.port = _free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Self:
+        self.dagster_home.mkdir(parents=True, exist_ok=True)
+        dagster = Path(sys.executable).with_name("dagster")
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", SIGNAL_RESET_WRAPPER, str(dagster), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
+                 "-h", "127.0.0.1", "-p", str(self.port)],
+                cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise DagsterDevError(f"dagster dev exited with {self.process.returncode}; see {self.log_path}")
+            try:
+                if self.graphql("{ version }").get("version"):
+                    self._wait_for_location(deadline)
+                    return self
+            except (OSError, DagsterDevError):
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise DagsterDevError(f"dagster dev did not answer on {self.url} in {self.startup_timeout:.0f}s")
+
+    def _wait_for_location(self, deadline: float) -> None:
+        query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+        while time.monotonic() < deadline:
+            entries = self.graphql(query)["workspaceOrError"].get("locationEntries", [])
+            if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                return
+            time.sleep(0.5)
+        raise DagsterDevError("the code location did not load")
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(f"{self.url}/graphql", data=body,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                payload = json.loads(response.read())
+        except urllib.error.HTTPError as error:  # GraphQL validation errors come back as 400 with a body
+            raise DagsterDevError(f"GraphQL {error.code}: {error.read().decode(errors='replace')[:2000]}") from error
+        if payload.get("errors"):
+            raise DagsterDevError(f"GraphQL errors: {payload['errors']}")
+        return payload["data"]
+
+    def launch_backfill(self, assets: list[str], partition_names: list[str] | None = None,
+                        title: str = "", tags: dict[str, str] | None = None, run_config: dict | None = None) -> str:
+        """An asset backfill of ``assets`` (every partition of each, unless ``partition_names`` is given), as the
+        UI's "Materialize all partitions" launches it; returns the backfill id."""
+        params: dict = {"assetSelection": [{"path": [a]} for a in assets],
+                        "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()], "title": title}
+        if run_config:
+            params["runConfigData"] = run_config
+        if partition_names is None:
+            params["allPartitions"] = True
+        else:
+            params["partitionNames"] = partition_names
+        result = self.graphql(LAUNCH, {"params": params})["launchPartitionBackfill"]
+        if result["__typename"] != "LaunchBackfillSuccess":
+            raise DagsterDevError(f"backfill of {assets} not launched: {result}")
+        return result["backfillId"]
+
+    def launch_run(self, job: str, run_config: dict | None = None, location: str = "poeconomy_assets") -> str:
+        """Launch one run of ``job`` (as the UI's Launchpad does); returns its run id."""
+        params = {"selector": {"repositoryLocationName": location, "repositoryName": "__repository__",
+                               "jobName": job}, "runConfigData": run_config or {}}
+        result = self.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise DagsterDevError(f"run of {job} not launched: {result}")
+        return result["run"]["runId"]
+
+    def wait_run(self, run_id: str, timeout: float = 600.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.graphql(RUN_STATUS, {"id": run_id})["runOrError"].get("status")
+            if status in ("SUCCESS", "FAILURE", "CANCELED"):
+                return status
+            time.sleep(0.5)
+        raise DagsterDevError(f"run {run_id} not finished after {timeout:.0f}s")
+
+    def wait_backfill(self, backfill_id: str, timeout: float = 600.0,
+                      progress: Callable[[str], None] = lambda status: None) -> str:
+        """Poll until the backfill is done (and none of its runs is still going); its final status."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = self.graphql(STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+            if result["__typename"] != "PartitionBackfill":
+                raise DagsterDevError(f"backfill {backfill_id}: {result}")
+            progress(result["status"])
+            if result["status"] in DONE and not self.backfill_runs(backfill_id, active_only=True):
+                return result["status"]
+            time.sleep(1.0)
+        raise DagsterDevError(f"backfill {backfill_id} not finished after {timeout:.0f}s")
+
+    def launch_job_backfill(self, job: str, run_config: dict | None = None,
+                            location: str = "poeconomy_assets") -> str:
+        """A backfill of every partition of ``job`` (its runs show on the job's page, the backfill on the
+        Backfills page; the daemon submits its runs on its next tick, every 30 s); returns the backfill id."""
+        params = {"selector": {"partitionSetName": f"{job}_partition_set",
+                               "repositorySelector": {"repositoryLocationName": location,
+                                                      "repositoryName": "__repository__"}},
+                  "allPartitions": True, "title": f"{job}: all partitions",
+                  "runConfigData": run_config or {}}
+        result = self.graphql(LAUNCH, {"params": params})["launchPartitionBackfill"]
+        if result["__typename"] != "LaunchBackfillSuccess":
+            raise DagsterDevError(f"backfill of {job} not launched: {result}")
+        return result["backfillId"]
+
+    def job_backfill_and_wait(self, job: str, log: Callable[[str], None], timeout: float = 3600.0,
+                              run_config: dict | None = None) -> list[dict]:
+        return self._wait_logged(self.launch_job_backfill(job, run_config), job, log, timeout)
+
+    def backfill_and_wait(self, assets: list[str], log: Callable[[str], None], timeout: float = 3600.0,
+                          run_config: dict | None = None) -> list[dict]:
+        """Backfill every partition of ``assets``, log runs done / total with an estimate of the time left,
+        and return the runs; raises DagsterDevError unless every run succeeded."""
+        return self._wait_logged(self.launch_backfill(assets, run_config=run_config), ", ".join(assets), log,
+                                 timeout)
+
+    def _wait_logged(self, backfill: str, what: str, log: Callable[[str], None], timeout: float) -> list[dict]:
+        started = time.monotonic()
+
+        seen: list[tuple[int, int]] = []
+
+        def progress(_status: str) -> None:  # one line whenever a run finishes (or a run is added)
+            runs = self.backfill_runs(backfill)
+            done = sum(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs)
+            if seen and seen[-1] == (done, len(runs)):
+                return
+            seen.append((done, len(runs)))
+            elapsed = time.monotonic() - started
+            left = f", about {elapsed / done * (len(runs) - done):.0f}s left" if done else ""
+            log(f"    {what}: {done}/{len(runs)} runs done ({elapsed:.0f}s{left})")
+
+        status = self.wait_backfill(backfill, timeout, progress)
+        runs = self.backfill_runs(backfill)
+        # An asset backfill ends COMPLETED_SUCCESS; a job backfill is COMPLETED once its runs are submitted.
+        if status not in ("COMPLETED_SUCCESS", "COMPLETED") or not runs or any(r["status"] != "SUCCESS" for r in runs):
+            raise DagsterDevError(f"backfill {backfill} of {what} ended {status}; runs: "
+                                  f"{sorted((r['status'], r['runId']) for r in runs)[:5]}")
+        return runs
+
+    def backfill_runs(self, backfill_id: str, active_only: bool = False) -> list[dict]:
+        run_filter: dict = {"tags": [{"key": "dagster/backfill", "value": backfill_id}]}
+        if active_only:
+            run_filter["statuses"] = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
+        return self.graphql(RUNS, {"filter": run_filter})["runsOrError"]["results"]
+
+
+def materialize_through_dagster_dev(server: DagsterDev, pooled_config: dict | None = None,
+                                    log: Callable[[str], None] = print) -> int:
+    """The whole graph as a Dagster user launches it: a run of history_job (it registers the league and currency
+    partitions), then a backfill of every partition of each named job in dependency order (as the job page's
+    "Materialize all" / backfill dialog does), and the scorecard; returns the number of runs."""
+    runs = 0
+    steps = [("history_job", None), ("daily_prices_job", None), ("features_job", None),
+             ("pooled_model_job", pooled_config), ("model_job", None), ("forecast_job", None), ("report_job", None),
+             ("scorecard_job", None)]
+    for number, (job, config) in enumerate(steps, start=1):
+        if job in ("history_job", "scorecard_job"):  # not partitioned: one run
+            log(f"{number}/{len(steps)} {job}")
+            run_id = server.launch_run(job, config)
+            if (status := server.wait_run(run_id)) != "SUCCESS":
+                raise DagsterDevError(f"{job} run {run_id} ended {status}; see {server.log_path}")
+            runs += 1
+        else:
+            log(f"{number}/{len(steps)} {job}: every partition (a job backfill)")
+            runs += len(server.job_backfill_and_wait(job, log, run_config=config))
+    return runs
+
+
+def set_pool_limit(dagster_home: Path, pool: str, limit: int) -> None:
+    """``dagster instance concurrency set POOL LIMIT`` on the instance in ``dagster_home`` (pool limits other
+    than the default live in the instance database, not in dagster.yaml)."""
+    dagster = Path(sys.executable).with_name("dagster")
+    subprocess.run([str(dagster), "instance", "concurrency", "set", pool, str(limit)], check=True,
+                   env={**os.environ, "DAGSTER_HOME": str(dagster_home)}, capture_output=True, timeout=300)

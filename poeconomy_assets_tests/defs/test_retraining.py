@@ -1,0 +1,99 @@
+"""weekly_retrain_schedule and drift_sensor, run: their ticks evaluated against a real temporary instance, then
+every run they ask for executed (in process, as the run worker would), and the models they retrain checked."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from poeconomy_assets.definitions import build_defs
+from poeconomy_assets.defs.resources import build_resources
+from poeconomy_assets.defs.scorecards import DRIFT_CHECK_KEY
+from poeconomy_assets.sim.simulator import write_dumps
+
+from .conftest import LIVE_PAST, TEST_PROFILE
+
+MONDAY = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+MODELS = dg.AssetKey("price_models")
+
+
+@dataclass
+class Trained:
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+    home: Path
+
+    def run(self, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+        job = self.defs.resolve_job_def(request.job_name or "training_job")
+        return job.execute_in_process(instance=self.instance, partition_key=request.partition_key,
+                                      run_config=TEST_PROFILE, tags=request.tags)
+
+    def trainings(self, key: str) -> int:
+        return len(self.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=MODELS, asset_partitions=[key]), limit=100).records)
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
+    """Past leagues imported and their features built: what training reads."""
+    root = tmp_path_factory.mktemp("retrain")
+    write_dumps(LIVE_PAST, root / "dumps")
+    defs = build_defs(build_resources(root / "home", root / "dumps"))
+    (root / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
+        assert defs.resolve_job_def("history_job").execute_in_process(instance=instance).success
+        for league in instance.get_dynamic_partitions("league"):
+            assert defs.resolve_job_def("daily_prices_job").execute_in_process(instance=instance,
+                                                                               partition_key=league).success
+        for currency in instance.get_dynamic_partitions("currency"):
+            assert defs.resolve_job_def("features_job").execute_in_process(instance=instance,
+                                                                           partition_key=currency).success
+        yield Trained(defs, instance, root / "home")
+
+
+def test_weekly_retrain_schedule_runs_train_every_model(graph: Trained) -> None:
+    context = dg.build_schedule_context(instance=graph.instance, scheduled_execution_time=MONDAY,
+                                        repository_def=graph.defs.get_repository_def())
+    tick = graph.defs.resolve_schedule_def("weekly_retrain_schedule").evaluate_tick(context)
+    currencies = graph.instance.get_dynamic_partitions("currency")
+    expected = {f"{c}|{h}" for c in currencies for h in ("1d", "3d", "7d")}
+    assert {str(r.partition_key) for r in tick.run_requests} == expected
+    for request in tick.run_requests:
+        result = graph.run(request)
+        assert result.success and result.dagster_run.tags["poeconomy/lane"] == "batch"  # the batch lane
+        assert {e.asset_key.path[-1] for e in result.get_asset_materialization_events()} >= {"price_models",
+                                                                                          "price_forecasts"}
+    for key in expected:  # each model trained once, its artifacts stored
+        assert graph.trainings(key) == 1, key
+    assert len(list((graph.home / "models").rglob("manifest.json"))) == len(expected)
+
+
+def test_drift_sensor_runs_retrain_exactly_the_drifting_models(graph: Trained) -> None:
+    currencies = graph.instance.get_dynamic_partitions("currency")
+    if not graph.instance.get_materialized_partitions(MODELS):  # run alone: train once first
+        for key in (f"{c}|{h}" for c in currencies for h in ("1d", "3d", "7d")):
+            assert graph.run(dg.RunRequest(partition_key=key)).success
+    before = {key: graph.trainings(key) for key in graph.instance.get_materialized_partitions(MODELS)}
+    drifting = [f"{currencies[0]}|7d", f"{currencies[-1]}|1d"]
+    # what forecast_scorecard's drift check records when it fails (test_drift.py checks that it does)
+    graph.instance.report_runless_asset_event(dg.AssetCheckEvaluation(
+        asset_key=DRIFT_CHECK_KEY.asset_key, check_name=DRIFT_CHECK_KEY.name, passed=False,
+        severity=dg.AssetCheckSeverity.WARN, metadata={"drifting_partitions": dg.MetadataValue.json(drifting)}))
+    sensor = graph.defs.resolve_sensor_def("drift_sensor")
+
+    def tick_once(cursor: str | None = None):  # as the daemon does: partition keys checked against the instance
+        context = dg.build_sensor_context(instance=graph.instance, definitions=graph.defs, cursor=cursor)
+        with dg.partition_loading_context(dynamic_partitions_store=graph.instance):
+            return sensor.evaluate_tick(context)
+
+    tick = tick_once()
+    assert sorted(str(r.partition_key) for r in tick.run_requests) == sorted(drifting)
+    for request in tick.run_requests:
+        assert graph.run(request).success
+    after = {key: graph.trainings(key) for key in before}
+    assert {key for key in before if after[key] > before[key]} == set(drifting)  # those two, nothing else
+    again = tick_once(tick.cursor)
+    assert not again.run_requests, "one check evaluation is acted on once"
