@@ -58,6 +58,10 @@ def materialize_graph_on_cluster(instance: dg.DagsterInstance, run_config: dict 
     stage("features_job", result.currencies)
     keys = model_keys(result.currencies)
     log(f"4/6 training {len(keys)} currency × horizon models on the workers, then forecasting with them")
+    # One pooled search per horizon first (its profile from the models' config): every model is built from it.
+    pooled_config = {"ops": {"pooled_models": run_config["ops"]["price_models"]}} \
+        if run_config and "price_models" in run_config.get("ops", {}) else None
+    stage("pooled_model_job", list(HORIZONS), pooled_config)
     stage("model_job", keys, run_config)
     stage("forecast_job", keys)
     log(f"5/6 investment reports for {len(result.leagues)} leagues")

@@ -39,6 +39,10 @@ def features_job() -> dg.JobDefinition:
     return cluster_defs().resolve_job_def("features_job")
 
 
+def pooled_model_job() -> dg.JobDefinition:
+    return cluster_defs().resolve_job_def("pooled_model_job")
+
+
 def model_job() -> dg.JobDefinition:
     return cluster_defs().resolve_job_def("model_job")
 
@@ -55,7 +59,7 @@ def scorecard_job() -> dg.JobDefinition:
     return cluster_defs().resolve_job_def("scorecard_job")
 
 
-JOBS = {f.__name__: f for f in (history_job, daily_prices_job, features_job, model_job, forecast_job, report_job,
+JOBS = {f.__name__: f for f in (history_job, daily_prices_job, features_job, pooled_model_job, model_job, forecast_job, report_job,
                                  scorecard_job)}
 
 

@@ -121,14 +121,17 @@ def run_partitions(args: argparse.Namespace) -> int:
 
     from poeconomy_assets.cluster.graph import model_keys
     from poeconomy_assets.cluster.runs import run_many
+    from poeconomy_assets.core.schemas import HORIZONS
     from poeconomy_assets.defs.partitions import currency_partitions
 
     _require_env()
     with dg.DagsterInstance.get() as instance:
         keys = args.partition or [None]
         if keys == ["all"]:
-            keys = model_keys(sorted(instance.get_dynamic_partitions(currency_partitions.name)))
-        config = {"ops": {"price_models": {"config": {"profile": args.profile}}}} if args.job == "model_job" else None
+            keys = list(HORIZONS) if args.job == "pooled_model_job" else \
+                model_keys(sorted(instance.get_dynamic_partitions(currency_partitions.name)))
+        op = {"model_job": "price_models", "pooled_model_job": "pooled_models"}.get(args.job)
+        config = {"ops": {op: {"config": {"profile": args.profile}}}} if op else None
         outcomes = run_many(instance, args.job, keys, config, args.max_runs,
                             on_done=lambda o: print(json.dumps(dataclasses.asdict(o)), flush=True))
     return 0 if all(o.success for o in outcomes) else 1

@@ -31,6 +31,7 @@ from poeconomy_assets.cluster.workers import (
     uniform_specs,
 )
 from poeconomy_assets.core.keys import name_from_key
+from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.partitions import split_currency_horizon
 from poeconomy_assets.defs.resources import build_resources
@@ -41,6 +42,7 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.postgres, pytest.mark.celery]
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 PROFILE = {"ops": {"price_models": {"config": {"profile": "test"}}}}
+POOLED_PROFILE = {"ops": {"pooled_models": {"config": {"profile": "test"}}}}
 
 
 class Cluster:
@@ -124,6 +126,8 @@ def _reference_run(root: Path, keys: list[str], currencies: list[str]) -> None:
     defs = build_defs(build_resources(reference, root / "dumps"))
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("currency", currencies)
+        for horizon in HORIZONS:  # one pooled search per horizon, then every model from it
+            _in_process("pooled_model_job", defs, instance, horizon, POOLED_PROFILE)
         for key in keys:
             _in_process("model_job", defs, instance, key, PROFILE)
         for key in keys:
@@ -148,7 +152,8 @@ def _assert_same_as_reference(cluster: Cluster) -> None:
 
 
 def test_models_and_forecasts_through_two_workers_equal_the_in_process_run(cluster: Cluster) -> None:
-    models = cluster.wait(cluster.backfill("model_job"))
+    pooled = cluster.wait(cluster.backfill("pooled_model_job"))
+    models = pooled + cluster.wait(cluster.backfill("model_job"))
     forecasts = cluster.wait(cluster.backfill("forecast_job"))
     workers = {o["run_id"]: cluster.workers_of(o["run_id"]) for o in models + forecasts}
     assert all(len(names) >= 1 for names in workers.values())  # every step names the worker it ran on
@@ -166,6 +171,7 @@ def test_a_worker_killed_mid_backfill_is_survived(cluster: Cluster) -> None:
     the unacknowledged step goes back to the broker and runs again on a live worker."""
     w1 = next(n for n in running_nodes(cluster.state) if n.spec.name == "w1")
     before = len(_received(w1.log))
+    cluster.wait(cluster.backfill("pooled_model_job"))  # (already there after the first test: re-searched)
     backfill = cluster.backfill("model_job", max_runs=2)
     deadline = time.monotonic() + 120
     while len(_received(w1.log)) == before and time.monotonic() < deadline:
