@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: install demo demo-real demo-postgres test ui ui-real lock bench clean
+.PHONY: install demo demo-real demo-postgres celery-db cluster-up cluster-down demo-celery test ui ui-real lock bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,34 @@ demo-postgres: install  ## the main job with the Dagster instance and the price 
 	POECONOMY_PRICE_STORE_URL=postgresql://$(PG_USER)@$(PG_HOST):$(PG_PORT)/$(PG_DB) \
 	POECONOMY_HOME=$(CURDIR)/.poeconomy/postgres POECONOMY_DAGSTER_STORAGE=$(CURDIR)/.poeconomy/postgres/dagster \
 	sh -c '$(BIN)/dagster instance concurrency set training 2 >/dev/null && $(BIN)/poeconomy demo'
+
+# Celery cluster on this machine (deploy/celery): RabbitMQ broker, Redis result backend, the Dagster instance
+# on PostgreSQL (deploy/postgres/dagster.yaml) in a database of its own, asset files and models under
+# .poeconomy/celery (on several machines: a shared mount; see the README, Production).
+BROKER ?= pyamqp://guest:guest@127.0.0.1:5672//
+BACKEND ?= redis://127.0.0.1:6379/0
+CELERY_DB ?= poeconomy_celery
+CELERY_HOME := $(CURDIR)/.poeconomy/celery
+WORKERS ?=
+CELERY_DEMO_ARGS ?=   # e.g. --currencies 4 --leagues 4 --profile development
+CELERY_ENV = DAGSTER_HOME=$(CURDIR)/deploy/postgres POECONOMY_PG_HOST=$(PG_HOST) POECONOMY_PG_PORT=$(PG_PORT) \
+	POECONOMY_PG_USER=$(PG_USER) POECONOMY_PG_PASSWORD=$(PG_PASSWORD) POECONOMY_PG_DB=$(CELERY_DB) \
+	POECONOMY_PRICE_STORE_URL=postgresql://$(PG_USER)@$(PG_HOST):$(PG_PORT)/$(CELERY_DB) \
+	POECONOMY_OPTUNA_STORAGE_URL=postgresql://$(PG_USER)@$(PG_HOST):$(PG_PORT)/$(CELERY_DB) \
+	POECONOMY_HOME=$(CELERY_HOME) POECONOMY_DAGSTER_STORAGE=$(CELERY_HOME)/dagster \
+	POECONOMY_CELERY_CONFIG=$(CURDIR)/deploy/celery/celery.yaml POECONOMY_CELERY_BROKER=$(BROKER) \
+	POECONOMY_CELERY_BACKEND=$(BACKEND)
+celery-db: install
+	@$(BIN)/python -c "import psycopg2; c = psycopg2.connect(host='$(PG_HOST)', port=$(PG_PORT), user='$(PG_USER)', \
+	password='$(PG_PASSWORD)', dbname='postgres'); c.autocommit = True; k = c.cursor(); \
+	k.execute('SELECT 1 FROM pg_database WHERE datname = %s', ('$(CELERY_DB)',)); \
+	k.fetchone() or k.execute('CREATE DATABASE $(CELERY_DB)')"
+cluster-up: celery-db  ## start Celery workers (deploy/celery/workers.yaml, or WORKERS=N identical ones)
+	$(CELERY_ENV) $(BIN)/poeconomy cluster up $(if $(WORKERS),--workers $(WORKERS))
+cluster-down:  ## stop the Celery workers (warm shutdown: steps in hand finish first)
+	$(CELERY_ENV) $(BIN)/poeconomy cluster down
+demo-celery: celery-db  ## the main job with every step on Celery workers (started and stopped around it)
+	$(CELERY_ENV) $(BIN)/poeconomy cluster demo $(if $(WORKERS),--workers $(WORKERS)) $(CELERY_DEMO_ARGS)
 
 test: install  ## run the test suite
 	$(BIN)/pytest -n 2 --dist loadfile

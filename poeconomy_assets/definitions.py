@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from poeconomy_assets.cluster.executor import executor_from_env
 from poeconomy_assets.defs import (
     features,
     forecasts,
@@ -24,8 +25,9 @@ ASSET_MODULES = [history, ingestion, league_history, prices, features, models, f
 SENSORS = [*INGESTION_SENSORS, *DRIFT_SENSORS, refresh_automation_sensor]
 
 
-def build_defs(resources: dict[str, object]) -> dg.Definitions:
-    """The graph with the given resources (the embedded default, PostgreSQL, or a test's temp dirs)."""
+def build_defs(resources: dict[str, object], executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:
+    """The graph with the given resources (the embedded default, PostgreSQL, or a test's temp dirs), its
+    steps run by ``executor`` (default: Dagster's multiprocess executor; Celery workers in deploy/celery)."""
     return dg.Definitions(
         assets=with_catalog_facts(with_refresh_automation(dg.load_assets_from_modules(ASSET_MODULES))),
         jobs=JOBS,
@@ -34,9 +36,10 @@ def build_defs(resources: dict[str, object]) -> dg.Definitions:
         resources=resources,
         # Every run here materializes one partition of one or two assets in sequence: the multiprocess
         # executor's extra process per step (a second import of the whole stack, seconds of CPU) buys nothing.
-        # Parallelism comes from runs side by side (the instance's max_concurrent_runs and pools).
-        executor=dg.in_process_executor,
+        # Parallelism comes from runs side by side (the instance's max_concurrent_runs and pools), or from
+        # Celery workers when deploy/celery passes its executor.
+        executor=executor or dg.in_process_executor,
     )
 
 
-defs = build_defs(build_resources())
+defs = build_defs(build_resources(), executor_from_env())  # Celery or Kubernetes: cluster/executor.py

@@ -30,6 +30,48 @@ def postgres_url() -> str:
     return url
 
 
+DEFAULT_BROKER_URL = "pyamqp://guest:guest@127.0.0.1:5672//"
+DEFAULT_BACKEND_URL = "redis://127.0.0.1:6379/0"
+
+
+def _require_services() -> bool:
+    return "1" in (os.environ.get("POECONOMY_REQUIRE_BROKER"), os.environ.get("POECONOMY_REQUIRE_POSTGRES"))
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    """URL of a RabbitMQ broker that answers (Celery tests). Skips, or fails under POECONOMY_REQUIRE_BROKER=1
+    (and POECONOMY_REQUIRE_POSTGRES=1, which .ci/run sets: CI has every service)."""
+    url = os.environ.get("POECONOMY_TEST_BROKER_URL", DEFAULT_BROKER_URL)
+    try:
+        import kombu
+
+        with kombu.Connection(url, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as exc:  # noqa: BLE001 (any failure to connect means "no broker here")
+        reason = f"RabbitMQ not reachable at {url}: {exc}".strip()
+        if _require_services():
+            pytest.fail(f"a broker is required in this run but {reason}")
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of a Redis server that answers (the Celery result backend); skips or fails like ``rabbitmq_url``."""
+    url = os.environ.get("POECONOMY_TEST_REDIS_URL", DEFAULT_BACKEND_URL)
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+    except Exception as exc:  # noqa: BLE001
+        reason = f"Redis not reachable at {url}: {exc}".strip()
+        if _require_services():
+            pytest.fail(f"a result backend is required in this run but {reason}")
+        pytest.skip(reason)
+    return url
+
+
 @pytest.fixture(scope="session")
 def real_dumps_dir() -> Path:
     """../shared/data/poe-ninja when present (never copied into the project)."""

@@ -14,6 +14,7 @@ from typing import Literal
 import dagster as dg
 import polars as pl
 
+from poeconomy_assets.cluster.celery_config import TRAINING, queue_tags
 from poeconomy_assets.core.models.ensemble import train_currency_model, train_pooled_model
 from poeconomy_assets.defs.metadata import currency_horizon, metric
 from poeconomy_assets.defs.partitions import (
@@ -22,6 +23,7 @@ from poeconomy_assets.defs.partitions import (
     split_currency_horizon,
 )
 from poeconomy_assets.resources.model_store import ModelStore
+from poeconomy_assets.resources.optuna_studies import OptunaStudies
 
 # Every currency × horizon partition reads the pooled model of its own horizon.
 with warnings.catch_warnings(category=dg.BetaWarning, action="ignore"):  # beta in 1.13, stable in use
@@ -75,12 +77,14 @@ def _peak_rss_mb() -> float:
     ins={"currency_features": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
     kinds={"lightgbm", "xgboost", "optuna"},
     pool="training",
+    op_tags=queue_tags(TRAINING),  # on Celery (deploy/celery): the `training` queue, apart from ingestion
 )
 def pooled_models(
     context: dg.AssetExecutionContext,
     config: PooledTrainingConfig,
     currency_features: pl.DataFrame,
     model_store: ModelStore,
+    optuna_studies: OptunaStudies,
 ) -> dg.MaterializeResult[dict]:
     """The horizon's cross-currency model, its Optuna search included: the one search of the horizon,
     shared by every currency's model. The stored value is its manifest."""
@@ -88,7 +92,7 @@ def pooled_models(
     context.log.info(f"pooled {horizon}: searching on {currency_features.height} feature rows "
                      f"({currency_features['currency'].n_unique()} currencies), profile {config.profile}")
     pooled = train_pooled_model(currency_features, horizon, profile=config.profile, seed=config.seed,
-                                storage=config.optuna_storage_url or None)
+                                storage=config.optuna_storage_url or optuna_studies.storage())
     manifest = model_store.save_pooled(pooled)
     scores = pooled.scope.scores
     context.log.info(f"pooled {horizon}: {pooled.trials} search trials in {pooled.seconds:.1f}s, "
@@ -125,6 +129,7 @@ def pooled_models(
     },
     kinds={"lightgbm", "xgboost", "scikitlearn"},
     pool="training",
+    op_tags=queue_tags(TRAINING),  # on Celery (deploy/celery): the `training` queue, apart from ingestion
 )
 def price_models(
     context: dg.AssetExecutionContext,

@@ -3,6 +3,7 @@
 Everything lives under ``POECONOMY_HOME`` (default ``.poeconomy/`` in the working directory):
 ``data/`` (asset Parquet files), ``models/``, ``reports/``, ``dumps/`` (the default dump directory),
 ``prices.sqlite`` (the embedded price store; ``POECONOMY_PRICE_STORE_URL`` switches it to PostgreSQL).
+``POECONOMY_OPTUNA_STORAGE_URL`` (PostgreSQL) keeps the model search's Optuna studies there, shared by workers.
 ``POECONOMY_POE_WATCH_URL`` points the POE Watch client at another server (e.g. ``poeconomy serve-api``); when it
 is set, the live-ingestion sensors start RUNNING by default, otherwise STOPPED, so a fresh ``dagster dev`` never
 calls the internet on its own. ``POECONOMY_LIVE_CLOCK`` (JSON, the fields of ``LiveClock``) runs live ingestion on
@@ -18,6 +19,7 @@ import dagster as dg
 from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.resources.live_leagues import LiveLeagues
 from poeconomy_assets.resources.model_store import ModelStore
+from poeconomy_assets.resources.optuna_studies import OptunaStudies
 from poeconomy_assets.resources.parquet_io_manager import ParquetIOManager
 from poeconomy_assets.resources.poe_ninja_dumps import PoeNinjaDumps
 from poeconomy_assets.resources.poe_watch import PoeWatchClient
@@ -78,6 +80,7 @@ def build_resources(
         "price_store": price_store or price_store_from_env(home),
         "io_manager": ParquetIOManager(base_dir=str(home / "data")),
         "model_store": ModelStore(base_dir=str(home / "models")),
+        "optuna_studies": OptunaStudies(url=os.environ.get("POECONOMY_OPTUNA_STORAGE_URL", "")),
         "report_store": ReportStore(base_dir=str(home / "reports")),
         "poe_ninja_dumps": PoeNinjaDumps(directory=str(dumps)),
         # The breaker state lives in a file so every run process (and the sensors) shares it.

@@ -334,13 +334,14 @@ def train_pooled_model(
     codes = {c: i for i, c in enumerate(sorted(features["currency"].unique().to_list()))}
     rows = _training_rows(features, target, codes)
     names = [*feature_columns(features), "currency_code"]
+    data_version = _data_version(rows, target)
+    # The study name carries the data version: new data is a new search, never a continuation of an old one.
     scope = _fit_scope(_thinned(rows, profile), names, target, HORIZON_DAYS[horizon], profile, seed, storage,
-                       f"pooled-{horizon}", families=profile.pooled_families)
+                       f"pooled-{horizon}-{data_version}", families=profile.pooled_families)
     if scope is None:
         raise ValueError(f"pooled {horizon}: too few leagues for walk-forward validation "
                          f"({rows['league'].n_unique()} with a known target)")
-    return PooledModel(horizon, profile, seed, names, codes, _data_version(rows, target), scope,
-                       time.perf_counter() - started)
+    return PooledModel(horizon, profile, seed, names, codes, data_version, scope, time.perf_counter() - started)
 
 
 def train_currency_model(

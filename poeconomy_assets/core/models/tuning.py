@@ -75,6 +75,13 @@ def tune_family(
     counted after every fold): the first trial (the family's defaults) always completes, and the trial
     running when the budget is spent is pruned and ends the search. An estimate rather than a clock, so
     the same data and seed give the same search on every run, whatever the machine and its load."""
+    if isinstance(storage, str):  # a database URL (PooledTrainingConfig.optuna_storage_url)
+        from poeconomy_assets.core.models.optuna_storage import optuna_storage
+
+        storage = optuna_storage(storage)
+    if storage is not None and n_trials > 1 and family.searchable:
+        return search_through_storage(family, folds, features, target, n_trials, seed, storage, study_name,
+                                      budget_seconds, predictions)
     seen: dict[int, dict[str, np.ndarray]] = {}
     spent = 0.0  # estimated CPU seconds of every fit so far
     if n_trials <= 1 or not family.searchable:
@@ -111,6 +118,21 @@ def tune_family(
     if predictions is not None and best.number in seen and len(seen[best.number]) == len(folds):
         predictions.update(seen[best.number])
     return {**family.defaults(), **best.params}, float(study.best_value), len(study.trials)
+
+
+def search_through_storage(family: ModelFamily, folds: list[Fold], features: list[str], target: str, n_trials: int,
+                           seed: int, storage: optuna.storages.BaseStorage, study_name: str | None,
+                           budget_seconds: float | None, predictions: dict[str, np.ndarray] | None):
+    """With a configured RDB storage (``OptunaStudies``), the search is one study that every process
+    training this scope joins: trials planned in seeded rounds, so the same data and seed give the same best
+    trial however many workers share it (core/models/shared_search.py)."""
+    from poeconomy_assets.core.models.shared_search import shared_search
+
+    def evaluate(params: dict, fold: Fold, fold_predictions: dict[str, np.ndarray]) -> float:
+        return _fold_score(family, params, fold, features, target, seed, fold_predictions)
+
+    return shared_search(family, folds, n_trials, seed, storage, study_name or f"{family.name}-{seed}", evaluate,
+                         budget_seconds, predictions)
 
 
 def create_search_study(seed: int, storage: StudyStorage = None, study_name: str | None = None) -> optuna.Study:

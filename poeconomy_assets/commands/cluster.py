@@ -1,0 +1,142 @@
+"""``poeconomy cluster up|down|status|demo``: Celery workers as separate processes, and the main job on them.
+
+The deployment is set by the environment (``make cluster-up`` / ``make demo-celery`` set it for this
+machine): ``DAGSTER_HOME`` (an instance on PostgreSQL, deploy/postgres), ``POECONOMY_CELERY_CONFIG``
+(deploy/celery/celery.yaml) with ``POECONOMY_CELERY_BROKER`` / ``POECONOMY_CELERY_BACKEND``, and
+``POECONOMY_HOME`` (asset files and models: a path every worker can reach).
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from poeconomy_assets.cluster.workers import read_node_specs, running_nodes, uniform_specs
+
+DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "deploy" / "celery" / "workers.yaml"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("cluster", help="Celery workers (deploy/celery): up, down, status, demo")
+    parser.add_argument("action", choices=["up", "down", "status", "demo", "run"])
+    parser.add_argument("--job", help="run: the job (model_job, forecast_job, ...)")
+    parser.add_argument("--partition", action="append", default=[],
+                        help="run: a partition key (repeat); `all` = every currency × horizon")
+    parser.add_argument("--workers", type=int, help="N identical nodes serving both queues (instead of --spec)")
+    parser.add_argument("--concurrency", type=int, default=1, help="pool processes per node with --workers")
+    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="worker nodes (deploy/celery/workers.yaml)")
+    parser.add_argument("--state-dir", type=Path, help="pid and log files (default $POECONOMY_HOME/cluster)")
+    parser.add_argument("--leagues", type=int, default=6, help="demo: simulated leagues")
+    parser.add_argument("--currencies", type=int, default=10, help="demo: simulated currencies")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--profile", default="test", choices=["test", "development", "production"])
+    parser.add_argument("--max-runs", type=int, default=4, help="demo: runs in flight at once")
+    return parser
+
+
+def _state_dir(args: argparse.Namespace) -> Path:
+    from poeconomy_assets.defs.resources import poeconomy_home
+
+    return (args.state_dir or poeconomy_home() / "cluster").resolve()
+
+
+def _require_env() -> None:
+    missing = [v for v in ("DAGSTER_HOME", "POECONOMY_CELERY_CONFIG") if not os.environ.get(v)]
+    if missing:
+        sys.exit(f"poeconomy cluster: set {', '.join(missing)} (make cluster-up / make demo-celery set them)")
+
+
+def up(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from poeconomy_assets.cluster.workers import start_cluster
+
+    _require_env()
+    specs = uniform_specs(args.workers, concurrency=args.concurrency) if args.workers else read_node_specs(args.spec)
+    training_slots = sum(s.concurrency for s in specs if "training" in s.queues)
+    with dg.DagsterInstance.get() as instance:
+        # The `training` pool caps training steps across all runs: one slot per training process.
+        instance.event_log_storage.set_concurrency_slots("training", max(1, training_slots))
+    nodes = start_cluster(specs, _state_dir(args))
+    for node in nodes:
+        print(f"{node.hostname}: pid {node.pid}, queues {','.join(node.spec.queues)}, "
+              f"concurrency {node.spec.concurrency}, log {node.log}")
+    print(f"{len(nodes)} workers up; `training` pool: {training_slots} slots")
+    return 0
+
+
+def down(args: argparse.Namespace) -> int:
+    from poeconomy_assets.cluster.workers import stop_cluster
+
+    stopped = stop_cluster(_state_dir(args))
+    print(f"stopped {len(stopped)} workers{': ' + ', '.join(stopped) if stopped else ''}")
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    nodes = running_nodes(_state_dir(args))
+    for node in nodes:
+        print(f"{node.spec.name}: pid {node.pid}, log {node.log}")
+    print(f"{len(nodes)} workers running")
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from poeconomy_assets.cluster.graph import materialize_graph_on_cluster
+    from poeconomy_assets.commands.demo import print_summary
+    from poeconomy_assets.defs.resources import poeconomy_home
+    from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
+
+    _require_env()
+    state = _state_dir(args)
+    started_here = not running_nodes(state)
+    if started_here:
+        up(args)
+    home = poeconomy_home()
+    dumps = Path(os.environ.get("POECONOMY_DUMPS_DIR") or home / "dumps")
+    files = write_dumps(SimulationConfig(n_leagues=args.leagues, n_currencies=args.currencies, seed=args.seed), dumps)
+    print(f"simulated {len(files)} leagues × {args.currencies} currencies into {dumps}")
+    try:
+        with dg.DagsterInstance.get() as instance:
+            outcome = materialize_graph_on_cluster(
+                instance, {"ops": {"price_models": {"config": {"profile": args.profile}}}}, args.max_runs)
+        print_summary(home, outcome)
+        workers = sorted(p.stem for p in state.glob("*.log"))
+        print(f"Steps ran on the Celery workers {', '.join(workers)} (each step's 'Executing steps ... in celery "
+              "worker' event names its worker)")
+    finally:
+        if started_here:
+            down(args)
+    return 1 if outcome.failed_checks else 0
+
+
+def run_partitions(args: argparse.Namespace) -> int:
+    """One run per partition of one job on the running workers (a backfill); prints one JSON line per run."""
+    import dataclasses
+    import json
+
+    import dagster as dg
+
+    from poeconomy_assets.cluster.graph import model_keys
+    from poeconomy_assets.cluster.runs import run_many
+    from poeconomy_assets.core.schemas import HORIZONS
+    from poeconomy_assets.defs.partitions import currency_partitions
+
+    _require_env()
+    with dg.DagsterInstance.get() as instance:
+        keys = args.partition or [None]
+        if keys == ["all"]:
+            keys = list(HORIZONS) if args.job == "pooled_model_job" else \
+                model_keys(sorted(instance.get_dynamic_partitions(currency_partitions.name)))
+        op = {"model_job": "price_models", "pooled_model_job": "pooled_models"}.get(args.job)
+        config = {"ops": {op: {"config": {"profile": args.profile}}}} if op else None
+        outcomes = run_many(instance, args.job, keys, config, args.max_runs,
+                            on_done=lambda o: print(json.dumps(dataclasses.asdict(o)), flush=True))
+    return 0 if all(o.success for o in outcomes) else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    actions = {"up": up, "down": down, "status": status, "demo": demo, "run": run_partitions}
+    return actions[args.action](args)
