@@ -92,6 +92,10 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
             partitions = instance.get_dynamic_partitions("league" if job == "daily_prices_job" else "currency")
         for partition in partitions:
             assert defs.resolve_job_def(job).execute_in_process(instance=instance, partition_key=partition).success
+    for horizon in ("1d", "3d", "7d"):  # the training backfill builds every model from its horizon's pooled one
+        assert defs.resolve_job_def("pooled_model_job").execute_in_process(
+            instance=instance, partition_key=horizon,
+            run_config={"ops": {"pooled_models": {"config": {"profile": "test"}}}}).success
     instance.add_dynamic_partitions("league", ["Simulated"])
     training = [f"{c}|{h}" for c in instance.get_dynamic_partitions("currency") for h in ("1d", "3d", "7d")]
 
