@@ -77,6 +77,9 @@ def _unreported(reports: list, first: datetime) -> list[str]:
     return [s for s, why in day.lost.items() if s in hour and why.startswith("no run reported")]
 
 
+@pytest.mark.skip(reason="since pooled_models became its own asset (issue 12), each training run is short and no "
+                  "longer fills the batch lane, so this test cannot show ingestion overtaking training; it must "
+                  "launch heavier training before it runs again (issue 13 stays open for it)")
 def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_queue(tmp_path: Path) -> None:
     if not (BIN / "dagster-daemon").exists():
         pytest.skip(f"dagster-daemon not found in {BIN}")
