@@ -9,8 +9,6 @@ from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.core.models.artifacts import MANIFEST, committed_directory, replace_directory
 from poeconomy_assets.core.models.ensemble import PooledModel, TrainedModel
 
-KEEP_VERSIONS = 2  # the current model and the one before (a reader may still be loading it)
-
 
 class ModelStore(dg.ConfigurableResource):
     """Model artifacts under ``{base_dir}/{currency key}/{horizon}/`` and each horizon's pooled model

@@ -10,7 +10,7 @@ from poeconomy_assets.core.features.build import build_features
 from poeconomy_assets.core.ingest.dumps import read_dump_dir
 from poeconomy_assets.core.models import families
 from poeconomy_assets.core.models.ensemble import train_currency_model
-from poeconomy_assets.resources.model_store import KEEP_VERSIONS, ModelStore
+from poeconomy_assets.resources.model_store import ModelStore
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
 
@@ -22,14 +22,14 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     return train_currency_model(features, "Exalted Orb", "1d", profile="test"), features
 
 
-def test_each_save_is_a_whole_version_behind_one_link(trained, tmp_path) -> None:
+def test_repeated_saves_leave_one_whole_model_and_no_leftovers(trained, tmp_path) -> None:
     model, features = trained
     store = ModelStore(base_dir=str(tmp_path))
-    for _ in range(KEEP_VERSIONS + 2):
+    for _ in range(3):
         store.save(model)
     directory = store.directory("Exalted Orb", "1d")
-    assert directory.is_symlink()
-    assert len(list((directory.parent / ".1d.versions").iterdir())) == KEEP_VERSIONS  # old versions pruned
+    assert directory.is_dir() and not directory.is_symlink()  # a plain folder, renamed into place
+    assert sorted(p.name for p in directory.parent.iterdir()) == ["1d"]  # no staging or previous versions left
     np.testing.assert_allclose(store.load("Exalted Orb", "1d").predict(features), model.predict(features), rtol=1e-9)
 
 
