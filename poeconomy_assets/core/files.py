@@ -6,7 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id still runs (a writer whose leftovers must not be removed yet)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -22,7 +23,7 @@ def remove_dead_temporaries(path: Path) -> None:
     prefix = f".{path.name}."
     for entry in path.parent.glob(f".{path.name}.*.tmp"):
         pid = entry.name[len(prefix):].split(".", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             entry.unlink(missing_ok=True)
 
 

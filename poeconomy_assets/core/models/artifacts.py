@@ -24,6 +24,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from poeconomy_assets.core.files import pid_alive
+
 MANIFEST = "manifest.json"
 CODE_VERSION = "ensemble-4"  # 4: RandomForest saved as LightGBM text (rf mode), never joblib
 # Formats whose loaders can execute code: never loaded, and a manifest listing one is refused.
@@ -112,16 +114,6 @@ def _staging_name(target: Path, kind: str) -> Path:
     return target.with_name(f".{target.name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _leftovers(target: Path) -> list[tuple[Path, str, int]]:
     """(path, kind, pid) of staging and previous-version folders a save of ``target`` left beside it."""
     found = []
@@ -154,7 +146,7 @@ def remove_leftovers(target: Path) -> None:
     if committed != target:
         os.rename(committed, target)
     for path, kind, pid in _leftovers(target):
-        if kind == "previous" or not _pid_alive(pid):
+        if kind == "previous" or not pid_alive(pid):
             shutil.rmtree(path, ignore_errors=True)
 
 
