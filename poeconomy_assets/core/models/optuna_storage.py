@@ -45,7 +45,7 @@ def optuna_storage(url: str | None, schema: str = "optuna", heartbeat_seconds: i
             return optuna.storages.RDBStorage(
                 url=sqlalchemy_url, engine_kwargs={"pool_pre_ping": True},
                 heartbeat_interval=heartbeat_seconds, grace_period=grace_seconds,
-                heartbeat_stale_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=3),
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
             )
     finally:
         lock.close()  # releases the advisory lock

@@ -41,6 +41,21 @@ def search(url: str, schema: str, study: str, dumps: str, grace: int = 20, start
     return tune_family(LIGHTGBM, folds, names, TARGET, n_trials=TRIALS, seed=11, storage=storage, study_name=study)
 
 
+def slow_search(url: str, schema: str, study: str, dumps: str, grace: int) -> tuple:
+    """A participant whose every fold takes 5 s longer: it is surely mid-trial when the test kills it (on an
+    idle machine a fold of this small market scores in well under the 1.5 s the test waits)."""
+    from poeconomy_assets.core.models import tuning
+
+    score = tuning._fold_score
+
+    def slow_fold_score(*args, **kwargs):
+        time.sleep(5)
+        return score(*args, **kwargs)
+
+    tuning._fold_score = slow_fold_score
+    return search(url, schema, study, dumps, grace)
+
+
 @pytest.fixture(scope="module")
 def dumps(tmp_path_factory: pytest.TempPathFactory) -> str:
     directory = tmp_path_factory.mktemp("dumps")
@@ -83,17 +98,21 @@ def test_two_processes_find_the_same_best_trial_as_one(postgres_url: str, schema
     assert done[0].params == {k: v for k, v in LIGHTGBM.defaults().items() if k in done[0].params}
 
 
+def running_trials(storage: optuna.storages.BaseStorage) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name="killed", storage=storage).get_trials(
+        states=(optuna.trial.TrialState.RUNNING,))
+
+
 def test_a_participant_killed_mid_trial_changes_nothing_but_time(postgres_url: str, schema: str, dumps: str,
                                                                  alone: tuple) -> None:
     context = multiprocessing.get_context("spawn")
-    doomed = context.Process(target=search, args=(postgres_url, schema, "killed", dumps, 3))
+    doomed = context.Process(target=slow_search, args=(postgres_url, schema, "killed", dumps, 3))
     doomed.start()
     deadline = time.time() + 60
     storage = optuna_storage(postgres_url, schema)
     while time.time() < deadline:  # wait until it is evaluating a trial
         try:
-            running = optuna.load_study(study_name="killed", storage=storage).get_trials(
-                states=(optuna.trial.TrialState.RUNNING,))
+            running = running_trials(storage)
         except KeyError:
             running = []
         if running:
@@ -101,6 +120,7 @@ def test_a_participant_killed_mid_trial_changes_nothing_but_time(postgres_url: s
         time.sleep(0.05)
     assert running, "the participant never started a trial"
     time.sleep(1.5)  # past its first heartbeat: a trial that never beat is not "stale" to Optuna (see below)
+    assert doomed.is_alive() and running_trials(storage), "the participant finished its trial before the kill"
     os.kill(doomed.pid, signal.SIGKILL)
     doomed.join()
     survivor = search(postgres_url, schema, "killed", dumps, grace=3)
