@@ -28,14 +28,14 @@ class Trained:
     instance: dg.DagsterInstance
     home: Path
 
-    def run(self, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
-        job = self.defs.resolve_job_def(request.job_name or "training_job")
+    def run(self, request: dg.RunRequest, job_name: str = "training_job") -> dg.ExecuteInProcessResult:
+        job = self.defs.resolve_job_def(request.job_name or job_name)
         return job.execute_in_process(instance=self.instance, partition_key=request.partition_key,
                                       run_config=ops_config(job, TEST_PROFILE), tags=request.tags)
 
-    def trainings(self, key: str) -> int:
+    def trainings(self, key: str, asset: dg.AssetKey = MODELS) -> int:
         return len(self.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=MODELS, asset_partitions=[key]), limit=100).records)
+            dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[key]), limit=100).records)
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +104,19 @@ def test_drift_sensor_runs_retrain_exactly_the_drifting_models(graph: Trained) -
     assert {key for key in before if after[key] > before[key]} == set(drifting)  # those two, nothing else
     again = tick_once(tick.cursor)
     assert not again.run_requests, "one check evaluation is acted on once"
+
+
+def test_weekly_pooled_retrain_schedule_runs_one_search_per_horizon(graph: Trained) -> None:
+    pooled = dg.AssetKey("pooled_models")
+    before = {h: graph.trainings(h, pooled) for h in HORIZONS}
+    context = dg.build_schedule_context(instance=graph.instance, scheduled_execution_time=MONDAY.replace(hour=2),
+                                        repository_def=graph.defs.get_repository_def())
+    tick = graph.defs.resolve_schedule_def("weekly_pooled_retrain_schedule").evaluate_tick(context)
+    assert sorted(str(r.partition_key) for r in tick.run_requests) == sorted(HORIZONS)
+    assert len({r.run_key for r in tick.run_requests}) == len(HORIZONS)  # one run per horizon and week
+    for request in tick.run_requests:
+        result = graph.run(request, "pooled_model_job")
+        assert result.success and result.dagster_run.tags["poeconomy/lane"] == "batch"
+        searches = [e.materialization.metadata["searches"].value for e in result.get_asset_materialization_events()]
+        assert searches == [1]  # the horizon's one search
+    assert {h: graph.trainings(h, pooled) for h in HORIZONS} == {h: before[h] + 1 for h in HORIZONS}
