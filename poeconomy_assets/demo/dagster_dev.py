@@ -56,7 +56,7 @@ storage:
   sqlite:
     base_dir: {home}/storage
 run_coordinator:
-  module: dagster._core.run_coordinator
+  module: dagster
   class: QueuedRunCoordinator
   config:
     dequeue_interval_seconds: 1
