@@ -1,6 +1,8 @@
 """Feature engineering throughput (input rows/s) on a ~1M-row simulated price table.
 
-    nice -n 10 .venv/bin/python benchmarks/bench_features.py [--currencies 600] [--leagues 20] [--repeat 3]
+    .venv/bin/python benchmarks/bench_features.py [--currencies 600] [--leagues 20] [--repeat 3]
+
+Not under nice: the figure is wall-clock time, which a lowered priority stretches on a shared machine.
 
 Target (issue 5): >= 1,000,000 input rows/s on 2 cores. Input is DailyPrices rows from the market
 simulator (every league and currency at once, as the ``currency_features`` asset reads them).

@@ -27,43 +27,19 @@ def cluster_defs() -> dg.Definitions:
     return _defs(tuple(os.environ.get(name) for name in _ENV))
 
 
-def history_job() -> dg.JobDefinition:
-    return cluster_defs().resolve_job_def("history_job")
+# The jobs runs on the cluster may be of (`poeconomy cluster run --job`, the cluster demo).
+CLUSTER_JOBS = ("history_job", "daily_prices_job", "features_job", "pooled_model_job", "model_job",
+                "forecast_job", "report_job", "scorecard_job")
 
 
-def daily_prices_job() -> dg.JobDefinition:
-    return cluster_defs().resolve_job_def("daily_prices_job")
+def job_named(name: str) -> dg.JobDefinition:
+    """The job ``name`` of the code location this process's environment configures: what every process of a
+    run (its orchestrator, each Celery worker) calls to rebuild the job."""
+    return cluster_defs().resolve_job_def(name)
 
 
-def features_job() -> dg.JobDefinition:
-    return cluster_defs().resolve_job_def("features_job")
-
-
-def pooled_model_job() -> dg.JobDefinition:
-    return cluster_defs().resolve_job_def("pooled_model_job")
-
-
-def model_job() -> dg.JobDefinition:
-    return cluster_defs().resolve_job_def("model_job")
-
-
-def forecast_job() -> dg.JobDefinition:
-    return cluster_defs().resolve_job_def("forecast_job")
-
-
-def report_job() -> dg.JobDefinition:
-    return cluster_defs().resolve_job_def("report_job")
-
-
-def scorecard_job() -> dg.JobDefinition:
-    return cluster_defs().resolve_job_def("scorecard_job")
-
-
-JOBS = {f.__name__: f for f in (history_job, daily_prices_job, features_job, pooled_model_job, model_job, forecast_job, report_job,
-                                 scorecard_job)}
-
-
-def reconstructable_job(name: str):
-    if name not in JOBS:
-        raise KeyError(f"no job {name!r} on the cluster (known: {', '.join(JOBS)})")
-    return dg.reconstructable(JOBS[name])
+def reconstructable_job(name: str):  # a ReconstructableJob (a type ``dagster`` does not export)
+    """A job other processes can rebuild: they import this module and call ``job_named(name)``."""
+    if name not in CLUSTER_JOBS:
+        raise KeyError(f"no job {name!r} on the cluster (known: {', '.join(CLUSTER_JOBS)})")
+    return dg.build_reconstructable_job(__name__, job_named.__name__, reconstructable_args=(name,))

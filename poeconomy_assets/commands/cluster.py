@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from poeconomy_assets.cluster.workers import read_node_specs, running_nodes, uniform_specs
+from poeconomy_assets.commands.options import add_market_options, add_profile_option, simulation_config
 
 DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "deploy" / "celery" / "workers.yaml"
 
@@ -26,10 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--concurrency", type=int, default=1, help="pool processes per node with --workers")
     parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="worker nodes (deploy/celery/workers.yaml)")
     parser.add_argument("--state-dir", type=Path, help="pid and log files (default $POECONOMY_HOME/cluster)")
-    parser.add_argument("--leagues", type=int, default=6, help="demo: simulated leagues")
-    parser.add_argument("--currencies", type=int, default=10, help="demo: simulated currencies")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--profile", default="test", choices=["test", "development", "production"])
+    add_market_options(parser, used_by="demo: ")
+    add_profile_option(parser)
     parser.add_argument("--max-runs", type=int, default=4, help="demo: runs in flight at once")
     return parser
 
@@ -87,7 +86,7 @@ def demo(args: argparse.Namespace) -> int:
     from poeconomy_assets.cluster.graph import materialize_graph_on_cluster
     from poeconomy_assets.commands.demo import print_summary
     from poeconomy_assets.defs.resources import poeconomy_home
-    from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
+    from poeconomy_assets.sim.simulator import write_dumps
 
     _require_env()
     state = _state_dir(args)
@@ -96,7 +95,7 @@ def demo(args: argparse.Namespace) -> int:
         up(args)
     home = poeconomy_home()
     dumps = Path(os.environ.get("POECONOMY_DUMPS_DIR") or home / "dumps")
-    files = write_dumps(SimulationConfig(n_leagues=args.leagues, n_currencies=args.currencies, seed=args.seed), dumps)
+    files = write_dumps(simulation_config(args), dumps)
     print(f"simulated {len(files)} leagues × {args.currencies} currencies into {dumps}")
     try:
         with dg.DagsterInstance.get() as instance:

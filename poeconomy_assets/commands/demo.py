@@ -8,12 +8,13 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from poeconomy_assets.commands.options import add_market_options, add_profile_option, simulation_config
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.defs.partitions import split_currency_horizon
 from poeconomy_assets.defs.resources import build_resources, poeconomy_home
 from poeconomy_assets.demo.graph_runner import GraphRun, WorkerSpec, materialize_graph
-from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
+from poeconomy_assets.sim.simulator import write_dumps
 
 TRAINING_POOL_SLOTS = 2  # both cores: two models (or pooled searches) at once
 
@@ -21,10 +22,8 @@ TRAINING_POOL_SLOTS = 2  # both cores: two models (or pooled searches) at once
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("demo", help="materialize every asset on the embedded default")
     parser.add_argument("--dumps", type=Path, help="poe.ninja dump directory (default: simulate a market)")
-    parser.add_argument("--leagues", type=int, default=6, help="simulated leagues (default 6)")
-    parser.add_argument("--currencies", type=int, default=10, help="simulated currencies (default 10)")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--profile", default="test", choices=["test", "development", "production"])
+    add_market_options(parser)
+    add_profile_option(parser)
     parser.add_argument("--workers", type=int, default=2, help="processes running partitions at once (default 2)")
     parser.add_argument("--daemon", action="store_true",
                         help="launch every run through `dagster dev` (webserver + daemon) as backfills, as a user "
@@ -44,8 +43,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"reading poe.ninja dumps from {dumps}")
     else:
         dumps = home / "dumps"
-        config = SimulationConfig(n_leagues=args.leagues, n_currencies=args.currencies, seed=args.seed)
-        files = write_dumps(config, dumps)
+        files = write_dumps(simulation_config(args), dumps)
         print(f"simulated {len(files)} leagues × {args.currencies} currencies into {dumps}")
     # Local import: the code location module reads the environment at import time.
     from poeconomy_assets.definitions import build_defs

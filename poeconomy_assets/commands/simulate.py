@@ -4,21 +4,19 @@ import argparse
 import time
 from pathlib import Path
 
-from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
+from poeconomy_assets.commands.options import add_market_options, simulation_config
+from poeconomy_assets.sim.simulator import write_dumps
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("simulate", help="write simulated leagues as {League}.currency.csv dumps")
     parser.add_argument("--out", type=Path, required=True, help="directory to write the dumps into")
-    parser.add_argument("--leagues", type=int, default=6)
-    parser.add_argument("--currencies", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=7)
+    add_market_options(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    config = SimulationConfig(n_leagues=args.leagues, n_currencies=args.currencies, seed=args.seed)
-    files = write_dumps(config, args.out)
+    files = write_dumps(simulation_config(args), args.out)
     print(f"wrote {len(files)} league dumps to {args.out} in {time.perf_counter() - started:.1f}s")
     return 0

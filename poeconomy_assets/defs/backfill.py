@@ -20,8 +20,6 @@ from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.defs.ingestion import known_currencies
 from poeconomy_assets.resources.poe_watch import PoeWatchClient
 
-BATCH_TAGS = {"poeconomy/lane": "batch"}  # the run queue keeps one slot free of these for ingestion (dagster.yaml)
-
 
 def new_league_currencies(
     poe_watch: PoeWatchClient, league: str, instance: dg.DagsterInstance, now: datetime, log: object
@@ -58,25 +56,20 @@ def league_backfill_partitions(
     return wanted
 
 
-def league_backfill_request(
-    asset_graph: object, instance: dg.DagsterInstance, league_key: str, currency_keys: list[str],
-    tags: dict[str, str],
-) -> dg.RunRequest:
-    return asset_backfill_request(asset_graph, league_backfill_partitions(instance, league_key, currency_keys),
-                                  {**BATCH_TAGS, **tags})
-
-
 def asset_backfill_request(
     asset_graph: object, partitions: list[tuple[dg.AssetKey, str]], tags: dict[str, str]
 ) -> dg.RunRequest:
     """A run request that makes the sensor daemon launch one asset backfill of ``partitions``.
 
-    The one place that touches Dagster internals, on purpose: Dagster 1.13 has no public way for a sensor to
-    launch an *asset backfill* (partitions of differently partitioned assets, run parents first).
-    ``RunRequest(asset_selection=..., partition_key=...)`` launches one run of one partitions definition, and
-    several run requests would start in no order (forecasts before their models). ``for_asset_graph_subset``
-    is the constructor Dagster's own sensor daemon handles for this; its docstring says it stays private only
-    because ``AssetGraphSubset`` is not public yet. Replace this function when a public constructor exists.
+    The one place that touches Dagster internals, on purpose: Dagster 1.13 (checked in 1.13.27) has no public
+    way for a sensor to launch an *asset backfill* (partitions of differently partitioned assets, run parents
+    first, shown as one backfill in the UI). ``RunRequest(asset_selection=..., partition_key=...)`` launches one
+    run of one partitions definition, and several run requests would start in no order (forecasts before their
+    models); ``dg.BackfillPolicy`` only sets how many partitions of one asset a backfill's run covers; ``dagster``
+    exports no ``AssetGraphSubset`` and no backfill request (the Python API proposed in dagster-io/dagster#26731
+    was closed unmerged). ``RunRequest.for_asset_graph_subset`` is the constructor Dagster's own sensor daemon
+    turns into a backfill; its docstring says it stays private only because ``AssetGraphSubset`` is not public
+    yet. Replace this function when a public constructor exists.
     """
     from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
     from dagster._core.definitions.events import AssetKeyPartitionKey

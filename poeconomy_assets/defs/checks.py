@@ -1,8 +1,9 @@
-"""pandera-backed data-quality checks: one blocking check per stored table, built by a factory.
+"""Data-quality checks computed in the asset's own step: one blocking pandera check per stored table, built by
+a factory, and the forecasts' consistency check.
 
-Each asset declares its check with :func:`schema_check_spec` and reports it with
-:func:`schema_check_result`, so the check always sees exactly the partition that was just written
-and, being blocking, stops downstream steps of the same run when it fails.
+Each asset declares its checks with :func:`schema_check_spec` (and :func:`consistency_check_spec`) and reports
+them with :func:`schema_check_result` (:func:`consistency_check_result`), so a check always sees exactly the
+partition that was just written and, being blocking, stops downstream steps of the same run when it fails.
 """
 
 import dagster as dg
@@ -11,8 +12,12 @@ import pandera.polars as pa
 import polars as pl
 
 from poeconomy_assets.core.report.markdown import frame_to_markdown
+from poeconomy_assets.core.uncertainty.distribution import check_consistency
+from poeconomy_assets.defs.ui_metadata import table_value
 
 MAX_FAILURE_ROWS = 20
+CONSISTENCY_CHECK = "forecasts_are_consistent"
+MAX_PROBLEM_ROWS = 10
 
 
 def schema_check_spec(asset: str, schema: type[pa.DataFrameModel]) -> dg.AssetCheckSpec:
@@ -42,6 +47,36 @@ def schema_check_result(asset: str, schema: type[pa.DataFrameModel], frame: pl.D
             },
         )
     return dg.AssetCheckResult(check_name=f"{asset}_schema", passed=True, metadata={"rows": frame.height})
+
+
+def consistency_check_spec(asset: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name=CONSISTENCY_CHECK,
+        asset=asset,
+        blocking=True,
+        description="Every forecast written is one consistent distribution: quantiles in order, the 80% band inside "
+                    "the 95% band, the median as the point forecast, P(up) on the side of the bands where today's "
+                    "price sits (core.uncertainty.distribution.check_consistency).",
+    )
+
+
+def consistency_check_result(asset: str, forecasts: pl.DataFrame,
+                             horizon_days: dict[str, int] | None = None) -> dg.AssetCheckResult:
+    """:func:`check_consistency` on every row of ``forecasts``: how many were checked, how many contradict
+    themselves, and per kind of contradiction its count and first forecast (an inline table)."""
+    found = check_consistency(forecasts, horizon_days)
+    metadata: dict[str, object] = {"forecasts_checked": found.checked, "inconsistent_forecasts": found.inconsistent,
+                                   "problems_found": found.problems.height}
+    if found.problems.height:
+        metadata["failure_cases"] = table_value(found.problems, max_rows=MAX_PROBLEM_ROWS, digits=6)
+    return dg.AssetCheckResult(
+        asset_key=asset,
+        check_name=CONSISTENCY_CHECK,
+        passed=found.problems.height == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=metadata,
+        description="; ".join(found.messages()) or None,
+    )
 
 
 

@@ -16,7 +16,12 @@ from poeconomy_assets.core.report.numbers import price_text
 from poeconomy_assets.core.report.report import png_markdown
 from poeconomy_assets.core.schemas import Forecasts
 from poeconomy_assets.core.uncertainty.forecast_table import build_forecasts, stored_calibration
-from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
+from poeconomy_assets.defs.checks import (
+    consistency_check_result,
+    consistency_check_spec,
+    schema_check_result,
+    schema_check_spec,
+)
 from poeconomy_assets.defs.metadata import currency_horizon, metric
 from poeconomy_assets.defs.partitions import currency_horizon_partitions, split_currency_horizon
 from poeconomy_assets.defs.ui_metadata import fan_table, number
@@ -57,7 +62,9 @@ with warnings.catch_warnings(category=dg.BetaWarning, action="ignore"):  # beta 
     # Every currency's features: intervals pool other currencies' residuals when this one has too few,
     # and prices are converted to divines with the Divine Orb's own series.
     ins={"currency_features": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
-    check_specs=[schema_check_spec("price_forecasts", Forecasts)],
+    # Both blocking, computed here on every row written. A partition holds one horizon: the rule across horizons
+    # (a longer band never narrower) is applied, and checked, where the report harmonizes them (build_report).
+    check_specs=[schema_check_spec("price_forecasts", Forecasts), consistency_check_spec("price_forecasts")],
     kinds={"polars", "parquet"},
 )
 def price_forecasts(
@@ -107,5 +114,6 @@ def price_forecasts(
                     "prob_up", "interval_method"))
             ),
         },
-        check_results=[schema_check_result("price_forecasts", Forecasts, forecasts)],
+        check_results=[schema_check_result("price_forecasts", Forecasts, forecasts),
+                       consistency_check_result("price_forecasts", forecasts)],
     )

@@ -13,52 +13,39 @@ from poeconomy_assets.defs.partitions import (
 BATCH = {"poeconomy/lane": "batch"}
 INGESTION = {"poeconomy/lane": "ingestion", "dagster/priority": "10"}
 
-history_job = dg.define_asset_job("history_job", selection=["poe_ninja_history"], description="Import past leagues.",
-                                  tags=BATCH)
-daily_prices_job = dg.define_asset_job(
-    "daily_prices_job", selection=["daily_prices"], description="Daily prices of one league.",
-    tags=BATCH,
-)
-features_job = dg.define_asset_job(
-    "features_job", selection=["currency_features"], description="Features of one currency.",
-    tags=BATCH,
-)
-pooled_model_job = dg.define_asset_job(
-    "pooled_model_job",
-    selection=["pooled_models"],
-    partitions_def=horizon_partitions,
-    description="Search and train one horizon's pooled (cross-currency) model: before that horizon's models.",
-    tags=BATCH,
-)
-training_job = dg.define_asset_job(
-    "training_job",
-    selection=["price_models", "price_forecasts"],
-    partitions_def=currency_horizon_partitions,
-    description="Train one currency × horizon model (from its horizon's stored pooled model) and forecast with it.",
-    tags=BATCH,
-)
-model_job = dg.define_asset_job(
-    "model_job",
-    selection=["price_models"],
-    partitions_def=currency_horizon_partitions,
-    description="Train one currency × horizon model (forecasts follow once every model is trained).",
-    tags=BATCH,
-)
-forecast_job = dg.define_asset_job(
-    "forecast_job", selection=["price_forecasts"], description="Forecast one currency × horizon with its stored model.",
-    tags=BATCH,
-)
-report_job = dg.define_asset_job("report_job", selection=["investment_report"], description="Report of one league.",
-                                 tags=BATCH)
 
-scorecard_job = dg.define_asset_job(
-    "scorecard_job", selection=["forecast_scorecard"], description="Score the live league's past forecasts (drift check).",
-    tags=BATCH,
+def batch_job(name: str, selection: list[str], description: str,
+              partitions_def: dg.PartitionsDefinition | None = None):  # an UnresolvedAssetJobDefinition
+    """An asset job in the batch lane: every job but the 5-minute ingestion."""
+    return dg.define_asset_job(name, selection=selection, partitions_def=partitions_def,
+                               description=description, tags=BATCH)
+
+
+history_job = batch_job("history_job", ["poe_ninja_history"], "Import past leagues.")
+daily_prices_job = batch_job("daily_prices_job", ["daily_prices"], "Daily prices of one league.")
+features_job = batch_job("features_job", ["currency_features"], "Features of one currency.")
+pooled_model_job = batch_job(
+    "pooled_model_job", ["pooled_models"],
+    "Search and train one horizon's pooled (cross-currency) model: before that horizon's models.",
+    horizon_partitions,
 )
-backtest_job = dg.define_asset_job(
-    "backtest_job", selection=["backtest_scorecard"], description="Backtest the latest league (profile from config).",
-    tags=BATCH,
+training_job = batch_job(
+    "training_job", ["price_models", "price_forecasts"],
+    "Train one currency × horizon model (from its horizon's stored pooled model) and forecast with it.",
+    currency_horizon_partitions,
 )
+model_job = batch_job(
+    "model_job", ["price_models"],
+    "Train one currency × horizon model (forecasts follow once every model is trained).",
+    currency_horizon_partitions,
+)
+forecast_job = batch_job("forecast_job", ["price_forecasts"],
+                         "Forecast one currency × horizon with its stored model.")
+report_job = batch_job("report_job", ["investment_report"], "Report of one league.")
+scorecard_job = batch_job("scorecard_job", ["forecast_scorecard"],
+                          "Score the live league's past forecasts (drift check).")
+backtest_job = batch_job("backtest_job", ["backtest_scorecard"],
+                         "Backtest the latest league (profile from config).")
 
 JOBS_PAST = [history_job, daily_prices_job, features_job, pooled_model_job, training_job, model_job, forecast_job,
              report_job, scorecard_job, backtest_job]
@@ -69,11 +56,11 @@ ingestion_job = dg.define_asset_job(
     tags=INGESTION,
     executor_def=dg.in_process_executor,  # two short steps: one process per run, not one per step
 )
-league_history_job = dg.define_asset_job(
-    "league_history_job", selection=["poe_watch_history", "daily_prices"], partitions_def=league_partitions,
-    description="Fetch a live league's earlier days from POE Watch /history and build its daily prices "
+league_history_job = batch_job(
+    "league_history_job", ["poe_watch_history", "daily_prices"],
+    "Fetch a live league's earlier days from POE Watch /history and build its daily prices "
     "(the first step of a new league's backfill).",
-    tags=BATCH,
+    league_partitions,
 )
 LIVE_JOBS = [ingestion_job, league_history_job]
 JOBS = JOBS_PAST + LIVE_JOBS

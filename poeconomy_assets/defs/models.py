@@ -9,7 +9,8 @@ processes, searches once per horizon, and no model depends on what another run h
 import resource
 import time
 import warnings
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import dagster as dg
 import polars as pl
@@ -67,17 +68,20 @@ def horizon_progress(instance: dg.DagsterInstance, partition_key: str, horizon: 
             f"({elapsed:.0f}s, about {left:.0f}s left)")
 
 
+def training_asset(**asset_args: Any) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """``@dg.asset`` for a model-training step: group ``models``, the ``training`` pool (its slots cap training
+    steps across all runs) and, on Celery (deploy/celery), the ``training`` queue, apart from ingestion."""
+    return dg.asset(group_name="models", pool="training", op_tags=queue_tags(TRAINING), **asset_args)
+
+
 def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-@dg.asset(
-    group_name="models",
+@training_asset(
     partitions_def=horizon_partitions,
     ins={"currency_features": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
     kinds={"lightgbm", "xgboost", "optuna"},
-    pool="training",
-    op_tags=queue_tags(TRAINING),  # on Celery (deploy/celery): the `training` queue, apart from ingestion
 )
 def pooled_models(
     context: dg.AssetExecutionContext,
@@ -119,8 +123,7 @@ def pooled_models(
     )
 
 
-@dg.asset(
-    group_name="models",
+@training_asset(
     partitions_def=currency_horizon_partitions,
     ins={
         # Pooled models and the own-vs-pooled validation learn from every currency's features.
@@ -128,8 +131,6 @@ def pooled_models(
         "pooled_models": dg.AssetIn(partition_mapping=BY_HORIZON),
     },
     kinds={"lightgbm", "xgboost", "scikitlearn"},
-    pool="training",
-    op_tags=queue_tags(TRAINING),  # on Celery (deploy/celery): the `training` queue, apart from ingestion
 )
 def price_models(
     context: dg.AssetExecutionContext,

@@ -5,6 +5,8 @@ Both start STOPPED unless ``POECONOMY_POE_WATCH_URL`` is set (see ``defs/resourc
 """
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import dagster as dg
 
@@ -12,14 +14,24 @@ from poeconomy_assets.core.ingest.leagues import followed_leagues, parse_leagues
 from poeconomy_assets.core.ingest.live_prices import slot_start
 from poeconomy_assets.core.ingest.poe_watch_payloads import PayloadError
 from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.defs.backfill import league_backfill_request, new_league_currencies
-from poeconomy_assets.defs.jobs import ingestion_job
+from poeconomy_assets.defs.backfill import (
+    asset_backfill_request,
+    league_backfill_partitions,
+    new_league_currencies,
+)
+from poeconomy_assets.defs.jobs import BATCH, ingestion_job
 from poeconomy_assets.defs.partitions import currency_partitions, league_partitions
 from poeconomy_assets.defs.resources import live_clock_from_env, live_sensor_status
 from poeconomy_assets.defs.slot_ledger import IN_FLIGHT, SlotLedger
 from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.resources.live_leagues import LiveLeagues
 from poeconomy_assets.resources.poe_watch import PoeWatchClient, PoeWatchError
+
+
+def live_sensor(description: str, **sensor_args: Any) -> Callable[[Callable[..., Any]], dg.SensorDefinition]:
+    """``@dg.sensor`` for a sensor that follows POE Watch, what it does first: it starts RUNNING only where a
+    POE Watch URL was given (``live_sensor_status``), STOPPED otherwise."""
+    return dg.sensor(description=description, default_status=live_sensor_status(), **sensor_args)
 
 
 def followed_league_names(poe_watch: PoeWatchClient, live_leagues: LiveLeagues, live_clock: LiveClock,
@@ -29,16 +41,15 @@ def followed_league_names(poe_watch: PoeWatchClient, live_leagues: LiveLeagues, 
     return [lg.name for lg in followed_leagues(leagues, live_clock.now(), live_leagues.rules())]
 
 
-@dg.sensor(
+@live_sensor(
+    "Every 5-minute slot: one poe_watch_snapshots + daily_prices run per followed live league; "
+    "skips while an ingestion run is still queued or running, and while the API's circuit breaker is open. "
+    "Slots that were skipped or whose run failed are handed to the next run, which refills what it can.",
     job=ingestion_job,
     # Two ticks per 5-minute slot of the live clock (150 s on the wall clock; less on an accelerated clock), so
     # every slot's run is requested in its first half however the daemon's ticks drift; the run key (league@slot)
     # makes the second tick of a slot a no-op.
     minimum_interval_seconds=max(1, round(live_clock_from_env().slot_wall_seconds() / 2)),
-    default_status=live_sensor_status(),
-    description="Every 5-minute slot: one poe_watch_snapshots + daily_prices run per followed live league; "
-    "skips while an ingestion run is still queued or running, and while the API's circuit breaker is open. "
-    "Slots that were skipped or whose run failed are handed to the next run, which refills what it can.",
 )
 def ingestion_sensor(
     context: dg.SensorEvaluationContext, poe_watch: PoeWatchClient, live_leagues: LiveLeagues, live_clock: LiveClock
@@ -87,15 +98,14 @@ def ingestion_sensor(
     return result(requests=requests)
 
 
-@dg.sensor(
+@live_sensor(
+    "Hourly: when POE Watch lists a new followed league with currency data, adds its league and "
+    "currency partitions and launches the backfill of its history, daily prices, features, models of currencies "
+    "that have none, forecasts and report.",
     # The assets its backfills may cover (a sensor that launches backfills must declare them).
     asset_selection=["poe_watch_history", "daily_prices", "currency_features", "pooled_models", "price_models",
                      "price_forecasts", "investment_report"],
     minimum_interval_seconds=3600,
-    default_status=live_sensor_status(),
-    description="Hourly: when POE Watch lists a new followed league with currency data, adds its league and "
-    "currency partitions and launches the backfill of its history, daily prices, features, models of currencies "
-    "that have none, forecasts and report.",
 )
 def new_league_sensor(
     context: dg.SensorEvaluationContext, poe_watch: PoeWatchClient, live_leagues: LiveLeagues, live_clock: LiveClock
@@ -125,11 +135,10 @@ def new_league_sensor(
         keys = [key_from_name(c) for c in currencies]
         league_keys.append(key_from_name(name))
         currency_keys |= {k for k in keys if k not in known}
-        request = league_backfill_request(context.repository_def.asset_graph, context.instance,
-                                          key_from_name(name), keys, tags={"poeconomy/new_league": name})
-        requests.append(request)
-        context.log.info(f"new league {name}: {len(keys)} currencies; backfill of "
-                         f"{sum(1 for _ in request.asset_graph_subset.iterate_asset_partitions())} partitions")
+        partitions = league_backfill_partitions(context.instance, key_from_name(name), keys)
+        requests.append(asset_backfill_request(context.repository_def.asset_graph, partitions,
+                                               tags={**BATCH, "poeconomy/new_league": name}))
+        context.log.info(f"new league {name}: {len(keys)} currencies; backfill of {len(partitions)} partitions")
     if not league_keys:
         return dg.SkipReason(f"new league(s) without currency data yet: {', '.join(empty)}")
     partition_requests = [league_partitions.build_add_request(league_keys)]

@@ -21,48 +21,33 @@ from typing import Self
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
-LAUNCH = """
-mutation Launch($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message stack }
-    ... on PartitionSetNotFoundError { message }
-    ... on InvalidStepError { invalidStepKey }
-    ... on InvalidOutputError { invalidOutputName }
-    ... on UnauthorizedError { message }
-  }
-}"""
 
-STATUS = """
-query Backfill($id: String!) {
-  partitionBackfillOrError(backfillId: $id) {
-    __typename
-    ... on PartitionBackfill { id status numCancelable error { message } }
-    ... on PythonError { message }
-  }
-}"""
+def _union_operation(signature: str, field: str, *answers: str) -> str:
+    """A GraphQL operation on one root field whose result is a union: its ``__typename``, the ``answers`` (a
+    selection on each type the caller reads, error types that do not implement ``Error`` included), and the
+    message of any error that does (a PythonError adds its stack)."""
+    selection = ["__typename", *answers, "... on Error { message }", "... on PythonError { stack }"]
+    return "\n".join([f"{signature} {{", f"  {field} {{", *(f"    {line}" for line in selection), "  }", "}"])
 
-LAUNCH_RUN = """
-mutation LaunchRun($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on Error { message }
-    ... on RunConfigValidationInvalid { errors { message } }
-  }
-}"""
 
-RUN_STATUS = """
-query Run($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } ... on PythonError { message } } }"""
-
-RUNS = """
-query Runs($filter: RunsFilter!) {
-  runsOrError(filter: $filter) {
-    ... on Runs { results { runId status jobName tags { key value } } }
-    ... on PythonError { message }
-  }
-}"""
+LAUNCH = _union_operation(
+    "mutation Launch($params: LaunchBackfillParams!)", "launchPartitionBackfill(backfillParams: $params)",
+    "... on LaunchBackfillSuccess { backfillId }", "... on InvalidStepError { invalidStepKey }",
+    "... on InvalidOutputError { invalidOutputName }",
+)
+STATUS = _union_operation(
+    "query Backfill($id: String!)", "partitionBackfillOrError(backfillId: $id)",
+    "... on PartitionBackfill { id status numCancelable error { message } }",
+)
+LAUNCH_RUN = _union_operation(
+    "mutation LaunchRun($params: ExecutionParams!)", "launchRun(executionParams: $params)",
+    "... on LaunchRunSuccess { run { runId } }", "... on RunConfigValidationInvalid { errors { message } }",
+)
+RUN_STATUS = _union_operation("query Run($id: ID!)", "runOrError(runId: $id)", "... on Run { status }")
+RUNS = _union_operation(
+    "query Runs($filter: RunsFilter!)", "runsOrError(filter: $filter)",
+    "... on Runs { results { runId status jobName tags { key value } } }",
+)
 
 
 # A throwaway instance for the daemon: two runs at once (2 cores), two slots in every pool (training included).
@@ -71,7 +56,7 @@ storage:
   sqlite:
     base_dir: {home}/storage
 run_coordinator:
-  module: dagster._core.run_coordinator
+  module: dagster
   class: QueuedRunCoordinator
   config:
     dequeue_interval_seconds: 1
@@ -185,6 +170,17 @@ class DagsterDev:
             raise DagsterDevError(f"GraphQL errors: {payload['errors']}")
         return payload["data"]
 
+    def answer(self, query: str, variables: dict, expected: str, failure: str) -> dict:
+        """The answer to a ``_union_operation`` when it is of type ``expected``; else DagsterDevError."""
+        (result,) = self.graphql(query, variables).values()
+        if result["__typename"] != expected:
+            raise DagsterDevError(f"{failure}: {result}")
+        return result
+
+    def _launch_backfill(self, params: dict, what: str) -> str:
+        return self.answer(LAUNCH, {"params": params}, "LaunchBackfillSuccess",
+                           f"backfill of {what} not launched")["backfillId"]
+
     def launch_backfill(self, assets: list[str], partition_names: list[str] | None = None,
                         title: str = "", tags: dict[str, str] | None = None, run_config: dict | None = None) -> str:
         """An asset backfill of ``assets`` (every partition of each, unless ``partition_names`` is given), as the
@@ -197,18 +193,13 @@ class DagsterDev:
             params["allPartitions"] = True
         else:
             params["partitionNames"] = partition_names
-        result = self.graphql(LAUNCH, {"params": params})["launchPartitionBackfill"]
-        if result["__typename"] != "LaunchBackfillSuccess":
-            raise DagsterDevError(f"backfill of {assets} not launched: {result}")
-        return result["backfillId"]
+        return self._launch_backfill(params, str(assets))
 
     def launch_run(self, job: str, run_config: dict | None = None, location: str = "poeconomy_assets") -> str:
         """Launch one run of ``job`` (as the UI's Launchpad does); returns its run id."""
         params = {"selector": {"repositoryLocationName": location, "repositoryName": "__repository__",
                                "jobName": job}, "runConfigData": run_config or {}}
-        result = self.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
-        if result["__typename"] != "LaunchRunSuccess":
-            raise DagsterDevError(f"run of {job} not launched: {result}")
+        result = self.answer(LAUNCH_RUN, {"params": params}, "LaunchRunSuccess", f"run of {job} not launched")
         return result["run"]["runId"]
 
     def wait_run(self, run_id: str, timeout: float = 600.0) -> str:
@@ -225,9 +216,7 @@ class DagsterDev:
         """Poll until the backfill is done (and none of its runs is still going); its final status."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            result = self.graphql(STATUS, {"id": backfill_id})["partitionBackfillOrError"]
-            if result["__typename"] != "PartitionBackfill":
-                raise DagsterDevError(f"backfill {backfill_id}: {result}")
+            result = self.answer(STATUS, {"id": backfill_id}, "PartitionBackfill", f"backfill {backfill_id}")
             progress(result["status"])
             if result["status"] in DONE and not self.backfill_runs(backfill_id, active_only=True):
                 return result["status"]
@@ -243,10 +232,7 @@ class DagsterDev:
                                                       "repositoryName": "__repository__"}},
                   "allPartitions": True, "title": f"{job}: all partitions",
                   "runConfigData": run_config or {}}
-        result = self.graphql(LAUNCH, {"params": params})["launchPartitionBackfill"]
-        if result["__typename"] != "LaunchBackfillSuccess":
-            raise DagsterDevError(f"backfill of {job} not launched: {result}")
-        return result["backfillId"]
+        return self._launch_backfill(params, job)
 
     def job_backfill_and_wait(self, job: str, log: Callable[[str], None], timeout: float = 3600.0,
                               run_config: dict | None = None) -> list[dict]:

@@ -258,7 +258,11 @@ def _explain(job: str, partition: str | None, result: dg.ExecuteInProcessResult,
     lines = [f"{job} [{partition or 'unpartitioned'}] failed (run {result.run_id})"]
     for evaluation in failed_checks:
         cases = evaluation.metadata.get("failure_cases")
-        lines.append(f"  check {evaluation.check_name} failed:\n{cases.value if cases else ''}")
+        if isinstance(cases, dg.TableMetadataValue):  # one line per row (the consistency check's problems)
+            text = "\n".join("    " + ", ".join(f"{k}: {v}" for k, v in r.data.items()) for r in cases.records)
+        else:
+            text = cases.value if cases else ""
+        lines.append(f"  check {evaluation.check_name} failed:\n{text}")
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error:
             error = event.step_failure_data.error

@@ -59,7 +59,7 @@ def test_every_check_ran_and_passed(materialized_graph: Materialized) -> None:
     instance = materialized_graph.instance
     assert materialized_graph.outcome.failed_checks == []
     for check in ("poe_ninja_history_schema", "daily_prices_schema", "currency_features_schema",
-                  "price_forecasts_schema", "investment_report_schema"):
+                  "price_forecasts_schema", "forecasts_are_consistent", "investment_report_schema"):
         records = instance.event_log_storage.get_asset_check_execution_history(
             check_key=next(k for k in materialized_graph.defs.resolve_asset_graph().asset_check_keys if k.name == check),
             limit=1000,
@@ -115,6 +115,48 @@ def test_every_forecast_of_the_demo_is_one_consistent_distribution(materialized_
     assert forecasts.height > 100
     assert consistency_problems(forecasts) == []
     assert consistency_problems(harmonize_horizons(forecasts, HORIZON_DAYS), HORIZON_DAYS) == []
+
+
+def _graph_forecasts(materialized_graph: Materialized) -> list[pl.DataFrame]:
+    return [pl.read_parquet(p) for p in sorted((materialized_graph.home / "data" / "price_forecasts").rglob("*.parquet"))]
+
+
+def test_the_consistency_check_passed_on_every_forecast_written(materialized_graph: Materialized) -> None:
+    """price_forecasts' own check ran once per currency × horizon partition, on every row that partition wrote."""
+    from poeconomy_assets.defs.checks import CONSISTENCY_CHECK
+
+    key = dg.AssetCheckKey(dg.AssetKey("price_forecasts"), CONSISTENCY_CHECK)
+    records = materialized_graph.instance.event_log_storage.get_asset_check_execution_history(key, limit=10_000)
+    evaluations = [r.event.dagster_event.event_specific_data for r in records]
+    # a check without partitions of its own: its run's partition says which forecast table it checked
+    partitions = [materialized_graph.instance.get_run_by_id(r.run_id).tags["dagster/partition"] for r in records]
+    assert sorted(partitions) == sorted(f"{c}|{h}" for c in materialized_graph.outcome.currencies for h in HORIZONS)
+    assert all(e.passed for e in evaluations)
+    assert sum(e.metadata["forecasts_checked"].value for e in evaluations) == sum(
+        f.height for f in _graph_forecasts(materialized_graph))
+    assert {e.metadata["inconsistent_forecasts"].value for e in evaluations} == {0}
+
+
+def test_a_broken_graph_forecast_fails_the_check_by_name(materialized_graph: Materialized) -> None:
+    """A forecast table the graph wrote, two rows broken on purpose (an 80% band wider than the 95% band; P(up)
+    on the wrong side of the median), fed to the function the check runs: it fails, naming both."""
+    from poeconomy_assets.defs.checks import consistency_check_result
+
+    forecasts = _graph_forecasts(materialized_graph)[0].with_row_index("_row")
+    assert consistency_check_result("price_forecasts", forecasts).passed
+    known = forecasts.filter(pl.col("prob_up").is_not_null() & (pl.col("_row") > 0)).row(-1, named=True)
+    below = known["forecast_chaos"] < known["price_chaos"]
+    broken = forecasts.with_columns(
+        pl.when(pl.col("_row") == 0).then(pl.col("lower_95") * 0.5).otherwise(pl.col("lower_80")).alias("lower_80"),
+        pl.when(pl.col("_row") == known["_row"]).then(0.99 if below else 0.01).otherwise(pl.col("prob_up"))
+        .alias("prob_up"))
+    result = consistency_check_result("price_forecasts", broken)
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
+    assert result.metadata["inconsistent_forecasts"].value == 2
+    assert result.metadata["forecasts_checked"].value == forecasts.height
+    problems = {r.data["problem"] for r in result.metadata["failure_cases"].value.records}
+    side = "below the price but P(up) > 50%" if below else "above the price but P(up) < 50%"
+    assert {"with an 80% band wider than the 95% band", f"with a median {side}"} <= problems, problems
 
 
 def test_report_exports_and_ui_explain_their_numbers(materialized_graph: Materialized) -> None:

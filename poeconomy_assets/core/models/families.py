@@ -37,7 +37,6 @@ class ModelFamily:
     file_name: str
     fit: Callable[[pl.DataFrame, np.ndarray, dict, int], Any]
     predict: Callable[[Any, pl.DataFrame], np.ndarray]
-    save: Callable[[Any, Path], None]
     load: Callable[[Path], Any]
     defaults: Callable[[], dict]
     suggest: Callable[[optuna.Trial], dict]
@@ -46,11 +45,34 @@ class ModelFamily:
     cost: Callable[[dict, int], float]
     searchable: bool = True
 
+    def save(self, model: Any, path: Path) -> None:
+        """Write ``model`` in its library's native text/JSON format (each family's model has ``save_model``)."""
+        model.save_model(str(path))
+
 
 # Cost models: a fitted line per tree on ~17.5k pooled rows x ~70 features, measured on this project's
 # 2-core machine (2026-11-25); cost grows about linearly with rows. Estimates, not timings: they only
 # have to rank parameter sets and make budgets comparable.
 REFERENCE_ROWS = 17_500
+
+
+def _per_tree_cost(intercept_ms: float, slope_ms: float, parameter: str) -> Callable[[dict, int], float]:
+    """A boosted fit's cost: milliseconds per tree on REFERENCE_ROWS rows, a line in one parameter (leaves,
+    depth), times the trees, scaled by the rows."""
+    def cost(p: dict, rows: int) -> float:
+        return rows / REFERENCE_ROWS * p["n_estimators"] * (intercept_ms + slope_ms * p[parameter]) / 1000
+
+    return cost
+
+
+def _lightgbm_booster_family(**family: Any) -> ModelFamily:
+    """A family whose model is a LightGBM Booster (gradient boosting, or the ``rf`` random-forest mode): saved
+    as LightGBM's plain-text model, loaded from it, and predicting on one thread (forecasts are a few rows)."""
+    return ModelFamily(
+        predict=lambda model, x: model.predict(_matrix(x), num_threads=1),
+        load=lambda path: lgb.Booster(model_file=str(path)),
+        **family,
+    )
 
 
 # LightGBM -----------------------------------------------------------------------------------------
@@ -80,17 +102,14 @@ def _lgb_fit(x: pl.DataFrame, y: np.ndarray, params: dict, seed: int) -> lgb.Boo
     return lgb.train(p, lgb.Dataset(_matrix(x), y, free_raw_data=True), num_boost_round=rounds)
 
 
-LIGHTGBM = ModelFamily(
+LIGHTGBM = _lightgbm_booster_family(
     name="lightgbm",
     file_name="lightgbm.txt",
     fit=_lgb_fit,
-    predict=lambda model, x: model.predict(_matrix(x), num_threads=1),
-    save=lambda model, path: model.save_model(str(path)),
-    load=lambda path: lgb.Booster(model_file=str(path)),
     defaults=_lgb_defaults,
     suggest=_lgb_suggest,
     # 4.5 ms per 20-leaf tree, 6.5 ms per 46-leaf tree
-    cost=lambda p, rows: rows / REFERENCE_ROWS * p["n_estimators"] * (3.0 + 0.075 * p["num_leaves"]) / 1000,
+    cost=_per_tree_cost(3.0, 0.075, "num_leaves"),
 )
 
 
@@ -129,27 +148,27 @@ XGBOOST = ModelFamily(
     file_name="xgboost.json",
     fit=_xgb_fit,
     predict=lambda model, x: model.get_booster().inplace_predict(_matrix(x)),
-    save=lambda model, path: model.save_model(str(path)),
     load=_xgb_load,
     defaults=_xgb_defaults,
     suggest=_xgb_suggest,
     # 4.4 ms per depth-3 tree, 5.2 ms at depth 4, 7.4 ms at depth 6
-    cost=lambda p, rows: rows / REFERENCE_ROWS * p["n_estimators"] * (2.3 + 0.85 * p["max_depth"]) / 1000,
+    cost=_per_tree_cost(2.3, 0.85, "max_depth"),
 )
 
 
 # RandomForest -------------------------------------------------------------------------------------
 # LightGBM's random-forest mode: bagged, un-boosted trees averaged, saved as LightGBM's plain-text model. The
 # file holds numbers only, so loading it cannot run code (the sklearn forest this replaced was a pickle).
-def _rf_defaults() -> dict:
-    # Shallow-ish trees on row and column subsamples: a forest here is the low-variance member of the
-    # blend, and full-depth trees would cost more than the two boosters together.
-    return {"n_estimators": 50, "min_samples_leaf": 20, "max_features": 0.3, "max_samples": 0.2, "max_depth": 10}
-
 
 # Rows each tree sees at most: on the whole market (~180k pooled rows) a fifth is 36k rows a tree and the
 # forest cost more than both boosters together; 10k rows keep it the cheap, low-variance member.
 FOREST_ROWS_PER_TREE = 10_000
+
+
+def _rf_defaults() -> dict:
+    # Shallow-ish trees on row and column subsamples: a forest here is the low-variance member of the
+    # blend, and full-depth trees would cost more than the two boosters together.
+    return {"n_estimators": 50, "min_samples_leaf": 20, "max_features": 0.3, "max_samples": 0.2, "max_depth": 10}
 
 
 def _forest_rows(params: dict, rows: int) -> float:
@@ -170,13 +189,10 @@ def _rf_fit(x: pl.DataFrame, y: np.ndarray, params: dict, seed: int) -> lgb.Boos
     return lgb.train(p, data, num_boost_round=int(params["n_estimators"]))
 
 
-RANDOM_FOREST = ModelFamily(
+RANDOM_FOREST = _lightgbm_booster_family(
     name="random_forest",
     file_name="random_forest.txt",
     fit=_rf_fit,
-    predict=lambda model, x: model.predict(_matrix(x), num_threads=1),
-    save=lambda model, path: model.save_model(str(path)),
-    load=lambda path: lgb.Booster(model_file=str(path)),
     defaults=_rf_defaults,
     suggest=lambda trial: _rf_defaults(),
     # 1.8 s for 50 trees of 3,500 rows (a fifth of REFERENCE_ROWS; measured with scikit-learn's forest)

@@ -30,6 +30,7 @@ from poeconomy_assets.core.report.triggers import rebalancing_triggers
 from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
 from poeconomy_assets.core.uncertainty.distribution import (
     break_even,
+    consistency_problems,
     harmonize_horizons,
     log_knots,
     prob_above,
@@ -173,7 +174,12 @@ def build_report(league: str, forecasts: pl.DataFrame, prices: pl.DataFrame,
     if league_forecasts.is_empty():
         raise ValueError(f"no forecasts for league {league!r}")
     prices = prices.filter(pl.col("league") == league)
-    latest = harmonize_horizons(latest_forecasts(league_forecasts), HORIZON_DAYS)
+    stored = latest_forecasts(league_forecasts)
+    latest = harmonize_horizons(stored, HORIZON_DAYS)
+    # No report on forecasts that contradict themselves: as stored (harmonizing could hide it), nor as harmonized.
+    if problems := consistency_problems(stored) or consistency_problems(latest, HORIZON_DAYS):
+        raise ValueError(f"the latest forecasts of {league!r} contradict themselves, so no report is built: "
+                         + "; ".join(problems))
     horizons = [h for h in HORIZONS if h in set(latest["horizon"].to_list())]
     rank = settings.rank_horizon if settings.rank_horizon in horizons else horizons[-1]
     divine = latest_divine_price(prices)

@@ -10,11 +10,15 @@ in the log price; beyond the outer knots it continues with the slope of the oute
 [P_FLOOR, 1 − P_FLOOR]. The point forecast is the median; P(up) (and P(gain) net of a trading cost) is
 1 − CDF(log of the break-even price). So the numbers a report shows cannot contradict each other: the 80%
 band lies inside the 95% band, a price below the 80% band means P(up) ≥ 90%, a median above the price
-means P(up) > 50%, and so on. :func:`consistency_problems` checks exactly that on any forecast table.
+means P(up) > 50%, and so on. :func:`check_consistency` (:func:`consistency_problems`: its findings as text)
+checks exactly that on any forecast table; ``price_forecasts``' check ``forecasts_are_consistent`` runs it on
+every forecast the asset writes.
 
 Across horizons (same currency and as-of date) the band half-widths are made non-decreasing by
 :func:`harmonize_horizons`: a 7-day band never claims more certainty than the 1-day band of the same day.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -101,24 +105,41 @@ def harmonize_horizons(forecasts: pl.DataFrame, horizon_days: dict[str, int]) ->
     return with_knots(ordered, widened).sort("_row").drop("_row", "_days")
 
 
-def consistency_problems(forecasts: pl.DataFrame, horizon_days: dict[str, int] | None = None,
-                         tolerance: float = 1e-6) -> list[str]:
-    """Every way the rows of a forecast table contradict themselves (an empty list when they do not):
-    quantiles out of order, the median not the point forecast, P(up) on the wrong side of the bands, and,
-    given ``horizon_days``, a longer horizon's band narrower than a shorter one's on the same day."""
-    problems = []
-    if forecasts.is_empty():
-        return problems
+@dataclass(frozen=True)
+class Consistency:
+    """What :func:`check_consistency` found: how many forecasts it checked, how many contradict themselves
+    (in at least one way), and one row per kind of contradiction found: ``problem``, ``forecasts`` (how many
+    have it) and the first such forecast's currency, horizon, as-of date, price, quantiles and P(up)."""
+
+    checked: int
+    inconsistent: int
+    problems: pl.DataFrame
+
+    def messages(self) -> list[str]:
+        """One sentence per kind of contradiction: "N forecast(s) <problem> (first: {currency, horizon, as_of})"."""
+        keys = [c for c in ("currency", "horizon", "as_of") if c in self.problems.columns]
+        messages = []
+        for row in self.problems.iter_rows(named=True):
+            where = {k: row[k] for k in keys}
+            messages.append(f"{row['forecasts']} forecast(s) {row['problem']} (first: {where})")
+        return messages
+
+
+def check_consistency(forecasts: pl.DataFrame, horizon_days: dict[str, int] | None = None,
+                      tolerance: float = 1e-6) -> Consistency:
+    """Every way the rows of a forecast table contradict themselves: quantiles out of order, the median not
+    the point forecast, P(up) on the wrong side of the bands, and, given ``horizon_days``, a longer horizon's
+    band narrower than a shorter one's on the same day (see :class:`Consistency`)."""
     f = forecasts
+    if f.is_empty():
+        return Consistency(0, 0, pl.DataFrame(schema={"problem": pl.Utf8, "forecasts": pl.Int64}))
     named = [f[c].to_numpy().astype(float) for c in KNOTS]
     price = f["price_chaos"].to_numpy().astype(float)
-    rows = np.arange(f.height)
+    found: list[tuple[str, np.ndarray]] = []
 
     def report(mask: np.ndarray, what: str) -> None:
         if mask.any():
-            first = int(rows[mask][0])
-            where = {k: f[k][first] for k in ("currency", "horizon", "as_of") if k in f.columns}
-            problems.append(f"{int(mask.sum())} forecast(s) {what} (first: {where})")
+            found.append((what, mask))
 
     for i in range(len(KNOTS) - 1):
         report(~(named[i] <= named[i + 1] * (1 + tolerance)), f"with {KNOTS[i]} above {KNOTS[i + 1]}")
@@ -141,18 +162,31 @@ def consistency_problems(forecasts: pl.DataFrame, horizon_days: dict[str, int] |
         if "prob_up_reason" in f.columns:
             report(~known & f["prob_up_reason"].is_null().to_numpy(), "with no P(up) and no reason why")
     if horizon_days and "horizon" in f.columns and f["horizon"].n_unique() > 1:
-        widths = f.select("currency", "as_of", "horizon",
-                          (pl.col("upper_80") / pl.col("lower_80")).log().alias("w80"),
-                          (pl.col("upper_95") / pl.col("lower_95")).log().alias("w95"),
-                          pl.col("horizon").replace_strict(horizon_days, return_dtype=pl.Int64).alias("days"))
+        widths = f.with_row_index("_row").select(
+            "_row", "currency", "as_of", (pl.col("upper_80") / pl.col("lower_80")).log().alias("w80"),
+            (pl.col("upper_95") / pl.col("lower_95")).log().alias("w95"),
+            pl.col("horizon").replace_strict(horizon_days, return_dtype=pl.Int64).alias("days"))
         shrinking = (widths.sort("currency", "as_of", "days")
                      .with_columns(pl.col("w80", "w95").cum_max().over("currency", "as_of").name.suffix("_max"))
                      .filter((pl.col("w80") < pl.col("w80_max") - 1e-9) | (pl.col("w95") < pl.col("w95_max") - 1e-9)))
-        if shrinking.height:
-            first = shrinking.row(0, named=True)
-            problems.append(f"{shrinking.height} forecast(s) with a band narrower than a shorter horizon's on the "
-                            f"same day (first: {first['currency']} {first['horizon']} {first['as_of']})")
-    return problems
+        mask = np.zeros(f.height, dtype=bool)
+        mask[shrinking["_row"].to_numpy()] = True
+        report(mask, "with a band narrower than a shorter horizon's on the same day")
+    shown = [c for c in ("currency", "horizon", "as_of", "price_chaos", *KNOTS, "prob_up") if c in f.columns]
+    problems = pl.DataFrame(schema={"problem": pl.Utf8, "forecasts": pl.Int64})
+    if found:
+        firsts = f[[int(np.flatnonzero(mask)[0]) for _, mask in found]].select(shown)
+        problems = pl.DataFrame({"problem": [what for what, _ in found],
+                                 "forecasts": [int(mask.sum()) for _, mask in found]}).hstack(firsts)
+    inconsistent = int(np.logical_or.reduce([mask for _, mask in found]).sum()) if found else 0
+    return Consistency(f.height, inconsistent, problems)
+
+
+def consistency_problems(forecasts: pl.DataFrame, horizon_days: dict[str, int] | None = None,
+                         tolerance: float = 1e-6) -> list[str]:
+    """Every way the rows of a forecast table contradict themselves, one sentence each (an empty list when
+    they do not): :func:`check_consistency`'s findings as text."""
+    return check_consistency(forecasts, horizon_days, tolerance).messages()
 
 
 def sigma_from_band(lower_80: np.ndarray, upper_80: np.ndarray) -> np.ndarray:

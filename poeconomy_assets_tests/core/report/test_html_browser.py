@@ -1,8 +1,10 @@
 """The HTML report in a real headless Chromium at 1,400 px: no sideways scroll, no heading twice.
 
-Skips (visibly) when Chromium is not installed: ``apt-get install -y chromium``."""
+Skips (visibly) when Chromium is not installed: ``apt-get install -y chromium``; fails instead under
+POECONOMY_REQUIRE_BROWSER=1, which .ci/run sets after installing it."""
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,8 @@ def _checker():
 def test_report_fits_1400_px_without_repeated_headings(returns: dict, tmp_path: Path) -> None:
     checker = _checker()
     if not checker.find_chromium():
+        if os.environ.get("POECONOMY_REQUIRE_BROWSER") == "1":
+            pytest.fail("POECONOMY_REQUIRE_BROWSER=1 but Chromium is not installed (apt-get install -y chromium)")
         pytest.skip("Chromium not installed (apt-get install -y chromium): the browser check did not run")
     from poeconomy_assets.core.report.charts import allocation_chart_png
 

@@ -1,5 +1,6 @@
 """The investment report: divine conversion, allocation constraints, triggers, on a synthetic league."""
 
+import re
 from datetime import date, timedelta
 
 import numpy as np
@@ -145,3 +146,20 @@ def test_empty_allocation_says_why_everywhere() -> None:
     table = pl.read_csv(csv.encode(), comment_prefix="#")
     assert table["price_chaos"].dtype == pl.Float64 and "low80_chaos_7d" in table.columns
     assert table.height == report.ranking.height
+
+
+@pytest.mark.parametrize("broken, problem", [
+    ({"lower_80": 0.1}, "80% band wider than the 95% band"),
+    ({"prob_up": 0.1}, "median above the price but P(up) < 50%"),
+])
+def test_no_report_on_forecasts_that_contradict_themselves(broken: dict, problem: str) -> None:
+    """Harmonizing the horizons would hide a stored contradiction (it re-reads P(up), re-orders quantiles):
+    the report refuses it instead, naming it."""
+    prices = _prices()
+    forecasts = _forecasts(prices, {"C1": 0.08, "C2": 0.06})
+    last = (pl.col("currency") == "C2") & (pl.col("horizon") == "3d") & (pl.col("as_of") == pl.col("as_of").max())
+    forecasts = forecasts.with_columns(pl.when(last).then(pl.lit(v)).otherwise(pl.col(c)).alias(c)
+                                       for c, v in broken.items())
+    with pytest.raises(ValueError, match=re.escape(problem)) as raised:
+        build_report("L", forecasts, prices)
+    assert "'C2'" in str(raised.value) and "no report is built" in str(raised.value)
