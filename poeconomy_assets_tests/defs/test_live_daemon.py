@@ -17,7 +17,7 @@ The live clock and the server run 120× faster than real time (one 5-minute slot
 sensor at most every 5 s), so every ingestion run is "late" by several slots: those slots are handed to the next run
 and refilled or recorded as lost with their reason. It needs about three ingestion runs after setup (the first
 snapshot, the failing run, the run that refills). What it checks does not depend on speed; the deadline is
-10 minutes for heavily loaded machines. Measured on the shared 2-core machine: 61-90 s at load averages of 3-7,
+10 minutes for heavily loaded machines. Measured on the shared 2-core machine: 61-90 s at load averages of 1-7,
 2 min 23 s and 3 min 8 s at 5-14.
 
 The second test runs ``drift_sensor`` the same way: started with ``dagster sensor start``, ticked by the daemon.
