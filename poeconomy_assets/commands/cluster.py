@@ -85,7 +85,7 @@ def demo(args: argparse.Namespace) -> int:
 
     from poeconomy_assets.cluster.graph import materialize_graph_on_cluster
     from poeconomy_assets.commands.demo import print_summary
-    from poeconomy_assets.defs.resources import poeconomy_home
+    from poeconomy_assets.defs.resources import build_resources, poeconomy_home
     from poeconomy_assets.sim.simulator import write_dumps
 
     _require_env()
@@ -101,7 +101,7 @@ def demo(args: argparse.Namespace) -> int:
         with dg.DagsterInstance.get() as instance:
             outcome = materialize_graph_on_cluster(
                 instance, {"ops": {"price_models": {"config": {"profile": args.profile}}}}, args.max_runs)
-        print_summary(home, outcome)
+            print_summary(instance, build_resources(home, dumps), outcome, os.environ["DAGSTER_HOME"])
         workers = sorted(p.stem for p in state.glob("*.log"))
         print(f"Steps ran on the Celery workers {', '.join(workers)} (each step's 'Executing steps ... in celery "
               "worker' event names its worker)")
