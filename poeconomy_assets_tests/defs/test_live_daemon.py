@@ -15,7 +15,7 @@ queued before it.
 
 The live clock and the server run 20× faster than real time: a 5-minute slot every 15 s, the hour in 3 minutes.
 ``ingestion_sensor``'s minimum interval is half a slot of the live clock (8 s), so the daemon, which looks at its
-sensors every 5 s, ticks it every 10 s; an ingestion run takes 7-20 s on the wall clock (a fresh process), so it
+sensors every 5 s, ticks it every 10 s; an ingestion run takes 7-21 s on the wall clock (a fresh process), so it
 finishes within a slot or two. POE Watch recomputes hourly (13:00 falls in the middle of the hour). After the first
 snapshot the API answers 500 to the next 5 calls to ``/get``: the next run fails after its 4 attempts, the run
 after it opens the circuit breaker (its cool-down is one slot of the live clock, 15 s here) and the sensor skips
