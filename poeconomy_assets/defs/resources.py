@@ -76,6 +76,7 @@ def build_resources(
     """Resources for one deployment. Defaults: the embedded store, Parquet files and folders under ``home``."""
     home = home or poeconomy_home()
     dumps = dumps_dir or Path(os.environ.get("POECONOMY_DUMPS_DIR") or home / "dumps")
+    clock = live_clock_from_env()
     return {
         "price_store": price_store or price_store_from_env(home),
         "io_manager": ParquetIOManager(base_dir=str(home / "data")),
@@ -83,9 +84,11 @@ def build_resources(
         "optuna_studies": OptunaStudies(url=os.environ.get("POECONOMY_OPTUNA_STORAGE_URL", "")),
         "report_store": ReportStore(base_dir=str(home / "reports")),
         "poe_ninja_dumps": PoeNinjaDumps(directory=str(dumps)),
-        # The breaker state lives in a file so every run process (and the sensors) shares it.
+        # The breaker state lives in a file so every run process (and the sensors) shares it. An open breaker
+        # holds off calls for one slot of the live clock: 300 s on the wall clock, less on an accelerated one.
         "poe_watch": poe_watch
-        or PoeWatchClient(base_url=poe_watch_url(), breaker_state_path=str(home / "poe_watch_breaker.json")),
+        or PoeWatchClient(base_url=poe_watch_url(), breaker_state_path=str(home / "poe_watch_breaker.json"),
+                          breaker_cooldown_seconds=clock.slot_wall_seconds()),
         "live_leagues": LiveLeagues(),
-        "live_clock": live_clock_from_env(),
+        "live_clock": clock,
     }
