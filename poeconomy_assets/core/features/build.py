@@ -128,7 +128,8 @@ def _market_signal(prices: pl.DataFrame, output: pl.DataFrame, signal: tuple[str
     as much as every other feature together). The enum keys make its comparisons and windows cheap."""
     if not signal:
         return []
-    rows = signal_inputs(prices).gather(output["_source"]).with_columns(output["league"], output["currency"])
+    rows = signal_inputs(prices).drop("league", "currency").gather(output["_source"])
+    rows = rows.with_columns(output["league"], output["currency"])
     return [signal_in_day_order(rows, signal).drop("league", "currency", "date")]
 
 
