@@ -35,7 +35,7 @@ from poeconomy_assets.core.features.kernels import (
     rolling_medians,
     within_group_cum_sum,
 )
-from poeconomy_assets.core.features.market_signal import market_signal
+from poeconomy_assets.core.features.market_signal import signal_in_day_order, signal_inputs
 from poeconomy_assets.core.features.profiles import profiles, smoothed_profile_inputs
 from poeconomy_assets.core.features.targets import (
     other_targets,
@@ -111,16 +111,26 @@ def build_features(prices: pl.DataFrame, signal: tuple[str, ...] = SIGNAL) -> pl
         # Market means skip nulls, and padding rows hold null returns: they can stay in (no copy to drop).
         features = features.with_columns(*_volatility_of_volatility(), *_market_features(features))
         priced = ~features["_pad"] & features["price_chaos"].is_not_null()
-        features = features.select(c for c in features.columns if not c.startswith("_")).filter(priced)
-        features = features.with_columns(pl.col("league", "currency").cast(pl.String),
-                                         pl.col("league_day").cast(pl.Int64))
-        features = pl.concat([features, cross_league.result()], how="horizontal")
-    if signal:
-        extra = market_signal(prices, signal)
-        features = features.join(extra, on=["league", "currency", "date"], how="left", maintain_order="left")
+        features = features.select(*(c for c in features.columns if not c.startswith("_")), "_source").filter(priced)
+        extra = _market_signal(prices, features, signal)
+        features = features.drop("_source").with_columns(pl.col("league", "currency").cast(pl.String),
+                                                         pl.col("league_day").cast(pl.Int64))
+        features = pl.concat([features, cross_league.result(), *extra], how="horizontal")
     targets = [c for h in HORIZON_DAYS for c in target_names(h)]
     ordered = KEYS + [c for c in features.columns if c not in KEYS and c not in targets] + targets
     return features.select(*ordered).with_columns(pl.col("league_index").cast(pl.Int64))
+
+
+def _market_signal(prices: pl.DataFrame, output: pl.DataFrame, signal: tuple[str, ...]) -> list[pl.DataFrame]:
+    """The market-signal columns (market_signal.py) of every ``output`` row, in its order. ``output`` holds one
+    row per input row (``_source``), grouped by (league, currency) and by date within a group: the order the
+    signal reads, so its columns line up with the features with no sort and no join on the names (it cost
+    as much as every other feature together). The enum keys make its comparisons and windows cheap."""
+    if not signal:
+        return []
+    rows = signal_inputs(prices).drop("league", "currency").gather(output["_source"])
+    rows = rows.with_columns(output["league"], output["currency"])
+    return [signal_in_day_order(rows, signal).drop("league", "currency", "date")]
 
 
 def _price_windows(log_price: np.ndarray) -> list[pl.Series]:

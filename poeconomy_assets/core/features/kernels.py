@@ -22,8 +22,10 @@ def dense_calendar(prices: pl.DataFrame) -> pl.DataFrame:
     1M rows, and it sorts nothing: each group's first and last day come from np.minimum/maximum.at over a
     small (league, currency) table, and each price is written straight to its computed row (no join).
 
-    Columns: league, currency, league_day, price_chaos, date, ``_pad`` (a padding row) and ``_start`` (a
-    group's first row)."""
+    Columns: league, currency, league_day, price_chaos, date, ``_pad`` (a padding row), ``_start`` (a
+    group's first row) and ``_source`` (the row of ``prices`` placed there; null in holes and padding).
+    The dates count from each league's launch, so ``prices`` must hold one launch date (date - league_day)
+    per league."""
     league = dense_codes(prices["league"].to_physical().to_numpy())
     currency = dense_codes(prices["currency"].to_physical().to_numpy())
     day = prices["league_day"].to_numpy().astype(np.int64, copy=False)
@@ -51,10 +53,15 @@ def dense_calendar(prices: pl.DataFrame) -> pl.DataFrame:
     position = np.arange(n_rows) - offset[row_group]
     price = np.full(n_rows, np.nan)
     price[row] = prices["price_chaos"].to_numpy()
+    source = np.full(n_rows, -1)
+    source[row] = np.arange(row.size)
     # Launch date of each league: its earliest (date - league_day).
     epoch_day = prices["date"].cast(pl.Int32).to_numpy().astype(np.int64) - day
     launch = np.full(int(league.max()) + 1, np.iinfo(np.int64).max)
     np.minimum.at(launch, league, epoch_day)
+    if (epoch_day != launch[league]).any():
+        raise ValueError("league_day must count the days since the league's launch: date - league_day differs "
+                         "within a league")
     league_day = first[row_group] + position
     heads = np.empty(groups.size, dtype=np.int64)
     heads[group] = np.arange(group.size)  # one input row of each group (any: they share league and currency)
@@ -67,6 +74,7 @@ def dense_calendar(prices: pl.DataFrame) -> pl.DataFrame:
         pl.Series("_pad", position > (last - first)[row_group]),
         pl.Series("_start", position == 0),
         pl.Series("date", launch[group_league][row_group] + league_day, dtype=pl.Int32).cast(pl.Date),
+        pl.Series("_source", source).set(pl.Series(source < 0), None),
     ])
 
 

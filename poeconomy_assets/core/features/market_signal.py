@@ -28,32 +28,51 @@ def signal_columns(families: list[str] | tuple[str, ...] | None = None) -> list[
 
 
 def market_signal(prices: pl.DataFrame, families: list[str] | tuple[str, ...] | None = None) -> pl.DataFrame:
-    """Signal columns for every (league, currency, date) of ``prices`` (DailyPrices rows, any leagues).
-    The buy-side columns may be absent (sources with one side): the spread family is then null."""
-    families = tuple(SIGNAL_FAMILIES) if families is None else tuple(families)
-    frame = prices.select(
+    """Signal columns for every (league, currency, date) of ``prices`` (DailyPrices rows, any leagues), sorted
+    by league, currency and date. The buy-side columns may be absent (sources with one side): the spread
+    family is then null."""
+    frame = signal_inputs(prices).sort(*BY, "date")
+    repeated = (pl.col("date") == pl.col("date").shift(1)) & _same_group_as_previous_row()
+    if frame.select(repeated.any()).item():
+        raise ValueError("market_signal needs one row per (league, currency, date)")
+    return signal_in_day_order(frame, families)
+
+
+def signal_inputs(prices: pl.DataFrame) -> pl.DataFrame:
+    """The columns the signal reads, under the names :func:`signal_in_day_order` expects."""
+    return prices.select(
         "league", "currency", "date", "price_chaos",
         _optional(prices, "log_spread", pl.Float64).alias("spread"),
         _optional(prices, "buy_price_chaos", pl.Float64).alias("_buy"),
         _optional(prices, "confidence", pl.Utf8).alias("_confidence"),
-    ).sort(*BY, "date")
+    )
+
+
+def signal_in_day_order(frame: pl.DataFrame, families: list[str] | tuple[str, ...] | None = None) -> pl.DataFrame:
+    """:func:`market_signal` of ``frame`` (:func:`signal_inputs` rows, one per (league, currency, date), each
+    (league, currency) in consecutive rows by ascending date), row for row: build_features hands its rows over
+    in this order, so neither the sort nor a join back is needed. Yesterday is the row before when it is the
+    same (league, currency) one day earlier (after a missing day, there is none)."""
+    families = tuple(SIGNAL_FAMILIES) if families is None else tuple(families)
+    frame = frame.with_columns(
+        ((pl.col("date").shift(1) == pl.col("date") - pl.duration(days=1)) & _same_group_as_previous_row())
+        .alias("_follows"))
+
+    def yesterday(value: pl.Expr) -> pl.Expr:
+        return pl.when(pl.col("_follows")).then(value.shift(1))
+
     logp = pl.col("price_chaos").log()
-    yesterday = frame.select(*BY, (pl.col("date") + pl.duration(days=1)).alias("date"),
-                             logp.alias("_logp_prev"), pl.col("spread").alias("_spread_prev"),
-                             pl.col("_buy").log().alias("_logbuy_prev"))
-    frame = frame.join(yesterday, on=[*BY, "date"], how="left").with_columns(
-        (logp - pl.col("_logp_prev")).alias("_ret_1d"))
     out = [pl.col(*BY, "date")]
     if "spread" in families:
         mean7 = pl.col("spread").rolling_mean_by("date", "7d").over(BY)
-        frame = frame.with_columns(mean7.alias("spread_mean_7d"))
+        frame = frame.with_columns(mean7.alias("spread_mean_7d"), pl.col("_buy").log().alias("_logbuy"))
         out += [
             pl.col("spread"),
             pl.col("spread").is_not_null().cast(pl.Int8).alias("spread_known"),
-            (pl.col("spread") - pl.col("_spread_prev")).alias("spread_change_1d"),
+            (pl.col("spread") - yesterday(pl.col("spread"))).alias("spread_change_1d"),
             (pl.col("spread") - pl.col("spread_mean_7d")).alias("spread_gap_7d"),
             pl.col("spread_mean_7d"),
-            (pl.col("_buy").log() - pl.col("_logbuy_prev")).alias("buy_ret_1d"),
+            (pl.col("_logbuy") - yesterday(pl.col("_logbuy"))).alias("buy_ret_1d"),
         ]
     if "confidence" in families:
         level = pl.col("_confidence").replace_strict(CONFIDENCE_LEVEL, default=None, return_dtype=pl.Int8)
@@ -64,7 +83,8 @@ def market_signal(prices: pl.DataFrame, families: list[str] | tuple[str, ...] | 
             .alias("not_high_share_7d"),
         ]
     if "breadth" in families:
-        frame = frame.join(_breadth(frame), on=["league", "date"], how="left")
+        frame = frame.with_columns((logp - yesterday(logp)).alias("_ret_1d"))
+        frame = frame.join(_breadth(frame), on=["league", "date"], how="left", maintain_order="left")
         out += [pl.col(c) for c in SIGNAL_FAMILIES["breadth"]]
     if "tier" in families:
         out += [
@@ -73,6 +93,10 @@ def market_signal(prices: pl.DataFrame, families: list[str] | tuple[str, ...] | 
              / pl.len().over("league", "date")).alias("price_rank"),
         ]
     return frame.select(out)
+
+
+def _same_group_as_previous_row() -> pl.Expr:
+    return (pl.col("league") == pl.col("league").shift(1)) & (pl.col("currency") == pl.col("currency").shift(1))
 
 
 def _optional(frame: pl.DataFrame, column: str, dtype: pl.DataType) -> pl.Expr:

@@ -75,3 +75,10 @@ def test_one_sided_prices_give_a_null_spread() -> None:
     signal = market_signal(_prices().drop("buy_price_chaos", "log_spread"))
     assert signal["spread"].null_count() == signal.height and signal["spread_known"].sum() == 0
     assert signal["breadth_up"].null_count() < signal.height and signal["price_rank"].null_count() == 0
+
+
+def test_rejects_two_rows_for_one_day() -> None:
+    """Yesterday is the row before: a repeated (league, currency, date) would make it today."""
+    prices = _prices()
+    with pytest.raises(ValueError, match="one row per"):
+        market_signal(pl.concat([prices, prices.head(1)]))
