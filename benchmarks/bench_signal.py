@@ -51,7 +51,7 @@ def main() -> None:
     last = max(league_order(prices).index(league) for league in held_out)
     prices = prices.filter(pl.col("league").is_in(league_order(prices)[: last + 1]))
     started = time.perf_counter()
-    features = build_features(prices).join(market_signal(prices), on=["league", "currency", "date"], how="left")
+    features = build_features(prices, signal=()).join(market_signal(prices), on=["league", "currency", "date"], how="left")
     base = [c for c in feature_columns(features) if c not in signal_columns()]
     print(f"features {features.shape} in {time.perf_counter() - started:.1f}s; {len(base)} base columns")
     codes = {c: i for i, c in enumerate(sorted(features["currency"].unique().to_list()))}
