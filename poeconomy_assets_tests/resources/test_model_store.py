@@ -39,11 +39,15 @@ def test_a_save_killed_half_way_leaves_the_previous_model(trained, tmp_path, mon
     store.save(model)
     before = json.loads((store.directory("Exalted Orb", "1d") / "manifest.json").read_text())
 
-    def dies(*_args) -> None:
-        raise KeyboardInterrupt("worker lost mid-save")
+    xgboost = families.FAMILIES["xgboost"]
+
+    class DiesWhileSaving(type(xgboost)):
+        def save(self, model, path) -> None:
+            raise KeyboardInterrupt("worker lost mid-save")
 
     # The XGBoost file is the second written: LightGBM's file is on disk when the save dies.
-    monkeypatch.setitem(families.FAMILIES, "xgboost", dataclasses.replace(families.FAMILIES["xgboost"], save=dies))
+    doomed = DiesWhileSaving(**{f.name: getattr(xgboost, f.name) for f in dataclasses.fields(xgboost)})
+    monkeypatch.setitem(families.FAMILIES, "xgboost", doomed)
     with pytest.raises(KeyboardInterrupt):
         store.save(model)
     monkeypatch.undo()
