@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import base64
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ui_screenshot import _free_port, _stop, _wait_until_up
+from ui_screenshot import _free_port, _stop, _wait_until_up, devtools_caller, find_chromium
 
 MEASURE = """
 (() => {
@@ -37,24 +36,11 @@ MEASURE = """
 """
 
 
-def find_chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-
-
 async def _measure(ws_url: str, url: str, out: Path | None, width: int, height: int, max_height: int) -> dict:
     import websockets
 
     async with websockets.connect(ws_url, max_size=None) as ws:
-        counter = 0
-
-        async def call(method: str, **params: object) -> dict:
-            nonlocal counter
-            counter += 1
-            await ws.send(json.dumps({"id": counter, "method": method, "params": params}))
-            while True:
-                message = json.loads(await ws.recv())
-                if message.get("id") == counter:
-                    return message.get("result", {})
+        call = devtools_caller(ws)
 
         await call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
                    mobile=False)

@@ -73,22 +73,33 @@ FIRST_MARKDOWN_LINK = """
 """
 
 
+def find_chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def devtools_caller(ws):
+    """``await call(method, **params)``: one Chrome DevTools Protocol command over ``ws``, its result."""
+    counter = 0
+
+    async def call(method: str, **params: object) -> dict:
+        nonlocal counter
+        counter += 1
+        await ws.send(json.dumps({"id": counter, "method": method, "params": params}))
+        while True:
+            message = json.loads(await ws.recv())
+            if message.get("id") == counter:
+                return message.get("result", {})
+
+    return call
+
+
 async def _devtools_screenshot(ws_url: str, url: str, out: Path, width: int, height: int, wait_s: float) -> bool:
     """Open ``url``, wait for the metadata to render, click the first markdown link, save a PNG.
     Returns whether a chart link was found and opened."""
     import websockets  # installed with dagster-webserver (uvicorn[standard])
 
     async with websockets.connect(ws_url, max_size=None) as ws:
-        counter = 0
-
-        async def call(method: str, **params: object) -> dict:
-            nonlocal counter
-            counter += 1
-            await ws.send(json.dumps({"id": counter, "method": method, "params": params}))
-            while True:
-                message = json.loads(await ws.recv())
-                if message.get("id") == counter:
-                    return message.get("result", {})
+        call = devtools_caller(ws)
 
         await call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
         await call("Page.enable")
@@ -148,7 +159,7 @@ def main() -> int:
     parser.add_argument("--window", default="1400,1500", help="browser window width,height")
     parser.add_argument("--wait-ms", type=int, default=120000, help="longest wait for the page to render")
     args = parser.parse_args()
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    chromium = find_chromium()
     if not chromium:
         raise SystemExit("Chromium not found: apt-get install -y chromium")
 
