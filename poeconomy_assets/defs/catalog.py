@@ -29,7 +29,8 @@ CODE_VERSIONS = {
     "currency_features": FEATURES_VERSION,
     "pooled_models": MODELS_VERSION,
     "price_models": MODELS_VERSION,
-    "price_forecasts": "1",
+    "interval_calibration": "1",
+    "price_forecasts": "2",  # reads its horizon's interval_calibration instead of every residual set
     "investment_report": "1",
     "forecast_scorecard": "1",
     "backtest_scorecard": MODELS_VERSION,  # it trains the same models

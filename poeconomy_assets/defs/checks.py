@@ -49,6 +49,18 @@ def schema_check_result(asset: str, schema: type[pa.DataFrameModel], frame: pl.D
     return dg.AssetCheckResult(check_name=f"{asset}_schema", passed=True, metadata={"rows": frame.height})
 
 
+def schema_check_each(asset: str, schema: type[pa.DataFrameModel], frames: dict[str, pl.DataFrame]) -> dg.AssetCheckResult:
+    """:func:`schema_check_result` on each partition's frame of a batched run (for schemas whose rules hold
+    within one partition, such as one rank per report): the first failing partition's cases, named."""
+    for key, frame in frames.items():
+        result = schema_check_result(asset, schema, frame)
+        if not result.passed:
+            return dg.AssetCheckResult(check_name=result.check_name, passed=False, severity=result.severity,
+                                       metadata={**result.metadata, "partition": key})
+    return dg.AssetCheckResult(check_name=f"{asset}_schema", passed=True,
+                               metadata={"rows": sum(f.height for f in frames.values()), "partitions": len(frames)})
+
+
 def consistency_check_spec(asset: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(
         name=CONSISTENCY_CHECK,

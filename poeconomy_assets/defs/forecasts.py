@@ -1,8 +1,12 @@
-"""Price forecasts per currency × horizon, with calibrated 80% and 95% intervals."""
+"""Price forecasts per currency × horizon, with calibrated 80% and 95% intervals.
+
+``interval_calibration`` [horizon] pools the walk-forward residuals of every model of the horizon once;
+``price_forecasts`` [currency × horizon] reads its horizon's pooled calibration instead of recomputing it from
+every residual set in every partition's run.
+"""
 
 import json
 import time
-import warnings
 from collections import Counter
 
 import dagster as dg
@@ -10,12 +14,13 @@ import numpy as np
 import polars as pl
 
 from poeconomy_assets.core.models.artifacts import MANIFEST, sha256
-from poeconomy_assets.core.report.charts import forecast_history_png
+from poeconomy_assets.core.prices import DIVINE
+from poeconomy_assets.core.progress import Progress
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.report.numbers import price_text
-from poeconomy_assets.core.report.report import png_markdown
 from poeconomy_assets.core.schemas import Forecasts
 from poeconomy_assets.core.uncertainty.forecast_table import build_forecasts, stored_calibration
+from poeconomy_assets.defs.batching import CHUNKED, ONE_RUN, partition_metadata, run_partition_keys
 from poeconomy_assets.defs.checks import (
     consistency_check_result,
     consistency_check_spec,
@@ -23,97 +28,163 @@ from poeconomy_assets.defs.checks import (
     schema_check_spec,
 )
 from poeconomy_assets.defs.metadata import currency_horizon, metric
-from poeconomy_assets.defs.partitions import currency_horizon_partitions, split_currency_horizon
+from poeconomy_assets.defs.models import BY_HORIZON
+from poeconomy_assets.defs.partitions import (
+    currency_horizon_key,
+    currency_horizon_partitions,
+    horizon_partitions,
+    split_currency_horizon,
+)
 from poeconomy_assets.defs.ui_metadata import fan_table, number
 from poeconomy_assets.resources.model_store import ModelStore
+from poeconomy_assets.resources.parquet_io_manager import ByPartition
 
 RESIDUALS = "residuals.npy"
 
 
-def stored_residuals(model_store: ModelStore, currencies: list[str], horizon: str) -> list[tuple[dict, np.ndarray]]:
+def stored_residuals(model_store: ModelStore, currencies: list[str], horizon: str,
+                     log: object = None) -> list[tuple[dict, np.ndarray]]:
     """(manifest, walk-forward residuals) of every stored model at ``horizon`` whose residual file
-    matches its manifest's sha256 (the members themselves are not needed, so not loaded)."""
+    matches its manifest's sha256 (the members themselves are not needed, so not loaded). A manifest that
+    cannot be read is left out with a warning: one bad model never stops its horizon's calibration."""
     found = []
     for currency in currencies:
         directory = model_store.directory(currency, horizon)
         manifest_path = directory / MANIFEST
         if not manifest_path.exists():
             continue
-        manifest = json.loads(manifest_path.read_text())
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            listed = manifest.get("files", {}).get(RESIDUALS)
+        except (OSError, ValueError, AttributeError) as exc:
+            if log is not None:
+                log.warning(f"{currency} {horizon}: manifest {manifest_path} unreadable, left out: {exc}")
+            continue
         path = directory / RESIDUALS
-        if path.exists() and manifest.get("files", {}).get(RESIDUALS) == sha256(path):
+        if listed and path.exists() and listed == sha256(path):
             found.append((manifest, np.load(path, allow_pickle=False)))
     return found
 
 
-# A forecast's intervals pool the walk-forward residuals of every currency's model at its horizon, so it
-# depends on all of them: a backfill runs it only once they are all trained, whatever order they finish in.
-with warnings.catch_warnings(category=dg.BetaWarning, action="ignore"):  # beta in 1.13
-    EVERY_MODEL_OF_THE_HORIZON = dg.MultiPartitionMapping({
-        "currency": dg.DimensionPartitionMapping("currency", dg.AllPartitionMapping()),
-        "horizon": dg.DimensionPartitionMapping("horizon", dg.IdentityPartitionMapping()),
-    })
+@dg.asset(
+    group_name="forecasts",
+    partitions_def=horizon_partitions,
+    backfill_policy=ONE_RUN,
+    # The walk-forward residuals of every model of the horizon: it waits for all of them, in any order.
+    deps=[dg.AssetDep("price_models", partition_mapping=BY_HORIZON)],
+    ins={"currency_features": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
+    kinds={"polars", "parquet"},
+)
+def interval_calibration(context: dg.AssetExecutionContext, currency_features: pl.DataFrame,
+                         model_store: ModelStore) -> dg.MaterializeResult:
+    """Every currency's walk-forward residuals at the horizon, each beside its date, league day and volatility:
+    what a forecast's intervals borrow when its own model has too few residuals (pooled calibration)."""
+    currencies = currency_features["currency"].unique().sort().to_list()
+    values = ByPartition()
+    for horizon in run_partition_keys(context):
+        started = time.perf_counter()
+        sets = stored_residuals(model_store, currencies, horizon, context.log)
+        frame = stored_calibration(currency_features, sets, horizon).with_columns(horizon=pl.lit(horizon))
+        values[horizon] = frame
+        partition_metadata(context, horizon, {
+            "horizon": horizon,
+            "residual_sets": len(sets),
+            "currencies": frame["currency"].n_unique(),
+            "rows": frame.height,
+            "leagues": ", ".join(sorted(frame["league"].unique().to_list())),
+            "seconds": round(time.perf_counter() - started, 3),
+        })
+    return dg.MaterializeResult(value=values)
 
 
 @dg.asset(
     group_name="forecasts",
     partitions_def=currency_horizon_partitions,
-    deps=[dg.AssetDep("price_models", partition_mapping=EVERY_MODEL_OF_THE_HORIZON)],
-    # Every currency's features: intervals pool other currencies' residuals when this one has too few,
-    # and prices are converted to divines with the Divine Orb's own series.
-    ins={"currency_features": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
-    # Both blocking, computed here on every row written. A partition holds one horizon: the rule across horizons
+    backfill_policy=CHUNKED,
+    # Every currency's features: prices are converted to divines with the Divine Orb's own series. Read once per
+    # run, which covers up to CHUNK currency × horizon keys.
+    ins={"currency_features": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+         "interval_calibration": dg.AssetIn(partition_mapping=BY_HORIZON)},
+    deps=["price_models"],
+    # Both blocking, computed on every row written. A partition holds one horizon: the rule across horizons
     # (a longer band never narrower) is applied, and checked, where the report harmonizes them (build_report).
     check_specs=[schema_check_spec("price_forecasts", Forecasts), consistency_check_spec("price_forecasts")],
     kinds={"polars", "parquet"},
 )
 def price_forecasts(
-    context: dg.AssetExecutionContext, currency_features: pl.DataFrame, model_store: ModelStore
+    context: dg.AssetExecutionContext, currency_features: pl.DataFrame, interval_calibration: pl.DataFrame,
+    model_store: ModelStore,
 ):  # no return annotation: Dagster reads one as the type of every output, check outputs included
-    """Where this currency's price is going over the horizon, for every day of the latest league and the
+    """Where each currency's price is going over the horizon, for every day of the latest league and the
     last day of each earlier one: point forecast, 80%/95% intervals, P(up), in chaos and divines."""
-    currency, horizon = split_currency_horizon(context.partition_key)
-    started = time.perf_counter()
-    model = model_store.load(currency, horizon)  # refuses tampered artifacts
-    currencies = currency_features["currency"].unique().sort().to_list()
-    pooled = stored_calibration(currency_features, stored_residuals(model_store, currencies, horizon), horizon)
-    forecasts = build_forecasts(currency_features, model, pooled)
+    keys = run_partition_keys(context)
+    pooled = {h: frame.drop("horizon") for (h,), frame in
+              interval_calibration.partition_by("horizon", as_dict=True).items()}
+    features_by_currency = currency_features.partition_by("currency", as_dict=True)
+    divine = currency_features.filter(pl.col("currency") == DIVINE)
+    progress = Progress(len(keys), "price_forecasts", context.log.info, unit="forecasts")
+    values, started = ByPartition(), time.perf_counter()
+    for key in keys:
+        currency, horizon = split_currency_horizon(key)
+        one = time.perf_counter()
+        model = model_store.load(currency, horizon)  # refuses tampered artifacts
+        own = features_by_currency.get((currency,))
+        if own is None:
+            raise ValueError(f"no features for {currency!r}: materialize currency_features first")
+        features = pl.concat([own, divine], how="diagonal_relaxed") if currency != DIVINE else own
+        calibration = pooled.get(horizon)
+        forecasts = values[str(currency_horizon_key(currency, horizon))] = build_forecasts(features, model, calibration)
+        partition_metadata(context, str(currency_horizon_key(currency, horizon)),
+                           forecast_metadata(forecasts, model, calibration, time.perf_counter() - one))
+        progress.step()
+    written = pl.concat(list(values.values()), how="diagonal_relaxed")
+    sources = Counter(written["forecast_source"].to_list())
+    return dg.MaterializeResult(
+        value=values,
+        metadata={"forecasts_in_run": len(keys), "rows": written.height,
+                  "forecast_sources": dg.MetadataValue.json(dict(sources)),
+                  "seconds": round(time.perf_counter() - started, 3)},
+        check_results=[schema_check_result("price_forecasts", Forecasts, written),
+                       consistency_check_result("price_forecasts", written)],
+    )
+
+
+def forecast_metadata(forecasts: pl.DataFrame, model: object, calibration: pl.DataFrame | None,
+                      seconds: float) -> dict:
+    """What one currency × horizon forecast's page in the UI shows: the newest forecast, its bands as text
+    fans (no inline image: charts are in the report), where the numbers came from."""
+    currency, horizon = forecasts["currency"][0], forecasts["horizon"][0]
     newest = forecasts.tail(1).row(0, named=True)
     latest = forecasts.filter(pl.col("league") == newest["league"])
     sources = Counter(latest["forecast_source"].to_list())
     methods = Counter(latest["interval_method"].to_list())
-    context.log.info(f"{currency} {horizon}: {forecasts.height} forecasts ({dict(sources)}), intervals {dict(methods)}")
-    return dg.MaterializeResult(
-        value=forecasts,
-        metadata={
-            **currency_horizon(currency, horizon),
-            "rows": forecasts.height,
-            "latest_league": newest["league"],
-            "as_of": str(newest["as_of"]),
-            "price_chaos": number(newest["price_chaos"]),
-            "price_divine": number(newest["price_divine"]),
-            "forecast_chaos": number(newest["forecast_chaos"]),
-            "expected_return_pct": round(100 * newest["expected_return"], 2),
-            "forecast_fan": fan_table(latest.tail(10)),  # inline: the last days' bands as text fans
-            "fan_chart": dg.MetadataValue.md(png_markdown(forecast_history_png(forecasts, currency, horizon),
-                                                          "forecast fan")),
-            "interval_80_chaos": f"{price_text(newest['lower_80'])} – {price_text(newest['upper_80'])}",
-            "interval_95_chaos": f"{price_text(newest['lower_95'])} – {price_text(newest['upper_95'])}",
-            "prob_up": number(newest["prob_up"], 3),
-            "prob_up_reason": newest["prob_up_reason"] or "calibrated walk-forward residuals",
-            "interval_method": newest["interval_method"],
-            "calibration_residuals": int(newest["calibration_n"]),
-            "pooled_calibration_rows": pooled.height,
-            "forecast_sources": dg.MetadataValue.json(dict(sources)),
-            "interval_methods": dg.MetadataValue.json(dict(methods)),
-            "validation_mase": metric(model.metrics["mase"]),
-            "seconds": round(time.perf_counter() - started, 3),
-            "forecasts": dg.MetadataValue.md(
-                frame_to_markdown(forecasts.tail(15).select(
-                    "league", "as_of", "forecast_source", "price_chaos", "forecast_chaos", "lower_80", "upper_80",
-                    "prob_up", "interval_method"))
-            ),
-        },
-        check_results=[schema_check_result("price_forecasts", Forecasts, forecasts),
-                       consistency_check_result("price_forecasts", forecasts)],
-    )
+    return {
+        **currency_horizon(currency, horizon),
+        "rows": forecasts.height,
+        "latest_league": newest["league"],
+        "as_of": str(newest["as_of"]),
+        "price_chaos": number(newest["price_chaos"]),
+        "price_divine": number(newest["price_divine"]),
+        "forecast_chaos": number(newest["forecast_chaos"]),
+        "expected_return_pct": round(100 * newest["expected_return"], 2),
+        "forecast_fan": fan_table(latest.tail(10)),  # inline: the last days' bands as text fans
+        "interval_80_chaos": f"{price_text(newest['lower_80'])} – {price_text(newest['upper_80'])}",
+        "interval_95_chaos": f"{price_text(newest['lower_95'])} – {price_text(newest['upper_95'])}",
+        "prob_up": number(newest["prob_up"], 3),
+        "prob_up_reason": newest["prob_up_reason"] or "calibrated walk-forward residuals",
+        "interval_method": newest["interval_method"],
+        "calibration_residuals": int(newest["calibration_n"]),
+        "pooled_calibration_rows": 0 if calibration is None else calibration.height,
+        "forecast_sources": dg.MetadataValue.json(dict(sources)),
+        "interval_methods": dg.MetadataValue.json(dict(methods)),
+        "validation_mase": metric(model.metrics["mase"]),  # type: ignore[attr-defined]
+        "seconds": round(seconds, 3),
+        "forecasts": dg.MetadataValue.md(
+            frame_to_markdown(forecasts.tail(15).select(
+                "league", "as_of", "forecast_source", "price_chaos", "forecast_chaos", "lower_80", "upper_80",
+                "prob_up", "interval_method"))
+        ),
+    }
+
+
+

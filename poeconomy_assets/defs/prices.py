@@ -7,14 +7,17 @@ from poeconomy_assets.core.ingest.live_prices import daily_from_snapshots
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.schemas import DailyPrices
+from poeconomy_assets.defs.batching import ONE_RUN, partition_metadata, run_partition_keys
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
 from poeconomy_assets.defs.partitions import league_partitions
+from poeconomy_assets.resources.parquet_io_manager import ByPartition
 from poeconomy_assets.resources.price_store import PriceStore
 
 
 @dg.asset(
     group_name="prices",
     partitions_def=league_partitions,
+    backfill_policy=ONE_RUN,  # every league of a backfill in one run: the dump table is read once
     check_specs=[schema_check_spec("daily_prices", DailyPrices)],
     # A live league's prices come from the price store, which these two fill (no IO-manager input:
     # past leagues never have them).
@@ -24,13 +27,27 @@ from poeconomy_assets.resources.price_store import PriceStore
 def daily_prices(  # no return annotation: Dagster reads one as the type of every output, checks included
     context: dg.AssetExecutionContext, poe_ninja_history: pl.DataFrame, price_store: PriceStore
 ):
-    """One chaos (and divine) price per currency and day for one league.
+    """One chaos (and divine) price per currency and day for each league of the run.
 
     Past leagues come from the poe.ninja dumps; a league that is not in them (a live one) is built from its
     POE Watch snapshots and ``/history`` days, with the same columns plus open/close/low/high, snapshot count,
     low-confidence share and volume.
     """
-    league = name_from_key(context.partition_key)
+    values = ByPartition()
+    for key in run_partition_keys(context):
+        values[key] = prices = league_prices(key, poe_ninja_history, price_store, context)
+    written = pl.concat(list(values.values()), how="diagonal_relaxed")
+    return dg.MaterializeResult(
+        value=values,
+        metadata={"leagues_in_run": len(values), "rows": written.height},
+        check_results=[schema_check_result("daily_prices", DailyPrices, written)],
+    )
+
+
+def league_prices(key: str, poe_ninja_history: pl.DataFrame, price_store: PriceStore,
+                  context: dg.AssetExecutionContext) -> pl.DataFrame:
+    """One league's daily prices, stored in the price store, with its metadata on its own partition."""
+    league = name_from_key(key)
     prices = poe_ninja_history.filter(pl.col("league") == league).sort("currency", "date")
     source, snapshots = "poe.ninja dumps", 0
     if prices.is_empty():
@@ -51,19 +68,16 @@ def daily_prices(  # no return annotation: Dagster reads one as the type of ever
         )
         .sort("last_chaos", descending=True)
     )
-    return dg.MaterializeResult(
-        value=prices,
-        metadata={
-            "league": league,
-            "source": source,
-            "snapshot_rows_read": snapshots,
-            "rows": prices.height,
-            "currencies": summary.height,
-            "first_date": str(prices["date"].min()),
-            "last_date": str(prices["date"].max()),
-            "days": int(prices["league_day"].max()) + 1,
-            "currencies_summary": dg.MetadataValue.md(frame_to_markdown(summary)),
-            "price_store": f"{type(price_store).__name__}: {stored} rows",
-        },
-        check_results=[schema_check_result("daily_prices", DailyPrices, prices)],
-    )
+    partition_metadata(context, key, {
+        "league": league,
+        "source": source,
+        "snapshot_rows_read": snapshots,
+        "rows": prices.height,
+        "currencies": summary.height,
+        "first_date": str(prices["date"].min()),
+        "last_date": str(prices["date"].max()),
+        "days": int(prices["league_day"].max()) + 1,
+        "currencies_summary": dg.MetadataValue.md(frame_to_markdown(summary)),
+        "price_store": f"{type(price_store).__name__}: {stored} rows",
+    })
+    return prices

@@ -23,9 +23,11 @@ from poeconomy_assets.core.report.report import (
 )
 from poeconomy_assets.core.schemas import HORIZON_DAYS, InvestmentReport
 from poeconomy_assets.core.uncertainty.distribution import harmonize_horizons
-from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
+from poeconomy_assets.defs.batching import ONE_RUN, partition_metadata, run_partition_keys
+from poeconomy_assets.defs.checks import schema_check_each, schema_check_spec
 from poeconomy_assets.defs.partitions import league_partitions
 from poeconomy_assets.defs.ui_metadata import number, table_value
+from poeconomy_assets.resources.parquet_io_manager import ByPartition
 from poeconomy_assets.resources.report_store import ReportStore
 
 
@@ -70,6 +72,7 @@ def read_track_record(report_store: ReportStore) -> dict | None:
     group_name="reports",
     partitions_def=league_partitions,
     ins={"price_forecasts": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
+    backfill_policy=ONE_RUN,  # every league's report in one run: the forecasts are read once
     kinds={"html"},
     check_specs=[schema_check_spec("investment_report", InvestmentReport)],
 )
@@ -83,8 +86,23 @@ def investment_report(
     """What to buy in one league, how much and how sure: per currency and horizon the median return, P(gain)
     after costs, 80%/95% ranges and downside from one forecast distribution; liquidity, a risk-adjusted score,
     an allocation of the budget (or "hold chaos" and why), rebalancing triggers; chaos and divines. Also
-    written as HTML, JSON and CSV (see ``poeconomy report``)."""
-    league = name_from_key(context.partition_key)
+    written as HTML, JSON and CSV (see ``poeconomy report``). One report per league of the run."""
+    rankings = ByPartition()
+    for key in run_partition_keys(context):
+        league = name_from_key(key)
+        rankings[key], metadata = league_report(league, config, price_forecasts,
+                                                daily_prices.filter(pl.col("league") == league), report_store, context)
+        partition_metadata(context, key, metadata)
+    return dg.MaterializeResult(
+        value=rankings,
+        metadata={"leagues_in_run": len(rankings)},
+        check_results=[schema_check_each("investment_report", InvestmentReport, rankings)],
+    )
+
+
+def league_report(league: str, config: ReportConfig, price_forecasts: pl.DataFrame, daily_prices: pl.DataFrame,
+                  report_store: ReportStore, context: dg.AssetExecutionContext) -> tuple[pl.DataFrame, dict]:
+    """One league's report written as HTML, JSON and CSV; (its ranking, its partition's metadata)."""
     started = time.perf_counter()
     report = build_report(league, price_forecasts, daily_prices, config.settings())
     latest = harmonize_horizons(latest_forecasts(price_forecasts.filter(pl.col("league") == league)), HORIZON_DAYS)
@@ -110,9 +128,7 @@ def investment_report(
     summary_columns = ["rank", "currency", "price_chaos", "price_divine", f"return_{rank}_pct", f"p_gain_{rank}",
                        f"low80_chaos_{rank}", f"high80_chaos_{rank}", "score", "liquidity", "data_quality",
                        "allocation_chaos", "allocation_divine"]
-    return dg.MaterializeResult(
-        value=report.ranking,
-        metadata={
+    return report.ranking, {
             "decision": decision,
             "league": league,
             "as_of": report.as_of,
@@ -135,9 +151,7 @@ def investment_report(
             "allocation_chart": dg.MetadataValue.md(png_markdown(charts["Allocation"], "allocation")),
             "html_report": dg.MetadataValue.path(str(path)),
             "seconds": round(seconds, 2),
-        },
-        check_results=[schema_check_result("investment_report", InvestmentReport, report.ranking)],
-    )
+    }
 
 
 def _fraction(percent: float | None) -> float | None:

@@ -3,6 +3,7 @@
 Everything lives under ``POECONOMY_HOME`` (default ``.poeconomy/`` in the working directory):
 ``data/`` (asset Parquet files), ``models/``, ``reports/``, ``dumps/`` (the default dump directory),
 ``prices.sqlite`` (the embedded price store; ``POECONOMY_PRICE_STORE_URL`` switches it to PostgreSQL).
+``POECONOMY_TRAINING_PROFILE`` (test, development, production) sets how hard the pooled searches work.
 ``POECONOMY_OPTUNA_STORAGE_URL`` (PostgreSQL) keeps the model search's Optuna studies there, shared by workers.
 ``POECONOMY_POE_WATCH_URL`` points the POE Watch client at another server (e.g. ``poeconomy serve-api``); when it
 is set, the live-ingestion sensors start RUNNING by default, otherwise STOPPED, so a fresh ``dagster dev`` never
@@ -27,6 +28,7 @@ from poeconomy_assets.resources.price_store import PriceStore
 from poeconomy_assets.resources.price_store_postgres import PostgresPriceStore
 from poeconomy_assets.resources.price_store_sqlite import EmbeddedPriceStore
 from poeconomy_assets.resources.report_store import ReportStore
+from poeconomy_assets.resources.training_settings import TrainingSettings
 
 
 def poeconomy_home() -> Path:
@@ -82,6 +84,7 @@ def build_resources(
         "io_manager": ParquetIOManager(base_dir=str(home / "data")),
         "model_store": ModelStore(base_dir=str(home / "models")),
         "optuna_studies": OptunaStudies(url=os.environ.get("POECONOMY_OPTUNA_STORAGE_URL", "")),
+        "training_settings": TrainingSettings(profile=os.environ.get("POECONOMY_TRAINING_PROFILE") or "test"),
         "report_store": ReportStore(base_dir=str(home / "reports")),
         "poe_ninja_dumps": PoeNinjaDumps(directory=str(dumps)),
         # The breaker state lives in a file so every run process (and the sensors) shares it. An open breaker

@@ -1,5 +1,9 @@
 """IO manager that stores polars frames as Parquet and small dicts as JSON, one file per partition.
 
+A run may cover many partitions of an asset (a batched backfill run, see ``defs/batching.py``): the asset then
+returns a :class:`ByPartition` mapping, one value per key, and each key gets its own file. Inputs spanning many
+upstream partitions come back as one concatenated frame (frames) or a ``ByPartition`` (dicts).
+
 Writes go to a temporary file that is renamed into place, so a failed or killed run never leaves a
 half-written partition and a re-run replaces (never appends to) what was there.
 """
@@ -12,6 +16,10 @@ import dagster as dg
 import polars as pl
 
 from poeconomy_assets.core.files import atomic_write
+
+
+class ByPartition(dict):
+    """An asset's value per partition key, for a run that materializes several partitions at once."""
 
 
 def _partition_path(key: str) -> str:
@@ -31,13 +39,31 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
             return
-        partition = context.asset_partition_key if context.has_asset_partitions else None
-        path = self.store(context.asset_key, partition, obj)
-        metadata: dict[str, Any] = {"path": dg.MetadataValue.path(str(path))}
-        if isinstance(obj, pl.DataFrame):
-            metadata |= {"row_count": obj.height, "dagster/row_count": obj.height,
-                         "dagster/column_schema": dg.TableSchema(
-                             columns=[dg.TableColumn(name, str(dtype)) for name, dtype in obj.schema.items()])}
+        if not context.has_asset_partitions:
+            values = {None: obj}
+        else:
+            keys = [str(k) for k in context.asset_partition_keys]
+            if isinstance(obj, ByPartition):
+                got = {str(k) for k in obj}
+                if got != set(keys):
+                    extra, missing = sorted(got - set(keys)), sorted(set(keys) - got)
+                    raise ValueError(f"{context.asset_key.to_user_string()}: the run targets {len(keys)} partitions "
+                                     f"but its value holds {len(got)} (not targeted: {extra[:5]}, missing: "
+                                     f"{missing[:5]})")
+                values = {str(k): v for k, v in obj.items()}
+            elif len(keys) == 1:
+                values = {keys[0]: obj}
+            else:
+                raise TypeError(f"{context.asset_key.to_user_string()}: a run of {len(keys)} partitions must "
+                                "return a ByPartition mapping (one value per partition key)")
+        paths = [self.store(context.asset_key, key, value) for key, value in values.items()]
+        frames = [v for v in values.values() if isinstance(v, pl.DataFrame)]
+        metadata: dict[str, Any] = {"path": dg.MetadataValue.path(str(paths[0].parent if len(paths) > 1 else paths[0]))}
+        if frames:
+            rows = sum(f.height for f in frames)
+            metadata |= {"row_count": rows, "dagster/row_count": rows}
+        if len(paths) > 1:
+            metadata["files_written"] = len(paths)
         context.add_output_metadata(metadata)
 
     def store(self, asset_key: dg.AssetKey, partition: str | None, obj: Any) -> Path:
@@ -73,15 +99,17 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         asset_key = context.asset_key
         if not context.has_asset_partitions:
             return self._load_one(asset_key, None)
-        keys = list(context.asset_partition_keys)
+        keys = [str(k) for k in context.asset_partition_keys]
+        # Frames of many upstream partitions (AllPartitionMapping, or a batched run) are concatenated; dicts (model
+        # manifests) always come keyed by partition, however many the run needs. Partitions registered but never
+        # materialized (e.g. a league added a moment ago) are skipped and logged.
         if len(keys) == 1:
-            return self._load_one(asset_key, keys[0])
-        # Many upstream partitions (AllPartitionMapping): concatenate frames that exist. Partitions
-        # registered but never materialized (e.g. a league added a moment ago) are skipped and logged.
-        values, missing = [], []
+            value = self._load_one(asset_key, keys[0])
+            return ByPartition({keys[0]: value}) if isinstance(value, dict) else value
+        values, missing = ByPartition(), []
         for key in keys:
             try:
-                values.append(self._load_one(asset_key, key))
+                values[key] = self._load_one(asset_key, key)
             except FileNotFoundError:
                 missing.append(key)
         if missing:
@@ -91,7 +119,6 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             )
         if not values:
             raise FileNotFoundError(f"no partition of {asset_key.to_user_string()} is materialized yet")
-        if all(isinstance(v, pl.DataFrame) for v in values):
-            return pl.concat(values, how="diagonal_relaxed")
+        if all(isinstance(v, pl.DataFrame) for v in values.values()):
+            return pl.concat(list(values.values()), how="diagonal_relaxed")
         return values
-

@@ -352,12 +352,15 @@ def train_currency_model(
     seed: int | None = None,
     storage: StudyStorage = None,
     pooled: PooledModel | None = None,
+    training_rows: pl.DataFrame | None = None,
 ) -> TrainedModel:
     """Train the ensemble for one currency and horizon on every row of ``features`` with a known target.
 
     ``features`` is the whole multi-currency table; validation is walk-forward over its most recent
     leagues. ``pooled`` is the horizon's :func:`train_pooled_model` result, whose profile and seed this
     model follows; without it the pooled search runs here (once per call: pass it when training many).
+    ``training_rows`` is :func:`horizon_training_rows` of the same features and pooled model, computed once
+    for every currency of a run (the result is the same with or without it).
     """
     if pooled is None:
         pooled = train_pooled_model(features, horizon, profile or "test", seed or 0, storage)
@@ -372,7 +375,7 @@ def train_currency_model(
         raise ValueError(f"the pooled {horizon} model uses features these rows lack ({missing[:5]}): "
                          "re-train the pooled model on the current features")
     codes, names = pooled.currency_codes, pooled.feature_names
-    rows = _training_rows(features, target, codes)
+    rows = training_rows if training_rows is not None else _training_rows(features, target, codes)
     own_rows = rows.filter(pl.col("currency") == currency)
     gap = HORIZON_DAYS[horizon]
     data_version = _data_version(rows, target)
@@ -439,6 +442,12 @@ def train_currency_model(
               "scope_mase": {k: v[0] for k, v in evaluated.items()}, "data_version": data_version,
               "pooled_data_version": pooled.data_version},
     )
+
+
+def horizon_training_rows(features: pl.DataFrame, pooled: PooledModel) -> pl.DataFrame:
+    """The rows with a known target at the pooled model's horizon, coded as it codes currencies: what every
+    currency's model of that horizon starts from (compute once, pass to each ``train_currency_model``)."""
+    return _training_rows(features, target_column(pooled.horizon), pooled.currency_codes)
 
 
 def _check_pooled(pooled: PooledModel, horizon: str, profile: TrainingProfile | str | None, seed: int | None) -> None:

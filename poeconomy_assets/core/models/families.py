@@ -6,16 +6,20 @@ Files are each library's native text/JSON format (RandomForest is LightGBM's ``r
 model folder holds is a pickle, so loading one never runs code.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
-import optuna
 import polars as pl
-import xgboost as xgb
+
+if TYPE_CHECKING:  # the libraries load on first fit or load: importing this module (the code location) stays light
+    import lightgbm as lgb
+    import optuna
+    import xgboost as xgb
 
 # One thread per fit. The 2-core machines this runs on are shared, and with more runnable threads
 # than cores OpenMP's spin-waiting makes a 2-thread LightGBM fit on ~1.5k rows cost 36 s of CPU and
@@ -70,9 +74,15 @@ def _lightgbm_booster_family(**family: Any) -> ModelFamily:
     as LightGBM's plain-text model, loaded from it, and predicting on one thread (forecasts are a few rows)."""
     return ModelFamily(
         predict=lambda model, x: model.predict(_matrix(x), num_threads=1),
-        load=lambda path: lgb.Booster(model_file=str(path)),
+        load=_lgb_load,
         **family,
     )
+
+
+def _lgb_load(path: Path) -> lgb.Booster:
+    import lightgbm as lgb
+
+    return lgb.Booster(model_file=str(path))
 
 
 # LightGBM -----------------------------------------------------------------------------------------
@@ -95,6 +105,8 @@ def _lgb_suggest(trial: optuna.Trial) -> dict:
 
 
 def _lgb_fit(x: pl.DataFrame, y: np.ndarray, params: dict, seed: int) -> lgb.Booster:
+    import lightgbm as lgb
+
     p = dict(params)
     rounds = int(p.pop("n_estimators"))
     p.update(objective="l1", bagging_freq=1, verbose=-1, seed=seed, num_threads=THREADS, max_bin=63,
@@ -129,6 +141,8 @@ def _xgb_suggest(trial: optuna.Trial) -> dict:
 
 
 def _xgb_fit(x: pl.DataFrame, y: np.ndarray, params: dict, seed: int) -> xgb.XGBRegressor:
+    import xgboost as xgb
+
     model = xgb.XGBRegressor(objective="reg:absoluteerror", tree_method="hist", max_bin=64, n_jobs=THREADS,
                              random_state=seed, **params)
     model.fit(_matrix(x), y)
@@ -137,6 +151,8 @@ def _xgb_fit(x: pl.DataFrame, y: np.ndarray, params: dict, seed: int) -> xgb.XGB
 
 
 def _xgb_load(path: Path) -> xgb.XGBRegressor:
+    import xgboost as xgb
+
     model = xgb.XGBRegressor()
     model.load_model(str(path))
     model.get_booster().set_param({"nthread": 1})
@@ -176,6 +192,8 @@ def _forest_rows(params: dict, rows: int) -> float:
 
 
 def _rf_fit(x: pl.DataFrame, y: np.ndarray, params: dict, seed: int) -> lgb.Booster:
+    import lightgbm as lgb
+
     low, high = np.quantile(y, [0.02, 0.98])  # squared error would chase launch-day outliers
     fraction = min(params["max_samples"], FOREST_ROWS_PER_TREE / max(len(y), 1))
     p = {

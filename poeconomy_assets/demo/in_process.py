@@ -1,0 +1,129 @@
+"""Materialize an asset selection in this process, as Dagster's asset backfill would: parents first (Dagster's
+own toposort of the declared graph), each asset's partitions as range runs sized by its backfill policy.
+
+This is the fast path for tests and ``poeconomy demo --in-process`` (no webserver, no daemon, no process per
+run). What a user launches, ``poeconomy demo`` included, goes through the daemon instead (``demo/dagster_dev.py``):
+both run the same assets over the same partitions, so they produce the same models and forecasts.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from poeconomy_assets.defs.batching import PARTITION, RANGE_END, RANGE_START
+from poeconomy_assets.defs.selection import selected_keys
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the instance keeps every event
+
+
+class GraphRunError(RuntimeError):
+    """A run of the graph failed; the message names the asset, the partitions and why."""
+
+
+@dataclass
+class GraphRun:
+    """What materializing a selection did."""
+
+    runs: int = 0
+    seconds: float = 0.0
+    run_ids: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
+    warned_checks: list[str] = field(default_factory=list)
+
+
+def partition_chunks(keys: list[str], policy: dg.BackfillPolicy | None, one_run: bool) -> list[list[str]]:
+    """``keys`` (in the partitions definition's order) cut as the backfill policy cuts them into runs."""
+    size = None if one_run or policy is None else policy.max_partitions_per_run
+    if policy is None and not one_run:
+        size = 1
+    size = size or max(len(keys), 1)
+    return [keys[i:i + size] for i in range(0, len(keys), size)]
+
+
+def range_tags(chunk: list[str]) -> dict[str, str]:
+    if len(chunk) == 1:
+        return {PARTITION: chunk[0]}
+    return {RANGE_START: chunk[0], RANGE_END: chunk[-1]}
+
+
+def materialize_in_process(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    selection: dg.AssetSelection,
+    run_config: dict | None = None,
+    log: Callable[[str], None] = print,
+    one_run_per_asset: bool = True,
+    tags: dict[str, str] | None = None,
+    partitions: dict[dg.AssetKey, list[str]] | None = None,
+) -> GraphRun:
+    """Every partition of every asset in ``selection`` (or only ``partitions[asset]`` where given), parents first.
+    ``one_run_per_asset`` runs each asset's partitions in one range run (fastest in one process); otherwise
+    they are cut as the asset's backfill policy cuts them. Raises GraphRunError on the first failed run."""
+    started = time.perf_counter()
+    outcome = GraphRun()
+    job = defs.resolve_implicit_global_asset_job_def()
+    graph = defs.resolve_asset_graph()
+    order = selected_keys(defs, selection)
+    for number, key in enumerate(order, start=1):
+        node = graph.get(key)
+        if partitions is not None and key in partitions:
+            keys = partitions[key]
+        elif node.partitions_def is None:
+            keys = []
+        else:
+            keys = list(node.partitions_def.get_partition_keys(dynamic_partitions_store=instance))
+        if node.partitions_def is not None and not keys:
+            log(f"{number}/{len(order)} {key.to_user_string()}: no partitions, skipped")
+            continue
+        chunks = partition_chunks(keys, node.backfill_policy, one_run_per_asset) if keys else [[]]
+        asset_started = time.perf_counter()
+        for chunk in chunks:
+            config = {"ops": {k: v for k, v in (run_config or {}).get("ops", {}).items() if k == key.path[-1]}}
+            result = job.execute_in_process(
+                instance=instance, asset_selection=[key], run_config={**QUIET, **config},
+                tags={**(tags or {}), **(range_tags(chunk) if chunk else {})}, raise_on_error=False)
+            outcome.runs += 1
+            outcome.run_ids.append(result.run_id)
+            record_checks(outcome, result.get_asset_check_evaluations(), chunk)
+            if not result.success:
+                raise GraphRunError(explain(key.to_user_string(), chunk, result))
+        what = f"{len(keys)} partitions in {len(chunks)} run(s)" if keys else "1 run"
+        log(f"{number}/{len(order)} {key.to_user_string()}: {what} ({time.perf_counter() - asset_started:.1f}s)")
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def record_checks(outcome: GraphRun, evaluations: list, chunk: list[str]) -> None:
+    """Failed checks by severity: an ERROR fails the graph; a WARN (the scorecard's drift check) is reported."""
+    where = f"[{chunk[0]}{' … ' + chunk[-1] if len(chunk) > 1 else ''}]" if chunk else ""
+    for evaluation in evaluations:
+        if evaluation.passed:
+            continue
+        name = f"{evaluation.check_name} {where}".strip()
+        if evaluation.severity == dg.AssetCheckSeverity.WARN:
+            outcome.warned_checks.append(name)
+        else:
+            outcome.failed_checks.append(name)
+
+
+def explain(asset: str, chunk: list[str], result: dg.ExecuteInProcessResult) -> str:
+    where = f"{chunk[0]} … {chunk[-1]}" if len(chunk) > 1 else (chunk[0] if chunk else "unpartitioned")
+    lines = [f"{asset} [{where}] failed (run {result.run_id})"]
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed:
+            continue
+        cases = evaluation.metadata.get("failure_cases")
+        if isinstance(cases, dg.TableMetadataValue):  # one line per row (the consistency check's problems)
+            text = "\n".join("    " + ", ".join(f"{k}: {v}" for k, v in r.data.items()) for r in cases.records)
+        else:
+            text = cases.value if cases else ""
+        lines.append(f"  check {evaluation.check_name} failed:\n{text}")
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            while error.cause is not None:  # the user's exception is the innermost cause
+                error = error.cause
+            lines.append(f"  step {event.step_key}: {error.message.strip()}")
+    return "\n".join(lines)
