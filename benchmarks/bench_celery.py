@@ -31,7 +31,7 @@ import numpy as np
 import polars as pl
 import psycopg2
 
-from poeconomy_assets.cluster.graph import model_keys
+from poeconomy_assets.defs.partitions import currency_horizon_keys as model_keys
 from poeconomy_assets.cluster.local import create_database, drop_database, local_cluster_env
 from poeconomy_assets.cluster.workers import start_cluster, stop_cluster, uniform_specs
 from poeconomy_assets.core.features.build import feature_columns, target_column

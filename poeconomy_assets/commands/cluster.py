@@ -9,6 +9,7 @@ machine): ``DAGSTER_HOME`` (an instance on PostgreSQL, deploy/postgres), ``POECO
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from poeconomy_assets.cluster.workers import read_node_specs, running_nodes, uniform_specs
@@ -81,12 +82,18 @@ def status(args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
-    import dagster as dg
-
-    from poeconomy_assets.cluster.graph import materialize_graph_on_cluster
+    """The main job with every step on the Celery workers: the same run of history_job and asset backfill of the
+    whole graph as ``poeconomy demo``, launched through ``dagster dev`` on this deployment's instance (PostgreSQL),
+    whose code location runs steps with the Celery executor (POECONOMY_CELERY_CONFIG)."""
     from poeconomy_assets.commands.demo import print_summary
+    from poeconomy_assets.definitions import build_defs
     from poeconomy_assets.defs.resources import build_resources, poeconomy_home
+    from poeconomy_assets.defs.selection import MAIN_GRAPH, selected_keys
+    from poeconomy_assets.demo.dagster_dev import DagsterDev, materialize_through_dagster_dev
+    from poeconomy_assets.demo.in_process import GraphRun
     from poeconomy_assets.sim.simulator import write_dumps
+
+    import dagster as dg
 
     _require_env()
     state = _state_dir(args)
@@ -97,12 +104,19 @@ def demo(args: argparse.Namespace) -> int:
     dumps = Path(os.environ.get("POECONOMY_DUMPS_DIR") or home / "dumps")
     files = write_dumps(simulation_config(args), dumps)
     print(f"simulated {len(files)} leagues × {args.currencies} currencies into {dumps}")
+    os.environ["POECONOMY_TRAINING_PROFILE"] = args.profile
+    assets = [k.to_user_string() for k in selected_keys(build_defs({}), MAIN_GRAPH)]
+    dagster_home = Path(os.environ["DAGSTER_HOME"])
     try:
+        started = time.perf_counter()
+        env = {"POECONOMY_HOME": str(home), "POECONOMY_DUMPS_DIR": str(dumps)}
+        with DagsterDev(dagster_home, env, log_path=state / "dagster_dev.log") as server:
+            print(f"    the UI is at {server.url} while the demo runs")
+            runs = materialize_through_dagster_dev(server, assets, title="poeconomy cluster demo")
+        outcome = GraphRun(runs=len(runs), seconds=time.perf_counter() - started, run_ids=[r["runId"] for r in runs])
         with dg.DagsterInstance.get() as instance:
-            outcome = materialize_graph_on_cluster(
-                instance, {"ops": {"price_models": {"config": {"profile": args.profile}}}}, args.max_runs)
-            print_summary(instance, build_resources(home, dumps), outcome, os.environ["DAGSTER_HOME"])
-        workers = sorted(p.stem for p in state.glob("*.log"))
+            print_summary(instance, build_resources(home, dumps), outcome, str(dagster_home))
+        workers = sorted(p.stem for p in state.glob("*.log") if p.stem != "dagster_dev")
         print(f"Steps ran on the Celery workers {', '.join(workers)} (each step's 'Executing steps ... in celery "
               "worker' event names its worker)")
     finally:
@@ -118,17 +132,16 @@ def run_partitions(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
-    from poeconomy_assets.cluster.graph import model_keys
     from poeconomy_assets.cluster.runs import run_many
     from poeconomy_assets.core.schemas import HORIZONS
-    from poeconomy_assets.defs.partitions import currency_partitions
+    from poeconomy_assets.defs.partitions import currency_horizon_keys, currency_partitions
 
     _require_env()
     with dg.DagsterInstance.get() as instance:
         keys = args.partition or [None]
         if keys == ["all"]:
-            keys = list(HORIZONS) if args.job == "pooled_model_job" else \
-                model_keys(sorted(instance.get_dynamic_partitions(currency_partitions.name)))
+            keys = list(HORIZONS) if args.job in ("pooled_model_job", "calibration_job") else \
+                currency_horizon_keys(sorted(instance.get_dynamic_partitions(currency_partitions.name)))
         op = {"model_job": "price_models", "pooled_model_job": "pooled_models"}.get(args.job)
         config = {"ops": {op: {"config": {"profile": args.profile}}}} if op else None
         outcomes = run_many(instance, args.job, keys, config, args.max_runs,

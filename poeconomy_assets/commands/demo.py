@@ -1,8 +1,15 @@
-"""``poeconomy demo``: simulate a market (or read real dumps) and materialize the whole graph."""
+"""``poeconomy demo``: simulate a market (or read real dumps) and materialize the whole graph through Dagster.
+
+By default the demo starts ``dagster dev`` (webserver + daemon) and launches what a user launches from the UI:
+a run of ``history_job``, then one asset backfill of the whole graph (``defs.selection.MAIN_GRAPH``). Its runs
+show on the Runs list, the Backfills page, the timeline and every asset's page. ``--in-process`` materializes the
+same selection in this process instead (faster: no daemon tick, no process per run; no timeline entries).
+"""
 
 import argparse
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -11,9 +18,10 @@ import polars as pl
 from poeconomy_assets.commands.options import add_market_options, add_profile_option, simulation_config
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.schemas import HORIZONS
+from poeconomy_assets.defs.jobs import BATCH
 from poeconomy_assets.defs.partitions import split_currency_horizon
 from poeconomy_assets.defs.resources import build_resources, poeconomy_home
-from poeconomy_assets.demo.graph_runner import GraphRun, WorkerSpec, materialize_graph
+from poeconomy_assets.demo.in_process import GraphRun, record_checks
 from poeconomy_assets.sim.simulator import write_dumps
 
 TRAINING_POOL_SLOTS = 2  # both cores: two models (or pooled searches) at once
@@ -24,11 +32,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--dumps", type=Path, help="poe.ninja dump directory (default: simulate a market)")
     add_market_options(parser)
     add_profile_option(parser)
-    parser.add_argument("--workers", type=int, default=2, help="processes running partitions at once (default 2)")
-    parser.add_argument("--daemon", action="store_true",
-                        help="launch every run through `dagster dev` (webserver + daemon) as backfills, as a user "
-                        "would from the UI: slower (a process per run), but the runs show on job pages and the "
-                        "timeline")
+    parser.add_argument("--in-process", action="store_true",
+                        help="materialize the graph in this process instead of through `dagster dev` (faster; the "
+                        "runs are on the Runs list and asset pages, not on the Backfills page or the timeline)")
+    parser.add_argument("--port", type=int, default=0, help="the web UI's port while the demo runs (default: any free)")
     parser.add_argument("--live", action="store_true",
                         help="then start the local POE Watch server: backfill its new league, take a few "
                         "5-minute snapshots and update that league's forecasts and report")
@@ -40,40 +47,45 @@ def run(args: argparse.Namespace) -> int:
     home = poeconomy_home()
     if args.dumps:
         dumps = args.dumps.resolve()
+        if not dumps.is_dir() or not any(dumps.glob("*.csv")):
+            print(f"poeconomy demo: no poe.ninja dump files (*.csv) in {dumps}")
+            return 2
         print(f"reading poe.ninja dumps from {dumps}")
     else:
         dumps = home / "dumps"
         files = write_dumps(simulation_config(args), dumps)
         print(f"simulated {len(files)} leagues × {args.currencies} currencies into {dumps}")
-    # Local import: the code location module reads the environment at import time.
-    from poeconomy_assets.definitions import build_defs
-
+    os.environ["POECONOMY_TRAINING_PROFILE"] = args.profile  # the training_settings resource, here and in dagster dev
     resources = build_resources(home, dumps)
-    defs = build_defs(resources)
     dagster_home = os.environ.get("DAGSTER_HOME")
-    if dagster_home:
-        instance, instance_dir = dg.DagsterInstance.get(), None
+    if not dagster_home:
+        dagster_home = tempfile.mkdtemp(prefix="poeconomy-dagster-")
+        print(f"DAGSTER_HOME is not set: runs go to a temporary instance in {dagster_home} (make demo sets it)")
+    if args.in_process:
+        outcome = _run_in_process(Path(dagster_home), resources)
     else:
-        instance_dir = tempfile.mkdtemp(prefix="poeconomy-dagster-")
-        print(f"DAGSTER_HOME is not set: runs go to a temporary instance in {instance_dir} (make demo sets it)")
-        instance = dg.DagsterInstance.local_temp(tempdir=instance_dir)
-    pooled_config = {"pooled_models": {"config": {"profile": args.profile}}}
-    if args.daemon:
-        outcome = _run_through_dagster_dev(Path(dagster_home or instance_dir), home, dumps, pooled_config)
-    else:
-        spec = WorkerSpec(str(home), str(dumps), instance_dir, {"ops": pooled_config})
-        outcome = materialize_graph(defs, instance, {"ops": pooled_config}, workers=args.workers, spec=spec)
-    if args.live:
-        from poeconomy_assets.demo.live_demo import run_live_demo
+        outcome = _run_through_dagster_dev(Path(dagster_home), home, dumps, args.port)
+    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(dagster_home)) as instance:
+        if args.live:
+            from poeconomy_assets.demo.live_demo import run_live_demo
 
-        run_live_demo(home, dumps, instance, args.currencies, args.ticks, {"ops": pooled_config})
-    print_summary(instance, resources, outcome, dagster_home or instance_dir)
+            run_live_demo(home, dumps, instance, args.currencies, args.ticks)
+        print_summary(instance, resources, outcome, dagster_home)
     return 1 if outcome.failed_checks else 0
 
 
-def _run_through_dagster_dev(dagster_home: Path, home: Path, dumps: Path, pooled_config: dict) -> GraphRun:
-    import time
+def _run_in_process(dagster_home: Path, resources: dict) -> GraphRun:
+    from poeconomy_assets.definitions import build_defs
+    from poeconomy_assets.defs.selection import MAIN_GRAPH, PAST_LEAGUES
+    from poeconomy_assets.demo.in_process import materialize_in_process
 
+    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(str(dagster_home))) as instance:
+        return materialize_in_process(build_defs(resources), instance, PAST_LEAGUES | MAIN_GRAPH, tags=BATCH)
+
+
+def _run_through_dagster_dev(dagster_home: Path, home: Path, dumps: Path, port: int) -> GraphRun:
+    from poeconomy_assets.definitions import build_defs
+    from poeconomy_assets.defs.selection import MAIN_GRAPH, selected_keys
     from poeconomy_assets.demo.dagster_dev import (
         DagsterDev,
         materialize_through_dagster_dev,
@@ -85,12 +97,19 @@ def _run_through_dagster_dev(dagster_home: Path, home: Path, dumps: Path, pooled
     if not (dagster_home / "dagster.yaml").exists():
         write_instance_yaml(dagster_home)
     set_pool_limit(dagster_home, "training", TRAINING_POOL_SLOTS)
+    assets = [k.to_user_string() for k in selected_keys(build_defs({}), MAIN_GRAPH)]
     env = {"POECONOMY_HOME": str(home), "POECONOMY_DUMPS_DIR": str(dumps)}
     print(f"starting dagster dev (DAGSTER_HOME={dagster_home}); its log: {dagster_home / 'dagster_dev.log'}")
-    with DagsterDev(dagster_home, env) as server:
+    with DagsterDev(dagster_home, env, port=port or None) as server:
         print(f"    the UI is at {server.url} while the demo runs")
-        runs = materialize_through_dagster_dev(server, {"ops": pooled_config})
-    return GraphRun(runs=runs, seconds=time.perf_counter() - started)
+        runs = materialize_through_dagster_dev(server, assets)
+    outcome = GraphRun(runs=len(runs), seconds=time.perf_counter() - started, run_ids=[r["runId"] for r in runs])
+    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(str(dagster_home))) as instance:
+        for run_id in outcome.run_ids:
+            evaluations = [e.dagster_event.event_specific_data for e in
+                           instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
+            record_checks(outcome, evaluations, [])
+    return outcome
 
 
 def print_summary(instance: dg.DagsterInstance, resources: dict, outcome: GraphRun, dagster_home: str) -> None:
@@ -98,10 +117,12 @@ def print_summary(instance: dg.DagsterInstance, resources: dict, outcome: GraphR
     leagues = instance.get_dynamic_partitions("league")
     currencies = instance.get_dynamic_partitions("currency")
     print()
-    print(f"Done: {outcome.runs} runs in {outcome.seconds:.0f}s; {len(leagues)} leagues, "
-          f"{len(currencies)} currencies; failed checks: {outcome.failed_checks or 'none'}")
+    print(f"Done: {outcome.runs} runs in {outcome.seconds:.0f}s; {len(leagues)} leagues, {len(currencies)} currencies")
+    print(f"Failed checks (errors): {', '.join(outcome.failed_checks) or 'none'}")
+    print(f"Check warnings: {len(outcome.warned_checks)}{': ' + ', '.join(outcome.warned_checks) if outcome.warned_checks else ''}"
+          + (" (see forecast_scorecard's drift check in the UI)" if outcome.warned_checks else ""))
     if scores is not None:
-        print("\nValidation MASE (model MAE / persistence MAE; below 1 beats persistence):")
+        print("\nValidation rel_mae (model MAE / persistence MAE; below 1 beats persistence):")
         print(frame_to_markdown(scores, max_rows=40))
     reports = Path(resources["report_store"].base_dir)
     written = sorted(reports.glob("*.html"), key=lambda p: p.stat().st_mtime)
@@ -109,7 +130,7 @@ def print_summary(instance: dg.DagsterInstance, resources: dict, outcome: GraphR
         print(f"\nReports: {reports} (latest: {written[-1]})")
     print(f"Asset data: {resources['io_manager'].base_dir}    Models: {resources['model_store'].base_dir}")
     print(f"Dagster instance: {dagster_home}")
-    print(f"Browse the graph, runs and checks:  DAGSTER_HOME={dagster_home} "
+    print(f"Browse the graph, runs, backfills and checks:  DAGSTER_HOME={dagster_home} "
           f"POECONOMY_HOME={Path(resources['model_store'].base_dir).parent} "
           "dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000   (or: make ui)")
 

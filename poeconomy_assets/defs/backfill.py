@@ -1,12 +1,12 @@
 """What a new league needs materialized, as one asset backfill (the sensor launches it; the UI can too).
 
-Dagster's asset backfill runs partitions of differently partitioned assets in dependency order:
-poe_watch_history and daily_prices of the league, features of every currency seen in it, a model for
-every currency × horizon that has none yet (a currency new in this league gets the pooled model, which
-says so in its metadata, until the weekly retrain has history of its own to validate on), forecasts of
-every currency × horizon, then the league's report. Stored models are not retrained here: that is the
-weekly training job's work. Before any model was ever trained (too few leagues to validate on), the
-backfill stops at features.
+The backfill covers the ``NEW_LEAGUE`` selection over the league's own partitions: its POE Watch history and
+daily prices, the features of every currency seen in it, a model for every currency × horizon that has none yet
+(a currency new in this league gets the pooled model, which says so in its metadata, until the weekly retrain
+has history of its own to validate on), the horizons' calibration, every forecast, the report and the
+scorecard. Dagster's asset backfill runs them in dependency order. Stored models are not retrained here: that
+is the weekly retrain's work. Before any model was ever trained (too few leagues to validate on), the backfill
+stops at the features.
 """
 
 from datetime import datetime
@@ -18,6 +18,13 @@ from poeconomy_assets.core.ingest.live_prices import slot_start
 from poeconomy_assets.core.ingest.poe_watch_payloads import CATEGORIES, parse_items
 from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.defs.ingestion import known_currencies
+from poeconomy_assets.defs.partitions import (
+    currency_horizon_partitions,
+    currency_partitions,
+    horizon_partitions,
+    league_partitions,
+)
+from poeconomy_assets.defs.selection import NEW_LEAGUE, TRAINED_ONCE
 from poeconomy_assets.resources.poe_watch import PoeWatchClient
 
 
@@ -35,25 +42,43 @@ def new_league_currencies(
     return sorted(names)
 
 
+def partitions_for(partitions_def: dg.PartitionsDefinition | None, league_key: str,
+                   currency_keys: list[str]) -> list[str | None]:
+    """The partitions of a definition that a new league touches: its league, its currencies, every horizon."""
+    if partitions_def is None:
+        return [None]
+    if partitions_def == league_partitions:
+        return [league_key]
+    if partitions_def == currency_partitions:
+        return list(currency_keys)
+    if partitions_def == horizon_partitions:
+        return list(HORIZONS)
+    if partitions_def == currency_horizon_partitions:
+        return [str(dg.MultiPartitionKey({"currency": c, "horizon": h})) for c in currency_keys for h in HORIZONS]
+    raise ValueError(f"no rule for the partitions of {partitions_def}")
+
+
 def league_backfill_partitions(
-    instance: dg.DagsterInstance, league_key: str, currency_keys: list[str]
-) -> list[tuple[dg.AssetKey, str]]:
-    """(asset, partition key) pairs a new league needs, parents before children."""
-    trained = instance.get_materialized_partitions(dg.AssetKey("price_models"))
-    wanted = [(dg.AssetKey(a), league_key) for a in ("poe_watch_history", "daily_prices")]
-    wanted += [(dg.AssetKey("currency_features"), c) for c in currency_keys]
-    if not trained:  # nothing was ever trained: too little history yet (the training job says why)
-        return wanted
-    pooled = instance.get_materialized_partitions(dg.AssetKey("pooled_models"))
-    pairs = [(str(dg.MultiPartitionKey({"currency": c, "horizon": h})), h) for c in currency_keys for h in HORIZONS]
-    missing = [(k, h) for k, h in pairs if k not in trained]
-    # A new model needs its horizon's pooled model: add the horizons that have none (parents first).
-    wanted += [(dg.AssetKey("pooled_models"), h) for h in HORIZONS if h not in pooled and any(m == h for _, m in missing)]
-    wanted += [(dg.AssetKey("price_models"), k) for k, _ in missing]
-    pairs = [k for k, _ in pairs]
-    wanted += [(dg.AssetKey("price_forecasts"), k) for k in pairs]
-    wanted.append((dg.AssetKey("investment_report"), league_key))  # a report needs forecasts
-    return wanted
+    instance: dg.DagsterInstance, asset_graph: object, league_key: str, currency_keys: list[str]
+) -> list[tuple[dg.AssetKey, str | None]]:
+    """(asset, partition key) pairs a new league needs: every asset of ``NEW_LEAGUE`` over the league's own
+    partitions (in no order: the backfill orders them). Trained assets (``TRAINED_ONCE``) only where nothing is
+    stored yet; before any model was ever trained (too little history), the backfill stops at the features."""
+    selected = NEW_LEAGUE.resolve(asset_graph)  # type: ignore[arg-type]
+    trained_once = TRAINED_ONCE.resolve(asset_graph)  # type: ignore[arg-type]
+    if not instance.get_materialized_partitions(dg.AssetKey("price_models")):
+        selected = selected - (TRAINED_ONCE.downstream().resolve(asset_graph))  # type: ignore[arg-type]
+    wanted = []
+    for key in selected:
+        node = asset_graph.get(key)  # type: ignore[attr-defined]
+        partitions = partitions_for(node.partitions_def, league_key, currency_keys)
+        if key in trained_once:
+            stored = instance.get_materialized_partitions(key)
+            partitions = [p for p in partitions if p not in stored]
+        wanted += [(key, p) for p in partitions]
+    # A pooled model is searched only for a horizon that has a model to train.
+    new_models = {k.split("|")[1] for a, k in wanted if a == dg.AssetKey("price_models") and k}
+    return [(a, p) for a, p in wanted if a != dg.AssetKey("pooled_models") or p in new_models]
 
 
 def asset_backfill_request(

@@ -1,4 +1,5 @@
-"""Jobs, one per partitions definition (a run materializes one partition of one definition)."""
+"""Jobs for one asset or two over one partitions definition: what a user launches from a job's page, a schedule or
+a sensor. The whole graph is never a job: it is an asset backfill of ``defs.selection.MAIN_GRAPH``."""
 
 import dagster as dg
 
@@ -39,6 +40,9 @@ model_job = batch_job(
     "Train one currency × horizon model (forecasts follow once every model is trained).",
     currency_horizon_partitions,
 )
+calibration_job = batch_job("calibration_job", ["interval_calibration"],
+                            "Pool one horizon's walk-forward residuals (after its models, before its forecasts).",
+                            horizon_partitions)
 forecast_job = batch_job("forecast_job", ["price_forecasts"],
                          "Forecast one currency × horizon with its stored model.")
 report_job = batch_job("report_job", ["investment_report"], "Report of one league.")
@@ -47,7 +51,8 @@ scorecard_job = batch_job("scorecard_job", ["forecast_scorecard"],
 backtest_job = batch_job("backtest_job", ["backtest_scorecard"],
                          "Backtest the latest league (profile from config).")
 
-JOBS_PAST = [history_job, daily_prices_job, features_job, pooled_model_job, training_job, model_job, forecast_job,
+JOBS_PAST = [history_job, daily_prices_job, features_job, pooled_model_job, training_job, model_job, calibration_job,
+             forecast_job,
              report_job, scorecard_job, backtest_job]
 
 ingestion_job = dg.define_asset_job(

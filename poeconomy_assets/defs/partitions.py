@@ -21,6 +21,11 @@ def currency_horizon_key(currency: str, horizon: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"currency": key_from_name(currency), "horizon": horizon})
 
 
+def currency_horizon_keys(currency_keys: list[str]) -> list[str]:
+    """Every ``currency|horizon`` key of the given currency partition keys."""
+    return [str(dg.MultiPartitionKey({"currency": c, "horizon": h})) for c in currency_keys for h in HORIZONS]
+
+
 def split_currency_horizon(key: str | dg.MultiPartitionKey) -> tuple[str, str]:
     """(currency name, horizon) from a ``currency|horizon`` partition key."""
     if not isinstance(key, dg.MultiPartitionKey):

@@ -20,7 +20,9 @@ import dagster as dg
 
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.schemas import HORIZONS
-from poeconomy_assets.defs.jobs import BATCH, daily_prices_job, pooled_model_job, training_job
+from poeconomy_assets.defs.backfill import asset_backfill_request
+from poeconomy_assets.defs.jobs import BATCH, daily_prices_job, pooled_model_job
+from poeconomy_assets.defs.selection import RETRAIN
 from poeconomy_assets.defs.partitions import currency_partitions, league_partitions
 
 REFRESHED_DOWNSTREAM = ["currency_features", "price_forecasts", "investment_report"]
@@ -46,18 +48,23 @@ def daily_refresh_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReque
                          tags={"poeconomy/league": name_from_key(league)})
 
 
-@dg.schedule(job=training_job, cron_schedule="0 3 * * 1", execution_timezone="UTC",
+@dg.schedule(target=RETRAIN, cron_schedule="0 3 * * 1", execution_timezone="UTC",
              default_status=dg.DefaultScheduleStatus.STOPPED,
-             description="Every Monday: retrain every currency × horizon model and forecast with it.")
-def weekly_retrain_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest] | dg.SkipReason:
+             description="Every Monday: one asset backfill that retrains every currency × horizon model, then "
+                         "recalibrates the intervals and forecasts with them (batched runs, in dependency order).")
+def weekly_retrain_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     currencies = context.instance.get_dynamic_partitions(currency_partitions.name)
     if not currencies:
         return dg.SkipReason("no currency partition yet: import history first")
+    graph = context.repository_def.asset_graph
+    pairs = []
+    with dg.partition_loading_context(dynamic_partitions_store=context.instance):
+        for key in RETRAIN.resolve(graph):
+            partitions_def = graph.get(key).partitions_def
+            keys = [None] if partitions_def is None else partitions_def.get_partition_keys()
+            pairs += [(key, k) for k in keys]
     week = context.scheduled_execution_time.strftime("%G-W%V") if context.scheduled_execution_time else "now"
-    return [
-        dg.RunRequest(run_key=f"retrain-{week}-{key}", partition_key=key)
-        for key in (dg.MultiPartitionKey({"currency": c, "horizon": h}) for c in currencies for h in HORIZONS)
-    ]
+    return asset_backfill_request(graph, pairs, tags={**BATCH, "poeconomy/retrain": week})
 
 
 def refresh_conditions(cron: str = REFRESH_CRON) -> dict[str, dg.AutomationCondition]:

@@ -22,6 +22,7 @@ from poeconomy_assets.defs.backfill import (
 from poeconomy_assets.defs.jobs import BATCH, ingestion_job
 from poeconomy_assets.defs.partitions import currency_partitions, league_partitions
 from poeconomy_assets.defs.resources import live_clock_from_env, live_sensor_status
+from poeconomy_assets.defs.selection import NEW_LEAGUE
 from poeconomy_assets.defs.slot_ledger import IN_FLIGHT, SlotLedger
 from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.resources.live_leagues import LiveLeagues
@@ -103,8 +104,7 @@ def ingestion_sensor(
     "currency partitions and launches the backfill of its history, daily prices, features, models of currencies "
     "that have none, forecasts and report.",
     # The assets its backfills may cover (a sensor that launches backfills must declare them).
-    asset_selection=["poe_watch_history", "daily_prices", "currency_features", "pooled_models", "price_models",
-                     "price_forecasts", "investment_report"],
+    asset_selection=NEW_LEAGUE,
     minimum_interval_seconds=3600,
 )
 def new_league_sensor(
@@ -135,7 +135,8 @@ def new_league_sensor(
         keys = [key_from_name(c) for c in currencies]
         league_keys.append(key_from_name(name))
         currency_keys |= {k for k in keys if k not in known}
-        partitions = league_backfill_partitions(context.instance, key_from_name(name), keys)
+        partitions = league_backfill_partitions(context.instance, context.repository_def.asset_graph,
+                                                key_from_name(name), keys)
         requests.append(asset_backfill_request(context.repository_def.asset_graph, partitions,
                                                tags={**BATCH, "poeconomy/new_league": name}))
         context.log.info(f"new league {name}: {len(keys)} currencies; backfill of {len(partitions)} partitions")

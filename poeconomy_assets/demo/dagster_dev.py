@@ -1,6 +1,7 @@
 """Run the graph the way a Dagster user does: `dagster dev` (webserver + daemon) and backfills over GraphQL.
 
-Used by ``poeconomy demo --daemon``, the daemon-backfill test and ``benchmarks/bench_backfill.py``. The
+Used by ``poeconomy demo`` (``make demo``), ``poeconomy cluster demo``, the daemon-backfill tests and
+``benchmarks/bench_backfill.py``. The
 server listens on 127.0.0.1 and an ephemeral port, with the DAGSTER_HOME and POECONOMY_HOME it is given,
 and is stopped (its whole process group) on exit.
 """
@@ -17,6 +18,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Self
+
+from poeconomy_assets.core.progress import Progress
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
@@ -42,6 +45,12 @@ STATUS = _union_operation(
 LAUNCH_RUN = _union_operation(
     "mutation LaunchRun($params: ExecutionParams!)", "launchRun(executionParams: $params)",
     "... on LaunchRunSuccess { run { runId } }", "... on RunConfigValidationInvalid { errors { message } }",
+)
+PARTITION_COUNTS = _union_operation(
+    "query Counts($id: String!)", "partitionBackfillOrError(backfillId: $id)",
+    "... on PartitionBackfill { assetBackfillData { assetBackfillStatuses { "
+    "... on AssetPartitionsStatusCounts { numPartitionsTargeted numPartitionsMaterialized numPartitionsFailed } "
+    "... on UnpartitionedAssetStatus { materialized failed } } } }",
 )
 RUN_STATUS = _union_operation("query Run($id: ID!)", "runOrError(runId: $id)", "... on Run { status }")
 RUNS = _union_operation(
@@ -100,12 +109,12 @@ class DagsterDev:
     """`dagster dev -w workspace.yaml` in a process group of its own; a context manager."""
 
     def __init__(self, dagster_home: Path, env: dict[str, str] | None = None, log_path: Path | None = None,
-                 startup_timeout: float = 180.0) -> None:
+                 startup_timeout: float = 180.0, port: int | None = None) -> None:
         self.dagster_home = Path(dagster_home)
         self.env = {**os.environ, **(env or {}), "DAGSTER_HOME": str(self.dagster_home)}
         self.log_path = Path(log_path or self.dagster_home / "dagster_dev.log")
         self.startup_timeout = startup_timeout
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.process: subprocess.Popen | None = None
 
     @property
@@ -223,49 +232,46 @@ class DagsterDev:
             time.sleep(1.0)
         raise DagsterDevError(f"backfill {backfill_id} not finished after {timeout:.0f}s")
 
-    def launch_job_backfill(self, job: str, run_config: dict | None = None,
-                            location: str = "poeconomy_assets") -> str:
-        """A backfill of every partition of ``job`` (its runs show on the job's page, the backfill on the
-        Backfills page; the daemon submits its runs on its next tick, every 30 s); returns the backfill id."""
-        params = {"selector": {"partitionSetName": f"{job}_partition_set",
-                               "repositorySelector": {"repositoryLocationName": location,
-                                                      "repositoryName": "__repository__"}},
-                  "allPartitions": True, "title": f"{job}: all partitions",
-                  "runConfigData": run_config or {}}
-        return self._launch_backfill(params, job)
-
-    def job_backfill_and_wait(self, job: str, log: Callable[[str], None], timeout: float = 3600.0,
-                              run_config: dict | None = None) -> list[dict]:
-        return self._wait_logged(self.launch_job_backfill(job, run_config), job, log, timeout)
-
     def backfill_and_wait(self, assets: list[str], log: Callable[[str], None], timeout: float = 3600.0,
                           run_config: dict | None = None) -> list[dict]:
-        """Backfill every partition of ``assets``, log runs done / total with an estimate of the time left,
-        and return the runs; raises DagsterDevError unless every run succeeded."""
-        return self._wait_logged(self.launch_backfill(assets, run_config=run_config), ", ".join(assets), log,
-                                 timeout)
+        """Backfill every partition of ``assets``, log its progress, and return its runs; raises DagsterDevError
+        unless every run succeeded."""
+        return self.backfill_and_wait_id(self.launch_backfill(assets, run_config=run_config), log, timeout)
 
-    def _wait_logged(self, backfill: str, what: str, log: Callable[[str], None], timeout: float) -> list[dict]:
-        started = time.monotonic()
+    def partition_counts(self, backfill_id: str) -> tuple[int, int, int]:
+        """(partitions materialized, failed, targeted) over every asset of an asset backfill."""
+        statuses = self.graphql(PARTITION_COUNTS, {"id": backfill_id})["partitionBackfillOrError"]
+        done = failed = targeted = 0
+        for status in (statuses.get("assetBackfillData") or {}).get("assetBackfillStatuses", []):
+            if "numPartitionsTargeted" in status:
+                done += status["numPartitionsMaterialized"]
+                failed += status["numPartitionsFailed"]
+                targeted += status["numPartitionsTargeted"]
+            elif "materialized" in status:  # an unpartitioned asset
+                done += bool(status["materialized"])
+                failed += bool(status["failed"])
+                targeted += 1
+        return done, failed, targeted
 
-        seen: list[tuple[int, int]] = []
+    def backfill_and_wait_id(self, backfill: str, log: Callable[[str], None], timeout: float) -> list[dict]:
+        """Wait for an asset backfill, logging partitions done / total and the time left at least every 15 s
+        (the figures of the UI's Backfills page); its runs, or DagsterDevError unless every run succeeded."""
+        progress = Progress(0, "backfill", log, unit="partitions", every=15.0)
 
-        def progress(_status: str) -> None:  # one line whenever a run finishes (or a run is added)
-            runs = self.backfill_runs(backfill)
-            done = sum(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs)
-            if seen and seen[-1] == (done, len(runs)):
-                return
-            seen.append((done, len(runs)))
-            elapsed = time.monotonic() - started
-            left = f", about {elapsed / done * (len(runs) - done):.0f}s left" if done else ""
-            log(f"    {what}: {done}/{len(runs)} runs done ({elapsed:.0f}s{left})")
+        def report(_status: str) -> None:
+            done, failed, targeted = self.partition_counts(backfill)
+            progress.total = targeted
+            if done + failed != progress.done:
+                progress.step(done + failed - progress.done)
+            elif time.perf_counter() - progress.last >= progress.every:
+                progress.last = time.perf_counter()
+                log(progress.line())
 
-        status = self.wait_backfill(backfill, timeout, progress)
+        status = self.wait_backfill(backfill, timeout, report)
         runs = self.backfill_runs(backfill)
-        # An asset backfill ends COMPLETED_SUCCESS; a job backfill is COMPLETED once its runs are submitted.
-        if status not in ("COMPLETED_SUCCESS", "COMPLETED") or not runs or any(r["status"] != "SUCCESS" for r in runs):
-            raise DagsterDevError(f"backfill {backfill} of {what} ended {status}; runs: "
-                                  f"{sorted((r['status'], r['runId']) for r in runs)[:5]}")
+        if status != "COMPLETED_SUCCESS" or not runs or any(r["status"] != "SUCCESS" for r in runs):
+            raise DagsterDevError(f"backfill {backfill} ended {status}; runs: "
+                                  f"{sorted((r['status'], r['runId']) for r in runs)[:5]}; see {self.log_path}")
         return runs
 
     def backfill_runs(self, backfill_id: str, active_only: bool = False) -> list[dict]:
@@ -275,26 +281,23 @@ class DagsterDev:
         return self.graphql(RUNS, {"filter": run_filter})["runsOrError"]["results"]
 
 
-def materialize_through_dagster_dev(server: DagsterDev, pooled_config: dict | None = None,
-                                    log: Callable[[str], None] = print) -> int:
-    """The whole graph as a Dagster user launches it: a run of history_job (it registers the league and currency
-    partitions), then a backfill of every partition of each named job in dependency order (as the job page's
-    "Materialize all" / backfill dialog does), and the scorecard; returns the number of runs."""
-    runs = 0
-    steps = [("history_job", None), ("daily_prices_job", None), ("features_job", None),
-             ("pooled_model_job", pooled_config), ("model_job", None), ("forecast_job", None), ("report_job", None),
-             ("scorecard_job", None)]
-    for number, (job, config) in enumerate(steps, start=1):
-        if job in ("history_job", "scorecard_job"):  # not partitioned: one run
-            log(f"{number}/{len(steps)} {job}")
-            run_id = server.launch_run(job, config)
-            if (status := server.wait_run(run_id)) != "SUCCESS":
-                raise DagsterDevError(f"{job} run {run_id} ended {status}; see {server.log_path}")
-            runs += 1
-        else:
-            log(f"{number}/{len(steps)} {job}: every partition (a job backfill)")
-            runs += len(server.job_backfill_and_wait(job, log, run_config=config))
-    return runs
+def materialize_through_dagster_dev(server: DagsterDev, assets: list[str], log: Callable[[str], None] = print,
+                                    timeout: float = 7200.0, title: str = "poeconomy demo") -> list[dict]:
+    """The whole graph as a Dagster user launches it: a run of ``history_job`` (it registers the league and currency
+    partitions the rest is partitioned by), then one asset backfill of every partition of ``assets``, as the UI's
+    "Materialize all" launches it. Dagster orders the backfill's runs from the declared dependencies and cuts each
+    asset's partitions into runs by its backfill policy. Returns every run; raises DagsterDevError unless all
+    succeeded."""
+    log("1/2 importing past leagues: a run of history_job")
+    run_id = server.launch_run("history_job")
+    if (status := server.wait_run(run_id, timeout)) != "SUCCESS":
+        raise DagsterDevError(f"history_job run {run_id} ended {status}; see {server.log_path}")
+    log(f"2/2 one asset backfill of {len(assets)} assets, every partition: {', '.join(assets)}")
+    backfill = server.launch_backfill(assets, title=title)
+    log(f"    backfill {backfill}: {server.url}/runs/b/{backfill} (the daemon starts its runs within 30 s)")
+    runs = server.backfill_and_wait_id(backfill, log, timeout)
+    history = server.graphql(RUN_STATUS, {"id": run_id})
+    return [{"runId": run_id, "status": history["runOrError"]["status"], "jobName": "history_job"}, *runs]
 
 
 def set_pool_limit(dagster_home: Path, pool: str, limit: int) -> None:

@@ -33,13 +33,37 @@ class GraphRun:
     warned_checks: list[str] = field(default_factory=list)
 
 
-def partition_chunks(keys: list[str], policy: dg.BackfillPolicy | None, one_run: bool) -> list[list[str]]:
-    """``keys`` (in the partitions definition's order) cut as the backfill policy cuts them into runs."""
+def partition_chunks(all_keys: list[str], wanted: list[str], policy: dg.BackfillPolicy | None,
+                     one_run: bool) -> list[list[str]]:
+    """``wanted`` cut into runs as a backfill cuts them: key ranges of the partitions definition's order
+    (``all_keys``), each at most the backfill policy's size (unless ``one_run``). A range of ``currency|horizon``
+    keys is a rectangle (currencies from..to × horizons from..to), so unless one run takes every key, such keys
+    are cut one horizon at a time (the horizon's work is done once per run anyway)."""
     size = None if one_run or policy is None else policy.max_partitions_per_run
     if policy is None and not one_run:
         size = 1
-    size = size or max(len(keys), 1)
-    return [keys[i:i + size] for i in range(0, len(keys), size)]
+    if one_run and set(wanted) == set(all_keys):
+        return [list(all_keys)]
+    if all_keys and "|" in all_keys[0]:
+        horizons = list(dict.fromkeys(k.split("|")[1] for k in all_keys))
+        return [chunk for h in horizons
+                for chunk in _ranges([k for k in all_keys if k.endswith(f"|{h}")], wanted, size)]
+    return _ranges(all_keys, wanted, size)
+
+
+def _ranges(ordered: list[str], wanted: list[str], size: int | None) -> list[list[str]]:
+    chosen = set(wanted)
+    runs: list[list[str]] = [[]]
+    for key in ordered:
+        if key in chosen:
+            runs[-1].append(key)
+        elif runs[-1]:
+            runs.append([])
+    chunks = []
+    for run in (r for r in runs if r):
+        step = size or len(run)
+        chunks += [run[i:i + step] for i in range(0, len(run), step)]
+    return chunks
 
 
 def range_tags(chunk: list[str]) -> dict[str, str]:
@@ -68,16 +92,13 @@ def materialize_in_process(
     order = selected_keys(defs, selection)
     for number, key in enumerate(order, start=1):
         node = graph.get(key)
-        if partitions is not None and key in partitions:
-            keys = partitions[key]
-        elif node.partitions_def is None:
-            keys = []
-        else:
-            keys = list(node.partitions_def.get_partition_keys(dynamic_partitions_store=instance))
+        all_keys = ([] if node.partitions_def is None else
+                    [str(k) for k in node.partitions_def.get_partition_keys(dynamic_partitions_store=instance)])
+        keys = [str(k) for k in partitions[key]] if partitions is not None and key in partitions else all_keys
         if node.partitions_def is not None and not keys:
             log(f"{number}/{len(order)} {key.to_user_string()}: no partitions, skipped")
             continue
-        chunks = partition_chunks(keys, node.backfill_policy, one_run_per_asset) if keys else [[]]
+        chunks = partition_chunks(all_keys, keys, node.backfill_policy, one_run_per_asset) if keys else [[]]
         asset_started = time.perf_counter()
         for chunk in chunks:
             config = {"ops": {k: v for k, v in (run_config or {}).get("ops", {}).items() if k == key.path[-1]}}
@@ -93,6 +114,16 @@ def materialize_in_process(
         log(f"{number}/{len(order)} {key.to_user_string()}: {what} ({time.perf_counter() - asset_started:.1f}s)")
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def materialize_subset(defs: dg.Definitions, instance: dg.DagsterInstance, subset: object,
+                       log: Callable[[str], None] = lambda _: None) -> GraphRun:
+    """The partitions of an asset backfill request (a sensor's ``RunRequest.asset_graph_subset``), in process."""
+    partitions: dict[dg.AssetKey, list[str]] = {}
+    for item in subset.iterate_asset_partitions():  # type: ignore[attr-defined]
+        partitions.setdefault(item.asset_key, []).append(item.partition_key)
+    selection = dg.AssetSelection.assets(*partitions)
+    return materialize_in_process(defs, instance, selection, log=log, partitions=partitions)
 
 
 def record_checks(outcome: GraphRun, evaluations: list, chunk: list[str]) -> None:
@@ -127,3 +158,10 @@ def explain(asset: str, chunk: list[str], result: dg.ExecuteInProcessResult) -> 
                 error = error.cause
             lines.append(f"  step {event.step_key}: {error.message.strip()}")
     return "\n".join(lines)
+
+
+def ops_config(job: dg.JobDefinition, run_config: dict | None) -> dict:
+    """The part of ``run_config`` that configures ops of ``job`` (a run rejects config for ops it lacks)."""
+    ops = (run_config or {}).get("ops", {})
+    names = {node.name for node in job.graph.nodes}
+    return {"ops": {k: v for k, v in ops.items() if k in names}} if ops else {}

@@ -19,7 +19,7 @@ from poeconomy_assets.core.ingest.live_prices import SLOT_SECONDS
 from poeconomy_assets.core.ingest.poe_watch_payloads import GO_ZERO_TIME
 from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.resources import build_resources
-from poeconomy_assets.demo.graph_runner import GraphRunError, materialize_subset
+from poeconomy_assets.demo.in_process import GraphRunError, materialize_subset
 from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.resources.poe_watch import PoeWatchClient
 from poeconomy_assets.sim.live_market import DEFAULT_LEAGUES, SimulatedMarket
@@ -50,7 +50,7 @@ def tick(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursor: 
 
 
 def run_live_demo(home: Path, dumps: Path, instance: dg.DagsterInstance, n_currencies: int, ticks: int,
-                  run_config: dict, log: Callable[[str], None] = print) -> LiveRun:
+                  log: Callable[[str], None] = print) -> LiveRun:
     outcome = LiveRun()
     now = datetime.now(UTC)
     first_slot = now - timedelta(seconds=SLOT_SECONDS * ticks)
@@ -72,7 +72,7 @@ def run_live_demo(home: Path, dumps: Path, instance: dg.DagsterInstance, n_curre
         if not found.run_requests:
             raise GraphRunError(f"new_league_sensor found no new league: {found.skip_message}")
         subset = found.run_requests[0].asset_graph_subset
-        outcome.backfill_runs = len(materialize_subset(defs, instance, subset, run_config))
+        outcome.backfill_runs = materialize_subset(defs, instance, subset).runs
         log(f"live: backfilled {LIVE_LEAGUE!r} from /history in {outcome.backfill_runs} runs")
         cursor = None
         for i in range(ticks):
@@ -93,7 +93,7 @@ def run_live_demo(home: Path, dumps: Path, instance: dg.DagsterInstance, n_curre
                         + f"; last 24 h: {meta['slots_24h'].value}, breaker {meta['circuit_breaker'].value}")
                 outcome.ticks.append(line)
                 log(f"live: tick {i + 1}/{ticks} {line}")
-        materialize_subset(defs, instance, subset, run_config)  # features, forecasts, report with today's prices
+        materialize_subset(defs, instance, subset)  # features, forecasts, report with today's prices
         outcome.snapshot_rows = defs.resources["price_store"].count_snapshots(LIVE_LEAGUE)
         forecasts = sum(1 for p in subset.iterate_asset_partitions() if p.asset_key.path[-1] == "price_forecasts")
         log(f"live: {LIVE_LEAGUE!r} updated with {outcome.snapshot_rows} stored snapshot rows: features, "

@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from poeconomy_assets.cluster.graph import model_keys
+from poeconomy_assets.defs.partitions import currency_horizon_keys as model_keys
 from poeconomy_assets.cluster.local import create_database, drop_database, local_cluster_env
 from poeconomy_assets.cluster.workers import (
     running_nodes,
@@ -61,7 +61,7 @@ class Cluster:
         out, err = process.communicate(timeout=timeout)
         outcomes = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         assert process.returncode == 0 and all(o["success"] for o in outcomes), f"{out}\n{err[-3000:]}"
-        pooled = outcomes and outcomes[0]["job"] == "pooled_model_job"
+        pooled = outcomes and outcomes[0]["job"] in ("pooled_model_job", "calibration_job")
         assert len(outcomes) == (len(HORIZONS) if pooled else len(self.keys))
         return outcomes
 
@@ -131,6 +131,8 @@ def _reference_run(root: Path, keys: list[str], currencies: list[str]) -> None:
             _in_process("pooled_model_job", defs, instance, horizon, POOLED_PROFILE)
         for key in keys:
             _in_process("model_job", defs, instance, key, PROFILE)
+        for horizon in HORIZONS:  # every model's residuals pooled once per horizon, then every forecast
+            _in_process("calibration_job", defs, instance, horizon)
         for key in keys:
             _in_process("forecast_job", defs, instance, key)
 
@@ -155,6 +157,7 @@ def _assert_same_as_reference(cluster: Cluster) -> None:
 def test_models_and_forecasts_through_two_workers_equal_the_in_process_run(cluster: Cluster) -> None:
     pooled = cluster.wait(cluster.backfill("pooled_model_job"))
     models = pooled + cluster.wait(cluster.backfill("model_job"))
+    cluster.wait(cluster.backfill("calibration_job"))
     forecasts = cluster.wait(cluster.backfill("forecast_job"))
     workers = {o["run_id"]: cluster.workers_of(o["run_id"]) for o in models + forecasts}
     assert all(len(names) >= 1 for names in workers.values())  # every step names the worker it ran on

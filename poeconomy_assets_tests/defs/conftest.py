@@ -9,7 +9,8 @@ import pytest
 
 from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.resources import build_resources
-from poeconomy_assets.demo.graph_runner import GraphRun, materialize_graph
+from poeconomy_assets.defs.selection import MAIN_GRAPH, PAST_LEAGUES
+from poeconomy_assets.demo.in_process import GraphRun, materialize_in_process
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
 SMALL_MARKET = SimulationConfig(n_leagues=3, n_currencies=4, seed=11, min_days=40, max_days=50)
@@ -24,6 +25,10 @@ class Materialized:
     instance: dg.DagsterInstance
     outcome: GraphRun
 
+    @property
+    def currencies(self) -> list[str]:
+        return sorted(self.instance.get_dynamic_partitions("currency"))
+
 
 @pytest.fixture(scope="module")
 def materialized_graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Materialized]:
@@ -33,7 +38,8 @@ def materialized_graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mat
     defs = build_defs(build_resources(home, dumps))
     (root / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
-        outcome = materialize_graph(defs, instance, TEST_PROFILE, log=lambda _: None)
+        outcome = materialize_in_process(defs, instance, PAST_LEAGUES | MAIN_GRAPH, TEST_PROFILE, log=lambda _: None,
+                                         one_run_per_asset=False)  # runs cut as a backfill cuts them
         yield Materialized(home, dumps, defs, instance, outcome)
 
 

@@ -100,8 +100,8 @@ def test_the_consistency_check_is_declared_blocking_on_price_forecasts() -> None
      "problem: with a median above the price but P(up) < 50%, forecasts: 1, currency: A"),
 ])
 def test_failing_check_blocks_downstream_in_the_same_run(spec: dg.AssetCheckSpec, result, named: str) -> None:
-    """... and the demo's error message (graph_runner._explain) shows what failed, table or markdown."""
-    from poeconomy_assets.demo.graph_runner import _explain
+    """... and the demo's error message (demo.in_process.explain) shows what failed, table or markdown."""
+    from poeconomy_assets.demo.in_process import explain as _explain
 
     @dg.asset(check_specs=[spec])
     def daily_prices() -> dg.MaterializeResult:
@@ -118,7 +118,7 @@ def test_failing_check_blocks_downstream_in_the_same_run(spec: dg.AssetCheckSpec
     assert [e.passed for e in evaluations] == [False]
     assert ran == []
     assert not outcome.success
-    assert named in _explain("a_job", None, outcome, evaluations)
+    assert named in _explain("a_job", [], outcome)
 
 
 def test_report_that_spends_more_than_the_budget_fails_its_check() -> None:

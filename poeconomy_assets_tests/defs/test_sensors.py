@@ -10,7 +10,7 @@ import polars as pl
 
 from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.defs.sensors import ingestion_sensor, new_league_sensor
-from poeconomy_assets.demo.graph_runner import materialize_subset, ops_config
+from poeconomy_assets.demo.in_process import materialize_subset, ops_config
 
 from ..conftest import SPEC_FIXTURES, fast_client
 from .conftest import TEST_PROFILE, Live
@@ -142,7 +142,7 @@ def test_new_league_adds_partitions_and_its_backfill_materializes(live: Live, tm
     for currency in ("Divine Orb", "Exalted Orb"):
         run("features_job", currency)
     run("pooled_model_job", "1d", TEST_PROFILE)
-    run("training_job", "Divine Orb|1d", TEST_PROFILE)
+    run("model_job", "Divine Orb|1d", TEST_PROFILE)
     live.instance.add_dynamic_partitions("league", ["Settlers"])  # the league followed so far
     live.server.control({"leagues_file": str(SPEC_FIXTURES / "leagues.json"), "now": "2025-07-01T12:00:00Z"})
     quiet = _tick(live, new_league_sensor, None)
@@ -173,7 +173,7 @@ def test_new_league_adds_partitions_and_its_backfill_materializes(live: Live, tm
     # apply the tick as the daemon would: add the partitions, then run the backfill
     for request in tick.dynamic_partitions_requests:
         live.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-    materialize_subset(live.defs, live.instance, subset, TEST_PROFILE)
+    materialize_subset(live.defs, live.instance, subset)  # the training_settings resource: the test profile
 
     for asset in ("poe_watch_history", "daily_prices", "investment_report"):
         assert "Mercenaries" in live.instance.get_materialized_partitions(dg.AssetKey(asset)), asset
