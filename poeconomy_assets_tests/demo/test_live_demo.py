@@ -18,7 +18,7 @@ def test_live_demo_backfills_the_new_league_and_takes_one_snapshot_per_tick(tmp_
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
         assert defs.resolve_job_def("history_job").execute_in_process(instance=instance).success
         lines: list[str] = []
-        outcome = run_live_demo(home, dumps, instance, n_currencies=2, ticks=2, run_config={}, log=lines.append)
+        outcome = run_live_demo(home, dumps, instance, n_currencies=2, ticks=2, log=lines.append)
         assert "Demo Live" in instance.get_dynamic_partitions("league")
         assert "Demo Live" in instance.get_materialized_partitions(dg.AssetKey("daily_prices"))
     assert len(outcome.ticks) == 2 and all(": 2 rows" in t for t in outcome.ticks)
