@@ -11,10 +11,11 @@ import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 import dagster as dg
 import polars as pl
+import pydantic
 
 from poeconomy_assets.cluster.celery_config import TRAINING, queue_tags
 from poeconomy_assets.core.models.ensemble import horizon_training_rows, train_currency_model, train_pooled_model
@@ -30,7 +31,7 @@ from poeconomy_assets.defs.partitions import (
 from poeconomy_assets.resources.model_store import ModelStore
 from poeconomy_assets.resources.optuna_studies import OptunaStudies
 from poeconomy_assets.resources.parquet_io_manager import ByPartition
-from poeconomy_assets.resources.training_settings import TrainingSettings
+from poeconomy_assets.resources.training_settings import ProfileName, TrainingSettings
 
 # Every currency × horizon partition reads the pooled model of its own horizon.
 with warnings.catch_warnings(category=dg.BetaWarning, action="ignore"):  # beta in 1.13, stable in use
@@ -43,6 +44,14 @@ class PooledTrainingConfig(dg.Config):
 
     profile: str | None = None  # one of ProfileName (Dagster config cannot make an optional Literal)
     seed: int | None = None
+
+    @pydantic.field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str | None) -> str | None:
+        if value is not None and value not in get_args(ProfileName):
+            raise ValueError(f"profile {value!r} is not one of {', '.join(get_args(ProfileName))}")
+        return value
+
     optuna_storage_url: str = ""  # a database URL: workers share the search's studies; empty: in memory
 
 

@@ -61,7 +61,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         metadata: dict[str, Any] = {"path": dg.MetadataValue.path(str(paths[0].parent if len(paths) > 1 else paths[0]))}
         if frames:
             rows = sum(f.height for f in frames)
-            metadata |= {"row_count": rows, "dagster/row_count": rows}
+            metadata |= {"row_count": rows, "dagster/row_count": rows,
+                         "dagster/column_schema": dg.TableSchema(
+                             columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frames[0].schema.items()])}
         if len(paths) > 1:
             metadata["files_written"] = len(paths)
         context.add_output_metadata(metadata)
