@@ -18,11 +18,16 @@ from poeconomy_assets.defs.catalog import with_catalog_facts
 from poeconomy_assets.defs.drift import SENSORS as DRIFT_SENSORS
 from poeconomy_assets.defs.jobs import JOBS
 from poeconomy_assets.defs.resources import build_resources
-from poeconomy_assets.defs.schedules import SCHEDULES, refresh_automation_sensor, with_refresh_automation
+from poeconomy_assets.defs.schedules import (
+    SCHEDULES,
+    refresh_automation_sensor,
+    weekly_retrain_sensor,
+    with_refresh_automation,
+)
 from poeconomy_assets.defs.sensors import SENSORS as INGESTION_SENSORS
 
 ASSET_MODULES = [history, ingestion, league_history, prices, features, models, forecasts, reports, scorecards]
-SENSORS = [*INGESTION_SENSORS, *DRIFT_SENSORS, refresh_automation_sensor]
+SENSORS = [*INGESTION_SENSORS, *DRIFT_SENSORS, refresh_automation_sensor, weekly_retrain_sensor]
 
 
 def build_defs(resources: dict[str, object], executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:

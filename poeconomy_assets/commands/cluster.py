@@ -105,7 +105,7 @@ def demo(args: argparse.Namespace) -> int:
     files = write_dumps(simulation_config(args), dumps)
     print(f"simulated {len(files)} leagues × {args.currencies} currencies into {dumps}")
     os.environ["POECONOMY_TRAINING_PROFILE"] = args.profile
-    assets = [k.to_user_string() for k in selected_keys(build_defs({}), MAIN_GRAPH)]
+    assets = [k.to_user_string() for k in selected_keys(build_defs(build_resources(home, dumps)), MAIN_GRAPH)]
     dagster_home = Path(os.environ["DAGSTER_HOME"])
     try:
         started = time.perf_counter()

@@ -97,7 +97,7 @@ def _run_through_dagster_dev(dagster_home: Path, home: Path, dumps: Path, port: 
     if not (dagster_home / "dagster.yaml").exists():
         write_instance_yaml(dagster_home)
     set_pool_limit(dagster_home, "training", TRAINING_POOL_SLOTS)
-    assets = [k.to_user_string() for k in selected_keys(build_defs({}), MAIN_GRAPH)]
+    assets = [k.to_user_string() for k in selected_keys(build_defs(build_resources(home, dumps)), MAIN_GRAPH)]
     env = {"POECONOMY_HOME": str(home), "POECONOMY_DUMPS_DIR": str(dumps)}
     print(f"starting dagster dev (DAGSTER_HOME={dagster_home}); its log: {dagster_home / 'dagster_dev.log'}")
     with DagsterDev(dagster_home, env, port=port or None) as server:

@@ -16,6 +16,8 @@ Each fires at most once per cron tick. Both schedules start stopped and are swit
 or with ``dagster schedule start``.
 """
 
+from datetime import datetime, timedelta
+
 import dagster as dg
 
 from poeconomy_assets.core.keys import name_from_key
@@ -23,6 +25,7 @@ from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.defs.backfill import asset_backfill_request
 from poeconomy_assets.defs.jobs import BATCH, daily_prices_job, pooled_model_job
 from poeconomy_assets.defs.selection import RETRAIN
+from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.defs.partitions import currency_partitions, league_partitions
 
 REFRESHED_DOWNSTREAM = ["currency_features", "price_forecasts", "investment_report"]
@@ -48,11 +51,24 @@ def daily_refresh_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReque
                          tags={"poeconomy/league": name_from_key(league)})
 
 
-@dg.schedule(target=RETRAIN, cron_schedule="0 3 * * 1", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.STOPPED,
-             description="Every Monday: one asset backfill that retrains every currency × horizon model, then "
-                         "recalibrates the intervals and forecasts with them (batched runs, in dependency order).")
-def weekly_retrain_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+RETRAIN_WEEKDAY, RETRAIN_HOUR = 0, 3  # Mondays 03:00 UTC, an hour after weekly_pooled_retrain_schedule
+
+
+def retrain_week(now: datetime) -> str | None:
+    """The ISO week whose retrain is due at ``now`` (Monday 03:00 UTC or later), or None before it."""
+    monday = (now - timedelta(days=now.weekday())).replace(hour=RETRAIN_HOUR, minute=0, second=0, microsecond=0)
+    return monday.strftime("%G-W%V") if now >= monday else None
+
+
+@dg.sensor(asset_selection=RETRAIN, minimum_interval_seconds=3600, default_status=dg.DefaultSensorStatus.STOPPED,
+           description="Every Monday from 03:00 UTC (once a week): one asset backfill that retrains every currency × "
+                       "horizon model, then recalibrates the intervals and forecasts with them. A sensor, not a "
+                       "schedule: in Dagster 1.13 only sensors can launch an asset backfill (batched runs, in "
+                       "dependency order).")
+def weekly_retrain_sensor(context: dg.SensorEvaluationContext, live_clock: LiveClock) -> dg.SensorResult | dg.SkipReason:
+    week = retrain_week(live_clock.now())
+    if week is None or context.cursor == week:
+        return dg.SkipReason(f"this week's retrain is {'done' if week else 'not due yet'} (Mondays 03:00 UTC)")
     currencies = context.instance.get_dynamic_partitions(currency_partitions.name)
     if not currencies:
         return dg.SkipReason("no currency partition yet: import history first")
@@ -63,8 +79,8 @@ def weekly_retrain_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequ
             partitions_def = graph.get(key).partitions_def
             keys = [None] if partitions_def is None else partitions_def.get_partition_keys()
             pairs += [(key, k) for k in keys]
-    week = context.scheduled_execution_time.strftime("%G-W%V") if context.scheduled_execution_time else "now"
-    return asset_backfill_request(graph, pairs, tags={**BATCH, "poeconomy/retrain": week})
+    request = asset_backfill_request(graph, pairs, tags={**BATCH, "poeconomy/retrain": week})
+    return dg.SensorResult(run_requests=[request], cursor=week)
 
 
 def refresh_conditions(cron: str = REFRESH_CRON) -> dict[str, dg.AutomationCondition]:
@@ -124,4 +140,4 @@ refresh_automation_sensor = dg.AutomationConditionSensorDefinition(
     "report (see defs/schedules.py).",
 )
 
-SCHEDULES = [daily_refresh_schedule, weekly_pooled_retrain_schedule, weekly_retrain_schedule]
+SCHEDULES = [daily_refresh_schedule, weekly_pooled_retrain_schedule]

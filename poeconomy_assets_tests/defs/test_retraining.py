@@ -1,4 +1,4 @@
-"""weekly_retrain_schedule and drift_sensor, run: their ticks evaluated against a real temporary instance, then
+"""weekly_retrain_sensor and drift_sensor, run: their ticks evaluated against a real temporary instance, then
 every run they ask for executed (in process, as the run worker would), and the models they retrain checked."""
 
 from collections.abc import Iterator
@@ -60,12 +60,14 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
         yield Trained(defs, instance, root / "home")
 
 
-def test_weekly_retrain_schedule_runs_train_every_model(graph: Trained) -> None:
+def test_weekly_retrain_sensor_trains_every_model(graph: Trained) -> None:
     """One asset backfill (not a run per model): every model, then what is built from the models; run here as the
     backfill daemon would, in batched runs cut by each asset's backfill policy."""
-    context = dg.build_schedule_context(instance=graph.instance, scheduled_execution_time=MONDAY,
-                                        repository_def=graph.defs.get_repository_def())
-    tick = graph.defs.resolve_schedule_def("weekly_retrain_schedule").evaluate_tick(context)
+    from poeconomy_assets.resources.live_clock import LiveClock
+
+    context = dg.build_sensor_context(instance=graph.instance, repository_def=graph.defs.get_repository_def(),
+                                      resources={"live_clock": LiveClock.frozen(MONDAY)})
+    tick = graph.defs.resolve_sensor_def("weekly_retrain_sensor")(context)
     currencies = graph.instance.get_dynamic_partitions("currency")
     expected = {f"{c}|{h}" for c in currencies for h in ("1d", "3d", "7d")}
     (request,) = tick.run_requests
