@@ -39,15 +39,30 @@ NEAR_MISS_RATIO = 0.88  # difflib ratio on match keys; "Orb of Regrett" vs "Orb 
 MAX_NAME_LENGTH = 100
 # C0/C1 controls (NUL included), zero-width and bidi controls, line/paragraph separators, BOM: never in a name.
 FORBIDDEN_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+# Lone surrogates (U+D800-U+DFFF) are not Unicode text: JSON can carry them ("\ud800") but UTF-8 cannot encode
+# them, so polars, every SQL driver and every file name refuses them. Kept apart from FORBIDDEN_IN_NAMES, whose
+# pattern polars (Rust regex, which has no surrogates) also runs.
+SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def name_problem(name: str) -> str | None:
-    """Why ``name`` (a currency, league or category) cannot be stored: ``name_too_long``, ``bad_name``, or None."""
+    """Why ``name`` (a currency, league or category) cannot be stored: ``name_too_long``, ``bad_name``, or None.
+
+    The length is checked on the raw name (cheap, before any work on a 1 MB string) and again after NFC
+    normalisation, which is what is stored (``clean_name``): "\ufb2c" * 34 is 34 characters raw and 102 after it."""
     if len(name) > MAX_NAME_LENGTH:
         return "name_too_long"
-    if FORBIDDEN_IN_NAMES.search(name):
+    if SURROGATES.search(name) or FORBIDDEN_IN_NAMES.search(name):
         return "bad_name"
+    if len(unicodedata.normalize("NFC", name)) > MAX_NAME_LENGTH:
+        return "name_too_long"
     return None
+
+
+def printable(value: str, limit: int = 80) -> str:
+    """``repr`` of a name for messages and metadata, bounded, lone surrogates shown as escapes (encodable)."""
+    text = repr(value[:limit]) + (f"… ({len(value)} characters)" if len(value) > limit else "")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def clean_name(raw: str) -> str:
