@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from poeconomy_assets.core.ingest.currency_names import MAX_NAME_LENGTH, CurrencyResolver, name_problem
+from poeconomy_assets.core.ingest.league_dates import far_from_median
 from poeconomy_assets.core.ingest.snapshot_rows import validate_snapshots
 from poeconomy_assets.core.schemas import SNAPSHOT_COLUMNS
 
@@ -59,7 +60,9 @@ class PayloadError(ValueError):
 
 def decode_json(body: bytes, content_type: str | None = None) -> Any:
     """The JSON value of ``body``; raises PayloadError for empty bodies, HTML pages and malformed JSON."""
-    text = body.decode("utf-8", errors="replace").strip()
+    # A UTF-8 byte order mark before the JSON is ignored (RFC 8259 allows it); it used to make valid JSON a
+    # "malformed" body, retried as if the server would send something else next time.
+    text = body.decode("utf-8", errors="replace").strip().removeprefix("\ufeff").strip()
     if not text:
         raise PayloadError("empty response body (expected JSON)")
     lowered = text[:200].lower()
@@ -375,7 +378,10 @@ class HistoryPoint:
 
 
 def parse_history(data: Any, what: str) -> tuple[list[HistoryPoint], int]:
-    """Daily means of one ``/history`` response, and how many points were unusable."""
+    """Daily means of one ``/history`` response, and how many points were unusable.
+
+    A point dated far from the others (9999-12-30, 1970-01-02) is unusable by the dump importer's rule
+    (``core.ingest.league_dates``); the caller applies it again across the league's items."""
     points, bad = [], 0
     for entry in require_list(data, what):
         if not isinstance(entry, dict):
@@ -387,7 +393,9 @@ def parse_history(data: Any, what: str) -> tuple[list[HistoryPoint], int]:
             bad += 1
             continue
         points.append(HistoryPoint(when, mean))
-    return points, bad
+    far, _ = far_from_median([p.day_at.date() for p in points])
+    kept = [p for p, is_far in zip(points, far, strict=True) if not is_far]
+    return kept, bad + len(points) - len(kept)
 
 
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"
