@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
+from poeconomy_assets.core.ingest.currency_names import MAX_NAME_LENGTH, name_problem, printable
 from poeconomy_assets.core.ingest.snapshot_rows import (  # noqa: F401 (re-exported: the store's contract)
     NOT_EMPTY,
     NOT_NULL,
@@ -109,6 +110,8 @@ class PriceStore(dg.ConfigurableResource, ABC):
         inserted. A payload is only ever recorded as processed together with its rows: if the write fails,
         neither is stored and the next run sees the payload as new."""
         rows = validate_snapshots(rows)
+        for payload in payloads:
+            validate_payload_key(payload.league, payload.category)
         self.ensure_schema()
         prepared = [(p.league, p.category, self._timestamp(p.fetched_at, "fetched_at"), payload_hash(p.body),
                      compress(p.body)) for p in payloads]
@@ -121,7 +124,11 @@ class PriceStore(dg.ConfigurableResource, ABC):
         ``payloads`` (league, category, fetched_at, sha256, gzip body) into the payload archive."""
 
     def archive_payload(self, league: str, category: str, fetched_at: datetime, body: bytes) -> PayloadRecord:
-        """Keep the raw response (gzip) with its sha256; says whether it equals the previous one."""
+        """Keep the raw response (gzip) with its sha256; says whether it equals the previous one.
+
+        ``league`` and ``category`` are checked first (ValueError naming the field), as snapshot rows are: a NUL or a
+        1M-character league never reaches the database (PostgreSQL answered with raw errors)."""
+        validate_payload_key(league, category)
         self.ensure_schema()
         digest = payload_hash(body)
         previous, payload_id = self._insert_payload(league, category, self._timestamp(fetched_at, "fetched_at"),
@@ -178,6 +185,19 @@ class PriceStore(dg.ConfigurableResource, ABC):
         self.ensure_schema()
         statement = f"SELECT {', '.join(DAILY_COLUMNS)} FROM {{daily_prices}} WHERE league = ? ORDER BY currency, date"
         return self._frame(self._fetch(statement, (league,)), DAILY_COLUMNS)
+
+
+def validate_payload_key(league: object, category: object) -> None:
+    """Raise ValueError naming the field when a payload's league or category could not be stored as a name."""
+    for field_name, value in (("league", league), ("category", category)):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"payload {field_name} = {printable(str(value), 60)} is empty or not text")
+        problem = name_problem(value)
+        if problem:
+            what = (f"is longer than {MAX_NAME_LENGTH} characters" if problem == "name_too_long"
+                    else "holds a NUL, control, bidi or lone surrogate character")
+            raise ValueError(f"payload {field_name} = {printable(value, 60)} {what} ({len(value)} characters); "
+                             "refused before the database")
 
 
 def snapshot_records(rows: pl.DataFrame) -> list[tuple]:
