@@ -51,7 +51,7 @@ def test_payloads_and_rows_commit_together_or_not_at_all(price_store: PriceStore
 def test_archive_payload_refuses_a_bad_league_or_category_before_the_database(
         price_store: PriceStore, field_name: str, value: str, problem: str) -> None:
     """Issue 21: PostgreSQL answered a NUL or a 1M-character league with raw database errors."""
-    args = {"league": "Settlers", "category": "currency", **{field_name: value}}
+    args = {"league": "Settlers", "category": "currency", field_name: value}
     fetched_at = datetime(2026, 11, 24, 12, tzinfo=UTC)
     with pytest.raises(ValueError, match=f"payload {field_name} = .*{problem}") as caught:
         price_store.archive_payload(args["league"], args["category"], fetched_at, b"[]")

@@ -59,8 +59,12 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def printable(value: str, limit: int = 80) -> str:
-    """``repr`` of a name for messages and metadata, bounded, lone surrogates shown as escapes (encodable)."""
+def printable(value: object, limit: int = 80) -> str:
+    """``repr`` of a name (or whatever came instead) for messages and metadata, bounded, lone surrogates shown as
+    escapes (encodable)."""
+    if not isinstance(value, str):
+        text = repr(value) if isinstance(value, int | float | bool | None) else f"<{type(value).__name__}>"
+        return text[:limit]
     text = repr(value[:limit]) + (f"… ({len(value)} characters)" if len(value) > limit else "")
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 

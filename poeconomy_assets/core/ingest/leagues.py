@@ -67,7 +67,7 @@ def parse_leagues(data: Any, problems: list[str] | None = None) -> tuple[list[Le
     for index, entry in enumerate(require_list(data, "/leagues")):
         name = entry.get("name") if isinstance(entry, dict) else None
         if not isinstance(name, str) or not name.strip():
-            skip(index, f"missing_name ({printable(str(type(name).__name__) if name is None else name, 40)})")
+            skip(index, f"missing_name (name = {printable(name, 40)})")
             continue
         problem = name_problem(name.strip())
         if problem:

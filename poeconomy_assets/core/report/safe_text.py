@@ -4,7 +4,7 @@
   (OWASP "CSV injection"); it gets a leading ``'`` so it is shown as text. Numeric columns are untouched.
 - Markdown (Dagster metadata): characters that make links, images, emphasis, code, HTML or table cells are
   backslash-escaped (``<`` and ``>`` become entities), line breaks become spaces, and other control, format
-  and bidi characters (which can reorder what a reader sees) become U+FFFD.
+  and bidi characters (which can reorder what a reader sees) and lone surrogates become U+FFFD.
 """
 
 import json
@@ -83,7 +83,7 @@ def markdown_text(value: str) -> str:
             out.append("&gt;")
         elif ch in "\r\n\u2028\u2029\x85":
             out.append(" ")
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs"):  # Cs: a lone surrogate cannot be encoded
             out.append("\ufffd")
         else:
             out.append(ch)
