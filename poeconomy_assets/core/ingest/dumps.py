@@ -232,7 +232,10 @@ def _name_checks() -> list[tuple[pl.Expr, str, pl.Expr, str]]:
     for column in ("Get", "League"):
         checks.append((pl.col(column).str.contains(FORBIDDEN_IN_NAMES.pattern), column, pl.col(column),
                        "control or bidi character in the name"))
-        checks.append((pl.col(column).str.len_chars() > MAX_NAME_LENGTH, column, pl.col(column).str.slice(0, 60),
+        # Raw, and after NFC (what is stored: clean_name normalises; "\ufb2c" * 34 is 102 characters after it).
+        too_long = ((pl.col(column).str.len_chars() > MAX_NAME_LENGTH)
+                    | (pl.col(column).str.normalize("NFC").str.len_chars() > MAX_NAME_LENGTH))
+        checks.append((too_long, column, pl.col(column).str.slice(0, 60),
                        f"name longer than {MAX_NAME_LENGTH} characters"))
     return checks
 

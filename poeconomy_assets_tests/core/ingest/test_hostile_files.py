@@ -81,3 +81,10 @@ def test_a_utf8_bom_before_json_is_read_once_not_retried(bom_url: str, tmp_path:
     assert decode_json(b"\xef\xbb\xbf  [1]") == [1]
     fetched = fast_client(bom_url, tmp_path).get_leagues()
     assert fetched.attempts == 1 and fetched.errors == [] and fetched.data == [{"name": "Settlers"}]
+
+
+def test_a_dump_name_that_grows_past_the_limit_under_nfc_is_quarantined(tmp_path: Path) -> None:
+    rows = [*ROWS, "Heist;2020-09-20;" + "\ufb2c" * 34 + ";Chaos Orb;4.0;High"]
+    imported = read_dump_file(_write(tmp_path, [HEADER, *rows]))
+    assert _reasons(imported) == {len(rows) + 1: "name longer than 100 characters"}
+    assert imported.prices.height == len(ROWS)
