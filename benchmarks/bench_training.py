@@ -31,13 +31,14 @@ from poeconomy_assets.core.models.ensemble import TrainedModel, train_currency_m
 from poeconomy_assets.core.schemas import HORIZONS
 
 ROOT = Path(__file__).resolve().parents[1]
+BENCH_KEY = b"benchmark-only-signing-key-0123456789"  # models signed and checked as the store does
 LOAD_SCRIPT = """
 import sys, time
 from pathlib import Path
 started = time.perf_counter()
 from poeconomy_assets.core.models.ensemble import TrainedModel
 imported = time.perf_counter()
-models = [TrainedModel.load(p.parent) for p in sorted(Path(sys.argv[1]).glob("*/*/manifest.json"))]
+models = [TrainedModel.load(p.parent, key=sys.argv[2].encode()) for p in sorted(Path(sys.argv[1]).glob("*/*/manifest.json"))]
 print(len(models), imported - started, time.perf_counter() - imported)
 """
 
@@ -82,7 +83,7 @@ def main() -> None:
         pooled = train_pooled_model(features, horizon, profile=args.profile)  # one search per horizon
         for currency in currencies:
             model = train_currency_model(features, currency, horizon, pooled=pooled)
-            model.save(out / currency.replace(" ", "_").replace("'", "") / horizon)
+            model.save(out / currency.replace(" ", "_").replace("'", "") / horizon, key=BENCH_KEY)
             models.append(model)
     wall = time.perf_counter() - started
     trials = {h: int(m.metrics["trials"]) for m in models for h in [m.horizon]}
@@ -92,13 +93,13 @@ def main() -> None:
           f"{pooled} models use the pooled scope")
     print(f"peak memory of training: {peak_mb():.0f} MB (target <= 1024 MB)")
 
-    load = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, str(out)], capture_output=True, text=True, check=True,
+    load = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, str(out), BENCH_KEY.decode()], capture_output=True, text=True, check=True,
                           cwd=ROOT)
     n, import_s, load_s = load.stdout.split()
     print(f"cold load of {n} models (sha256 checked): {float(load_s):.2f}s (target <= 2 s); "
           f"+ {float(import_s):.2f}s interpreter imports")
 
-    model = TrainedModel.load(out / "Divine_Orb" / "1d")
+    model = TrainedModel.load(out / "Divine_Orb" / "1d", key=BENCH_KEY)
     row = features.filter(pl.col("currency") == "Divine Orb").tail(1)
     model.predict(row)
     timings = []

@@ -4,6 +4,16 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property-based tests (hypothesis): reproducible and bounded in CI (a fixed seed through derandomize=True, a fixed
+# number of examples, no example database, no deadline on a shared 2-core machine); every hypothesis suite
+# together stays well under 2 minutes. HYPOTHESIS_PROFILE=deep runs ten times as many examples, randomized.
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile("ci", derandomize=True, max_examples=150, deadline=None, database=None,
+                          suppress_health_check=_QUIET)
+settings.register_profile("deep", max_examples=1500, deadline=None, suppress_health_check=_QUIET)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_DUMPS_DIR = REPO_ROOT.parent / "shared" / "data" / "poe-ninja"

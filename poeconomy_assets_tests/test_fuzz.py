@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
-from hypothesis import HealthCheck, example, given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from poeconomy_assets.core.ingest.currency_names import FORBIDDEN_IN_NAMES, CurrencyResolver
@@ -25,23 +26,31 @@ from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.report.safe_text import FORMULA_STARTS, csv_safe_frame, markdown_text
 from poeconomy_assets.resources.price_store import validate_snapshots
 
-settings.register_profile("ci", derandomize=True, max_examples=150, deadline=None, database=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("deep", max_examples=1500, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# The profiles ("ci": derandomized and bounded; "deep") are registered and loaded in conftest.py.
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 FEW = settings(settings.get_profile(PROFILE), max_examples=settings.get_profile(PROFILE).max_examples // 3)
 
-hostile_text = st.text(st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
+# Characters that grow under NFC ("\ufb2c" becomes three), combining marks, and names at the length limit.
+NFC_GROWING = ["\ufb2c", "\ufb2d", "\u0344", "\u1fee", "\ufb4b", "\u0958", "\U0001d15e"]
+COMBINING = ["\u0301", "\u0308", "\u0327", "\u20dd"]
+unicode_edges = (st.lists(st.sampled_from(NFC_GROWING), min_size=30, max_size=40).map("".join)
+                 | st.lists(st.sampled_from(["A", "e", *COMBINING]), max_size=120).map("".join)
+                 | st.integers(95, 105).map(lambda n: "O" * n))
+# Text a CSV or markdown cell can hold (encodable: names are validated before anything is stored)...
+hostile_text = st.text(st.characters(codec="utf-8"), max_size=40) | unicode_edges | st.sampled_from(
     ["..", ".", "/", "../x", "=1+1", "@SUM(A1)", "-2", "\t", "\r", "a\x00b", "Divine\u202eOrb", "x\u2028y",
      "[a](http://e)", "![i](http://e/x.png)", "<script>", "a|b", "Divine Orb", "Chaos Orb", "E" * 500])
+# ... and text a JSON payload can carry: lone surrogates too ("X \ud800" once lost whole payloads).
+any_text = hostile_text | st.text(st.characters(exclude_categories=()), max_size=40) | st.sampled_from(
+    ["X \ud800", "\udfff", "Orb \ud83d", "\ud800\udc00"])
 numbers = (st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=True, allow_infinity=True)
-           | st.sampled_from([2**63, 2**63 - 1, 10**400, 1.7e308, "12", "1e400", "nan", " 3.5 ", True, None]))
+           | st.sampled_from([2**63, 2**63 - 1, 10**400, 1.7e308, 1e300, 1e-320, 5e-324, -0.0, "12", "1e400",
+                              "nan", " 3.5 ", True, None]))
 json_leaf = st.none() | st.booleans() | numbers | hostile_text
 json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3)
                           | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=10)
 item = st.fixed_dictionaries({}, optional={
-    "id": numbers, "name": hostile_text, "mean": numbers, "min": numbers, "max": numbers, "daily": numbers,
+    "id": numbers, "name": any_text, "mean": numbers, "min": numbers, "max": numbers, "daily": numbers,
     "category": st.sampled_from(["currency", "fragment", "gem", "", None, 3]), "lowConfidence": json_leaf,
     "history": json_value})
 
@@ -49,6 +58,7 @@ item = st.fixed_dictionaries({}, optional={
 @FEW
 @given(st.lists(item | json_value, max_size=12))
 @example([{"id": 2**63 - 1, "name": "0", "mean": 1, "daily": 2**63 - 1}])  # found by the deep profile
+@example([{"id": 1, "name": "X \ud800", "mean": 1}, {"id": 2, "name": "\ufb2c" * 34, "mean": 1}])  # issue 21
 def test_the_payload_parser_never_raises_and_only_returns_storable_rows(items: list) -> None:
     parsed = parse_items(items, league="Settlers", category="currency",
                          snapshot_at=datetime(2025, 6, 20, 12, tzinfo=UTC), payload_hash="h",
@@ -68,8 +78,13 @@ def test_decoding_any_body_gives_json_or_a_payload_error(body: bytes) -> None:
 
 
 @settings(settings.get_profile(PROFILE))
-@given(hostile_text.filter(lambda s: s and s == s.strip()))
+@given(any_text.filter(lambda s: s and s == s.strip()))
 def test_keys_round_trip_and_stay_inside_their_folder(name: str) -> None:
+    if re.search("[\ud800-\udfff]", name):  # not text: refused with a clear error, never a UnicodeEncodeError
+        with pytest.raises(ValueError, match="lone surrogate") as caught:
+            key_from_name(name)
+        assert type(caught.value) is ValueError
+        return
     key = key_from_name(name)
     assert name_from_key(key) == name
     assert key not in (".", "..") and not key.startswith(".") and not re.search(r"[/\\\x00]", key)
@@ -93,6 +108,14 @@ def test_markdown_cells_hold_no_live_link_image_html_or_separator(name: str) -> 
     unescaped = re.sub(r"\\.", "", row)
     assert unescaped.count("|") == 3 and "[" not in unescaped and "]" not in unescaped and "<" not in unescaped
     assert "\n" not in markdown_text(name)
+
+
+@settings(settings.get_profile(PROFILE))
+@given(any_text)
+def test_markdown_text_of_any_string_is_encodable_single_line_text(name: str) -> None:
+    text = markdown_text(name)
+    text.encode("utf-8")  # a lone surrogate would fail Dagster's metadata storage
+    assert "\n" not in text and "\r" not in text
 
 
 dump_field = {

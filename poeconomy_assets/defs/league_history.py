@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from poeconomy_assets.core.ingest.currency_names import CurrencyResolver
+from poeconomy_assets.core.ingest.league_dates import far_from_median, far_reason
 from poeconomy_assets.core.ingest.poe_watch_payloads import (
     CATEGORIES,
     parse_history,
@@ -56,6 +57,11 @@ def poe_watch_history(
              "low_confidence": False, "payload_hash": record.hash}
             for p in points
         ]
+    far, median = far_from_median([row["snapshot_at"].date() for row in rows])  # the dump importer's rule
+    far_points = sum(far)
+    if far_points:
+        context.log.warning(f"{league}: {far_points} history points skipped: {far_reason(median)}")
+    rows = [row for row, is_far in zip(rows, far, strict=True) if not is_far]
     frame = pl.DataFrame(rows, schema=SNAPSHOT_COLUMNS).unique(["currency", "snapshot_at"], keep="first")
     inserted = price_store.upsert_snapshots(frame) if frame.height else 0
     context.log.info(f"{league}: {frame.height} daily points for {len(items)} currencies, {inserted} new")
@@ -68,6 +74,7 @@ def poe_watch_history(
             "points_inserted": inserted,
             "points_already_stored": frame.height - inserted,
             "points_unusable": bad_points,
+            "points_far_from_league": far_points,
             "first_day": str(days.min()) if days is not None else "none",
             "last_day": str(days.max()) if days is not None else "none",
             "http_attempts": requests,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from poeconomy_assets.core.models.artifacts import KEY_ENV, KEY_FILE_ENV
 from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.resources.live_leagues import LiveLeagues
 from poeconomy_assets.resources.model_store import ModelStore
@@ -69,6 +70,15 @@ def price_store_from_env(home: Path) -> PriceStore:
     return EmbeddedPriceStore(path=str(home / "prices.sqlite"))
 
 
+def model_store_from_env(home: Path) -> ModelStore:
+    """Models under ``home/models``, signed with ``POECONOMY_MODEL_SIGNING_KEY`` when set (an EnvVar: the UI shows
+    its name, never the key), else with the key file ``POECONOMY_MODEL_SIGNING_KEY_FILE`` or ``home/model_signing.key``
+    (outside the model folders; created on first use)."""
+    return ModelStore(base_dir=str(home / "models"),
+                      signing_key=dg.EnvVar(KEY_ENV) if os.environ.get(KEY_ENV) else None,
+                      signing_key_file=os.environ.get(KEY_FILE_ENV) or None)
+
+
 def build_resources(
     home: Path | None = None,
     dumps_dir: Path | None = None,
@@ -82,7 +92,7 @@ def build_resources(
     return {
         "price_store": price_store or price_store_from_env(home),
         "io_manager": ParquetIOManager(base_dir=str(home / "data")),
-        "model_store": ModelStore(base_dir=str(home / "models")),
+        "model_store": model_store_from_env(home),
         "optuna_studies": OptunaStudies(url=os.environ.get("POECONOMY_OPTUNA_STORAGE_URL", "")),
         "training_settings": TrainingSettings(profile=os.environ.get("POECONOMY_TRAINING_PROFILE") or "test"),
         "report_store": ReportStore(base_dir=str(home / "reports")),

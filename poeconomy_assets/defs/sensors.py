@@ -10,6 +10,7 @@ from typing import Any
 
 import dagster as dg
 
+from poeconomy_assets.core.ingest.currency_names import name_problem
 from poeconomy_assets.core.ingest.leagues import followed_leagues, parse_leagues
 from poeconomy_assets.core.ingest.live_prices import slot_start
 from poeconomy_assets.core.ingest.poe_watch_payloads import PayloadError
@@ -38,7 +39,10 @@ def live_sensor(description: str, **sensor_args: Any) -> Callable[[Callable[...,
 def followed_league_names(poe_watch: PoeWatchClient, live_leagues: LiveLeagues, live_clock: LiveClock,
                           log: object) -> list[str]:
     """Names of the running leagues the rules follow, newest first; raises PoeWatchError/PayloadError."""
-    leagues, _ = parse_leagues(poe_watch.get_leagues(log=log).data)
+    problems: list[str] = []
+    leagues, _ = parse_leagues(poe_watch.get_leagues(log=log).data, problems=problems)
+    for problem in problems[:20]:  # skipped, never followed: the valid leagues go on
+        log.warning(f"skipped a POE Watch league: {problem}")
     return [lg.name for lg in followed_leagues(leagues, live_clock.now(), live_leagues.rules())]
 
 
@@ -59,6 +63,8 @@ def ingestion_sensor(
     slot = slot_start(now)
     cursor = json.loads(context.cursor) if context.cursor else {}
     leagues, checked_at = cursor.get("leagues"), cursor.get("checked_at", 0.0)
+    if leagues is not None:  # a cursor written before league names were validated may hold one no key can carry
+        leagues = [name for name in leagues if isinstance(name, str) and name_problem(name) is None]
     ledger = SlotLedger.from_cursor(cursor.get("slots", {}))
 
     def result(skip: str | None = None, requests: list[dg.RunRequest] | None = None) -> dg.SensorResult:

@@ -20,21 +20,14 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.ingest.currency_names import FORBIDDEN_IN_NAMES, MAX_NAME_LENGTH
-from poeconomy_assets.core.schemas import DAILY_COLUMNS, SNAPSHOT_COLUMNS
-
-SNAPSHOT_KEY = ("league", "currency", "snapshot_at")
-NOT_NULL = (
-    "league",
-    "currency",
-    "category",
-    "item_id",
-    "snapshot_at",
-    "mean_chaos",
-    "low_confidence",
-    "payload_hash",
+from poeconomy_assets.core.ingest.currency_names import MAX_NAME_LENGTH, name_problem, printable
+from poeconomy_assets.core.ingest.snapshot_rows import (  # noqa: F401 (re-exported: the store's contract)
+    NOT_EMPTY,
+    NOT_NULL,
+    SNAPSHOT_KEY,
+    validate_snapshots,
 )
-NOT_EMPTY = ("league", "currency", "category")
+from poeconomy_assets.core.schemas import DAILY_COLUMNS, SNAPSHOT_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -69,83 +62,6 @@ def as_utc(value: datetime, name: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} = {value!r} is naive; pass a timezone-aware datetime (UTC)")
     return value.astimezone(UTC)
-
-
-def _dtype_fits(dtype: pl.DataType, target: pl.DataType) -> bool:
-    if dtype == pl.Null:
-        return True
-    if target == pl.Utf8:
-        return dtype in (pl.Utf8, pl.Categorical, pl.Enum)
-    if target == pl.Int64:
-        return dtype.is_integer()  # a float item_id (1.7) would be truncated silently by a cast
-    if target == pl.Float64:
-        return dtype.is_numeric()
-    if target == pl.Datetime:
-        return isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
-    return dtype == target
-
-
-def _first_bad(indexed: pl.DataFrame, condition: pl.Expr, column: str, problem: str) -> None:
-    bad = indexed.filter(condition)
-    if bad.height:
-        value = bad[column][0]
-        if isinstance(value, str) and len(value) > 60:
-            value = value[:60] + f"… ({len(value)} characters)"
-        shown = f"{column} = {value!r}" if value is not None else column
-        raise ValueError(f"snapshot row {bad['row'][0]}: column {shown} {problem} ({bad.height} rows)")
-
-
-def validate_snapshots(rows: pl.DataFrame) -> pl.DataFrame:
-    """The SNAPSHOT_COLUMNS of ``rows`` (extra columns dropped), cast to their types.
-
-    Raises ValueError naming the column (and the first bad row) on: a missing column, a column of the wrong
-    type, a naive timestamp, a null or empty key, a price that is not a finite positive number, a negative
-    min/max/daily, or one key twice in the batch (which row should win is the caller's decision).
-    """
-    missing = [c for c in SNAPSHOT_COLUMNS if c not in rows.columns]
-    if missing:
-        raise ValueError(f"snapshot rows lack column(s) {missing}; expected {list(SNAPSHOT_COLUMNS)}")
-    for column, target in SNAPSHOT_COLUMNS.items():
-        if not _dtype_fits(rows.schema[column], target):
-            expected = "a timezone-aware Datetime" if target == pl.Datetime else str(target)
-            raise ValueError(f"snapshot column {column} has type {rows.schema[column]}; expected {expected}")
-    try:
-        rows = rows.select([pl.col(c).cast(t) for c, t in SNAPSHOT_COLUMNS.items()])
-    except pl.exceptions.PolarsError as exc:  # e.g. a UInt64 item_id beyond Int64
-        raise ValueError(f"snapshot rows do not fit SNAPSHOT_COLUMNS: {exc}") from exc
-    indexed = rows.with_row_index("row")
-    for column in NOT_NULL:
-        _first_bad(indexed, pl.col(column).is_null(), column, "is null")
-    for column in NOT_EMPTY:
-        _first_bad(indexed, pl.col(column).str.strip_chars() == "", column, "is empty")
-        # Refused here, before any database: PostgreSQL rejects NUL with a raw error, SQLite stores it.
-        _first_bad(indexed, pl.col(column).str.len_chars() > MAX_NAME_LENGTH, column,
-                   f"is longer than {MAX_NAME_LENGTH} characters")
-        _first_bad(indexed, pl.col(column).str.contains(FORBIDDEN_IN_NAMES.pattern), column,
-                   "holds a NUL, control or bidi character")
-    _first_bad(
-        indexed,
-        ~(pl.col("mean_chaos").is_finite() & (pl.col("mean_chaos") > 0)),
-        "mean_chaos",
-        "is not a positive price",
-    )
-    for column in ("min_chaos", "max_chaos"):
-        _first_bad(
-            indexed,
-            ~(pl.col(column).is_finite() & (pl.col(column) >= 0)),
-            column,
-            "is not a finite price >= 0",
-        )
-    _first_bad(indexed, pl.col("daily") < 0, "daily", "is negative")
-    duplicated = indexed.filter(pl.struct(SNAPSHOT_KEY).is_duplicated())
-    if duplicated.height:
-        first = duplicated.row(0, named=True)
-        raise ValueError(
-            f"snapshot rows {duplicated['row'].head(2).to_list()} share the key "
-            f"(league={first['league']!r}, currency={first['currency']!r}, snapshot_at={first['snapshot_at']}); "
-            f"deduplicate before upserting ({duplicated.height} rows)"
-        )
-    return rows
 
 
 # The reads both stores share, in neutral SQL: tables as {snapshots}, {payloads}, {daily_prices}, parameters as ?.
@@ -194,6 +110,8 @@ class PriceStore(dg.ConfigurableResource, ABC):
         inserted. A payload is only ever recorded as processed together with its rows: if the write fails,
         neither is stored and the next run sees the payload as new."""
         rows = validate_snapshots(rows)
+        for payload in payloads:
+            validate_payload_key(payload.league, payload.category)
         self.ensure_schema()
         prepared = [(p.league, p.category, self._timestamp(p.fetched_at, "fetched_at"), payload_hash(p.body),
                      compress(p.body)) for p in payloads]
@@ -206,7 +124,11 @@ class PriceStore(dg.ConfigurableResource, ABC):
         ``payloads`` (league, category, fetched_at, sha256, gzip body) into the payload archive."""
 
     def archive_payload(self, league: str, category: str, fetched_at: datetime, body: bytes) -> PayloadRecord:
-        """Keep the raw response (gzip) with its sha256; says whether it equals the previous one."""
+        """Keep the raw response (gzip) with its sha256; says whether it equals the previous one.
+
+        ``league`` and ``category`` are checked first (ValueError naming the field), as snapshot rows are: a NUL or a
+        1M-character league never reaches the database (PostgreSQL answered with raw errors)."""
+        validate_payload_key(league, category)
         self.ensure_schema()
         digest = payload_hash(body)
         previous, payload_id = self._insert_payload(league, category, self._timestamp(fetched_at, "fetched_at"),
@@ -263,6 +185,19 @@ class PriceStore(dg.ConfigurableResource, ABC):
         self.ensure_schema()
         statement = f"SELECT {', '.join(DAILY_COLUMNS)} FROM {{daily_prices}} WHERE league = ? ORDER BY currency, date"
         return self._frame(self._fetch(statement, (league,)), DAILY_COLUMNS)
+
+
+def validate_payload_key(league: object, category: object) -> None:
+    """Raise ValueError naming the field when a payload's league or category could not be stored as a name."""
+    for field_name, value in (("league", league), ("category", category)):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"payload {field_name} = {printable(str(value), 60)} is empty or not text")
+        problem = name_problem(value)
+        if problem:
+            what = (f"is longer than {MAX_NAME_LENGTH} characters" if problem == "name_too_long"
+                    else "holds a NUL, control, bidi or lone surrogate character")
+            raise ValueError(f"payload {field_name} = {printable(value, 60)} {what} ({len(value)} characters); "
+                             "refused before the database")
 
 
 def snapshot_records(rows: pl.DataFrame) -> list[tuple]:

@@ -37,6 +37,16 @@ MAX_CONTROL_BODY = 64 * 1024
 CONTROL_KEYS = ("fault", "clear_faults", "advance_seconds", "now", "speed", "leagues", "leagues_file",
                 "recompute_seconds")
 FAULT_KINDS = ("latency", "429", "403", "500", "503", "malformed", "html", "empty", "null", "object", "drop")
+# Simulated time stays in [SIM_MIN, SIM_MAX]: a control request outside is refused whole, and a fast clock stops at
+# SIM_MAX instead of overflowing datetime (which dropped every later request's connection).
+SIM_MIN = datetime(2000, 1, 1, tzinfo=UTC)
+SIM_MAX = datetime(2100, 1, 1, tzinfo=UTC)
+# What the server remembers of its callers is bounded (20,000 distinct paths once took RSS from 346 to 513 MB):
+# at most this many distinct paths and user agents (each cut to MAX_LOGGED_CHARS); the rest are counted.
+MAX_TRACKED_PATHS = 256
+MAX_USER_AGENTS = 64
+MAX_LOGGED_CHARS = 200
+OTHER_PATHS = "(other paths)"
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>cloudflare</body></html>"
 
 
@@ -87,7 +97,9 @@ class SimClock:
         self._base, self._mono, self.speed = now.astimezone(UTC), time.monotonic(), speed
 
     def now(self) -> datetime:
-        return self._base + timedelta(seconds=(time.monotonic() - self._mono) * self.speed)
+        """The simulated time, never past SIM_MAX (a clock at speed 1e6 stops there rather than overflow)."""
+        elapsed = (time.monotonic() - self._mono) * self.speed
+        return self._base + timedelta(seconds=min(elapsed, max(0.0, (SIM_MAX - self._base).total_seconds())))
 
     def set(self, now: datetime | None = None, speed: float | None = None) -> None:
         current = now.astimezone(UTC) if now else self.now()
@@ -106,8 +118,9 @@ class PoeWatchServer:
         self.control_token = control_token or os.environ.get(CONTROL_TOKEN_ENV) or secrets.token_urlsafe(24)
         self.clock = SimClock(now or datetime.now(UTC), speed)
         self.faults: list[Fault] = []
-        self.requests: dict[str, int] = {}
-        self.user_agents: set[str] = set()
+        self.requests: dict[str, int] = {}  # at most MAX_TRACKED_PATHS paths, then OTHER_PATHS
+        self.user_agents: set[str] = set()  # at most MAX_USER_AGENTS, each cut to MAX_LOGGED_CHARS
+        self.user_agents_not_kept = 0
         self._lock = threading.Lock()
         self._httpd = _QuietServer((host, port), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -145,7 +158,7 @@ class PoeWatchServer:
         with self._lock:
             return {"now": self.clock.now().isoformat(), "speed": self.clock.speed,
                     "faults": [asdict(f) for f in self.faults], "requests": dict(self.requests),
-                    "user_agents": sorted(self.user_agents)}
+                    "user_agents": sorted(self.user_agents), "user_agents_not_kept": self.user_agents_not_kept}
 
     def token_ok(self, given: str | None) -> bool:
         return bool(given) and hmac.compare_digest(given.encode(), self.control_token.encode())
@@ -176,6 +189,12 @@ class PoeWatchServer:
                 now = None
             if now is None or now.tzinfo is None:
                 raise ControlError(f"now must be an ISO-8601 time with a timezone, not {change['now']!r}")
+            try:
+                now = now.astimezone(UTC)  # year 1 at +14:00 is before the first datetime in UTC
+            except OverflowError:
+                now = None
+            if now is None or not SIM_MIN <= now <= SIM_MAX:
+                raise ControlError(f"now = {change['now']!r} is outside [{SIM_MIN:%Y-%m-%d}, {SIM_MAX:%Y-%m-%d}]")
             out["now"] = now
         if "speed" in change:
             out["speed"] = _number(change["speed"], "speed", 0, 1e6)
@@ -215,14 +234,19 @@ class PoeWatchServer:
         Raises ControlError (nothing applied) when any value is invalid."""
         valid = self._validated(change)
         with self._lock:
+            # Everything that can fail is computed first: a refused request changes nothing at all.
+            now = valid.get("now")
+            if "advance_seconds" in valid:
+                now = (now or self.clock.now()) + timedelta(seconds=valid["advance_seconds"])
+                if now > SIM_MAX:
+                    raise ControlError(f"advance_seconds = {valid['advance_seconds']:g} would take the simulated "
+                                       f"time past {SIM_MAX:%Y-%m-%d}")
             if valid.get("clear_faults"):
                 self.faults.clear()
             if "fault" in valid:
                 self.faults.append(valid["fault"])
-            if "now" in valid or "speed" in valid:
-                self.clock.set(valid.get("now"), valid.get("speed"))
-            if "advance_seconds" in valid:
-                self.clock.set(self.clock.now() + timedelta(seconds=valid["advance_seconds"]))
+            if now is not None or "speed" in valid:
+                self.clock.set(now, valid.get("speed"))
             if "leagues" in valid:
                 self.market.league_list = valid["leagues"]
             if "recompute_seconds" in valid:
@@ -245,9 +269,18 @@ class PoeWatchServer:
         return None
 
     def count(self, path: str, user_agent: str) -> None:
+        """Count a request (bounded: see MAX_TRACKED_PATHS and MAX_USER_AGENTS)."""
+        path, user_agent = path[:MAX_LOGGED_CHARS], user_agent[:MAX_LOGGED_CHARS]
         with self._lock:
+            if path not in self.requests and len(self.requests) >= MAX_TRACKED_PATHS:
+                path = OTHER_PATHS
             self.requests[path] = self.requests.get(path, 0) + 1
-            self.user_agents.add(user_agent)
+            if user_agent in self.user_agents:
+                return
+            if len(self.user_agents) < MAX_USER_AGENTS:
+                self.user_agents.add(user_agent)
+            else:
+                self.user_agents_not_kept += 1
 
     def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
         """(status, JSON value) of an API request at the current simulated time."""

@@ -26,6 +26,8 @@ HOSTILE = [
     '{"id": 13, "name": "Nul\\u0000Orb", "mean": 1}',
     '{"id": 14, "name": "' + "L" * 1_000_000 + '", "mean": 1}',
     '{"id": 15, "name": "Deep Orb", "mean": 1, "history": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    '{"id": 16, "name": "X \\ud800", "mean": 1}',  # a lone surrogate: lost the whole payload before issue 21
+    '{"id": 17, "name": "' + "\\ufb2c" * 34 + '", "mean": 1}',  # 34 characters, 102 after NFC
 ]
 BODY = ("[" + ", ".join([*map(json.dumps, GOOD), *HOSTILE]) + "]").encode()
 
@@ -63,9 +65,10 @@ def test_hostile_rows_are_named_skips_and_the_valid_rows_are_stored(live: Live, 
         run_config={"ops": {"poe_watch_snapshots": {"config": {"slot": "2025-06-20T12:00:00Z"}}}})
     event = result.asset_materializations_for_node("poe_watch_snapshots")[0]
     metadata = {k: v.value for k, v in event.metadata.items()}
-    assert metadata["rows_received"] == 9 and metadata["rows_inserted"] == 2
+    assert metadata["rows_received"] == 11 and metadata["rows_inserted"] == 2
     assert metadata["rows_number_out_of_range"] == 3 and metadata["rows_non_numeric"] == 1
-    assert metadata["rows_bad_name"] == 1 and metadata["rows_name_too_long"] == 1
+    assert metadata["rows_bad_name"] == 2 and metadata["rows_name_too_long"] == 2
+    assert "\\ud800" in metadata["problems"] and metadata["rows_unstorable_row"] == 0
     assert metadata["rows_too_deeply_nested"] == 1
     assert "too_deeply_nested" in metadata["problems"] and "L" * 200 not in metadata["problems"]
     assert metadata["circuit_breaker"] == "closed" and client.breaker.state().consecutive_failures == 0

@@ -39,3 +39,25 @@ def test_payloads_and_rows_commit_together_or_not_at_all(price_store: PriceStore
     assert price_store.last_payload_hash("Settlers", "currency") is None and price_store.count_snapshots() == 0
     assert price_store.store_payloads_and_snapshots([payload], snapshot_rows(5)) == 5
     assert price_store.last_payload_hash("Settlers", "currency") is not None
+
+
+@pytest.mark.parametrize("field_name, value, problem", [
+    ("league", "Settlers\x00", "NUL, control, bidi or lone surrogate"),
+    ("league", "S" * 1_000_000, f"longer than {MAX_NAME_LENGTH} characters"),
+    ("league", "Settlers \ud800", "lone surrogate"),
+    ("category", "currency\x00", "NUL, control, bidi or lone surrogate"),
+    ("league", "", "empty"),
+])
+def test_archive_payload_refuses_a_bad_league_or_category_before_the_database(
+        price_store: PriceStore, field_name: str, value: str, problem: str) -> None:
+    """Issue 21: PostgreSQL answered a NUL or a 1M-character league with raw database errors."""
+    args = {"league": "Settlers", "category": "currency", field_name: value}
+    fetched_at = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    with pytest.raises(ValueError, match=f"payload {field_name} = .*{problem}") as caught:
+        price_store.archive_payload(args["league"], args["category"], fetched_at, b"[]")
+    assert len(str(caught.value)) < 400
+    with pytest.raises(ValueError, match=f"payload {field_name}"):
+        price_store.store_payloads_and_snapshots([RawPayload(args["league"], args["category"], fetched_at, b"[]")],
+                                                 snapshot_rows(2))
+    assert price_store.count_snapshots() == 0  # nothing of the batch was written
+    assert price_store.archive_payload("Settlers", "currency", fetched_at, b"[]").payload_id >= 1

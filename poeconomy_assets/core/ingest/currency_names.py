@@ -39,15 +39,34 @@ NEAR_MISS_RATIO = 0.88  # difflib ratio on match keys; "Orb of Regrett" vs "Orb 
 MAX_NAME_LENGTH = 100
 # C0/C1 controls (NUL included), zero-width and bidi controls, line/paragraph separators, BOM: never in a name.
 FORBIDDEN_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+# Lone surrogates (U+D800-U+DFFF) are not Unicode text: JSON can carry them ("\ud800") but UTF-8 cannot encode
+# them, so polars, every SQL driver and every file name refuses them. Kept apart from FORBIDDEN_IN_NAMES, whose
+# pattern polars (Rust regex, which has no surrogates) also runs.
+SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def name_problem(name: str) -> str | None:
-    """Why ``name`` (a currency, league or category) cannot be stored: ``name_too_long``, ``bad_name``, or None."""
+    """Why ``name`` (a currency, league or category) cannot be stored: ``name_too_long``, ``bad_name``, or None.
+
+    The length is checked on the raw name (cheap, before any work on a 1 MB string) and again after NFC
+    normalisation, which is what is stored (``clean_name``): "\ufb2c" * 34 is 34 characters raw and 102 after it."""
     if len(name) > MAX_NAME_LENGTH:
         return "name_too_long"
-    if FORBIDDEN_IN_NAMES.search(name):
+    if SURROGATES.search(name) or FORBIDDEN_IN_NAMES.search(name):
         return "bad_name"
+    if len(unicodedata.normalize("NFC", name)) > MAX_NAME_LENGTH:
+        return "name_too_long"
     return None
+
+
+def printable(value: object, limit: int = 80) -> str:
+    """``repr`` of a name (or whatever came instead) for messages and metadata, bounded, lone surrogates shown as
+    escapes (encodable)."""
+    if not isinstance(value, str):
+        text = repr(value) if isinstance(value, int | float | bool | None) else f"<{type(value).__name__}>"
+        return text[:limit]
+    text = repr(value[:limit]) + (f"… ({len(value)} characters)" if len(value) > limit else "")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def clean_name(raw: str) -> str:
@@ -60,7 +79,15 @@ def match_key(raw: str) -> str:
     return clean_name(raw).replace("'", "").casefold()
 
 
-MAX_CANDIDATES = 32  # known names compared with one new name, at most
+MAX_CANDIDATES = 32  # known names gathered for one new name, at most
+# ... of which at most this many are scored with difflib (one 100-character comparison is ~0.1 ms: 32 of them per
+# name made 8,000 near-identical names cost 8.7 CPU-s, ~100 CPU-s at the 16 MiB body cap). Distance-1 names
+# (an inserted or dropped character) are scored first, then the names that share a deletion with it.
+MAX_COMPARED = 4
+# New names a resolver adds to the near-miss index (known names are always indexed): each costs ~100 index
+# entries of ~100 characters, so a hostile payload of 150k new names would otherwise take gigabytes. Past this,
+# new names still resolve exactly and through aliases; only near misses of them go unnoticed.
+MAX_INDEXED_NEW = 2_000
 _BUCKET_CAP = 16  # keys kept per deletion variant (a variant shared by more names says little)
 
 
@@ -91,10 +118,12 @@ class _NearMissIndex:
             for known in self._buckets.get(variant, ()):
                 if known != key and len(candidates) < MAX_CANDIDATES:
                     candidates[known] = None
+        # One edit away first (the key with a character dropped or added), then by name: deterministic.
+        ranked = sorted(candidates, key=lambda known: (abs(len(known) - len(key)) != 1, known))[:MAX_COMPARED]
         matcher = difflib.SequenceMatcher()
         matcher.set_seq2(key)
         best, best_score = None, cutoff
-        for known in candidates:
+        for known in ranked:
             matcher.set_seq1(known)
             score = matcher.ratio()
             if score > best_score or (score == best_score and best is None):
@@ -116,12 +145,17 @@ class CurrencyResolver:
         self._aliases = {match_key(k): v for k, v in {**ALIASES, **(aliases or {})}.items()}
         self._known: dict[str, str] = {}
         self._index = _NearMissIndex()
+        self._indexed_new = 0
         for name in known:
             self._remember(match_key(name), name)
 
-    def _remember(self, key: str, name: str) -> None:
+    def _remember(self, key: str, name: str, new: bool = False) -> None:
         if key not in self._known:
             self._known[key] = name
+            if new:
+                if self._indexed_new >= MAX_INDEXED_NEW:
+                    return
+                self._indexed_new += 1
             self._index.add(key)
 
     def resolve(self, raw: str) -> Resolution:
@@ -137,7 +171,7 @@ class CurrencyResolver:
         close = self._index.closest(key, NEAR_MISS_RATIO)
         if close is not None:
             return Resolution(cleaned, False, near_miss_of=self._known[close])
-        self._remember(key, cleaned)  # new currency: later spellings of it in the same batch resolve to it
+        self._remember(key, cleaned, new=True)  # new currency: later spellings of it in the batch resolve to it
         return Resolution(cleaned, cleaned != raw.strip())
 
     def canonical_names(self, raw_names: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from poeconomy_assets.core.ingest.currency_names import FORBIDDEN_IN_NAMES, MAX_NAME_LENGTH
+from poeconomy_assets.core.ingest.league_dates import MAX_DAYS_FROM_MEDIAN, far_reason, median_day
 from poeconomy_assets.core.prices import add_divine_prices, add_league_day, league_order
 from poeconomy_assets.core.schemas import DAILY_COLUMNS, MARKET_SIDE_COLUMNS
 
@@ -27,9 +28,11 @@ CONFIDENCE = {"high": "High", "medium": "Medium", "low": "Low"}
 # Columns of an imported league, before league_day and price_divine are added (see read_dump_dir).
 PRICE_COLUMNS = ["league", "currency", "date", "price_chaos", "confidence", "buy_price_chaos", "buy_confidence",
                  "log_spread", "source"]
+# A Value outside these is no price (1e300 overflows sums and exp; 1e-320 is a subnormal whose inverse, the
+# buy-side price, is infinite). 18 real leagues range from 1e-5 to 1.5e7: three orders of magnitude of margin.
+MIN_VALUE = 1e-8
+MAX_VALUE = 1e10
 QUARANTINE_SCHEMA = {"file": pl.Utf8, "line": pl.Int64, "field": pl.Utf8, "value": pl.Utf8, "reason": pl.Utf8}
-# Real leagues run 2-5 months: every row of 18 real dumps lies within 75 days of its league's median date.
-MAX_DAYS_FROM_MEDIAN = 183
 
 
 class DumpError(ValueError):
@@ -76,11 +79,17 @@ def _read_raw(path: Path) -> pl.DataFrame:
     lines = _physical_lines(text)
     if not lines or not lines[0].strip():
         raise DumpError(f"{name} line 1: empty file (expected header {';'.join(HEADER)!r})")
+    if "\r" in lines[0]:
+        raise DumpError(f"{name} line 1: lines end in a carriage return only (CR, classic Mac OS line ends), so "
+                        "the whole file reads as one line; save it with LF or CRLF line ends")
     header = lines[0].strip()
     if header.split(";") != HEADER:
         hint = " (wrong delimiter? fields must be separated by ';')" if ";" not in header else ""
         raise DumpError(f"{name} line 1: header is {header!r} but expected {';'.join(HEADER)!r}{hint}")
     body = [line for line in lines[1:]]
+    if not any(line.strip() for line in body):
+        raise DumpError(f"{name} line 2: no data rows after the header (an empty or cut-short export?); a league "
+                        "file must hold at least one price")
     raw = pl.DataFrame({"text": body}, schema={"text": pl.Utf8}).with_row_index("line", offset=2)
     raw = raw.with_columns(pl.col("line").cast(pl.Int64)).filter(pl.col("text").str.strip_chars() != "")
     parts = pl.col("text").str.split(";")
@@ -130,6 +139,8 @@ def read_dump_file(path: Path, *, strict: bool = False) -> DumpImport:
         (pl.col("value").is_null(), "Value", pl.col("Value"), "not a number"),
         (pl.col("value").is_nan() | pl.col("value").is_infinite(), "Value", pl.col("Value"), "not a finite number"),
         (pl.col("value") <= 0, "Value", pl.col("Value"), "zero or negative price"),
+        ((pl.col("value") < MIN_VALUE) | (pl.col("value") > MAX_VALUE), "Value", pl.col("Value"),
+         f"implausible price (outside [{MIN_VALUE:g}, {MAX_VALUE:g}])"),
         (pl.col("confidence").is_null(), "Confidence", pl.col("Confidence"), "unknown confidence word (expected High, Medium or Low)"),
     ]
     checks += _name_checks()
@@ -221,7 +232,10 @@ def _name_checks() -> list[tuple[pl.Expr, str, pl.Expr, str]]:
     for column in ("Get", "League"):
         checks.append((pl.col(column).str.contains(FORBIDDEN_IN_NAMES.pattern), column, pl.col(column),
                        "control or bidi character in the name"))
-        checks.append((pl.col(column).str.len_chars() > MAX_NAME_LENGTH, column, pl.col(column).str.slice(0, 60),
+        # Raw, and after NFC (what is stored: clean_name normalises; "\ufb2c" * 34 is 102 characters after it).
+        too_long = ((pl.col(column).str.len_chars() > MAX_NAME_LENGTH)
+                    | (pl.col(column).str.normalize("NFC").str.len_chars() > MAX_NAME_LENGTH))
+        checks.append((too_long, column, pl.col(column).str.slice(0, 60),
                        f"name longer than {MAX_NAME_LENGTH} characters"))
     return checks
 
@@ -230,9 +244,9 @@ def _without_far_dates(rows: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.
     """(rows, rows dated more than MAX_DAYS_FROM_MEDIAN days from the league's median date, quarantined)."""
     if rows.is_empty():
         return rows, pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    median = rows["date"].sort()[rows.height // 2]
+    median = median_day(rows["date"].to_list())  # the rule live history follows too (core.ingest.league_dates)
     far = (pl.col("date") - pl.lit(median)).dt.total_days().abs() > MAX_DAYS_FROM_MEDIAN
-    reason = f"date far outside the league (more than {MAX_DAYS_FROM_MEDIAN} days from its median day {median})"
+    reason = far_reason(median)
     return rows.filter(~far), _quarantine(rows.filter(far), file, "Date", pl.col("Date"), reason)
 
 

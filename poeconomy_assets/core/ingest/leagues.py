@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from poeconomy_assets.core.ingest.currency_names import name_problem, printable
 from poeconomy_assets.core.ingest.poe_watch_payloads import PayloadError, parse_timestamp, require_list
 
 
@@ -48,18 +49,35 @@ class LeagueRules:
         return None
 
 
-def parse_leagues(data: Any) -> tuple[list[League], int]:
-    """The leagues of a ``/leagues`` response, and how many entries were unusable."""
+def parse_leagues(data: Any, problems: list[str] | None = None) -> tuple[list[League], int]:
+    """The leagues of a ``/leagues`` response, and how many entries were unusable.
+
+    A league name becomes a partition key, a folder name and a column of every stored row, so it must pass the
+    same rule as any stored name (``name_problem``: at most 100 characters after NFC, no NUL/control/bidi
+    character, no lone surrogate). An entry that fails is skipped, never followed; ``problems`` (when given)
+    receives one line per skipped entry with its index and reason. The other leagues are kept."""
     leagues, bad = [], 0
-    for entry in require_list(data, "/leagues"):
+
+    def skip(index: int, reason: str) -> None:
+        nonlocal bad
+        bad += 1
+        if problems is not None:
+            problems.append(f"/leagues entry {index}: {reason}")
+
+    for index, entry in enumerate(require_list(data, "/leagues")):
         name = entry.get("name") if isinstance(entry, dict) else None
         if not isinstance(name, str) or not name.strip():
-            bad += 1
+            skip(index, f"missing_name (name = {printable(name, 40)})")
+            continue
+        problem = name_problem(name.strip())
+        if problem:
+            skip(index, f"{problem}: name {printable(name, 40)} ({len(name)} characters)")
             continue
         leagues.append(League(name.strip(), parse_timestamp(entry.get("start_date")),
                               parse_timestamp(entry.get("end_date"))))
     if not leagues and bad:
-        raise PayloadError(f"/leagues held {bad} entries and none had a name")
+        raise PayloadError(f"/leagues held {bad} entries and none had a usable name"
+                           + (f" ({problems[-1]})" if problems else ""))
     return leagues, bad
 
 

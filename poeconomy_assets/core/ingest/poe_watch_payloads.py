@@ -20,6 +20,8 @@ from typing import Any
 import polars as pl
 
 from poeconomy_assets.core.ingest.currency_names import MAX_NAME_LENGTH, CurrencyResolver, name_problem
+from poeconomy_assets.core.ingest.league_dates import far_from_median
+from poeconomy_assets.core.ingest.snapshot_rows import validate_snapshots
 from poeconomy_assets.core.schemas import SNAPSHOT_COLUMNS
 
 CATEGORIES = ("currency", "fragment")
@@ -43,6 +45,7 @@ SKIP_REASONS = (
     "price_jump",
     "duplicate_id",
     "near_miss_name",
+    "unstorable_row",
 )
 INT64_MAX = 2**63 - 1
 MAX_FLOAT = 1e308  # any finite price or count beyond this is garbage (and overflows sums downstream)
@@ -57,7 +60,9 @@ class PayloadError(ValueError):
 
 def decode_json(body: bytes, content_type: str | None = None) -> Any:
     """The JSON value of ``body``; raises PayloadError for empty bodies, HTML pages and malformed JSON."""
-    text = body.decode("utf-8", errors="replace").strip()
+    # A UTF-8 byte order mark before the JSON is ignored (RFC 8259 allows it); it used to make valid JSON a
+    # "malformed" body, retried as if the server would send something else next time.
+    text = body.decode("utf-8", errors="replace").strip().removeprefix("\ufeff").strip()
     if not text:
         raise PayloadError("empty response body (expected JSON)")
     lowered = text[:200].lower()
@@ -205,7 +210,11 @@ def parse_items(
     last_prices: dict[str, float] | None = None,
 ) -> ParsedItems:
     """Validate one ``/get`` response into snapshot rows; never raises on a bad row, only on a bad payload."""
-    items = require_list(data, f"/get?league={league}&category={category}")
+    league_problem = name_problem(league) if isinstance(league, str) else "bad_name"
+    if league_problem:  # one league per payload: no row of it can be stored, say so instead of crashing later
+        raise PayloadError(f"league name {_short_repr(league)} cannot be stored ({league_problem}); "
+                           "the league list should have skipped it")
+    items = require_list(data, f"/get?league={_short_repr(league)}&category={category}")
     parsed = ParsedItems(rows=pl.DataFrame(schema=SNAPSHOT_COLUMNS), received=len(items))
     last_prices = last_prices or {}
     accepted: dict[int, dict] = {}
@@ -268,6 +277,11 @@ def parse_items(
                                              "but is not a known alias")
             continue
         name = resolution.name
+        bad_name = name_problem(name)  # what is stored: the canonical, NFC-normalised name
+        if bad_name:
+            problem(index, bad_name, f"id {int(item_id)}: name of {len(name)} characters once normalised (at most "
+                                     f"{MAX_NAME_LENGTH}) {_short_repr(name[:40])}")
+            continue
         if resolution.changed:
             problem(index, "renamed_or_aliased", f"{raw_name!r} → {name!r}", skip=False)
         reference = last_prices.get(name) or _history_median(item.get("history"))
@@ -300,7 +314,7 @@ def parse_items(
             accepted[key] = kept
             continue
         accepted[key] = row
-    rows = list(accepted.values())
+    rows = _storable(list(accepted.values()), problem)
     frame = pl.DataFrame(rows, schema=SNAPSHOT_COLUMNS) if rows else parsed.rows
     # Two ids may resolve to one currency name (an alias): the key is (league, currency, snapshot_at).
     parsed.rows = frame.sort("daily", descending=True, nulls_last=True).unique(
@@ -310,6 +324,29 @@ def parse_items(
     if merged:
         parsed.counts["duplicate_id"] += merged
     return parsed
+
+
+def _storable(rows: list[dict], problem: Any) -> list[dict]:
+    """``rows`` that the price store takes. The checks above should leave none it refuses; should one slip
+    through anyway, it is skipped as ``unstorable_row`` (with the store's own reason) instead of costing the
+    payload's other rows. The whole batch is tried first: row by row only when it fails."""
+    def fits(batch: list[dict]) -> str | None:
+        try:
+            validate_snapshots(pl.DataFrame(batch, schema=SNAPSHOT_COLUMNS))
+        except (ValueError, pl.exceptions.PolarsError, OverflowError, TypeError) as exc:
+            return f"{type(exc).__name__}: {exc}".encode("utf-8", "backslashreplace").decode("utf-8")
+        return None
+
+    if not rows or fits(rows) is None:
+        return rows
+    kept = []
+    for row in rows:
+        why = fits([row])
+        if why is None:
+            kept.append(row)
+        else:
+            problem(-1, "unstorable_row", f"id {row['item_id']}: {why}")
+    return kept
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:
@@ -341,7 +378,10 @@ class HistoryPoint:
 
 
 def parse_history(data: Any, what: str) -> tuple[list[HistoryPoint], int]:
-    """Daily means of one ``/history`` response, and how many points were unusable."""
+    """Daily means of one ``/history`` response, and how many points were unusable.
+
+    A point dated far from the others (9999-12-30, 1970-01-02) is unusable by the dump importer's rule
+    (``core.ingest.league_dates``); the caller applies it again across the league's items."""
     points, bad = [], 0
     for entry in require_list(data, what):
         if not isinstance(entry, dict):
@@ -353,7 +393,9 @@ def parse_history(data: Any, what: str) -> tuple[list[HistoryPoint], int]:
             bad += 1
             continue
         points.append(HistoryPoint(when, mean))
-    return points, bad
+    far, _ = far_from_median([p.day_at.date() for p in points])
+    kept = [p for p, is_far in zip(points, far, strict=True) if not is_far]
+    return kept, bad + len(points) - len(kept)
 
 
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"

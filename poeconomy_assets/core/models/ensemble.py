@@ -33,6 +33,8 @@ from poeconomy_assets.core.models.artifacts import (
     ArtifactIntegrityError,
     clear_directory,
     read_verified_manifest,
+    require_fields,
+    require_files,
     write_manifest,
 )
 from poeconomy_assets.core.models.families import FALLBACK_WEIGHTS, FAMILIES
@@ -114,8 +116,9 @@ class TrainedModel:
         factors = np.array([self.return_scale[p] for p in PHASES])
         return factors[league_phase(rows["league_day"].to_numpy())] * blend
 
-    def save(self, directory: Path) -> dict:
-        """Native files (LightGBM text, XGBoost JSON, RandomForest as LightGBM text) + manifest with their sha256."""
+    def save(self, directory: Path, *, key: bytes) -> dict:
+        """Native files (LightGBM text, XGBoost JSON, RandomForest as LightGBM text) + manifest with their sha256,
+        signed with ``key`` (see ``core.models.artifacts``)."""
         directory = clear_directory(Path(directory))
         files = []
         for name, model in self.members.items():
@@ -128,13 +131,26 @@ class TrainedModel:
             "weights": self.weights, "return_scale": self.return_scale, "currency_codes": self.currency_codes,
             "metrics": self.metrics, "params": self.params, "info": self.info,
             "data_version": self.info.get("data_version"),
-        })
+        }, key=key)
 
     @classmethod
-    def load(cls, directory: Path) -> "TrainedModel":
-        """Load after checking every file's sha256 against the manifest; nothing is parsed before."""
+    def load(cls, directory: Path, *, key: bytes) -> "TrainedModel":
+        """Load after verifying the manifest's signature under ``key`` and every file's sha256, and that the
+        manifest lists every field and file the model needs; no file is parsed before all of that passed."""
         directory = Path(directory)
-        manifest = read_verified_manifest(directory)
+        manifest = read_verified_manifest(directory, key)
+        require_fields(manifest, directory, {"currency": str, "horizon": str, "features": list, "weights": dict,
+                                             "currency_codes": dict, "metrics": dict})
+        scale = manifest.get("return_scale", manifest.get("shrink"))  # "shrink" before the rename
+        if not isinstance(scale, dict) or any(phase not in scale for phase in PHASES):
+            raise ArtifactIntegrityError(f"{directory}: manifest has no return scale for each of {PHASES}")
+        weights = manifest["weights"]
+        unknown = [name for name in weights if name not in FAMILIES]
+        if unknown or not all(isinstance(w, int | float) and not isinstance(w, bool) for w in weights.values()):
+            raise ArtifactIntegrityError(f"{directory}: manifest weights {weights!r:.200} name unknown families "
+                                         f"{unknown} or are not numbers")
+        used = [FAMILIES[name].file_name for name, weight in weights.items() if weight > 0]
+        require_files(manifest, directory, [*used, "residuals.npy"], "its weights use them")
         members = {
             family.name: family.load(directory / family.file_name)
             for family in FAMILIES.values()
@@ -142,11 +158,10 @@ class TrainedModel:
         }
         return cls(
             currency=manifest["currency"], horizon=manifest["horizon"], feature_names=manifest["features"],
-            members=members, weights=manifest["weights"],
-            return_scale=manifest.get("return_scale", manifest.get("shrink")),  # "shrink" before the rename
+            members=members, weights=weights, return_scale=scale,
             currency_codes=manifest["currency_codes"], metrics=manifest["metrics"],
-            residuals=np.load(directory / "residuals.npy", allow_pickle=False), params=manifest["params"],
-            info=manifest["info"],
+            residuals=np.load(directory / "residuals.npy", allow_pickle=False),
+            params=manifest.get("params") or {}, info=manifest.get("info") or {},
         )
 
 
@@ -275,8 +290,9 @@ class PooledModel:
     def trials(self) -> int:
         return self.scope.trials
 
-    def save(self, directory: Path) -> dict:
-        """Native member files, the out-of-fold predictions (Parquet) and a manifest with their sha256."""
+    def save(self, directory: Path, *, key: bytes) -> dict:
+        """Native member files, the out-of-fold predictions (Parquet) and a manifest with their sha256, signed
+        with ``key``."""
         directory = clear_directory(Path(directory))
         files = []
         for name, model in self.scope.members.items():
@@ -289,15 +305,21 @@ class PooledModel:
             "features": self.feature_names, "currency_codes": self.currency_codes,
             "data_version": self.data_version, "params": self.scope.params, "family_scores": self.scope.scores,
             "trials": self.scope.trials, "seconds": self.seconds,
-        })
+        }, key=key)
 
     @classmethod
-    def load(cls, directory: Path) -> "PooledModel":
-        """Load after checking every file's sha256 against the manifest; nothing is parsed before."""
+    def load(cls, directory: Path, *, key: bytes) -> "PooledModel":
+        """Load after verifying the signature (``key``) and every file's sha256; nothing is parsed before."""
         directory = Path(directory)
-        manifest = read_verified_manifest(directory)
+        manifest = read_verified_manifest(directory, key)
         if manifest.get("kind") != "pooled":
             raise ArtifactIntegrityError(f"{directory}: not a pooled model's manifest")
+        require_fields(manifest, directory, {"horizon": str, "profile": dict, "seed": int, "features": list,
+                                             "currency_codes": dict, "data_version": str, "params": dict,
+                                             "family_scores": dict, "trials": int})
+        fitted = [FAMILIES[name].file_name for name in manifest["params"] if name in FAMILIES]
+        require_files(manifest, directory, ["oof.parquet", *fitted], "the out-of-fold predictions every model "
+                      "blends, and a fit of each family it searched")
         members = {family.name: family.load(directory / family.file_name)
                    for family in FAMILIES.values() if family.file_name in manifest["files"]}
         scope = _Scope(manifest["params"], manifest["family_scores"], pl.read_parquet(directory / "oof.parquet"),

@@ -11,7 +11,7 @@ import polars as pl
 
 from poeconomy_assets.core.report.glossary import GLOSSARY, glossary_comment_lines
 from poeconomy_assets.core.report.numbers import round_sig
-from poeconomy_assets.core.report.safe_text import csv_safe_frame
+from poeconomy_assets.core.report.safe_text import csv_comment_lines, csv_safe_frame
 
 
 def rounded(frame: pl.DataFrame, digits: int = 6) -> pl.DataFrame:
@@ -51,5 +51,5 @@ def report_json(report, track_record: dict | None = None) -> str:
 
 
 def report_csv(report, track_record: dict | None = None) -> str:
-    head = [f"# {key}: {json.dumps(value, default=str)}" for key, value in envelope(report, track_record).items()]
+    head = csv_comment_lines(envelope(report, track_record))  # one text cell per line, whatever the names hold
     return "\n".join([*head, *glossary_comment_lines()]) + "\n" + csv_safe_frame(rounded(report.ranking)).write_csv()

@@ -9,6 +9,8 @@ from poeconomy_assets.core.ingest.dumps import read_dump_dir
 from poeconomy_assets.core.models.ensemble import TrainedModel, train_currency_model
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
+TEST_KEY = b"test-signing-key-0123456789abcdef"
+
 
 @pytest.fixture(scope="module")
 def features(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
@@ -34,8 +36,8 @@ def test_test_profile_trains_and_reports_persistence_comparison(features: pl.Dat
 
 def test_saved_model_reloads_and_predicts_the_same(features: pl.DataFrame, tmp_path: Path) -> None:
     model = train_currency_model(features, "Exalted Orb", "1d")
-    model.save(tmp_path)
-    again = TrainedModel.load(tmp_path)
+    model.save(tmp_path, key=TEST_KEY)
+    again = TrainedModel.load(tmp_path, key=TEST_KEY)
     rows = features.filter(pl.col("currency") == "Exalted Orb").tail(20)
     np.testing.assert_allclose(again.predict(rows), model.predict(rows))
 
@@ -116,8 +118,8 @@ def test_one_pooled_model_serves_every_currency_and_round_trips(features: pl.Dat
     from poeconomy_assets.core.models.ensemble import PooledModel, train_pooled_model
 
     pooled = train_pooled_model(features, "3d", profile="test", seed=0)
-    pooled.save(tmp_path / "pooled")
-    again = PooledModel.load(tmp_path / "pooled")
+    pooled.save(tmp_path / "pooled", key=TEST_KEY)
+    again = PooledModel.load(tmp_path / "pooled", key=TEST_KEY)
     assert again.trials == pooled.trials >= 1 and again.profile == pooled.profile
     # A currency model built on the reloaded pooled result is the one built on the original, and runs no search
     direct = train_currency_model(features, "Divine Orb", "3d", pooled=pooled)

@@ -16,7 +16,7 @@ import pytest
 
 from poeconomy_assets.core.features.build import build_features
 from poeconomy_assets.core.ingest.dumps import read_dump_dir
-from poeconomy_assets.core.models.artifacts import MANIFEST, ArtifactIntegrityError, sha256
+from poeconomy_assets.core.models.artifacts import MANIFEST, ArtifactIntegrityError, sha256, sign
 from poeconomy_assets.core.models.ensemble import TrainedModel, train_currency_model
 from poeconomy_assets.resources.model_store import ModelStore
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
@@ -39,14 +39,17 @@ def stored(trained, tmp_path: Path) -> tuple[ModelStore, Path]:
     return store, store.directory("Exalted Orb", "1d")
 
 
-def _relist(directory: Path, drop: str | None = None, add: str | None = None) -> None:
-    """Rewrite the manifest as an attacker with write access to the folder would: hashes that match."""
+def _relist(directory: Path, drop: str | None = None, add: str | None = None, key: bytes | None = None) -> None:
+    """Rewrite the manifest as an attacker with write access to the folder would: hashes that match. With
+    ``key``, re-sign it too: an attacker who also stole the signing key (the pickle must still never run)."""
     manifest = json.loads((directory / MANIFEST).read_text())
     if drop:
         manifest["files"].pop(drop, None)
     if add:
         manifest["files"][add] = sha256(directory / add)
     (directory / MANIFEST).write_text(json.dumps(manifest))
+    if key:
+        sign(directory, key)
 
 
 def test_a_pickle_with_its_own_hash_in_the_manifest_never_runs(stored, tmp_path: Path) -> None:
@@ -65,6 +68,9 @@ def test_a_pickle_with_its_own_hash_in_the_manifest_never_runs(stored, tmp_path:
         (directory / name).unlink()
         _relist(directory, drop=name)
     _relist(directory, add="random_forest.joblib")
+    with pytest.raises(ArtifactIntegrityError, match="signature does not verify"):  # without the key
+        store.load("Exalted Orb", "1d")
+    _relist(directory, key=store.key())  # with the key: still refused, by name
     with pytest.raises(ArtifactIntegrityError, match="random_forest.joblib"):
         store.load("Exalted Orb", "1d")
     assert not marker.exists()
@@ -110,6 +116,9 @@ def test_a_symlinked_model_folder_is_refused(stored, tmp_path: Path) -> None:
 def test_a_manifest_that_is_not_a_json_object_is_refused(stored, text: str, problem: str) -> None:
     store, directory = stored
     (directory / MANIFEST).write_text(text)
+    with pytest.raises(ArtifactIntegrityError, match="signature does not verify"):
+        store.load("Exalted Orb", "1d")
+    sign(directory, store.key())  # signed garbage (a bug in a writer holding the key): refused as what it is
     with pytest.raises(ArtifactIntegrityError, match=problem):
         store.load("Exalted Orb", "1d")
 
