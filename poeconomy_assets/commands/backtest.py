@@ -38,6 +38,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--min-reliable-rows", type=int, default=MIN_RELIABLE_ROWS,
                         help="... of which this many not marked Low confidence "
                              f"(default {MIN_RELIABLE_ROWS})")
+    parser.add_argument("--save-forecasts", type=Path, metavar="DIR",
+                        help="also write each held-out league's out-of-sample forecasts to DIR/{league}-{horizon}"
+                             ".parquet (keep DIR outside the project: they hold real prices)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     return parser
 
@@ -62,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     selection = SelectionConfig(min_days=MIN_DAYS if min_days is None else min_days,
                                 min_reliable_rows=MIN_RELIABLE_ROWS if min_reliable is None else min_reliable)
     options = {"horizons": horizons, "currencies": currencies, "seed": seed, "log": log, "selection": selection}
+    if save_dir := getattr(args, "save_forecasts", None):
+        options["on_points"] = lambda league, horizon, points: save_forecasts(save_dir, league, horizon, points)
     try:
         result = backtest_league(prices, args.test_league, args.profile, **options)
         rolling = getattr(args, "rolling", 0) or 0
@@ -82,6 +87,18 @@ def run(args: argparse.Namespace) -> int:
     _write(args.json, result)
     print(_table(result), file=sys.stderr if quiet else sys.stdout)
     return 0
+
+
+def forecasts_path(directory: Path, league: str, horizon: str) -> Path:
+    return Path(directory) / f"{league}-{horizon}.parquet"
+
+
+def save_forecasts(directory: Path, league: str, horizon: str, points) -> Path:
+    """One held-out league × horizon's forecast points, for replaying the track record without retraining."""
+    path = forecasts_path(directory, league, horizon)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    points.write_parquet(path)
+    return path
 
 
 def _write(path: Path, result: dict) -> None:
