@@ -107,7 +107,7 @@ def investment_report(
     decision = (report.hold_reason or
                 f"buy {allocation.height} for {price_text(report.budget_chaos - report.cash_chaos)} chaos, keep "
                 f"{price_text(report.cash_chaos)} chaos")
-    summary_columns = ["rank", "currency", "price_chaos", "price_divine", f"return_{rank}_pct", f"p_gain_{rank}",
+    summary_columns = ["rank", "currency", "price_chaos", "price_divine", f"return_{rank}", f"p_gain_{rank}",
                        f"low80_chaos_{rank}", f"high80_chaos_{rank}", "score", "liquidity", "data_quality",
                        "allocation_chaos", "allocation_divine"]
     return dg.MaterializeResult(
@@ -122,7 +122,7 @@ def investment_report(
             "costs": report.cost_source,
             "positions": allocation.height,
             "cash_left_chaos": number(report.cash_chaos),
-            "top_pick": f"{best['currency']} (median {pct_text(_fraction(best.get(f'return_{rank}_pct')))} over "
+            "top_pick": f"{best['currency']} (median {pct_text(best.get(f'return_{rank}'))} over "
                         f"{rank}, P(gain) {prob_text(best.get(f'p_gain_{rank}'))})",
             "track_record": track_record_sentence(track_record),
             "allocation": table_value(allocation) if allocation.height else report.hold_reason,
@@ -139,6 +139,3 @@ def investment_report(
         check_results=[schema_check_result("investment_report", InvestmentReport, report.ranking)],
     )
 
-
-def _fraction(percent: float | None) -> float | None:
-    return None if percent is None else percent / 100
