@@ -168,3 +168,36 @@ def test_no_report_on_forecasts_that_contradict_themselves(broken: dict, problem
     with pytest.raises(ValueError, match=re.escape(problem)) as raised:
         build_report("L", forecasts, prices)
     assert "'C2'" in str(raised.value) and "no report is built" in str(raised.value)
+
+
+@pytest.mark.parametrize("returns", [{"C1": 0.001, "C2": -0.02}, {"C1": 0.08, "C3": 0.06}])
+def test_the_summary_and_the_table_agree_in_every_format(returns: dict[str, float]) -> None:
+    """Issue 20: the hold sentence quotes the best row's P(gain) and allocation note as the table shows them,
+    and the bought units and chaos are the table's, in HTML, JSON and CSV alike."""
+    import html
+    import io
+    import json
+
+    from poeconomy_assets.core.report.export import report_csv, report_json
+    from poeconomy_assets.core.report.numbers import prob_text
+
+    report = _mirror_report(returns)
+    document = json.loads(report_json(report))
+    table = pl.DataFrame(document["currencies"])
+    csv_text = report_csv(report)
+    csv_table = pl.read_csv(io.StringIO(csv_text), comment_prefix="#")
+    page = html.unescape(report_html(report, {}))
+    assert (report.hold_reason is None) == ("C3" in returns), "one case buys, the other holds"
+    assert csv_table["p_gain_7d"].to_list() == pytest.approx(table["p_gain_7d"].to_list())
+    assert document["hold_reason"] == report.hold_reason and json.dumps(report.hold_reason) in csv_text
+    if report.hold_reason is None:
+        for row in document["allocation"]:
+            assert row["allocation_chaos"] == pytest.approx(row["units"] * row["entry_price"])
+            assert f"{row['units']:,} whole units at the ask" in page
+        return
+    best = table.sort("edge", descending=True, nulls_last=True).row(0, named=True)
+    assert f"P(gain) {prob_text(best['p_gain_7d'])}" in report.hold_reason
+    assert f"({best['allocation_note']})" in report.hold_reason
+    assert "unknown" not in report.hold_reason and "(eligible)" not in report.hold_reason
+    assert report.hold_reason in page
+    assert all(abs(v) < 1 for v in table["return_7d"].to_list()), "fractions, like p_gain_7d"
