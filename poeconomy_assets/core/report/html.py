@@ -202,7 +202,8 @@ def details_html(report) -> str:
         notes = [f"Data: {r['data_quality']} ({r['data_quality_reason']})" if r["data_quality"] else "Data: none recent",
                  f"Allocation: {r['allocation_note'] or 'bought'}", f"Cost: {pct_text(r['cost'], signed=False)}",
                  *([f"Rebalance: {r['rebalance']}"] if r["rebalance"] else []),
-                 *([f"P(gain) unknown: {r[f'p_gain_reason_{h}']}" for h in horizons if r[f"p_gain_reason_{h}"]][:1])]
+                 *([f"P(gain) unknown: {r[f'p_gain_reason_{h}']}" for h in horizons if r[f"p_gain_reason_{h}"]][:1]),
+                 *[note for h in horizons[:1] if (note := heavy_tail_note(r, h))]]
         blocks.append(
             f"<details><summary>#{r['rank']} {_e(r['currency'])}: {price_text(r['price_chaos'])} c = "
             f"{in_divines(r['price_chaos'])} div</summary>"
@@ -210,6 +211,34 @@ def details_html(report) -> str:
                       "80% range div", "95% range c", "Downside", "Calibration"], rows)
             + "<p class=muted>" + "; ".join(_e(n) for n in notes) + "</p></details>")
     return "".join(blocks)
+
+
+NORMAL_TAIL_RATIO = 1.96 / 1.2816  # a normal distribution's 95% half-width over its 80% half-width
+HEAVY_TAIL_RATIO = 2.5
+
+
+def tail_ratio(row: dict, horizon: str) -> float | None:
+    """How much wider the 95% range is than the 80% range, in log terms (1.53 for a normal distribution)."""
+    import math
+
+    values = [row.get(f"{k}_chaos_{horizon}") for k in ("low95", "low80", "high80", "high95")]
+    center = row.get(f"forecast_chaos_{horizon}")
+    if center is None or any(v is None or v <= 0 for v in values) or center <= 0:
+        return None
+    low95, low80, high80, high95 = (math.log(v / center) for v in values)
+    inner = max(high80 - low80, 1e-12)
+    return (high95 - low95) / inner
+
+
+def heavy_tail_note(row: dict, horizon: str) -> str | None:
+    """A sentence when the 95% range is far wider than a normal distribution's would be beside this 80% range."""
+    ratio = tail_ratio(row, horizon)
+    if ratio is None or ratio < HEAVY_TAIL_RATIO:
+        return None
+    return (f"Heavy tails at {horizon}: the 95% range is {ratio:.1f}× as wide as the 80% range (a normal "
+            f"distribution: {NORMAL_TAIL_RATIO:.2f}×). The ranges are calibrated on the model's past errors, where "
+            "most days move little and a few (league starts, patches, glitches) move a lot: read the 80% range as "
+            "the usual week and the 95% range as the jump risk, not as a contradiction")
 
 
 def triggers_html(report) -> str:
