@@ -128,15 +128,15 @@ def _replay(prices, args: argparse.Namespace, directory: Path, started: float) -
 def track_record_table(per_league: dict[str, dict]) -> str:
     """One row per held-out league: the strategy against every comparison, same execution."""
     lines = ["| held out | follow the report | hold chaos | hold divines | equal-weight basket | perfect foresight | "
-             "max drawdown (daily) | hit rate | trades | chaos lost to spread and ticks |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "max drawdown (daily) | hit rate | trades | chaos lost to spread and ticks | report from week 4 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for league, result in per_league.items():
         s = result["strategy"]
         hit = "–" if s.get("hit_rate") is None else f"{s['hit_rate']:.0%}"
         lines.append(f"| {league} | {pct_text(s['return'])} | 0% | {pct_text(s.get('hold_divine_return'))} | "
                      f"{pct_text(s.get('basket_return'))} | {pct_text(s.get('perfect_foresight_return'))} | "
                      f"{pct_text(s['max_drawdown'], signed=False)} | {hit} | {len(s['trades'])} | "
-                     f"{s.get('cost_chaos', 0):,.0f} c |")
+                     f"{s.get('cost_chaos', 0):,.0f} c | {pct_text(s.get('return_from_week_4'))} |")
     return "\n".join(lines)
 
 

@@ -150,6 +150,8 @@ def follow_the_report(points: pl.DataFrame, prices: pl.DataFrame,
     return {
         "return": strategy["return"],
         "max_drawdown": strategy["max_drawdown"],
+        "return_from_week_4": _return_from(trades, dates[0] + dt.timedelta(days=21) if dates else None,
+                                           settings.budget),
         "hit_rate": float(np.mean([t["pnl_chaos"] > 0 for t in trades])) if trades else None,
         "trades_count": len(trades),
         "trades": trades,
@@ -171,6 +173,13 @@ def follow_the_report(points: pl.DataFrame, prices: pl.DataFrame,
         "min_edge": rules.min_edge,
         "curve": curve,
     }
+
+
+def _return_from(trades: list[dict], start, budget: float) -> float | None:
+    """The trades entered on or after ``start`` (after the league-launch inflation of the first weeks)."""
+    if start is None:
+        return None
+    return return_from_trades([t for t in trades if dt.date.fromisoformat(t["entry_date"]) >= start], budget)
 
 
 def hold_divines(book: QuoteBook, dates: list, horizon_days: int, budget: float) -> dict:
