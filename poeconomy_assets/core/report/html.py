@@ -109,7 +109,9 @@ def track_record_sentence(track_record: dict | None) -> str:
             f"the bid): {pct_text(s['return'])}; worst drawdown {pct_text(s['max_drawdown'], signed=False)} "
             f"(daily, marked at the bid), hit rate {hit}.")
     if count == 0:
-        return head + " It never traded: nothing cleared the costs."
+        return (head + " It never traded: nothing cleared the costs, so it made what holding chaos makes (0%); "
+                f"holding divines made {pct_text(s.get('hold_divine_return'))}, the equal-weight basket of the "
+                f"tradable items {pct_text(s.get('basket_return'))}.")
     comparisons = [("holding chaos", s.get("hold_chaos_return", 0.0)), ("holding divines", s.get("hold_divine_return")),
                    ("an equal-weight basket of the tradable items", s.get("basket_return"))]
     beat = [f"{name} ({pct_text(value)})" for name, value in comparisons if value is not None and s["return"] > value]
