@@ -127,8 +127,8 @@ def _replay(prices, args: argparse.Namespace, directory: Path, started: float) -
 
 def track_record_table(per_league: dict[str, dict]) -> str:
     """One row per held-out league: the strategy against every comparison, same execution."""
-    lines = ["| held out | follow the report | hold chaos | hold divines | equal-weight basket | perfect foresight | "
-             "max drawdown (daily) | hit rate | trades | chaos lost to spread and ticks | report from week 4 |",
+    lines = [("| held out | follow the report | hold chaos | hold divines | equal-weight basket | perfect foresight | "
+             "max drawdown (daily) | hit rate | trades | chaos lost to spread and ticks | report from week 4 |"),
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for league, result in per_league.items():
         s = result["strategy"]

@@ -27,6 +27,7 @@ import polars as pl
 
 from poeconomy_assets.core.prices import DIVINE
 from poeconomy_assets.core.report.allocation import AllocationRules, allocate, hold_advice, hold_reason
+from poeconomy_assets.core.report.data_quality import data_quality
 from poeconomy_assets.core.report.execution import (
     ASSUMED_SPREAD,
     Quote,
@@ -35,7 +36,6 @@ from poeconomy_assets.core.report.execution import (
     net_return,
     round_trip_cost,
 )
-from poeconomy_assets.core.report.data_quality import data_quality
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.report.triggers import rebalancing_triggers
 from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS

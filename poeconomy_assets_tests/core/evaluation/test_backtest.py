@@ -5,8 +5,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from poeconomy_assets.core.evaluation.replay import return_from_trades
-
 from poeconomy_assets.commands import backtest as command
 from poeconomy_assets.core.evaluation.backtest import (
     Progress,
@@ -14,6 +12,7 @@ from poeconomy_assets.core.evaluation.backtest import (
     rolling_backtest,
     train_leagues_for,
 )
+from poeconomy_assets.core.evaluation.replay import return_from_trades
 
 LEAGUES = ["Delirium", "Harvest", "Heist", "Ritual"]  # 3 training leagues are the minimum for one fold
 CURRENCIES = "Exalted Orb,Chromatic Orb"

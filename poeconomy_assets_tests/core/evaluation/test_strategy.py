@@ -1,6 +1,7 @@
 """The track record under the execution model (issue 20): zero skill makes no trades, random forecasts lose
 about the costs, an oracle makes money, and every trade is fillable and adds up to the reported return."""
 
+import itertools
 from datetime import date, timedelta
 
 import numpy as np
@@ -67,7 +68,7 @@ def _check_trades(strategy: dict, prices: pl.DataFrame) -> None:
 
 
 def test_persistence_forecasts_make_no_trades() -> None:
-    strategy, prices = _follow("persistence")
+    strategy, _prices = _follow("persistence")
     assert strategy["trades"] == [] and strategy["return"] == 0.0, "no skill: nothing clears the costs"
     assert strategy["basket_return"] < 0, "the basket pays the spread for nothing"
 
@@ -94,7 +95,7 @@ def test_drawdown_comes_from_a_daily_curve() -> None:
     strategy, _ = _follow("random")
     curve = strategy["curve"]
     days = [date.fromisoformat(c["date"]) for c in curve]
-    assert all(b - a == timedelta(days=1) for a, b in zip(days, days[1:]))
+    assert all(b - a == timedelta(days=1) for a, b in itertools.pairwise(days))
     values = np.array([1.0] + [c["strategy"] for c in curve])
     assert strategy["max_drawdown"] == pytest.approx(float(np.max(1 - values / np.maximum.accumulate(values))))
     assert strategy["max_drawdown"] > 0, "marked at the bid, every purchase shows its spread at once"
