@@ -14,11 +14,16 @@ import sys
 import time
 from pathlib import Path
 
+import polars as pl
+
 from poeconomy_assets.core.evaluation.backtest import backtest_league, rolling_backtest
+from poeconomy_assets.core.evaluation.strategy import StrategySettings, follow_the_report, league_prices
 from poeconomy_assets.core.ingest.dumps import read_dump_dir
 from poeconomy_assets.core.models.ensemble import PROFILES
 from poeconomy_assets.core.models.selection import MIN_DAYS, MIN_RELIABLE_ROWS, SelectionConfig
+from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.report.html import track_record_sentence
+from poeconomy_assets.core.report.numbers import pct_text
 from poeconomy_assets.core.schemas import HORIZONS
 
 
@@ -38,6 +43,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--min-reliable-rows", type=int, default=MIN_RELIABLE_ROWS,
                         help="... of which this many not marked Low confidence "
                              f"(default {MIN_RELIABLE_ROWS})")
+    parser.add_argument("--save-forecasts", type=Path, metavar="DIR",
+                        help="also write each held-out league's out-of-sample forecasts to DIR/{league}-{horizon}"
+                             ".parquet (keep DIR outside the project: they hold real prices)")
+    parser.add_argument("--replay-forecasts", type=Path, metavar="DIR",
+                        help="no training: replay the track record on forecasts saved by --save-forecasts (the "
+                             "test league, and with --rolling N the N leagues ending with it)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     return parser
 
@@ -61,7 +72,11 @@ def run(args: argparse.Namespace) -> int:
     min_days, min_reliable = getattr(args, "min_days", None), getattr(args, "min_reliable_rows", None)
     selection = SelectionConfig(min_days=MIN_DAYS if min_days is None else min_days,
                                 min_reliable_rows=MIN_RELIABLE_ROWS if min_reliable is None else min_reliable)
+    if replay_dir := getattr(args, "replay_forecasts", None):
+        return _replay(prices, args, replay_dir, started)
     options = {"horizons": horizons, "currencies": currencies, "seed": seed, "log": log, "selection": selection}
+    if save_dir := getattr(args, "save_forecasts", None):
+        options["on_points"] = lambda league, horizon, points: save_forecasts(save_dir, league, horizon, points)
     try:
         result = backtest_league(prices, args.test_league, args.profile, **options)
         rolling = getattr(args, "rolling", 0) or 0
@@ -82,6 +97,59 @@ def run(args: argparse.Namespace) -> int:
     _write(args.json, result)
     print(_table(result), file=sys.stderr if quiet else sys.stdout)
     return 0
+
+
+def _replay(prices, args: argparse.Namespace, directory: Path, started: float) -> int:
+    """The track record of each league from saved forecasts (see --save-forecasts), without retraining."""
+    rolling = getattr(args, "rolling", 0) or 0
+    order = league_order(prices)
+    if args.test_league not in order:
+        print(f"backtest: test league {args.test_league!r} is not in the data", file=sys.stderr)
+        return 2
+    end = order.index(args.test_league) + 1
+    leagues = order[max(0, end - max(rolling, 1)):end]
+    per_league = {}
+    for league in leagues:
+        path = forecasts_path(directory, league, "7d")
+        if not path.exists():
+            print(f"backtest: no saved forecasts {path} (run with --save-forecasts first)", file=sys.stderr)
+            return 2
+        per_league[league] = {"test_league": league, "replayed_from": path.name,
+                              "strategy": follow_the_report(pl.read_parquet(path), league_prices(prices, league),
+                                                            StrategySettings(horizon="7d"))}
+    result = {**per_league[args.test_league], "seconds": round(time.perf_counter() - started, 1)}
+    if rolling > 1:
+        result["rolling_strategy"] = {league: r["strategy"] for league, r in per_league.items()}
+    _write(args.json, result)
+    print("\n".join([track_record_table(per_league), "", *[track_record_sentence(r) for r in per_league.values()]]))
+    return 0
+
+
+def track_record_table(per_league: dict[str, dict]) -> str:
+    """One row per held-out league: the strategy against every comparison, same execution."""
+    lines = [("| held out | follow the report | hold chaos | hold divines | equal-weight basket | perfect foresight | "
+             "max drawdown (daily) | hit rate | trades | chaos lost to spread and ticks | report from week 4 |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for league, result in per_league.items():
+        s = result["strategy"]
+        hit = "–" if s.get("hit_rate") is None else f"{s['hit_rate']:.0%}"
+        lines.append(f"| {league} | {pct_text(s['return'])} | 0% | {pct_text(s.get('hold_divine_return'))} | "
+                     f"{pct_text(s.get('basket_return'))} | {pct_text(s.get('perfect_foresight_return'))} | "
+                     f"{pct_text(s['max_drawdown'], signed=False)} | {hit} | {len(s['trades'])} | "
+                     f"{s.get('cost_chaos', 0):,.0f} c | {pct_text(s.get('return_from_week_4'))} |")
+    return "\n".join(lines)
+
+
+def forecasts_path(directory: Path, league: str, horizon: str) -> Path:
+    return Path(directory) / f"{league}-{horizon}.parquet"
+
+
+def save_forecasts(directory: Path, league: str, horizon: str, points) -> Path:
+    """One held-out league × horizon's forecast points, for replaying the track record without retraining."""
+    path = forecasts_path(directory, league, horizon)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    points.write_parquet(path)
+    return path
 
 
 def _write(path: Path, result: dict) -> None:
@@ -121,7 +189,7 @@ def _table(result: dict) -> str:
                      f"{h.get('coverage_80', float('nan')):.1%} / {h.get('coverage_95', float('nan')):.1%} | "
                      f"{sub['legacy']} | {sub['liquid']} |")
     if result.get("strategy"):  # the track record (core.evaluation.strategy)
-        lines += ["", track_record_sentence(result)]
+        lines += ["", track_record_table({result["test_league"]: result}), "", track_record_sentence(result)]
     if "rolling" in result:
         r = result["rolling"]
         lines += ["", f"rolling average over {', '.join(r['leagues'])}", "| horizon | relative MAE | MAPE | direction |",

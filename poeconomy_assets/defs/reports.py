@@ -125,7 +125,7 @@ def league_report(league: str, config: ReportConfig, price_forecasts: pl.DataFra
     decision = (report.hold_reason or
                 f"buy {allocation.height} for {price_text(report.budget_chaos - report.cash_chaos)} chaos, keep "
                 f"{price_text(report.cash_chaos)} chaos")
-    summary_columns = ["rank", "currency", "price_chaos", "price_divine", f"return_{rank}_pct", f"p_gain_{rank}",
+    summary_columns = ["rank", "currency", "price_chaos", "price_divine", f"return_{rank}", f"p_gain_{rank}",
                        f"low80_chaos_{rank}", f"high80_chaos_{rank}", "score", "liquidity", "data_quality",
                        "allocation_chaos", "allocation_divine"]
     return report.ranking, {
@@ -138,7 +138,7 @@ def league_report(league: str, config: ReportConfig, price_forecasts: pl.DataFra
             "costs": report.cost_source,
             "positions": allocation.height,
             "cash_left_chaos": number(report.cash_chaos),
-            "top_pick": f"{best['currency']} (median {pct_text(_fraction(best.get(f'return_{rank}_pct')))} over "
+            "top_pick": f"{best['currency']} (median {pct_text(best.get(f'return_{rank}'))} over "
                         f"{rank}, P(gain) {prob_text(best.get(f'p_gain_{rank}'))})",
             "track_record": track_record_sentence(track_record),
             "allocation": table_value(allocation) if allocation.height else report.hold_reason,
@@ -153,6 +153,3 @@ def league_report(league: str, config: ReportConfig, price_forecasts: pl.DataFra
             "seconds": round(seconds, 2),
     }
 
-
-def _fraction(percent: float | None) -> float | None:
-    return None if percent is None else percent / 100

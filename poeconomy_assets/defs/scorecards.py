@@ -166,7 +166,7 @@ def backtest_scorecard(context: dg.AssetExecutionContext, config: BacktestConfig
             "hold_divine_return": number(strategy["hold_divine_return"]),
             "strategy_max_drawdown": number(strategy["max_drawdown"]),
             "strategy_hit_rate": number(strategy["hit_rate"]),
-            "strategy_trades": strategy["trades"],
+            "strategy_trades": len(strategy["trades"]),
             "strategy_curve": table_value(pl.DataFrame(strategy["curve"]).drop("hold_chaos"), max_rows=30),
             "strategy_chart": dg.MetadataValue.md(png_markdown(strategy_chart_png(strategy, league), "track record")),
         })

@@ -100,13 +100,16 @@ def backtest_league(
     log: Callable[[str], None] = lambda message: None,
     selection: SelectionConfig | None = None,
     workers: int = WORKERS,
+    on_points: Callable[[str, str, pl.DataFrame], None] | None = None,
 ) -> dict:
     """The scorecard of ``test_league`` in the shape ``poeconomy backtest --json`` writes.
 
     Items: those of the test league that pass the eligibility rule (``selection``) on the training
     leagues' history; the others are in ``items_skipped`` with the reason. Each horizon fits its pooled
     model once, then every item's model from it (own models only where the profile allows and
-    validation prefers them)."""
+    validation prefers them). ``on_points(league, horizon, points)`` receives each horizon's out-of-sample
+    forecast points (what ``poeconomy backtest --save-forecasts`` stores so the track record can be replayed
+    without retraining)."""
     profile = PROFILES[profile] if isinstance(profile, str) else profile
     started = time.perf_counter()
     train_leagues = train_leagues_for(prices, test_league)
@@ -146,6 +149,9 @@ def backtest_league(
         scored = list(pool.map(one_horizon, horizons))
     result["horizons"] = {horizon: card for horizon, (card, _) in zip(horizons, scored)}
     points = {horizon: frame for horizon, (_, frame) in zip(horizons, scored)}
+    if on_points is not None:
+        for horizon, frame in points.items():
+            on_points(test_league, horizon, frame)
     # Only the test league's items: an item of earlier leagues that does not trade in it is not "skipped".
     result["items_skipped"] = {c: r for c, r in chosen.excluded.items() if c in live or c in (currencies or ())}
     result["subset_items"] = subsets

@@ -82,19 +82,24 @@ def strategy_chart_png(strategy: dict, league: str) -> bytes:
     curve = strategy["curve"]
     dates = [date.fromisoformat(c["date"]) for c in curve]
     fig, ax = plt.subplots(figsize=(7.5, 3.2))
-    ax.plot(dates, [100 * (c["strategy"] - 1) for c in curve], color="#2a9d8f", lw=1.6, marker="o", ms=3,
+    ax.plot(dates, [100 * (c["strategy"] - 1) for c in curve], color="#2a9d8f", lw=1.6,
             label=f"follow the report ({100 * strategy['return']:+.1f}%)")
+    basket = [c.get("basket") for c in curve]
+    if basket and all(b is not None for b in basket):
+        ax.plot(dates, [100 * (b - 1) for b in basket], color="#8d99ae", lw=1.2,
+                label=f"equal-weight basket ({100 * strategy['basket_return']:+.1f}%)")
     ax.axhline(0, color="#6c757d", lw=1, ls="--", label="hold chaos (0%)")
     divine = [c.get("hold_divine") for c in curve]
-    if all(d is not None for d in divine) and divine:
-        ax.plot(dates, [100 * (d - 1) for d in divine], color="#e9c46a", lw=1.4,
+    known = [(day, d) for day, d in zip(dates, divine) if d is not None]
+    if known and strategy.get("hold_divine_return") is not None:
+        ax.plot([k[0] for k in known], [100 * (k[1] - 1) for k in known], color="#e9c46a", lw=1.4,
                 label=f"hold divines ({100 * strategy['hold_divine_return']:+.1f}%)")
     locator = mdates.AutoDateLocator(minticks=3, maxticks=6)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_ylabel("return in chaos terms (%)")
-    ax.set_title(f"{league} held out: following the report, {strategy['trades']} trades, "
-                 f"fee {100 * strategy['fee']:.1f}%", fontsize=10)
+    ax.set_title(f"{league} held out: following the report, {len(strategy['trades'])} trades at the ask/bid, "
+                 "marked to market daily", fontsize=10)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     buffer = io.BytesIO()

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from poeconomy_assets.core.prices import DIVINE
+from poeconomy_assets.core.report.execution import MAX_POSITION_CHAOS, MIN_POSITION_CHAOS, position_units
+
 
 @dataclass(frozen=True)
 class AllocationRules:
@@ -30,6 +33,8 @@ class AllocationRules:
     min_prob_gain: float = 0.5  # P(gain after the round-trip cost) at the ranking horizon must exceed this
     min_edge: float = 0.01  # the median return after the cost must reach this, or the report says hold chaos
     max_positions: int = 10  # a trader can follow this many; the best scores get them
+    max_position_chaos: float = MAX_POSITION_CHAOS  # per item at full depth (core.report.execution)
+    min_position_chaos: float = MIN_POSITION_CHAOS  # a smaller position is not taken
 
     def __post_init__(self) -> None:
         if self.budget_unit not in ("chaos", "divine"):
@@ -68,11 +73,16 @@ def _column(frame: pl.DataFrame, name: str, default: float) -> pl.Expr:
 
 def allocate(candidates: pl.DataFrame, rules: AllocationRules, divine_chaos: float | None) -> pl.DataFrame:
     """``candidates`` has currency, price_chaos, edge, prob_gain, sigma, score, diversification, liquidity
-    (and optionally data_quality). Adds eligible, reason, weight, allocation_chaos, allocation_divine, units."""
+    (and optionally data_quality, and from ``core.report.execution``: entry_price, tradable, tradable_note,
+    depth). Adds eligible, reason, weight, allocation_chaos, allocation_divine and units: whole units at the
+    entry price, at most ``max_position_chaos`` × depth, at least ``min_position_chaos`` (else none, and the
+    reason says so); what they cannot place stays in chaos."""
     if rules.budget_unit == "divine" and not divine_chaos:
         raise ValueError("budget given in divines but the Divine Orb's price is unknown for this league")
     budget_chaos = rules.budget * (divine_chaos if rules.budget_unit == "divine" else 1.0)
     quality = _column(candidates, "data_quality", "ok") if "data_quality" in candidates.columns else pl.lit("ok")
+    tradable = _column(candidates, "tradable", True).fill_null(False)
+    tradable_note = _column(candidates, "tradable_note", "").fill_null("")
     reason = (
         pl.when(pl.col("edge").is_null()).then(pl.lit("no forecast at the ranking horizon"))
         .when(pl.col("edge") < rules.min_edge)
@@ -80,6 +90,7 @@ def allocate(candidates: pl.DataFrame, rules: AllocationRules, divine_chaos: flo
                         pl.lit(round(100 * rules.min_edge, 2))))
         .when(pl.col("prob_gain").is_null()).then(pl.lit("P(gain) unknown (too few residuals)"))
         .when(pl.col("prob_gain") <= rules.min_prob_gain).then(pl.lit(f"P(gain) <= {rules.min_prob_gain:.0%}"))
+        .when(~tradable).then(pl.format("not tradable today: {}", tradable_note))
         .when(pl.col("liquidity").is_null() | (pl.col("liquidity") < rules.min_liquidity))
         .then(pl.lit(f"liquidity < {rules.min_liquidity}"))
         .when(quality.fill_null("insufficient") == "insufficient").then(pl.lit("insufficient data"))
@@ -102,30 +113,65 @@ def allocate(candidates: pl.DataFrame, rules: AllocationRules, divine_chaos: flo
     diversification = frame["diversification"].fill_null(0.0).to_numpy().astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         raw = np.where(eligible, np.clip(diversification, 0.05, 1.0) / sigma, 0.0)
-    weights = capped_weights(np.nan_to_num(raw, nan=0.0, posinf=0.0), rules.max_position_share)
-    chaos = weights * budget_chaos
+    planned = capped_weights(np.nan_to_num(raw, nan=0.0, posinf=0.0), rules.max_position_share) * budget_chaos
+    entry = (frame["entry_price"] if "entry_price" in frame.columns else frame["price_chaos"]).fill_null(
+        frame["price_chaos"]).to_numpy().astype(float)
+    depth = frame["depth"].fill_null(0.0).to_numpy() if "depth" in frame.columns else np.ones(frame.height)
+    units = position_units(planned, entry, depth, rules.max_position_chaos, rules.min_position_chaos)
+    chaos = units * entry
+    too_small = (planned > 0) & (units == 0)
+    weights = chaos / budget_chaos if budget_chaos > 0 else np.zeros(frame.height)
     return frame.with_columns(
+        pl.when(pl.Series(too_small)).then(pl.lit(
+            f"position below the minimum ({rules.min_position_chaos:g} c, whole units within the depth cap)"))
+        .otherwise(pl.col("reason")).alias("reason"),
         pl.Series("weight", weights),
         pl.Series("allocation_chaos", chaos),
         pl.Series("allocation_divine", chaos / divine_chaos if divine_chaos else np.full(chaos.size, np.nan))
         .fill_nan(None),
-        (pl.Series(chaos) / pl.col("price_chaos")).alias("units"),
+        pl.Series("units", units),
     )
 
 
+def hold_advice(table: pl.DataFrame, horizon: str) -> str:
+    """What to hold when nothing is bought: "divines" when the Divine Orb's median forecast at ``horizon``
+    rises in chaos terms (keeping divines one holds costs nothing), else "chaos"."""
+    divine = table.filter(pl.col("currency") == DIVINE)
+    column = f"return_{horizon}"
+    if divine.is_empty() or column not in table.columns or divine[column][0] is None:
+        return "chaos"
+    return "divines" if divine[column][0] > 0 else "chaos"
+
+
 def hold_reason(table: pl.DataFrame, rules: AllocationRules, horizon: str) -> str | None:
-    """Why nothing is bought (None when something is): the rule that stopped the best candidate."""
+    """Why nothing is bought (None when something is), what to hold instead and why, in the numbers of the
+    report's own table (``table``: the report's ranking, with ``return_{h}``, ``p_gain_{h}``, ``edge``, ``cost``
+    and ``allocation_note``)."""
     if table.height and table["allocation_chaos"].sum() > 0:
         return None
     if table.is_empty():
-        return "hold chaos: no currency has a forecast yet"
+        return "hold chaos: no currency has a forecast yet."
+    p_gain = f"p_gain_{horizon}"
     best = table.sort("edge", descending=True, nulls_last=True).row(0, named=True)
     edge = best.get("edge")
-    best_text = (f"the best, {best['currency']}, has a median gain after costs of {100 * edge:+.2f}% "
-                 f"and P(gain) {_pct(best.get('prob_gain'))}" if edge is not None else "no forecast qualifies")
-    return (f"hold chaos: no currency clears the minimum edge (median gain after the spread/fee of at least "
-            f"{100 * rules.min_edge:.1f}% over {horizon}, P(gain) above {rules.min_prob_gain:.0%}, liquidity "
-            f"at least {rules.min_liquidity}); {best_text} ({best.get('reason') or 'eligible'}).")
+    best_text = (f"the best, {best['currency']}, has a median gain after the round trip of {100 * edge:+.2f}% "
+                 f"and P(gain) {_pct(best.get(p_gain))} ({best.get('allocation_note') or 'eligible'})"
+                 if edge is not None else "no forecast qualifies")
+    advice = hold_advice(table, horizon)
+    divine = table.filter(pl.col("currency") == DIVINE)
+    if divine.is_empty() or divine[f"return_{horizon}"][0] is None:
+        why = "there is no Divine Orb forecast, and chaos cannot lose value against itself"
+    else:
+        row = divine.row(0, named=True)
+        change = f"{100 * row[f'return_{horizon}']:+.2f}%"
+        why = (f"the Divine Orb's median forecast is {change} over {horizon} in chaos terms"
+               + (f", but buying more would cost {100 * row['cost']:.1f}% round trip: keep the divines you hold, "
+                  "buy none" if advice == "divines" and row.get("cost") is not None else
+                  ", so divines are not expected to gain on chaos"))
+    return (f"hold {advice}: nothing clears the costs (a median gain after the whole round trip, buy at the ask "
+            f"and sell at the bid, of at least {100 * rules.min_edge:.1f}% over {horizon}, P(gain) above "
+            f"{rules.min_prob_gain:.0%}, a tradable quote, liquidity at least {rules.min_liquidity}); "
+            f"{best_text}. Why {advice}: {why}.")
 
 
 def _pct(value: float | None) -> str:

@@ -62,6 +62,29 @@ def forecast_history_png(forecasts: pl.DataFrame, currency: str, horizon: str, d
     return _png(fig)
 
 
+def fan_path(price0: float, days: np.ndarray, bands: dict[str, np.ndarray], steps: int = 8):
+    """The fan between the as-of day and each forecast horizon, hour by hour: from zero width today, each band
+    grows like the square root of time up to the first horizon (as a random walk's would) and log-linearly
+    between horizons, so it widens with the horizon instead of jumping to a flat box on day 1. Returns the
+    hours after the as-of day and each band's values along them."""
+    days = np.asarray(days, dtype=float)
+    logs = {c: np.log(np.asarray(v, dtype=float) / price0) for c, v in bands.items()}
+    hours, values = [0.0], {c: [price0] for c in bands}
+    previous = 0.0
+    for k, day in enumerate(days):
+        for t in np.linspace(previous, day, steps + 1)[1:]:
+            hours.append(24 * t)
+            for c, v in logs.items():
+                if k == 0:
+                    level = v[0] * np.sqrt(t / day)
+                else:
+                    share = (t - days[k - 1]) / (day - days[k - 1])
+                    level = v[k - 1] + share * (v[k] - v[k - 1])
+                values[c].append(price0 * np.exp(level))
+        previous = day
+    return np.array(hours), {c: np.array(v) for c, v in values.items()}
+
+
 def fan_chart_png(prices: pl.DataFrame, latest: pl.DataFrame, currencies: list[str], divine_chaos: float | None,
                   history_days: int = 30) -> bytes:
     """Per currency: the last ``history_days`` of price and the forecast fan (80% and 95% intervals at
@@ -83,9 +106,9 @@ def fan_chart_png(prices: pl.DataFrame, latest: pl.DataFrame, currencies: list[s
         if not fan.is_empty():
             start = fan["as_of"][0]
             price0 = float(fan["price_chaos"][0])
-            x = [start] + [start + np.timedelta64(int(d), "D") for d in fan["days"]]
-            line = {c: np.concatenate([[price0], fan[c].to_numpy()])
-                    for c in ("lower_95", "upper_95", "lower_80", "upper_80", "forecast_chaos")}
+            hours, line = fan_path(price0, fan["days"].to_numpy(), {
+                c: fan[c].to_numpy() for c in ("lower_95", "upper_95", "lower_80", "upper_80", "forecast_chaos")})
+            x = [start + np.timedelta64(int(h), "h") for h in hours]
             ax.fill_between(x, line["lower_95"], line["upper_95"], color="#e9c46a", alpha=0.35, label="95%")
             ax.fill_between(x, line["lower_80"], line["upper_80"], color="#f4a261", alpha=0.5, label="80%")
             ax.plot(x, line["forecast_chaos"], color="#e76f51", lw=1.4, ls="--", label="forecast")

@@ -8,8 +8,8 @@ GLOSSARY: dict[str, str] = {
     "Median return": "Where the price should be at the end of the horizon, as a change from today's price: half "
                      "the outcomes the model expects are above it, half below. It is the forecast's centre, read "
                      "from the same forecast distribution as every range and probability below.",
-    "P(gain)": "The chance that selling at the end of the horizon beats what you paid plus the round-trip cost "
-               "(bid/ask spread or fee). Read from the forecast distribution, which is calibrated on walk-forward "
+    "P(gain)": "The chance that selling at the end of the horizon, at that day's bid, beats what you pay today "
+               "at the ask (ticks included). Read from the forecast distribution, which is calibrated on walk-forward "
                "errors the model made on leagues it had not seen. Above 50% exactly when the median return beats "
                "the cost. 'unknown' when the model has too few past errors to say.",
     "80% range": "The low and high price the forecast gives four chances in five: one time in ten the price "
@@ -17,9 +17,14 @@ GLOSSARY: dict[str, str] = {
                  "in 20 and always contains the 80% range; both widen with the horizon.",
     "Downside": "The change from today's price to the low end of the 80% range: a bad but not extreme case "
                 "(one chance in ten of worse).",
-    "Cost": "What a round trip loses: the median gap between the buy and sell prices over the last 7 days "
-            "when the data has both sides of the market, else an assumed fee (stated in the report).",
-    "Edge": "The median return after the cost. The report buys nothing whose edge is below the minimum edge.",
+    "Cost": "What a round trip loses at an unchanged price: you buy at the ask (the sell side) and sell at the "
+            "bid (the buy side), so you pay the median gap between them over the last 7 days, plus the tick "
+            "(an item worth a chaos or more changes hands for whole chaos, which costs most at 1-5 c). A day "
+            "without a bid counts at a conservative spread from comparable items (never zero); a crossed quote "
+            "(bid above ask) is a data problem, priced on the worse side, never a discount. Only days with both "
+            "sides at High confidence are bought; positions are whole units, at most 250 c x depth (the share of "
+            "the last 14 days the item was tradable) and at least 10 c.",
+    "Edge": "The median forecast's return net of the whole round trip (buy at the ask, sell at the bid, ticks). The report buys nothing whose edge is below the minimum edge.",
     "Score": "Edge divided by the forecast's uncertainty (the spread its 80% range implies, like a standard "
              "deviation): gain per unit of risk. Currencies are ranked by it; a positive score always comes "
              "with P(gain) above 50%.",
@@ -36,11 +41,15 @@ GLOSSARY: dict[str, str] = {
     "Allocation": "Among currencies that clear every rule, the best scores get a share of the budget "
                   "proportional to diversification / uncertainty (inverse volatility): calm, independent "
                   "currencies get more. No currency gets more than the cap; the rest stays in chaos.",
-    "Hold chaos": "When no currency clears the minimum edge, P(gain) above 50% and the liquidity rule, the "
-                  "report buys nothing and says why: keeping chaos is the safe default.",
+    "Hold chaos": "When no currency clears the costs (minimum edge, P(gain) above 50%, a tradable quote, the "
+                  "liquidity rule), the report buys nothing, says why, and says what to hold: divines when the "
+                  "Divine Orb's median forecast rises against chaos (keep those you hold, buy none), else chaos.",
     "Track record": "What following this report would have made on a past league the models never saw: each "
-                    "week, buy what the report said, sell a week later at the real price minus the cost. "
-                    "Compared with holding chaos (0%) and holding divines.",
+                    "week, buy what the report said at that day's ask, sell a week later at that day's bid, whole "
+                    "units, no compounding. Compared under the same execution with holding chaos (0%), holding "
+                    "divines, an equal-weight basket of the tradable items and perfect foresight.",
+    "Percentages": "Every return, probability and share is a fraction in the JSON and CSV (0.0161 = 1.61%); the "
+                   "page shows them as percentages.",
 }
 
 

@@ -73,12 +73,12 @@ def summary_html(report, track_record: dict | None) -> str:
     allocation = report.allocation
     parts = []
     if allocation.is_empty():
-        parts.append(f'<div class="box hold"><b>Hold chaos.</b> {_e(report.hold_reason)}</div>')
+        parts.append(f'<div class="box hold"><b>Hold {_e(report.hold_advice)}.</b> {_e(report.hold_reason)}</div>')
     else:
         buys = "".join(
-            f"<li><b>{_e(r['currency'])}</b>: {_money(r['allocation_chaos'], divine)}, {price_text(r['units'])} "
-            f"units at {price_text(r['price_chaos'])} c; median {pct_text(r[f'return_{rank}_pct'] / 100)} over "
-            f"{rank}, P(gain) {prob_text(r[f'p_gain_{rank}'])}, 80% range {price_text(r[f'low80_chaos_{rank}'])}"
+            f"<li><b>{_e(r['currency'])}</b>: {_money(r['allocation_chaos'], divine)}, {r['units']:,} "
+            f"whole units at the ask, {price_text(r['entry_price'])} c each; median {pct_text(r[f'return_{rank}'])} "
+            f"over {rank}, {pct_text(r['edge'])} after selling at the bid, P(gain) {prob_text(r[f'p_gain_{rank}'])}, 80% range {price_text(r[f'low80_chaos_{rank}'])}"
             f"–{price_text(r[f'high80_chaos_{rank}'])} c</li>"
             for r in allocation.iter_rows(named=True))
         parts.append(f'<div class="box"><b>Buy {allocation.height} currenc{"y" if allocation.height == 1 else "ies"}'
@@ -93,32 +93,43 @@ def summary_html(report, track_record: dict | None) -> str:
 
 
 def track_record_sentence(track_record: dict | None) -> str:
-    """One plain sentence on how following the report did on a held-out league."""
+    """Plain sentences on how following the report did on a held-out league, against each comparison under
+    the same execution; "beat" only where it did."""
     if not track_record or not track_record.get("strategy"):
         return ("No backtest yet: materialize backtest_scorecard (or run poeconomy backtest) to see what following "
                 "this report would have made on a league the models never saw.")
     s = track_record["strategy"]
-    divine = s.get("hold_divine_return")
-    if s["return"] < 0:
-        verdict = "It lost money: do not trade on this report alone"
-    elif s["trades"] == 0:
-        verdict = "It never traded"
-    elif divine is not None and s["return"] < divine:
-        verdict = ("It made money in chaos terms but less than simply holding divines: no edge over the simplest "
-                   "alternative")
-    else:
-        verdict = "It beat holding chaos and holding divines"
-    hit = f"{s['hit_rate']:.0%}" if s.get("hit_rate") is not None else "no trades"
+    trades = s["trades"] if isinstance(s["trades"], list) else []
+    count = len(trades) if isinstance(s["trades"], list) else int(s["trades"])
     every = s.get("every_days", 7)
     rounds = "weekly" if every == 7 else "daily" if every == 1 else f"{every}-day"
-    return (f"Following it on {track_record.get('test_league', 'a held-out league')} ({s['periods']} {rounds} "
-            f"rounds, {s['trades']} trades, cost {_fee(s)}): {pct_text(s['return'])} vs 0% holding chaos and "
-            f"{pct_text(divine)} holding divines; worst drawdown {pct_text(s['max_drawdown'], signed=False)}, "
-            f"hit rate {hit}. {verdict}.")
+    hit = f"{s['hit_rate']:.0%}" if s.get("hit_rate") is not None else "no trades"
+    head = (f"Following it on {track_record.get('test_league', 'a held-out league')} ({s['periods']} {rounds} "
+            f"rounds of at most {price_text(s.get('budget_chaos'))} c, {count} trades bought at the ask and sold at "
+            f"the bid): {pct_text(s['return'])}; worst drawdown {pct_text(s['max_drawdown'], signed=False)} "
+            f"(daily, marked at the bid), hit rate {hit}.")
+    if count == 0:
+        return (head + " It never traded: nothing cleared the costs, so it made what holding chaos makes (0%); "
+                f"holding divines made {pct_text(s.get('hold_divine_return'))}, the equal-weight basket of the "
+                f"tradable items {pct_text(s.get('basket_return'))}.")
+    comparisons = [("holding chaos", s.get("hold_chaos_return", 0.0)), ("holding divines", s.get("hold_divine_return")),
+                   ("an equal-weight basket of the tradable items", s.get("basket_return"))]
+    beat = [f"{name} ({pct_text(value)})" for name, value in comparisons if value is not None and s["return"] > value]
+    lost = [f"{name} ({pct_text(value)})" for name, value in comparisons if value is not None and s["return"] <= value]
+    parts = [head]
+    if beat:
+        parts.append(f"It beat {_join(beat)}.")
+    if lost:
+        parts.append(f"It did not beat {_join(lost)}.")
+    if s.get("perfect_foresight_return") is not None:
+        parts.append(f"Perfect foresight under the same rules: {pct_text(s['perfect_foresight_return'])}.")
+    if s["return"] < 0:
+        parts.append("It lost money: do not trade on this report alone.")
+    return " ".join(parts)
 
 
-def _fee(strategy: dict) -> str:
-    return f"{100 * strategy.get('fee', 0):.1f}% fee" + (" or the spread" if "spread" in strategy.get("costs", "") else "")
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def allocation_html(report, chart: bytes | None) -> str:
@@ -129,8 +140,8 @@ def allocation_html(report, chart: bytes | None) -> str:
         return f"<p><b>Nothing allocated.</b> {_e(report.hold_reason)}</p>"
     rows = [[_cell(r["currency"], r["currency"], name=True), _cell(price_text(r["allocation_chaos"]), r["allocation_chaos"]),
              _cell(price_text(r["allocation_divine"]), r["allocation_divine"]),
-             _cell(f"{r['weight']:.0%}", r["weight"]), _cell(price_text(r["units"]), r["units"]),
-             _cell(pct_text(r[f"return_{rank}_pct"] / 100), r[f"return_{rank}_pct"]),
+             _cell(f"{r['weight']:.0%}", r["weight"]), _cell(f"{r['units']:,}", r["units"]),
+             _cell(pct_text(r[f"return_{rank}"]), r[f"return_{rank}"]),
              _cell(prob_text(r[f"p_gain_{rank}"]), r[f"p_gain_{rank}"]),
              _cell(pct_text(r["cost"], signed=False), r["cost"]), _cell(f"{r['score']:.2f}", r["score"]),
              _cell(f"{r['diversification']:.2f}", r["diversification"])]
@@ -154,11 +165,11 @@ def ranking_html(report) -> str:
         rows.append([
             _cell(str(r["rank"]), r["rank"]), _cell(r["currency"], r["currency"], name=True),
             _cell(price_text(r["price_chaos"]), r["price_chaos"]), _cell(price_text(r["price_divine"]), r["price_divine"]),
-            _cell(pct_text(_frac(r[f"return_{rank}_pct"])), r[f"return_{rank}_pct"]),
+            _cell(pct_text(r[f"return_{rank}"]), r[f"return_{rank}"]),
             _cell(prob_text(r[f"p_gain_{rank}"]), r[f"p_gain_{rank}"]),
             _cell(price_text(r[f"low80_chaos_{rank}"]), r[f"low80_chaos_{rank}"]),
             _cell(price_text(r[f"high80_chaos_{rank}"]), r[f"high80_chaos_{rank}"]),
-            _cell(pct_text(_frac(r[f"downside_{rank}_pct"])), r[f"downside_{rank}_pct"]),
+            _cell(pct_text(r[f"downside_{rank}"]), r[f"downside_{rank}"]),
             _cell("–" if r["score"] is None else f"{r['score']:.2f}", r["score"]),
             _cell("–" if r["liquidity"] is None else f"{r['liquidity']:.2f}", r["liquidity"]),
             _cell(r["data_quality"] or "–", r["data_quality"]),
@@ -183,17 +194,18 @@ def details_html(report) -> str:
     for r in report.ranking.head(TABLE_ROWS).iter_rows(named=True):
         rows = [[_cell(h, h, name=True), _cell(price_text(r[f"forecast_chaos_{h}"])),
                  _cell(in_divines(r[f"forecast_chaos_{h}"])),
-                 _cell(pct_text(_frac(r[f"return_{h}_pct"]))), _cell(prob_text(r[f"p_up_{h}"])),
+                 _cell(pct_text(r[f"return_{h}"])), _cell(prob_text(r[f"p_up_{h}"])),
                  _cell(prob_text(r[f"p_gain_{h}"])),
                  _cell(f"{price_text(r[f'low80_chaos_{h}'])} – {price_text(r[f'high80_chaos_{h}'])}"),
                  _cell(f"{in_divines(r[f'low80_chaos_{h}'])} – {in_divines(r[f'high80_chaos_{h}'])}"),
                  _cell(f"{price_text(r[f'low95_chaos_{h}'])} – {price_text(r[f'high95_chaos_{h}'])}"),
-                 _cell(pct_text(_frac(r[f"downside_{h}_pct"]))), _cell(r[f"interval_method_{h}"] or "–")]
+                 _cell(pct_text(r[f"downside_{h}"])), _cell(r[f"interval_method_{h}"] or "–")]
                 for h in horizons]
         notes = [f"Data: {r['data_quality']} ({r['data_quality_reason']})" if r["data_quality"] else "Data: none recent",
                  f"Allocation: {r['allocation_note'] or 'bought'}", f"Cost: {pct_text(r['cost'], signed=False)}",
                  *([f"Rebalance: {r['rebalance']}"] if r["rebalance"] else []),
-                 *([f"P(gain) unknown: {r[f'p_gain_reason_{h}']}" for h in horizons if r[f"p_gain_reason_{h}"]][:1])]
+                 *([f"P(gain) unknown: {r[f'p_gain_reason_{h}']}" for h in horizons if r[f"p_gain_reason_{h}"]][:1]),
+                 *[note for h in horizons[:1] if (note := heavy_tail_note(r, h))]]
         blocks.append(
             f"<details><summary>#{r['rank']} {_e(r['currency'])}: {price_text(r['price_chaos'])} c = "
             f"{in_divines(r['price_chaos'])} div</summary>"
@@ -201,6 +213,34 @@ def details_html(report) -> str:
                       "80% range div", "95% range c", "Downside", "Calibration"], rows)
             + "<p class=muted>" + "; ".join(_e(n) for n in notes) + "</p></details>")
     return "".join(blocks)
+
+
+NORMAL_TAIL_RATIO = 1.96 / 1.2816  # a normal distribution's 95% half-width over its 80% half-width
+HEAVY_TAIL_RATIO = 2.5
+
+
+def tail_ratio(row: dict, horizon: str) -> float | None:
+    """How much wider the 95% range is than the 80% range, in log terms (1.53 for a normal distribution)."""
+    import math
+
+    values = [row.get(f"{k}_chaos_{horizon}") for k in ("low95", "low80", "high80", "high95")]
+    center = row.get(f"forecast_chaos_{horizon}")
+    if center is None or any(v is None or v <= 0 for v in values) or center <= 0:
+        return None
+    low95, low80, high80, high95 = (math.log(v / center) for v in values)
+    inner = max(high80 - low80, 1e-12)
+    return (high95 - low95) / inner
+
+
+def heavy_tail_note(row: dict, horizon: str) -> str | None:
+    """A sentence when the 95% range is far wider than a normal distribution's would be beside this 80% range."""
+    ratio = tail_ratio(row, horizon)
+    if ratio is None or ratio < HEAVY_TAIL_RATIO:
+        return None
+    return (f"Heavy tails at {horizon}: the 95% range is {ratio:.1f}× as wide as the 80% range (a normal "
+            f"distribution: {NORMAL_TAIL_RATIO:.2f}×). The ranges are calibrated on the model's past errors, where "
+            "most days move little and a few (league starts, patches, glitches) move a lot: read the 80% range as "
+            "the usual week and the 95% range as the jump risk, not as a contradiction")
 
 
 def triggers_html(report) -> str:
@@ -241,6 +281,3 @@ def render_html(report, charts: dict[str, bytes], track_record: dict | None = No
             f"<style>{STYLE}</style></head><body><h1>{_e(report.league)}: investment report</h1>{body}"
             f"<script>{SORT_SCRIPT}</script></body></html>")
 
-
-def _frac(percent: float | None) -> float | None:
-    return None if percent is None else percent / 100

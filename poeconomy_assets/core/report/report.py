@@ -5,10 +5,14 @@ buy with a budget (or why to hold chaos), and when to reconsider. Every price is
 Everything a row says is read from one forecast distribution per currency × horizon (see
 ``core.uncertainty.distribution``), with the horizons harmonized so a longer one is never surer:
 
-- ``return_{h}_pct``: the median forecast return; ``low80/high80`` and ``low95/high95``: its quantiles;
-- ``p_gain_{h}``: P(the price beats the buy price plus the round-trip cost), read from the same distribution;
-- ``downside_{h}_pct``: the return at the 80% band's lower end (one chance in ten of worse);
-- at the ranking horizon: ``edge`` (median return after the cost, ``core.report.costs``), ``sigma`` (the
+Every return, probability and share is a **fraction** (0.0161 is 1.61%) in every export; the HTML page shows
+them as percentages.
+
+- ``return_{h}``: the median forecast return (of the ask); ``low80/high80`` and ``low95/high95``: its quantiles;
+- ``p_gain_{h}``: P(selling at the exit day's bid beats buying at today's ask), from the same distribution;
+- ``downside_{h}``: the return at the 80% band's lower end (one chance in ten of worse);
+- at the ranking horizon: ``edge`` (the median's return net of the whole round trip: buy at the ask, sell at
+  the bid, ticks; ``core.report.execution``), ``sigma`` (the
   log-return standard deviation the 80% band implies) and ``score`` = edge / sigma, so a positive score
   always comes with P(gain) above 50% and the ranking never disagrees with P(gain);
 - volatility and liquidity (``core.report.data_quality``), diversification (1 − mean positive correlation of
@@ -22,14 +26,20 @@ import numpy as np
 import polars as pl
 
 from poeconomy_assets.core.prices import DIVINE
-from poeconomy_assets.core.report.allocation import AllocationRules, allocate, hold_reason
-from poeconomy_assets.core.report.costs import DEFAULT_FEE, has_both_sides, round_trip_costs
+from poeconomy_assets.core.report.allocation import AllocationRules, allocate, hold_advice, hold_reason
 from poeconomy_assets.core.report.data_quality import data_quality
+from poeconomy_assets.core.report.execution import (
+    ASSUMED_SPREAD,
+    Quote,
+    break_even_bid,
+    execution_costs,
+    net_return,
+    round_trip_cost,
+)
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.report.triggers import rebalancing_triggers
 from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
 from poeconomy_assets.core.uncertainty.distribution import (
-    break_even,
     consistency_problems,
     harmonize_horizons,
     log_knots,
@@ -44,7 +54,7 @@ class ReportSettings:
     rank_horizon: str = "7d"
     correlation_days: int = 30
     chart_currencies: int = 6  # forecast fans drawn for this many top currencies
-    fee: float = DEFAULT_FEE  # round-trip cost where the prices carry no buy side
+    fee: float = ASSUMED_SPREAD  # the spread assumed where the prices carry no buy side (core.report.execution)
 
 
 @dataclass(frozen=True)
@@ -55,14 +65,14 @@ class Report:
     triggers: pl.DataFrame  # currency, horizon, trigger, detail
     divine_price_chaos: float | None
     settings: ReportSettings
-    cost_source: str = "assumed fee"  # "bid/ask spread" when the prices carry both sides
+    cost_source: str = "conservative fallback spread and tick"  # or "bid/ask spread and tick" (both sides)
 
     @property
     def allocation(self) -> pl.DataFrame:
         rank = self.settings.rank_horizon
         return self.ranking.filter(pl.col("weight") > 0).select(
-            "currency", "price_chaos", "price_divine", "weight", "allocation_chaos", "allocation_divine", "units",
-            f"return_{rank}_pct", f"p_gain_{rank}", f"low80_chaos_{rank}", f"high80_chaos_{rank}", "cost", "edge",
+            "currency", "price_chaos", "entry_price", "price_divine", "weight", "allocation_chaos",
+            "allocation_divine", "units", f"return_{rank}", f"p_gain_{rank}", f"low80_chaos_{rank}", f"high80_chaos_{rank}", "cost", "edge",
             "score", "diversification", "liquidity")
 
     @property
@@ -76,20 +86,25 @@ class Report:
         return 0.0 if abs(cash) < 1e-9 * max(1.0, self.budget_chaos) else cash  # no "-0.0000000001 c" left
 
     @property
+    def hold_advice(self) -> str:
+        """"chaos" or "divines": what to hold when nothing is bought (see ``allocation.hold_advice``)."""
+        return hold_advice(self.ranking, self.settings.rank_horizon)
+
+    @property
     def hold_reason(self) -> str | None:
         """Why the allocation is empty ("hold chaos: …"), None when something is bought."""
         return hold_reason(self.ranking, self.settings.rules, self.settings.rank_horizon)
 
     def markdown(self, max_rows: int = 30) -> str:
         rank = self.settings.rank_horizon
-        columns = ["rank", "currency", "price_chaos", "price_divine", f"return_{rank}_pct", f"p_gain_{rank}",
+        columns = ["rank", "currency", "price_chaos", "price_divine", f"return_{rank}", f"p_gain_{rank}",
                    f"low80_chaos_{rank}", f"high80_chaos_{rank}", "score", "liquidity", "data_quality",
                    "allocation_chaos", "allocation_divine"]
         return frame_to_markdown(self.ranking.select(columns), max_rows=max_rows)
 
     @property
     def _horizons(self) -> list[str]:
-        return [h for h in HORIZONS if f"return_{h}_pct" in self.ranking.columns]
+        return [h for h in HORIZONS if f"return_{h}" in self.ranking.columns]
 
 
 def latest_divine_price(prices: pl.DataFrame) -> float | None:
@@ -131,17 +146,30 @@ def diversification(corr: np.ndarray, candidate: np.ndarray) -> np.ndarray:
 
 
 def with_costs(forecasts: pl.DataFrame, costs: pl.DataFrame) -> pl.DataFrame:
-    """Forecast rows (one distribution each) with ``cost``, ``p_gain`` (P(beating the cost), null where P(up)
-    is), ``edge`` (median return after the cost), ``sigma`` and ``score`` = edge / sigma."""
-    frame = forecasts.join(costs, on="currency", how="left").with_columns(pl.col("cost").fill_null(DEFAULT_FEE))
+    """Forecast rows (one distribution each) with the execution costs (``core.report.execution.execution_costs``:
+    ``entry_price``, ``tradable``, ``tradable_note``, ``spread``, ``cost``, ``depth``) and, net of the whole
+    round trip (buy at the ask ticked up, sell at the bid ``spread`` below the forecast ask, ticked down):
+    ``edge`` (the median forecast's net return), ``p_gain`` (P(the sale beats the purchase), null where P(up)
+    is), ``sigma`` and ``score`` = edge / sigma."""
+    frame = forecasts.join(costs, on="currency", how="left").with_columns(
+        pl.col("tradable").fill_null(False), pl.col("depth").fill_null(0.0),
+        pl.col("tradable_note").fill_null("no quote in the prices"),
+        pl.col("spread").fill_null(ASSUMED_SPREAD),
+        pl.col("entry_price").fill_null(pl.col("price_chaos")))
     if frame.is_empty():
         return frame.with_columns(p_gain=pl.lit(None, dtype=pl.Float64), edge=pl.lit(None, dtype=pl.Float64),
                                   sigma=pl.lit(None, dtype=pl.Float64), score=pl.lit(None, dtype=pl.Float64))
-    cost = frame["cost"].to_numpy().astype(float)
-    p_gain = prob_above(log_knots(frame), break_even(cost))
+    entry = frame["entry_price"].to_numpy().astype(float)
+    spread = frame["spread"].to_numpy().astype(float)
+    price = frame["price_chaos"].to_numpy().astype(float)
+    edge = net_return(entry, frame["forecast_chaos"].to_numpy().astype(float), spread)
+    cost = np.array([round_trip_cost(Quote(p, None), s) for p, s in zip(price, spread)])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        threshold = np.log(break_even_bid(entry) / ((1 - spread) * price))  # the forecast ask that breaks even
+    p_gain = prob_above(log_knots(frame), threshold)
     sigma = sigma_from_band(frame["lower_80"].to_numpy(), frame["upper_80"].to_numpy())
-    edge = (1 + frame["expected_return"].to_numpy()) * (1 - cost) - 1
     return frame.with_columns(
+        pl.Series("cost", cost),
         pl.when(pl.col("prob_up").is_null()).then(None).otherwise(pl.Series(p_gain)).alias("p_gain"),
         pl.Series("edge", edge), pl.Series("sigma", sigma),
         pl.Series("score", np.divide(edge, sigma, out=np.full(edge.size, np.nan), where=sigma > 0)).fill_nan(None),
@@ -155,7 +183,8 @@ def decide(rank_rows: pl.DataFrame, prices: pl.DataFrame, settings: ReportSettin
     the allocation. The track record (``core.evaluation.strategy``) calls the same function day by day."""
     quality = data_quality(prices) if not prices.is_empty() else pl.DataFrame(schema={"currency": pl.Utf8})
     table = rank_rows.select(
-        "currency", "price_chaos", "edge", "sigma", "score", "cost", pl.col("p_gain").alias("prob_gain"),
+        "currency", "price_chaos", "entry_price", "edge", "sigma", "score", "cost", "spread", "tradable",
+        "tradable_note", "depth", pl.col("p_gain").alias("prob_gain"),
     ).join(quality, on="currency", how="left")
     for column, dtype in (("liquidity", pl.Float64), ("volatility", pl.Float64), ("data_quality", pl.Utf8)):
         if column not in table.columns:
@@ -183,16 +212,16 @@ def build_report(league: str, forecasts: pl.DataFrame, prices: pl.DataFrame,
     horizons = [h for h in HORIZONS if h in set(latest["horizon"].to_list())]
     rank = settings.rank_horizon if settings.rank_horizon in horizons else horizons[-1]
     divine = latest_divine_price(prices)
-    costs = round_trip_costs(prices, settings.fee)
+    costs = execution_costs(prices, assumed_spread=settings.fee)
     per_horizon = with_costs(latest, costs).with_columns(
-        (100 * pl.col("expected_return")).alias("return_pct"),
-        (100 * (pl.col("lower_80") / pl.col("price_chaos") - 1)).alias("downside_pct"),
+        pl.col("expected_return").alias("return"),
+        (pl.col("lower_80") / pl.col("price_chaos") - 1).alias("downside"),
         (pl.col("forecast_chaos") / divine if divine else pl.lit(None, dtype=pl.Float64)).alias("forecast_divine_now"),
         pl.col("lower_80").alias("low80_chaos"), pl.col("upper_80").alias("high80_chaos"),
         pl.col("lower_95").alias("low95_chaos"), pl.col("upper_95").alias("high95_chaos"),
     )
     wide = per_horizon.pivot(on="horizon", index="currency",
-                             values=["return_pct", "p_gain", "prob_up", "downside_pct", "forecast_chaos",
+                             values=["return", "p_gain", "prob_up", "downside", "forecast_chaos",
                                      "forecast_divine_now", "low80_chaos", "high80_chaos", "low95_chaos",
                                      "high95_chaos", "prob_up_reason", "interval_method"], aggregate_function="first")
     wide = wide.rename({c: _horizon_name(c) for c in wide.columns if c != "currency"})
@@ -205,9 +234,10 @@ def build_report(league: str, forecasts: pl.DataFrame, prices: pl.DataFrame,
         ["weight", "score"], descending=True, nulls_last=True).with_row_index("rank", offset=1)
     table = table.rename({"reason": "allocation_note"})
     ordered = ["rank", "currency", "price_chaos", "price_divine",
-               *[c for h in horizons for c in (f"return_{h}_pct", f"p_gain_{h}", f"downside_{h}_pct")],
-               "cost", "edge", "sigma", "score", "volatility", "liquidity", "diversification", "weight",
-               "allocation_chaos", "allocation_divine", "units", "allocation_note", "rebalance", "data_quality",
+               *[c for h in horizons for c in (f"return_{h}", f"p_gain_{h}", f"downside_{h}")],
+               "entry_price", "spread", "cost", "edge", "sigma", "score", "volatility", "liquidity", "diversification", "weight",
+               "allocation_chaos", "allocation_divine", "units", "allocation_note", "tradable", "depth", "rebalance",
+               "data_quality",
                "data_quality_reason", "days_observed", "low_confidence_share", "volume",
                *[f"{m}_{h}" for h in horizons for m in ("forecast_chaos", "forecast_divine", "low80_chaos",
                                                         "high80_chaos", "low95_chaos", "high95_chaos", "p_up",
@@ -215,15 +245,16 @@ def build_report(league: str, forecasts: pl.DataFrame, prices: pl.DataFrame,
     missing = [c for c in ordered if c not in table.columns]
     if missing:
         raise ValueError(f"report columns missing: {missing}")
-    cost_source = "bid/ask spread" if has_both_sides(prices) else "assumed fee"
+    cost_source = ("bid/ask spread and tick" if "buy_price_chaos" in prices.columns
+                   and prices["buy_price_chaos"].is_not_null().any() else "conservative fallback spread and tick")
     return Report(league=league, as_of=str(latest["as_of"].max()), ranking=table.select(ordered), triggers=triggers,
                   divine_price_chaos=divine, settings=replace(settings, rank_horizon=rank), cost_source=cost_source)
 
 
 def _horizon_name(column: str) -> str:
-    """Pivoted ``return_pct_7d`` → ``return_7d_pct`` style names used in the report."""
-    renames = {"return_pct": "return_{}_pct", "p_gain": "p_gain_{}", "prob_up_reason": "p_gain_reason_{}",
-               "prob_up": "p_up_{}", "downside_pct": "downside_{}_pct", "forecast_chaos": "forecast_chaos_{}",
+    """Pivoted ``return_7d`` / ``prob_up_reason_7d`` → the report's names (``return_7d``, ``p_gain_reason_7d``)."""
+    renames = {"return": "return_{}", "p_gain": "p_gain_{}", "prob_up_reason": "p_gain_reason_{}",
+               "prob_up": "p_up_{}", "downside": "downside_{}", "forecast_chaos": "forecast_chaos_{}",
                "forecast_divine_now": "forecast_divine_{}", "low80_chaos": "low80_chaos_{}",
                "high80_chaos": "high80_chaos_{}", "low95_chaos": "low95_chaos_{}", "high95_chaos": "high95_chaos_{}",
                "interval_method": "interval_method_{}"}

@@ -12,6 +12,7 @@ from poeconomy_assets.core.evaluation.backtest import (
     rolling_backtest,
     train_leagues_for,
 )
+from poeconomy_assets.core.evaluation.replay import return_from_trades
 
 LEAGUES = ["Delirium", "Harvest", "Heist", "Ritual"]  # 3 training leagues are the minimum for one fold
 CURRENCIES = "Exalted Orb,Chromatic Orb"
@@ -62,12 +63,15 @@ def test_backtest_json_has_the_documented_shape(dumps: Path, tmp_path: Path) -> 
         assert legacy["mase"] == pytest.approx(card["mase"])
 
     strategy = result["strategy"]  # the track record of following the report on the held-out league
-    assert {"return", "max_drawdown", "hit_rate", "trades", "hold_chaos_return", "hold_divine_return", "fee"} <= set(
-        strategy)
+    assert {"return", "max_drawdown", "hit_rate", "trades", "hold_chaos_return", "hold_divine_return", "basket_return",
+            "perfect_foresight_return", "curve", "execution"} <= set(strategy)
     assert strategy["hold_chaos_return"] == 0.0 and strategy["horizon"] == "7d" and strategy["periods"] >= 10
     assert 0.0 <= strategy["max_drawdown"] < 1.0 and strategy["return"] > -1.0
-    assert strategy["trades"] == sum(c["positions"] for c in strategy["curve"])
-    assert (strategy["hit_rate"] is None) == (strategy["trades"] == 0)
+    assert isinstance(strategy["trades"], list)
+    assert strategy["return"] == pytest.approx(return_from_trades(strategy["trades"], strategy["budget_chaos"]))
+    days = [c["date"] for c in strategy["curve"]]
+    assert days == sorted(days) and len(days) >= 7 * (strategy["periods"] - 1), "a daily curve, not weekly points"
+    assert (strategy["hit_rate"] is None) == (len(strategy["trades"]) == 0)
     assert strategy["hold_divine_return"] > -1.0  # Ritual has Divine Orb prices: the divine holder is compared
 
 

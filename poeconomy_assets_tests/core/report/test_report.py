@@ -21,11 +21,13 @@ def _prices(n: int = 8, seed: int = 0) -> pl.DataFrame:
     rows = []
     for i in range(n):
         name = "Divine Orb" if i == 0 else f"C{i}"
-        base = 200.0 if i == 0 else 1.0 + i
+        base = 200.0 if i == 0 else 100.0 + 10 * i  # whole-chaos ticks cost little at these prices
         walk = np.exp(np.cumsum(rng.normal(0, 0.03, DAYS)))
         for d in range(DAYS):
+            confidence = "Low" if (i == 7 and d % 2) else "High"
             rows.append({"league": "L", "currency": name, "date": START + timedelta(days=d), "league_day": d,
-                         "price_chaos": base * walk[d], "confidence": "Low" if (i == 7 and d % 2) else "High"})
+                         "price_chaos": base * walk[d], "confidence": confidence,
+                         "buy_price_chaos": base * walk[d] * 0.99, "buy_confidence": confidence})  # a 1% spread
     return pl.DataFrame(rows)
 
 
@@ -61,7 +63,7 @@ def test_prices_convert_to_divines_at_the_same_date() -> None:
     assert out["lower_80_divine"][1] == pytest.approx(9.0 / 200.0)
 
 
-@pytest.mark.parametrize("unit, budget", [("chaos", 1000.0), ("divine", 3.0)])
+@pytest.mark.parametrize("unit, budget", [("chaos", 1000.0), ("divine", 6.0)])
 def test_report_allocates_within_budget_and_caps(unit: str, budget: float) -> None:
     prices = _prices()
     returns = {"C1": 0.08, "C2": 0.06, "C3": 0.05, "C4": 0.04, "C5": -0.05, "C6": 0.0, "C7": 0.09}
@@ -79,7 +81,10 @@ def test_report_allocates_within_budget_and_caps(unit: str, budget: float) -> No
     for r in ranking.values():
         assert r["price_divine"] == pytest.approx(r["price_chaos"] / divine)
         assert r["forecast_divine_7d"] == pytest.approx(r["forecast_chaos_7d"] / divine)
-    assert ranking["C1"]["downside_7d_pct"] == pytest.approx(100 * (1.08 * 0.9 - 1), abs=1e-3)
+    assert ranking["C1"]["downside_7d"] == pytest.approx(1.08 * 0.9 - 1, abs=1e-5)  # fractions, like p_gain_7d
+    held = report.allocation
+    assert (held["units"] >= 1).all() and (held["allocation_chaos"] == held["units"] * held["entry_price"]).all()
+    assert (held["entry_price"] >= held["price_chaos"]).all(), "bought at the ask (ticked up), never below"
     assert "sign flip" in (ranking["C1"]["rebalance"] or "")
     assert ranking["C7"]["data_quality"] == "low confidence"
     page = report_html(report, {"chart": b"png"})
@@ -132,9 +137,9 @@ def test_empty_allocation_says_why_everywhere() -> None:
 
     report = _mirror_report({"C1": 0.001, "C2": -0.02})  # nothing clears the 1% minimum edge
     assert report.allocation.is_empty() and report.cash_chaos == pytest.approx(1000.0)
-    assert report.hold_reason.startswith("hold chaos") and "minimum edge" in report.hold_reason
+    assert report.hold_reason.startswith(f"hold {report.hold_advice}") and "clears the costs" in report.hold_reason
     page = report_html(report, {})
-    assert "Hold chaos." in page and "Nothing allocated." in page
+    assert f"Hold {report.hold_advice}." in page and "Nothing allocated." in page
     document = json.loads(report_json(report))
     assert document["league"] == "L" and document["as_of"] == report.as_of and document["divine_chaos"] > 0
     assert document["hold_reason"] == report.hold_reason and "P(gain)" in document["glossary"]
@@ -163,3 +168,36 @@ def test_no_report_on_forecasts_that_contradict_themselves(broken: dict, problem
     with pytest.raises(ValueError, match=re.escape(problem)) as raised:
         build_report("L", forecasts, prices)
     assert "'C2'" in str(raised.value) and "no report is built" in str(raised.value)
+
+
+@pytest.mark.parametrize("returns", [{"C1": 0.001, "C2": -0.02}, {"C1": 0.08, "C3": 0.06}])
+def test_the_summary_and_the_table_agree_in_every_format(returns: dict[str, float]) -> None:
+    """Issue 20: the hold sentence quotes the best row's P(gain) and allocation note as the table shows them,
+    and the bought units and chaos are the table's, in HTML, JSON and CSV alike."""
+    import html
+    import io
+    import json
+
+    from poeconomy_assets.core.report.export import report_csv, report_json
+    from poeconomy_assets.core.report.numbers import prob_text
+
+    report = _mirror_report(returns)
+    document = json.loads(report_json(report))
+    table = pl.DataFrame(document["currencies"])
+    csv_text = report_csv(report)
+    csv_table = pl.read_csv(io.StringIO(csv_text), comment_prefix="#")
+    page = html.unescape(report_html(report, {}))
+    assert (report.hold_reason is None) == ("C3" in returns), "one case buys, the other holds"
+    assert csv_table["p_gain_7d"].to_list() == pytest.approx(table["p_gain_7d"].to_list())
+    assert document["hold_reason"] == report.hold_reason and json.dumps(report.hold_reason) in csv_text
+    if report.hold_reason is None:
+        for row in document["allocation"]:
+            assert row["allocation_chaos"] == pytest.approx(row["units"] * row["entry_price"])
+            assert f"{row['units']:,} whole units at the ask" in page
+        return
+    best = table.sort("edge", descending=True, nulls_last=True).row(0, named=True)
+    assert f"P(gain) {prob_text(best['p_gain_7d'])}" in report.hold_reason
+    assert f"({best['allocation_note']})" in report.hold_reason
+    assert "unknown" not in report.hold_reason and "(eligible)" not in report.hold_reason
+    assert report.hold_reason in page
+    assert all(abs(v) < 1 for v in table["return_7d"].to_list()), "fractions, like p_gain_7d"
