@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 
 import dagster as dg
+from poeconomy_assets.demo.graph_runner import GraphRunner
 
 from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.partitions import register_partitions
 from poeconomy_assets.defs.resources import build_resources
 from poeconomy_assets.demo.dagster_dev import DagsterDev, write_instance_yaml
-from poeconomy_assets.demo.graph_runner import GraphRunner
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
 

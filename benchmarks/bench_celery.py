@@ -31,7 +31,6 @@ import numpy as np
 import polars as pl
 import psycopg2
 
-from poeconomy_assets.defs.partitions import currency_horizon_keys as model_keys
 from poeconomy_assets.cluster.local import create_database, drop_database, local_cluster_env
 from poeconomy_assets.cluster.workers import start_cluster, stop_cluster, uniform_specs
 from poeconomy_assets.core.features.build import feature_columns, target_column
@@ -39,6 +38,7 @@ from poeconomy_assets.core.models.families import LIGHTGBM
 from poeconomy_assets.core.models.optuna_storage import optuna_storage
 from poeconomy_assets.core.models.tuning import tune_family, walk_forward_folds
 from poeconomy_assets.definitions import build_defs
+from poeconomy_assets.defs.partitions import currency_horizon_keys as model_keys
 from poeconomy_assets.defs.resources import build_resources
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 

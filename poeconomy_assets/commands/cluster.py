@@ -85,6 +85,8 @@ def demo(args: argparse.Namespace) -> int:
     """The main job with every step on the Celery workers: the same run of history_job and asset backfill of the
     whole graph as ``poeconomy demo``, launched through ``dagster dev`` on this deployment's instance (PostgreSQL),
     whose code location runs steps with the Celery executor (POECONOMY_CELERY_CONFIG)."""
+    import dagster as dg
+
     from poeconomy_assets.commands.demo import print_summary
     from poeconomy_assets.definitions import build_defs
     from poeconomy_assets.defs.resources import build_resources, poeconomy_home
@@ -92,8 +94,6 @@ def demo(args: argparse.Namespace) -> int:
     from poeconomy_assets.demo.dagster_dev import DagsterDev, materialize_through_dagster_dev
     from poeconomy_assets.demo.in_process import GraphRun
     from poeconomy_assets.sim.simulator import write_dumps
-
-    import dagster as dg
 
     _require_env()
     state = _state_dir(args)

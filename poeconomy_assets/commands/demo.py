@@ -16,6 +16,7 @@ import dagster as dg
 import polars as pl
 
 from poeconomy_assets.commands.options import add_market_options, add_profile_option, simulation_config
+from poeconomy_assets.core.report.check_summary import check_summary_line
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.defs.jobs import BATCH
@@ -118,9 +119,9 @@ def print_summary(instance: dg.DagsterInstance, resources: dict, outcome: GraphR
     currencies = instance.get_dynamic_partitions("currency")
     print()
     print(f"Done: {outcome.runs} runs in {outcome.seconds:.0f}s; {len(leagues)} leagues, {len(currencies)} currencies")
-    print(f"Failed checks (errors): {', '.join(outcome.failed_checks) or 'none'}")
-    print(f"Check warnings: {len(outcome.warned_checks)}{': ' + ', '.join(outcome.warned_checks) if outcome.warned_checks else ''}"
-          + (" (see forecast_scorecard's drift check in the UI)" if outcome.warned_checks else ""))
+    print(check_summary_line(outcome.evaluations)
+          + (" — warnings are signals (the scorecard's drift check: see it in the UI), not failed runs"
+             if outcome.warned_checks else ""))
     if scores is not None:
         print("\nValidation rel_mae (model MAE / persistence MAE; below 1 beats persistence):")
         print(frame_to_markdown(scores, max_rows=40))

@@ -8,10 +8,9 @@ each partition's own metadata with ``context.add_asset_metadata(..., partition_k
 one partition in the UI sees that partition's numbers.
 """
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
-
-import warnings
 
 import dagster as dg
 

@@ -5,15 +5,12 @@
 every residual set in every partition's run.
 """
 
-import json
 import time
 from collections import Counter
 
 import dagster as dg
-import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.models.artifacts import MANIFEST, sha256
 from poeconomy_assets.core.prices import DIVINE
 from poeconomy_assets.core.progress import Progress
 from poeconomy_assets.core.report.markdown import frame_to_markdown
@@ -39,32 +36,6 @@ from poeconomy_assets.defs.ui_metadata import fan_table, number
 from poeconomy_assets.resources.model_store import ModelStore
 from poeconomy_assets.resources.parquet_io_manager import ByPartition
 
-RESIDUALS = "residuals.npy"
-
-
-def stored_residuals(model_store: ModelStore, currencies: list[str], horizon: str,
-                     log: object = None) -> list[tuple[dict, np.ndarray]]:
-    """(manifest, walk-forward residuals) of every stored model at ``horizon`` whose residual file
-    matches its manifest's sha256 (the members themselves are not needed, so not loaded). A manifest that
-    cannot be read is left out with a warning: one bad model never stops its horizon's calibration."""
-    found = []
-    for currency in currencies:
-        directory = model_store.directory(currency, horizon)
-        manifest_path = directory / MANIFEST
-        if not manifest_path.exists():
-            continue
-        try:
-            manifest = json.loads(manifest_path.read_text())
-            listed = manifest.get("files", {}).get(RESIDUALS)
-        except (OSError, ValueError, AttributeError) as exc:
-            if log is not None:
-                log.warning(f"{currency} {horizon}: manifest {manifest_path} unreadable, left out: {exc}")
-            continue
-        path = directory / RESIDUALS
-        if listed and path.exists() and listed == sha256(path):
-            found.append((manifest, np.load(path, allow_pickle=False)))
-    return found
-
 
 @dg.asset(
     group_name="forecasts",
@@ -83,12 +54,15 @@ def interval_calibration(context: dg.AssetExecutionContext, currency_features: p
     values = ByPartition()
     for horizon in run_partition_keys(context):
         started = time.perf_counter()
-        sets = stored_residuals(model_store, currencies, horizon, context.log)
+        sets, skipped = model_store.stored_residuals(currencies, horizon)
+        for currency, reason in skipped.items():  # one bad model never stops its horizon's calibration
+            context.log.warning(f"{currency} {horizon}: residuals left out of the pooled calibration: {reason}")
         frame = stored_calibration(currency_features, sets, horizon).with_columns(horizon=pl.lit(horizon))
         values[horizon] = frame
         partition_metadata(context, horizon, {
             "horizon": horizon,
             "residual_sets": len(sets),
+            "residual_sets_skipped": dg.MetadataValue.json(skipped),
             "currencies": frame["currency"].n_unique(),
             "rows": frame.height,
             "leagues": ", ".join(sorted(frame["league"].unique().to_list())),

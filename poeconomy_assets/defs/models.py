@@ -6,6 +6,7 @@ currency's own scope and picks. So a backfill of all ``price_models`` partitions
 processes, searches once per horizon, and no model depends on what another run happened to cache.
 """
 
+import math
 import resource
 import time
 import warnings
@@ -18,7 +19,11 @@ import polars as pl
 import pydantic
 
 from poeconomy_assets.cluster.celery_config import TRAINING, queue_tags
-from poeconomy_assets.core.models.ensemble import horizon_training_rows, train_currency_model, train_pooled_model
+from poeconomy_assets.core.models.ensemble import (
+    horizon_training_rows,
+    train_currency_model,
+    train_pooled_model,
+)
 from poeconomy_assets.core.progress import Progress
 from poeconomy_assets.defs.batching import CHUNKED, PER_PARTITION, partition_metadata, run_partition_keys
 from poeconomy_assets.defs.metadata import currency_horizon, metric
@@ -169,7 +174,7 @@ def price_models(
             scores.append(m["mase"])
             partition_metadata(context, key, model_metadata(model, pooled, model_store, seconds))
             progress.step()
-    finite = [s for s in scores if s == s]
+    finite = [s for s in scores if not math.isnan(s)]
     return dg.MaterializeResult(value=manifests, metadata={
         "models_in_run": len(keys),
         "horizons_in_run": ", ".join(by_horizon),

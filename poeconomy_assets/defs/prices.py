@@ -35,7 +35,7 @@ def daily_prices(  # no return annotation: Dagster reads one as the type of ever
     """
     values = ByPartition()
     for key in run_partition_keys(context):
-        values[key] = prices = league_prices(key, poe_ninja_history, price_store, context)
+        values[key] = league_prices(key, poe_ninja_history, price_store, context)
     written = pl.concat(list(values.values()), how="diagonal_relaxed")
     return dg.MaterializeResult(
         value=values,

@@ -24,9 +24,9 @@ from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.defs.backfill import asset_backfill_request
 from poeconomy_assets.defs.jobs import BATCH, daily_prices_job, pooled_model_job
+from poeconomy_assets.defs.partitions import currency_partitions, league_partitions
 from poeconomy_assets.defs.selection import RETRAIN
 from poeconomy_assets.resources.live_clock import LiveClock
-from poeconomy_assets.defs.partitions import currency_partitions, league_partitions
 
 REFRESHED_DOWNSTREAM = ["currency_features", "price_forecasts", "investment_report"]
 REFRESH_CRON = "10 0 * * *"  # 00:10 UTC: yesterday's close is in (its 23:55 slot is stored)

@@ -20,11 +20,11 @@ from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.report.html import track_record_sentence
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.report.report import png_markdown
-from poeconomy_assets.resources.training_settings import ProfileName
 from poeconomy_assets.defs.partitions import currency_horizon_key
 from poeconomy_assets.defs.reports import TRACK_RECORD
 from poeconomy_assets.defs.ui_metadata import number, table_value
 from poeconomy_assets.resources.report_store import ReportStore
+from poeconomy_assets.resources.training_settings import ProfileName
 
 DRIFT_CHECK = "forecast_scorecard_drift"
 DRIFT_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("forecast_scorecard"), DRIFT_CHECK)

@@ -31,6 +31,7 @@ class GraphRun:
     run_ids: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
     warned_checks: list[str] = field(default_factory=list)
+    evaluations: list = field(default_factory=list)  # every check evaluation (core.report.check_summary counts them)
 
 
 def partition_chunks(all_keys: list[str], wanted: list[str], policy: dg.BackfillPolicy | None,
@@ -128,6 +129,7 @@ def materialize_subset(defs: dg.Definitions, instance: dg.DagsterInstance, subse
 
 def record_checks(outcome: GraphRun, evaluations: list, chunk: list[str]) -> None:
     """Failed checks by severity: an ERROR fails the graph; a WARN (the scorecard's drift check) is reported."""
+    outcome.evaluations += list(evaluations)
     where = f"[{chunk[0]}{' … ' + chunk[-1] if len(chunk) > 1 else ''}]" if chunk else ""
     for evaluation in evaluations:
         if evaluation.passed:

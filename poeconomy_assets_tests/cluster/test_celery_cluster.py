@@ -21,7 +21,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from poeconomy_assets.defs.partitions import currency_horizon_keys as model_keys
 from poeconomy_assets.cluster.local import create_database, drop_database, local_cluster_env
 from poeconomy_assets.cluster.workers import (
     running_nodes,
@@ -33,6 +32,7 @@ from poeconomy_assets.cluster.workers import (
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.definitions import build_defs
+from poeconomy_assets.defs.partitions import currency_horizon_keys as model_keys
 from poeconomy_assets.defs.partitions import split_currency_horizon
 from poeconomy_assets.defs.resources import build_resources
 from poeconomy_assets.resources.model_store import ModelStore

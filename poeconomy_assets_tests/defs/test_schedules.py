@@ -10,7 +10,11 @@ from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.partitions import register_partitions
 from poeconomy_assets.defs.resources import build_resources
-from poeconomy_assets.defs.schedules import REFRESHED_DOWNSTREAM, daily_refresh_schedule, weekly_retrain_sensor
+from poeconomy_assets.defs.schedules import (
+    REFRESHED_DOWNSTREAM,
+    daily_refresh_schedule,
+    weekly_retrain_sensor,
+)
 from poeconomy_assets.resources.live_clock import LiveClock
 
 MONDAY = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)

@@ -16,12 +16,12 @@ import numpy as np
 import polars as pl
 import pytest
 
+from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.definitions import build_defs
+from poeconomy_assets.defs.batching import RANGE_END, RANGE_START
 from poeconomy_assets.defs.partitions import register_partitions, split_currency_horizon
 from poeconomy_assets.defs.resources import build_resources
-from poeconomy_assets.core.keys import name_from_key
-from poeconomy_assets.defs.batching import RANGE_END, RANGE_START
 from poeconomy_assets.defs.selection import PAST_LEAGUES
 from poeconomy_assets.demo.dagster_dev import DagsterDev, write_instance_yaml
 from poeconomy_assets.demo.in_process import materialize_in_process
