@@ -22,6 +22,7 @@ from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.defs.jobs import BATCH
 from poeconomy_assets.defs.partitions import split_currency_horizon
 from poeconomy_assets.defs.resources import build_resources, poeconomy_home
+from poeconomy_assets.demo.dagster_dev import write_instance_yaml
 from poeconomy_assets.demo.in_process import GraphRun, record_checks
 from poeconomy_assets.sim.simulator import write_dumps
 
@@ -61,12 +62,14 @@ def run(args: argparse.Namespace) -> int:
     dagster_home = os.environ.get("DAGSTER_HOME")
     if not dagster_home:
         dagster_home = tempfile.mkdtemp(prefix="poeconomy-dagster-")
+        write_instance_yaml(Path(dagster_home))
+        os.environ["DAGSTER_HOME"] = dagster_home
         print(f"DAGSTER_HOME is not set: runs go to a temporary instance in {dagster_home} (make demo sets it)")
     if args.in_process:
         outcome = _run_in_process(Path(dagster_home), resources)
     else:
         outcome = _run_through_dagster_dev(Path(dagster_home), home, dumps, args.port)
-    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(dagster_home)) as instance:
+    with dg.DagsterInstance.get() as instance:
         if args.live:
             from poeconomy_assets.demo.live_demo import run_live_demo
 
@@ -80,23 +83,16 @@ def _run_in_process(dagster_home: Path, resources: dict) -> GraphRun:
     from poeconomy_assets.defs.selection import MAIN_GRAPH, PAST_LEAGUES
     from poeconomy_assets.demo.in_process import materialize_in_process
 
-    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(str(dagster_home))) as instance:
+    with dg.DagsterInstance.get() as instance:
         return materialize_in_process(build_defs(resources), instance, PAST_LEAGUES | MAIN_GRAPH, tags=BATCH)
 
 
 def _run_through_dagster_dev(dagster_home: Path, home: Path, dumps: Path, port: int) -> GraphRun:
     from poeconomy_assets.definitions import build_defs
     from poeconomy_assets.defs.selection import MAIN_GRAPH, selected_keys
-    from poeconomy_assets.demo.dagster_dev import (
-        DagsterDev,
-        materialize_through_dagster_dev,
-        set_pool_limit,
-        write_instance_yaml,
-    )
+    from poeconomy_assets.demo.dagster_dev import DagsterDev, materialize_through_dagster_dev, set_pool_limit
 
     started = time.perf_counter()
-    if not (dagster_home / "dagster.yaml").exists():
-        write_instance_yaml(dagster_home)
     set_pool_limit(dagster_home, "training", TRAINING_POOL_SLOTS)
     assets = [k.to_user_string() for k in selected_keys(build_defs(build_resources(home, dumps)), MAIN_GRAPH)]
     env = {"POECONOMY_HOME": str(home), "POECONOMY_DUMPS_DIR": str(dumps)}
@@ -105,7 +101,7 @@ def _run_through_dagster_dev(dagster_home: Path, home: Path, dumps: Path, port: 
         print(f"    the UI is at {server.url} while the demo runs")
         runs = materialize_through_dagster_dev(server, assets)
     outcome = GraphRun(runs=len(runs), seconds=time.perf_counter() - started, run_ids=[r["runId"] for r in runs])
-    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(str(dagster_home))) as instance:
+    with dg.DagsterInstance.get() as instance:
         for run_id in outcome.run_ids:
             evaluations = [e.dagster_event.event_specific_data for e in
                            instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
