@@ -27,7 +27,7 @@ $(REAL_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(REAL_HOME)
 	sed 's#\.poeconomy/dagster#$(REAL_HOME)/dagster#' dagster.yaml > $@
 demo-real: install $(REAL_HOME)/dagster.yaml  ## the main job on the real leagues in $(REAL_DUMPS)
-	DAGSTER_HOME=$(REAL_HOME) POECONOMY_HOME=$(REAL_HOME) $(BIN)/poeconomy demo --dumps $(REAL_DUMPS)
+	DAGSTER_HOME=$(REAL_HOME) POECONOMY_HOME=$(REAL_HOME) $(BIN)/poeconomy demo --dumps $(REAL_DUMPS) --profile development
 ui-real: install $(REAL_HOME)/dagster.yaml  ## the web UI on the real-data instance
 	DAGSTER_HOME=$(REAL_HOME) POECONOMY_HOME=$(REAL_HOME) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 

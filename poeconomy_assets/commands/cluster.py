@@ -112,7 +112,8 @@ def demo(args: argparse.Namespace) -> int:
         env = {"POECONOMY_HOME": str(home), "POECONOMY_DUMPS_DIR": str(dumps)}
         with DagsterDev(dagster_home, env, log_path=state / "dagster_dev.log") as server:
             print(f"    the UI is at {server.url} while the demo runs")
-            runs = materialize_through_dagster_dev(server, assets, title="poeconomy cluster demo")
+            runs = materialize_through_dagster_dev(server, assets, log=lambda line: print(line, flush=True),
+                                                   title="poeconomy cluster demo")
         outcome = GraphRun(runs=len(runs), seconds=time.perf_counter() - started, run_ids=[r["runId"] for r in runs])
         with dg.DagsterInstance.get() as instance:
             print_summary(instance, build_resources(home, dumps), outcome, str(dagster_home))

@@ -96,10 +96,10 @@ def _run_through_dagster_dev(dagster_home: Path, home: Path, dumps: Path, port: 
     set_pool_limit(dagster_home, "training", TRAINING_POOL_SLOTS)
     assets = [k.to_user_string() for k in selected_keys(build_defs(build_resources(home, dumps)), MAIN_GRAPH)]
     env = {"POECONOMY_HOME": str(home), "POECONOMY_DUMPS_DIR": str(dumps)}
-    print(f"starting dagster dev (DAGSTER_HOME={dagster_home}); its log: {dagster_home / 'dagster_dev.log'}")
-    with DagsterDev(dagster_home, env, port=port or None) as server:
+    print(f"starting dagster dev (DAGSTER_HOME={dagster_home}); its log: {home / 'dagster_dev.log'}")
+    with DagsterDev(dagster_home, env, log_path=home / "dagster_dev.log", port=port or None) as server:
         print(f"    the UI is at {server.url} while the demo runs")
-        runs = materialize_through_dagster_dev(server, assets)
+        runs = materialize_through_dagster_dev(server, assets, log=lambda line: print(line, flush=True))
     outcome = GraphRun(runs=len(runs), seconds=time.perf_counter() - started, run_ids=[r["runId"] for r in runs])
     with dg.DagsterInstance.get() as instance:
         for run_id in outcome.run_ids:

@@ -204,10 +204,13 @@ class DagsterDev:
             params["partitionNames"] = partition_names
         return self._launch_backfill(params, str(assets))
 
-    def launch_run(self, job: str, run_config: dict | None = None, location: str = "poeconomy_assets") -> str:
-        """Launch one run of ``job`` (as the UI's Launchpad does); returns its run id."""
+    def launch_run(self, job: str, run_config: dict | None = None, location: str = "poeconomy_assets",
+                   tags: dict[str, str] | None = None) -> str:
+        """Launch one run of ``job`` (as the UI's Launchpad does), with ``tags`` (e.g. ``dagster/partition``);
+        returns its run id."""
         params = {"selector": {"repositoryLocationName": location, "repositoryName": "__repository__",
-                               "jobName": job}, "runConfigData": run_config or {}}
+                               "jobName": job}, "runConfigData": run_config or {},
+                  "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]}}
         result = self.answer(LAUNCH_RUN, {"params": params}, "LaunchRunSuccess", f"run of {job} not launched")
         return result["run"]["runId"]
 

@@ -3,7 +3,9 @@ keeps the batch lane full and the API fails on purpose.
 
 What runs: ``dagster-daemon run`` on a temporary instance whose run queue is the repo's ``dagster.yaml`` (two lanes,
 ingestion priority), the code location from ``workspace.yaml`` with ``ingestion_sensor`` on, the local POE Watch
-server, and a ``dagster job backfill`` of every ``training_job`` partition launched as the daemon starts. The
+server, and a run of ``model_job`` for every currency × horizon launched over GraphQL as ``dagster dev`` starts (one
+run per partition, as a user launching them one by one from the UI: a job backfill of a multi-partitioned job is
+dagster-io/dagster#28861, refused by the assets). The
 training pool has 2 slots (``dagster instance concurrency set training 2``, as the README's "Retrain everything"
 says; at the yaml's default of 1 the pool lets one training run start at a time and the lane is never full), and
 the past market has 32 currencies, so the backfill is 96 runs: more than the batch lane gets through before the
@@ -48,6 +50,7 @@ from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.resources import build_resources
 from poeconomy_assets.defs.scorecards import DRIFT_CHECK_KEY
 from poeconomy_assets.defs.slot_ledger import queue_window, slot_reports
+from poeconomy_assets.demo.dagster_dev import DagsterDev
 from poeconomy_assets.sim.live_market import SimulatedMarket
 from poeconomy_assets.sim.poe_watch_server import PoeWatchServer
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
@@ -153,11 +156,12 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
         env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "POECONOMY_HOME": str(home),
                "POECONOMY_DUMPS_DIR": str(dumps), "POECONOMY_POE_WATCH_URL": server.url,
                "POECONOMY_LIVE_CLOCK": json.dumps(clock)}
-        daemon = _start([str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")], env,
-                        tmp_path / "daemon.log")
-        backfill = _start([str(BIN / "dagster"), "job", "backfill", "-w", str(REPO / "workspace.yaml"), "-l",
-                           "poeconomy_assets", "-j", "training_job", "--partitions", ",".join(training),
-                           "--noprompt"], env, tmp_path / "backfill.log")
+        dev = DagsterDev(dagster_home, env, log_path=tmp_path / "daemon.log").__enter__()
+        daemon = dev.process
+        for key in training:  # the batch lane's load: one queued model_job run per partition
+            currency, horizon = key.split("|")
+            dev.launch_run("model_job", tags={"dagster/partition": key, "dagster/partition/currency": currency,
+                                              "dagster/partition/horizon": horizon, "poeconomy/lane": "batch"})
         first, stored = None, []
 
         def hour_accounted() -> bool:
@@ -176,10 +180,8 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
         try:
             _wait(daemon, tmp_path / "daemon.log", hour_accounted,
                   lambda: f"the simulated hour was not accounted for; stored {stored}")
-            backfill.wait(timeout=60)
         finally:
-            _stop(backfill)
-            _stop(daemon)
+            dev.stop()
 
     # every slot of the hour after the first snapshot: stored, refilled, or lost with its reason
     reports, _ = slot_reports(instance, "Simulated")
@@ -239,7 +241,7 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
     def beside(run: tuple[float, float, float]) -> int:  # most training runs in progress at once while run ran
         return max(training_at(m) for m in [run[1], *(t[1] for t in trainings if run[1] < t[1] < run[2])])
 
-    ingestion, trainings = sorted(queued("ingestion_job")), queued("training_job")
+    ingestion, trainings = sorted(queued("ingestion_job")), queued("model_job")
     assert len(trainings) == len(training) and len(ingestion) >= 3
     ingestion_delays, training_delays = waited(ingestion), waited(trainings)
     # The load: from the first snapshot to the end, some training run was always waiting for the batch lane (the
@@ -274,13 +276,14 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
 
 def test_drift_sensor_under_the_daemon_retrains_exactly_the_drifting_models(tmp_path: Path) -> None:
     """drift_sensor as a user runs it: started with ``dagster sensor start``, ticked by the daemon, its runs
-    queued in the batch lane and executed by run workers. (``weekly_retrain_schedule`` cannot be shown this way
-    without waiting for a Monday: the scheduler only evaluates cron ticks after the schedule was started.
-    test_retraining.py evaluates its tick and executes the runs it requests.)"""
+    queued in the batch lane and executed by run workers. (``weekly_retrain_sensor`` is not shown this way: it
+    waits for a Monday on the live clock; test_retraining.py evaluates its tick and executes the backfill it asks for.)"""
     home, dumps, dagster_home, defs, instance = _past_graph(tmp_path, LIVE_PAST)
     trained = [f"{c}|{h}" for c in instance.get_dynamic_partitions("currency") for h in HORIZONS]
     for key in trained:  # every model trained once, in process
-        assert defs.resolve_job_def("training_job").execute_in_process(instance=instance, partition_key=key).success
+        assert defs.resolve_job_def("model_job").execute_in_process(instance=instance, partition_key=key).success
+    for horizon in HORIZONS:  # and its horizon's calibration, which the drift runs' forecasts read
+        assert defs.resolve_job_def("calibration_job").execute_in_process(instance=instance, partition_key=horizon).success
 
     def trainings() -> dict[str, int]:
         records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey("price_models")),
