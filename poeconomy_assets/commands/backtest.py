@@ -9,9 +9,11 @@ before it). Progress (items done / total, time left) goes to standard error.
 
 import argparse
 import json
+import logging
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -53,6 +55,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
+class _LogHandler(logging.Handler):
+    def __init__(self, log: "Callable[[str], None]") -> None:
+        super().__init__(logging.INFO)
+        self.log_line = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.log_line(record.getMessage())
+
+
+def _print_search_progress(log: "Callable[[str], None]") -> None:
+    """The pooled searches' progress lines (trials done, time left; core.models.tuning) on the command's log."""
+    search = logging.getLogger("poeconomy.search")
+    search.setLevel(logging.INFO)
+    search.handlers = [_LogHandler(log)]
+    search.propagate = False
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     quiet = getattr(args, "quiet", False)
@@ -61,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
         if not quiet:
             print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
+    if not Path(args.dumps).is_dir() or not any(Path(args.dumps).glob("*.csv")):
+        print(f"poeconomy backtest: no poe.ninja dump files (*.csv) in {args.dumps}", file=sys.stderr)
+        return 2
+    _print_search_progress(log)
     prices = read_dump_dir(args.dumps).prices
     seed = getattr(args, "seed", 0)
     currencies = [c.strip() for c in (getattr(args, "currencies", None) or "").split(",") if c.strip()] or None

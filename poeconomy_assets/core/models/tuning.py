@@ -6,6 +6,7 @@ target (which looks ``h`` days ahead) can never overlap the validation period. (
 overlap, so the gap only bites on data where they would.)
 """
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ import polars as pl
 from poeconomy_assets.core.evaluation.metrics import relative_mae
 from poeconomy_assets.core.models.families import ModelFamily
 from poeconomy_assets.core.prices import league_order
+from poeconomy_assets.core.progress import Progress
 
 # Where a search keeps its trials: an Optuna storage, a database URL, or None (this process's memory).
 StudyStorage = optuna.storages.BaseStorage | str | None
@@ -52,6 +54,11 @@ def validation_relative_mae(validation: pl.DataFrame, target: str, predicted: np
         np.unique(validation["currency"].to_numpy(), return_inverse=True)[1]
     score = relative_mae(price, actual, forecast, groups=codes)
     return 1.0 if np.isnan(score) else score
+
+
+# Search progress (trials done, time left) at most every 15 s: the backtest CLI prints it, a Dagster run's
+# captured logs show it (dagster.yaml: python_logs).
+SEARCH_LOG = logging.getLogger("poeconomy.search")
 
 
 def tune_family(
@@ -110,7 +117,9 @@ def tune_family(
 
     study = create_search_study(seed, storage, study_name)
     study.enqueue_trial(family.defaults())  # the hand-picked defaults always compete
-    study.optimize(objective, n_trials=n_trials)
+    progress = Progress(n_trials, f"search {family.name} ({study_name or 'in memory'})", SEARCH_LOG.info,
+                        unit="trials at most (the budget may end it sooner)", every=15.0)
+    study.optimize(objective, n_trials=n_trials, callbacks=[lambda _study, _trial: progress.step()])
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:  # only possible with a shared storage whose other workers failed
         return family.defaults(), _evaluate(family, family.defaults(), folds, features, target, seed), len(study.trials)
