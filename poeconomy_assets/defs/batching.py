@@ -55,6 +55,14 @@ def run_partition_keys(context: dg.AssetExecutionContext) -> list[str]:
     return keys
 
 
+def run_value(values: dict) -> Any:
+    """What a run returns: its one partition's value, or a ``ByPartition`` of every key's value (the IO manager
+    writes one file per key either way; a one-partition run's output reads as before, e.g. in tests)."""
+    from poeconomy_assets.resources.parquet_io_manager import ByPartition
+
+    return next(iter(values.values())) if len(values) == 1 else ByPartition(values)
+
+
 def partition_metadata(context: dg.AssetExecutionContext, key: str, metadata: Mapping[str, Any]) -> None:
     """``metadata`` on partition ``key``'s own materialization event (what its page in the UI shows)."""
     context.add_asset_metadata(dict(metadata), partition_key=key)

@@ -8,7 +8,7 @@ import polars as pl
 from poeconomy_assets.core.features.build import build_features, feature_columns
 from poeconomy_assets.core.keys import key_from_name, name_from_key
 from poeconomy_assets.core.schemas import Features
-from poeconomy_assets.defs.batching import ONE_RUN, partition_metadata, run_partition_keys
+from poeconomy_assets.defs.batching import ONE_RUN, partition_metadata, run_partition_keys, run_value
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
 from poeconomy_assets.defs.partitions import currency_partitions
 from poeconomy_assets.resources.parquet_io_manager import ByPartition
@@ -50,7 +50,7 @@ def currency_features(context: dg.AssetExecutionContext, daily_prices: pl.DataFr
         })
     written = pl.concat(list(values.values()))
     return dg.MaterializeResult(
-        value=values,
+        value=run_value(values),
         metadata={
             "currencies_in_run": len(keys),
             "feature_count": len(columns),

@@ -17,7 +17,7 @@ from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.report.numbers import price_text
 from poeconomy_assets.core.schemas import Forecasts
 from poeconomy_assets.core.uncertainty.forecast_table import build_forecasts, stored_calibration
-from poeconomy_assets.defs.batching import CHUNKED, ONE_RUN, partition_metadata, run_partition_keys
+from poeconomy_assets.defs.batching import CHUNKED, ONE_RUN, partition_metadata, run_partition_keys, run_value
 from poeconomy_assets.defs.checks import (
     consistency_check_result,
     consistency_check_spec,
@@ -68,7 +68,7 @@ def interval_calibration(context: dg.AssetExecutionContext, currency_features: p
             "leagues": ", ".join(sorted(frame["league"].unique().to_list())),
             "seconds": round(time.perf_counter() - started, 3),
         })
-    return dg.MaterializeResult(value=values)
+    return dg.MaterializeResult(value=run_value(values))
 
 
 @dg.asset(
@@ -114,7 +114,7 @@ def price_forecasts(
     written = pl.concat(list(values.values()), how="diagonal_relaxed")
     sources = Counter(written["forecast_source"].to_list())
     return dg.MaterializeResult(
-        value=values,
+        value=run_value(values),
         metadata={"forecasts_in_run": len(keys), "rows": written.height,
                   "forecast_sources": dg.MetadataValue.json(dict(sources)),
                   "seconds": round(time.perf_counter() - started, 3)},

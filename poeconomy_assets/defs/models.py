@@ -25,7 +25,13 @@ from poeconomy_assets.core.models.ensemble import (
     train_pooled_model,
 )
 from poeconomy_assets.core.progress import Progress
-from poeconomy_assets.defs.batching import CHUNKED, PER_PARTITION, partition_metadata, run_partition_keys
+from poeconomy_assets.defs.batching import (
+    CHUNKED,
+    PER_PARTITION,
+    partition_metadata,
+    run_partition_keys,
+    run_value,
+)
 from poeconomy_assets.defs.metadata import currency_horizon, metric
 from poeconomy_assets.defs.partitions import (
     currency_horizon_key,
@@ -121,7 +127,7 @@ def pooled_models(
             "artifact_dir": dg.MetadataValue.path(str(model_store.pooled_directory(horizon))),
             "wall_seconds": round(pooled.seconds, 2),
         })
-    return dg.MaterializeResult(value=manifests, metadata={"peak_rss_mb": _peak_rss_mb()})
+    return dg.MaterializeResult(value=run_value(manifests), metadata={"peak_rss_mb": _peak_rss_mb()})
 
 
 @training_asset(
@@ -175,7 +181,7 @@ def price_models(
             partition_metadata(context, key, model_metadata(model, pooled, model_store, seconds))
             progress.step()
     finite = [s for s in scores if not math.isnan(s)]
-    return dg.MaterializeResult(value=manifests, metadata={
+    return dg.MaterializeResult(value=run_value(manifests), metadata={
         "models_in_run": len(keys),
         "horizons_in_run": ", ".join(by_horizon),
         "median_rel_mae_in_run": metric(sorted(finite)[len(finite) // 2]) if finite else "n/a",

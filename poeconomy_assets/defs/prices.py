@@ -7,7 +7,7 @@ from poeconomy_assets.core.ingest.live_prices import daily_from_snapshots
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.schemas import DailyPrices
-from poeconomy_assets.defs.batching import ONE_RUN, partition_metadata, run_partition_keys
+from poeconomy_assets.defs.batching import ONE_RUN, partition_metadata, run_partition_keys, run_value
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
 from poeconomy_assets.defs.partitions import league_partitions
 from poeconomy_assets.resources.parquet_io_manager import ByPartition
@@ -38,7 +38,7 @@ def daily_prices(  # no return annotation: Dagster reads one as the type of ever
         values[key] = league_prices(key, poe_ninja_history, price_store, context)
     written = pl.concat(list(values.values()), how="diagonal_relaxed")
     return dg.MaterializeResult(
-        value=values,
+        value=run_value(values),
         metadata={"leagues_in_run": len(values), "rows": written.height},
         check_results=[schema_check_result("daily_prices", DailyPrices, written)],
     )

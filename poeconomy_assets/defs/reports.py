@@ -23,7 +23,7 @@ from poeconomy_assets.core.report.report import (
 )
 from poeconomy_assets.core.schemas import HORIZON_DAYS, InvestmentReport
 from poeconomy_assets.core.uncertainty.distribution import harmonize_horizons
-from poeconomy_assets.defs.batching import ONE_RUN, partition_metadata, run_partition_keys
+from poeconomy_assets.defs.batching import ONE_RUN, partition_metadata, run_partition_keys, run_value
 from poeconomy_assets.defs.checks import schema_check_each, schema_check_spec
 from poeconomy_assets.defs.partitions import league_partitions
 from poeconomy_assets.defs.ui_metadata import number, table_value
@@ -94,7 +94,7 @@ def investment_report(
                                                 daily_prices.filter(pl.col("league") == league), report_store, context)
         partition_metadata(context, key, metadata)
     return dg.MaterializeResult(
-        value=rankings,
+        value=run_value(rankings),
         metadata={"leagues_in_run": len(rankings)},
         check_results=[schema_check_each("investment_report", InvestmentReport, rankings)],
     )

@@ -78,6 +78,10 @@ telemetry:
   enabled: false
 nux:
   enabled: false
+python_logs:
+  managed_python_loggers:
+    - poeconomy.search
+  python_log_level: INFO
 """
 
 
