@@ -144,7 +144,7 @@ def price_models(
     context: dg.AssetExecutionContext,
     config: TrainingConfig,
     currency_features: pl.DataFrame,
-    pooled_models: ByPartition,
+    pooled_models: dict,
     model_store: ModelStore,
 ) -> dg.MaterializeResult:
     """A trained model per currency × horizon of the run, predicting the currency's log return over the horizon;
@@ -155,11 +155,13 @@ def price_models(
     for key in keys:
         currency, horizon = split_currency_horizon(key)
         by_horizon[horizon].append(currency)
+    # The pooled manifests the run reads: one horizon's manifest, or a ByPartition of several.
+    recorded = pooled_models if isinstance(pooled_models, ByPartition) else {next(iter(by_horizon)): pooled_models}
     progress = Progress(len(keys), "price_models", context.log.info, unit="models")
     manifests, scores = ByPartition(), []
     for horizon, currencies in by_horizon.items():
         pooled = model_store.load_pooled(horizon)  # sha256 checked against its own manifest
-        if pooled_models[horizon].get("files") != model_store.pooled_manifest(horizon).get("files"):
+        if recorded[horizon].get("files") != model_store.pooled_manifest(horizon).get("files"):
             raise RuntimeError(f"the stored pooled {horizon} model is not the one pooled_models[{horizon}] last "
                                "recorded (replaced outside Dagster?): materialize pooled_models again")
         rows = horizon_training_rows(currency_features, pooled)

@@ -102,12 +102,11 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if not context.has_asset_partitions:
             return self._load_one(asset_key, None)
         keys = [str(k) for k in context.asset_partition_keys]
-        # Frames of many upstream partitions (AllPartitionMapping, or a batched run) are concatenated; dicts (model
-        # manifests) always come keyed by partition, however many the run needs. Partitions registered but never
-        # materialized (e.g. a league added a moment ago) are skipped and logged.
+        # One upstream partition: its value. Many (AllPartitionMapping, or a batched run): frames concatenated, dicts
+        # (model manifests) as a ByPartition. Partitions registered but never materialized (e.g. a league added a
+        # moment ago) are skipped and logged.
         if len(keys) == 1:
-            value = self._load_one(asset_key, keys[0])
-            return ByPartition({keys[0]: value}) if isinstance(value, dict) else value
+            return self._load_one(asset_key, keys[0])
         values, missing = ByPartition(), []
         for key in keys:
             try:

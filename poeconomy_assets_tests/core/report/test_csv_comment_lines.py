@@ -39,7 +39,7 @@ def test_a_league_and_an_item_with_formulas_stay_inside_one_text_cell_per_header
     ranking = base.ranking.with_columns(pl.col("currency").replace({"C1": EVIL_ITEM, "C2": EVIL_ITEM + "2",
                                                                      "C3": EVIL_ITEM + "3"}))
     report = dataclasses.replace(base, league=EVIL_LEAGUE, ranking=ranking)
-    assert report.hold_reason and "HYPERLINK" in report.hold_reason  # the item is named in the hold reason
+    assert report.hold_reason  # a hold reason, written into the header like every other value
     text = report_csv(report)
     glossary = set(glossary_comment_lines())  # the project's own text, the same in every file
     head = [line for line in text.splitlines() if line.startswith("# ") and line not in glossary]
