@@ -87,7 +87,9 @@ def start_node(spec: NodeSpec, state_dir: Path, env: dict[str, str] | None = Non
     command = [
         sys.executable, "-m", "celery", "-A", "poeconomy_assets.cluster.celery_app", "worker",
         "--queues", ",".join(prefix + q for q in spec.queues), "--concurrency", str(spec.concurrency),
-        "--hostname", f"{spec.name}@%h", "--loglevel", "INFO", "--logfile", str(log),
+        # The queue prefix in the node name too: two deployments on one broker (two test runs) never share a
+        # node's control queue (``<node>.celery.pidbox`` is exclusive to one connection).
+        "--hostname", f"{spec.name}@{prefix}%h", "--loglevel", "INFO", "--logfile", str(log),
         "--without-gossip", "--without-mingle",  # nodes need not know each other: the broker is the hub
     ]
     with open(state_dir / f"{spec.name}.stderr", "wb") as stderr:  # the child keeps its own copy
