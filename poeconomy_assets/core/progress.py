@@ -14,15 +14,16 @@ class Progress:
                  every: float = 15.0) -> None:
         self.total, self.label, self.log, self.unit, self.every = total, label, log, unit, every
         self.done, self.started, self.last = 0, time.perf_counter(), time.perf_counter()
-        self.first: float | None = None
+        self.first: float | None = None  # when the first item was done, and how many were done then
+        self.first_count = 0
         self._lock = threading.Lock()
 
     def step(self, n: int = 1) -> None:
         with self._lock:
             now = time.perf_counter()
-            if self.first is None:
-                self.first = now
             self.done += n
+            if self.first is None:
+                self.first, self.first_count = now, self.done
             if now - self.last < self.every and self.done < self.total:
                 return
             self.last = now
@@ -30,7 +31,10 @@ class Progress:
 
     def line(self, now: float | None = None) -> str:
         now = time.perf_counter() if now is None else now
-        rate = self.done / (now - self.started) if now > self.started else 0.0
+        if self.first is not None and self.done > self.first_count and now > self.first:
+            rate = (self.done - self.first_count) / (now - self.first)
+        else:
+            rate = self.done / (now - self.started) if now > self.started else 0.0
         left = f"about {(self.total - self.done) / rate:.0f}s left" if rate > 0 and self.done < self.total else (
             "done" if self.done >= self.total else "time left: estimating")
         return f"{self.label}: {self.done}/{self.total} {self.unit} ({now - self.started:.0f}s, {left})"

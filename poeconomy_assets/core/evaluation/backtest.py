@@ -5,7 +5,6 @@ known; the model sees only features at t (which never look ahead) and is trained
 leagues. Scores always sit next to persistence (price(t + h) = price(t)) on the same points.
 """
 
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +30,7 @@ from poeconomy_assets.core.models.ensemble import (
 )
 from poeconomy_assets.core.models.selection import SelectionConfig, select_currencies
 from poeconomy_assets.core.prices import league_order
+from poeconomy_assets.core.progress import Progress
 from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
 from poeconomy_assets.core.uncertainty.calibration import model_calibration, price_bands
 from poeconomy_assets.core.uncertainty.intervals import PhaseCalibrator
@@ -64,30 +64,6 @@ def liquid_items(prices: pl.DataFrame, league: str) -> list[str]:
     stats = rows.group_by("currency").agg(pl.len().alias("days"), high.alias("high"))
     return sorted(stats.filter((pl.col("days") >= LIQUID_MIN_DAYS) & (pl.col("high") >= LIQUID_MIN_HIGH_SHARE))
                   ["currency"].to_list())
-
-
-class Progress:
-    """Items done / total and an estimate of the time left, logged at most every ``every`` seconds. The rate is
-    measured from the first item done (the pooled fits before it would make the first estimates absurd)."""
-
-    def __init__(self, total: int, label: str, log: Callable[[str], None], every: float = 15.0) -> None:
-        self.total, self.label, self.log, self.every = total, label, log, every
-        self.done, self.started, self.last = 0, time.perf_counter(), 0.0
-        self.first: float | None = None
-        self.lock = threading.Lock()
-
-    def step(self, n: int = 1) -> None:
-        with self.lock:
-            now = time.perf_counter()
-            if self.first is None:
-                self.first = now
-            self.done += n
-            if now - self.last < self.every and self.done < self.total:
-                return
-            self.last = now
-            rate = (self.done - n) / (now - self.first) if now > self.first else 0.0
-            left = f"~{(self.total - self.done) / rate:.0f}s left" if rate > 0 else "time left: estimating"
-            self.log(f"{self.label}: {self.done}/{self.total} item models, {now - self.started:.0f}s elapsed, {left}")
 
 
 def backtest_league(
@@ -135,7 +111,7 @@ def backtest_league(
         f"{train.height} training rows from {len(train_leagues)} leagues")
     subsets = {"legacy": [c for c in LEGACY_CURRENCIES if c in wanted],
                "liquid": [c for c in liquid_items(prices, test_league) if c in wanted]}
-    progress = Progress(len(wanted) * len(horizons), test_league, log)
+    progress = Progress(len(wanted) * len(horizons), test_league, log, unit="item models")
 
     def one_horizon(horizon: str) -> dict:
         fit_started = time.perf_counter()
