@@ -13,10 +13,11 @@ def test_logs_at_most_every_interval_and_always_at_the_end() -> None:
     assert lines == ["models: 5/5 models (0s, done)"]
 
 
-def test_every_step_is_logged_with_a_zero_interval_and_the_left_time_is_estimated() -> None:
+def test_every_step_is_logged_with_a_zero_interval_and_the_time_left_estimated() -> None:
     lines: list[str] = []
-    progress = Progress(3, "forecasts", lines.append, every=0.0)
-    progress.step()
-    progress.step()
-    assert len(lines) == 2 and lines[0].startswith("forecasts: 1/3 items (") and "left" in lines[1] or \
-        "estimating" in lines[1]
+    progress = Progress(4, "L", lines.append, unit="item models", every=0.0)
+    for _ in range(4):
+        progress.step()
+    assert len(lines) == 4
+    assert lines[0].startswith("L: 1/4 item models (") and "s left" in lines[1]
+    assert lines[-1].startswith("L: 4/4 item models (") and lines[-1].endswith("done)")

@@ -7,7 +7,6 @@ import pytest
 
 from poeconomy_assets.commands import backtest as command
 from poeconomy_assets.core.evaluation.backtest import (
-    Progress,
     average_scorecards,
     rolling_backtest,
     train_leagues_for,
@@ -113,10 +112,3 @@ def test_rolling_average_is_the_mean_over_leagues() -> None:
     assert averaged["per_league_mase"] == {"A": 0.8, "B": 1.0}
 
 
-def test_progress_reports_items_done_and_time_left() -> None:
-    lines: list[str] = []
-    progress = Progress(4, "L", lines.append, every=0.0)
-    for _ in range(4):
-        progress.step()
-    assert lines[0].startswith("L: 1/4 item models") and "estimating" in lines[0]
-    assert lines[-1].startswith("L: 4/4 item models") and "s left" in lines[-1]
