@@ -300,7 +300,7 @@ def materialize_through_dagster_dev(server: DagsterDev, assets: list[str], log: 
     if (status := server.wait_run(run_id, timeout)) != "SUCCESS":
         raise DagsterDevError(f"history_job run {run_id} ended {status}; see {server.log_path}")
     log(f"2/2 one asset backfill of {len(assets)} assets, every partition: {', '.join(assets)}")
-    backfill = server.launch_backfill(assets, title=title)
+    backfill = server.launch_backfill(assets, title=title, tags={"poeconomy/lane": "batch"})
     log(f"    backfill {backfill}: {server.url}/runs/b/{backfill} (the daemon starts its runs within 30 s)")
     runs = server.backfill_and_wait_id(backfill, log, timeout)
     history = server.graphql(RUN_STATUS, {"id": run_id})
