@@ -18,7 +18,6 @@ import dagster as dg
 import polars as pl
 import pydantic
 
-from poeconomy_assets.cluster.celery_config import TRAINING, queue_tags
 from poeconomy_assets.core.models.ensemble import (
     horizon_training_rows,
     train_currency_model,
@@ -39,6 +38,7 @@ from poeconomy_assets.defs.partitions import (
     horizon_partitions,
     split_currency_horizon,
 )
+from poeconomy_assets.execution.celery_config import TRAINING, queue_tags
 from poeconomy_assets.resources.model_store import ModelStore
 from poeconomy_assets.resources.optuna_studies import OptunaStudies
 from poeconomy_assets.resources.parquet_io_manager import ByPartition

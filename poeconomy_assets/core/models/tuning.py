@@ -13,7 +13,7 @@ import numpy as np
 import optuna
 import polars as pl
 
-from poeconomy_assets.core.evaluation.metrics import relative_mae
+from poeconomy_assets.core.metrics import relative_mae
 from poeconomy_assets.core.models.families import ModelFamily
 from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.progress import Progress
