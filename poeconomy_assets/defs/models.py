@@ -63,7 +63,6 @@ class PooledTrainingConfig(dg.Config):
             raise ValueError(f"profile {value!r} is not one of {', '.join(get_args(ProfileName))}")
         return value
 
-    optuna_storage_url: str = ""  # a database URL: workers share the search's studies; empty: in memory
 
 
 class TrainingConfig(dg.Config):
@@ -106,7 +105,7 @@ def pooled_models(
         context.log.info(f"pooled {horizon}: searching on {currency_features.height} feature rows "
                          f"({currency_features['currency'].n_unique()} currencies), profile {profile}")
         pooled = train_pooled_model(currency_features, horizon, profile=profile, seed=seed,
-                                    storage=config.optuna_storage_url or optuna_studies.storage())
+                                    storage=optuna_studies.storage())
         manifests[horizon] = model_store.save_pooled(pooled)
         scores = pooled.scope.scores
         context.log.info(f"pooled {horizon}: {pooled.trials} search trials in {pooled.seconds:.1f}s, "
