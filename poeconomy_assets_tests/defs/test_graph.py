@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import pytest
 import polars as pl
+import pytest
 
 from poeconomy_assets.core.ingest.dumps import read_dump_dir
 from poeconomy_assets.core.keys import key_from_name
