@@ -78,6 +78,11 @@ def training_asset(**asset_args: Any) -> Callable[[Callable[..., Any]], dg.Asset
     return dg.asset(group_name="models", pool="training", op_tags=queue_tags(TRAINING), **asset_args)
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
@@ -102,6 +107,7 @@ def pooled_models(
     profile = config.profile or training_settings.profile
     seed = training_settings.seed if config.seed is None else config.seed
     for horizon in run_partition_keys(context):
+        cpu_before = _cpu_seconds()
         context.log.info(f"pooled {horizon}: searching on {currency_features.height} feature rows "
                          f"({currency_features['currency'].n_unique()} currencies), profile {profile}")
         pooled = train_pooled_model(currency_features, horizon, profile=profile, seed=seed,
@@ -125,6 +131,7 @@ def pooled_models(
             "data_version": pooled.data_version,
             "artifact_dir": dg.MetadataValue.path(str(model_store.pooled_directory(horizon))),
             "wall_seconds": round(pooled.seconds, 2),
+            "cpu_seconds": round(_cpu_seconds() - cpu_before, 2),  # this process, both threads' fits included
         })
     return dg.MaterializeResult(value=run_value(manifests), metadata={"peak_rss_mb": _peak_rss_mb()})
 
