@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-from poeconomy_assets.cluster.executor import executor_from_env
 from poeconomy_assets.defs import (
     features,
     forecasts,
@@ -25,6 +24,7 @@ from poeconomy_assets.defs.schedules import (
     with_refresh_automation,
 )
 from poeconomy_assets.defs.sensors import SENSORS as INGESTION_SENSORS
+from poeconomy_assets.execution.executor import executor_from_env
 
 ASSET_MODULES = [history, ingestion, league_history, prices, features, models, forecasts, reports, scorecards]
 SENSORS = [*INGESTION_SENSORS, *DRIFT_SENSORS, refresh_automation_sensor, weekly_retrain_sensor]
@@ -47,4 +47,4 @@ def build_defs(resources: dict[str, object], executor: dg.ExecutorDefinition | N
     )
 
 
-defs = build_defs(build_resources(), executor_from_env())  # Celery or Kubernetes: cluster/executor.py
+defs = build_defs(build_resources(), executor_from_env())  # Celery or Kubernetes: execution/executor.py

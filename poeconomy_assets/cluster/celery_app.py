@@ -8,7 +8,7 @@ from dagster_celery.executor import CeleryExecutor
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_task
 
-from poeconomy_assets.cluster.celery_config import CONFIG_ENV, config_path, resolved_executor_config
+from poeconomy_assets.execution.celery_config import CONFIG_ENV, config_path, resolved_executor_config
 
 
 def build_app():

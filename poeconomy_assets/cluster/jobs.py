@@ -7,7 +7,7 @@ import os
 
 import dagster as dg
 
-from poeconomy_assets.cluster.executor import executor_from_env
+from poeconomy_assets.execution.executor import executor_from_env
 
 _ENV = ("POECONOMY_HOME", "POECONOMY_DUMPS_DIR", "POECONOMY_PRICE_STORE_URL", "POECONOMY_PRICE_STORE_SCHEMA",
         "POECONOMY_CELERY_CONFIG", "POECONOMY_CELERY_QUEUE_PREFIX", "POECONOMY_K8S_EXECUTOR_CONFIG",

@@ -18,7 +18,6 @@ import dagster as dg
 import polars as pl
 import pydantic
 
-from poeconomy_assets.cluster.celery_config import TRAINING, queue_tags
 from poeconomy_assets.core.models.ensemble import (
     horizon_training_rows,
     train_currency_model,
@@ -39,6 +38,7 @@ from poeconomy_assets.defs.partitions import (
     horizon_partitions,
     split_currency_horizon,
 )
+from poeconomy_assets.execution.celery_config import TRAINING, queue_tags
 from poeconomy_assets.resources.model_store import ModelStore
 from poeconomy_assets.resources.optuna_studies import OptunaStudies
 from poeconomy_assets.resources.parquet_io_manager import ByPartition
@@ -63,7 +63,6 @@ class PooledTrainingConfig(dg.Config):
             raise ValueError(f"profile {value!r} is not one of {', '.join(get_args(ProfileName))}")
         return value
 
-    optuna_storage_url: str = ""  # a database URL: workers share the search's studies; empty: in memory
 
 
 class TrainingConfig(dg.Config):
@@ -77,6 +76,11 @@ def training_asset(**asset_args: Any) -> Callable[[Callable[..., Any]], dg.Asset
     """``@dg.asset`` for a model-training step: group ``models``, the ``training`` pool (its slots cap training
     steps across all runs) and, on Celery (deploy/celery), the ``training`` queue, apart from ingestion."""
     return dg.asset(group_name="models", pool="training", op_tags=queue_tags(TRAINING), **asset_args)
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _peak_rss_mb() -> float:
@@ -103,10 +107,11 @@ def pooled_models(
     profile = config.profile or training_settings.profile
     seed = training_settings.seed if config.seed is None else config.seed
     for horizon in run_partition_keys(context):
+        cpu_before = _cpu_seconds()
         context.log.info(f"pooled {horizon}: searching on {currency_features.height} feature rows "
                          f"({currency_features['currency'].n_unique()} currencies), profile {profile}")
         pooled = train_pooled_model(currency_features, horizon, profile=profile, seed=seed,
-                                    storage=config.optuna_storage_url or optuna_studies.storage())
+                                    storage=optuna_studies.storage())
         manifests[horizon] = model_store.save_pooled(pooled)
         scores = pooled.scope.scores
         context.log.info(f"pooled {horizon}: {pooled.trials} search trials in {pooled.seconds:.1f}s, "
@@ -126,6 +131,7 @@ def pooled_models(
             "data_version": pooled.data_version,
             "artifact_dir": dg.MetadataValue.path(str(model_store.pooled_directory(horizon))),
             "wall_seconds": round(pooled.seconds, 2),
+            "cpu_seconds": round(_cpu_seconds() - cpu_before, 2),  # this process, both threads' fits included
         })
     return dg.MaterializeResult(value=run_value(manifests), metadata={"peak_rss_mb": _peak_rss_mb()})
 

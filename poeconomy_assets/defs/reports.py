@@ -12,14 +12,13 @@ from poeconomy_assets.core.report.allocation import AllocationRules
 from poeconomy_assets.core.report.charts import allocation_chart_png, fan_chart_png
 from poeconomy_assets.core.report.export import report_csv, report_json
 from poeconomy_assets.core.report.glossary import GLOSSARY
-from poeconomy_assets.core.report.html import track_record_sentence
+from poeconomy_assets.core.report.html import report_html, track_record_sentence
 from poeconomy_assets.core.report.numbers import pct_text, price_text, prob_text
 from poeconomy_assets.core.report.report import (
     ReportSettings,
     build_report,
     latest_forecasts,
     png_markdown,
-    report_html,
 )
 from poeconomy_assets.core.schemas import HORIZON_DAYS, InvestmentReport
 from poeconomy_assets.core.uncertainty.distribution import harmonize_horizons

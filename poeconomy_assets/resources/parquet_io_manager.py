@@ -15,6 +15,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from poeconomy_assets.core.columns import describe_column
 from poeconomy_assets.core.files import atomic_write
 
 
@@ -63,7 +64,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             rows = sum(f.height for f in frames)
             metadata |= {"row_count": rows, "dagster/row_count": rows,
                          "dagster/column_schema": dg.TableSchema(
-                             columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frames[0].schema.items()])}
+                             columns=[dg.TableColumn(name, str(dtype), description=describe_column(name))
+                                      for name, dtype in frames[0].schema.items()])}
         if len(paths) > 1:
             metadata["files_written"] = len(paths)
         context.add_output_metadata(metadata)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from poeconomy_assets.core.ingest.dumps import read_dump_dir
 from poeconomy_assets.core.keys import key_from_name
@@ -186,3 +187,11 @@ def test_report_exports_and_ui_explain_their_numbers(materialized_graph: Materia
     assert isinstance(forecast_metadata["forecast_fan"], dg.TableMetadataValue)
     # no inline PNG in every partition's event (it was 54 KB each): the report draws the charts
     assert all("data:image/png" not in str(v.value) for v in forecast_metadata.values())
+
+
+@pytest.mark.parametrize("asset", ["daily_prices", "currency_features", "price_forecasts", "investment_report"])
+def test_every_column_of_every_table_is_described_in_the_ui(materialized_graph: Materialized, asset: str) -> None:
+    record = materialized_graph.instance.fetch_materializations(dg.AssetKey(asset), limit=1).records[0]
+    schema = record.asset_materialization.metadata["dagster/column_schema"].schema
+    undescribed = [c.name for c in schema.columns if not c.description]
+    assert len(schema.columns) > 5 and undescribed == []

@@ -15,7 +15,7 @@ import yaml
 from dagster._config import validate_config  # tests only: the config system's own validator
 from dagster_k8s import K8sRunLauncher, k8s_job_executor
 
-from poeconomy_assets.cluster.executor import K8S_CONFIG_ENV, executor_from_env
+from poeconomy_assets.execution.executor import K8S_CONFIG_ENV, executor_from_env
 
 REPO = Path(__file__).resolve().parents[2]
 VALUES = yaml.safe_load((REPO / "deploy" / "k8s" / "values.yaml").read_text())

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.evaluation.metrics import INTERVAL_KEYS, scorecard
 from poeconomy_assets.core.evaluation.strategy import (
     STRATEGY_BAND_COLUMNS,
     StrategySettings,
@@ -22,6 +21,7 @@ from poeconomy_assets.core.evaluation.strategy import (
     strategy_horizon,
 )
 from poeconomy_assets.core.features.build import build_features, target_column
+from poeconomy_assets.core.metrics import INTERVAL_KEYS, scorecard
 from poeconomy_assets.core.models.ensemble import (
     PROFILES,
     TrainingProfile,

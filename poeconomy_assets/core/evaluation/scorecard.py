@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.evaluation.metrics import score_points
+from poeconomy_assets.core.metrics import score_points
 from poeconomy_assets.core.schemas import HORIZON_DAYS
 
 HONEST_SOURCES = ("model", "walk_forward")

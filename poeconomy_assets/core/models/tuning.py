@@ -13,7 +13,7 @@ import numpy as np
 import optuna
 import polars as pl
 
-from poeconomy_assets.core.evaluation.metrics import relative_mae
+from poeconomy_assets.core.metrics import relative_mae
 from poeconomy_assets.core.models.families import ModelFamily
 from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.progress import Progress
@@ -82,7 +82,7 @@ def tune_family(
     counted after every fold): the first trial (the family's defaults) always completes, and the trial
     running when the budget is spent is pruned and ends the search. An estimate rather than a clock, so
     the same data and seed give the same search on every run, whatever the machine and its load."""
-    if isinstance(storage, str):  # a database URL (PooledTrainingConfig.optuna_storage_url)
+    if isinstance(storage, str):  # a database URL (the optuna_studies resource: POECONOMY_OPTUNA_STORAGE_URL)
         from poeconomy_assets.core.models.optuna_storage import optuna_storage
 
         storage = optuna_storage(storage)

@@ -261,7 +261,7 @@ def glossary_html() -> str:
     return "<dl>" + "".join(f"<dt>{_e(t)}</dt><dd>{_e(d)}</dd>" for t, d in GLOSSARY.items()) + "</dl>"
 
 
-def render_html(report, charts: dict[str, bytes], track_record: dict | None = None) -> str:
+def report_html(report, charts: dict[str, bytes], track_record: dict | None = None) -> str:
     """The page. ``charts``: title → PNG; an "Allocation" chart goes into the allocation section."""
     other_charts = "".join(
         f'<h3>{_e(title)}</h3><img alt="{_e(title)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'

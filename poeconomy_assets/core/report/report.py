@@ -266,12 +266,3 @@ def _horizon_name(column: str) -> str:
 
 def png_markdown(png: bytes, alt: str) -> str:
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
-
-
-
-
-def report_html(report: Report, charts: dict[str, bytes], track_record: dict | None = None) -> str:
-    """The standalone HTML page: see ``core.report.html``."""
-    from poeconomy_assets.core.report.html import render_html
-
-    return render_html(report, charts, track_record)

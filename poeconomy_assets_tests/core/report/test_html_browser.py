@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from poeconomy_assets.core.report.report import report_html
+from poeconomy_assets.core.report.html import report_html
 
 from .test_report import _mirror_report
 

@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 
 from poeconomy_assets.core.report.allocation import AllocationRules
-from poeconomy_assets.core.report.report import ReportSettings, build_report, report_html
+from poeconomy_assets.core.report.html import report_html
+from poeconomy_assets.core.report.report import ReportSettings, build_report
 from poeconomy_assets.core.report.triggers import rebalancing_triggers
 from poeconomy_assets.core.uncertainty.forecast_table import add_divine_columns
 

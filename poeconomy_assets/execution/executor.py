@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from poeconomy_assets.cluster.celery_config import config_path, executor_config
+from poeconomy_assets.execution.celery_config import config_path, executor_config
 
 K8S_CONFIG_ENV = "POECONOMY_K8S_EXECUTOR_CONFIG"
 

@@ -4,7 +4,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from poeconomy_assets.core.evaluation.metrics import relative_mae, score_points, scorecard
+from poeconomy_assets.core.metrics import relative_mae, score_points, scorecard
 
 
 def test_scores_by_hand() -> None:
