@@ -61,7 +61,9 @@ def cpu_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def direct(home: Path, dumps: Path, profile: str) -> tuple[dict[str, float], dict[tuple[str, str], pl.DataFrame]]:
+def direct(
+    home: Path, dumps: Path, profile: str
+) -> tuple[dict[str, float], dict[tuple[str, str], pl.DataFrame]]:
     """The core computations of the graph, called one after another (seconds per stage, forecasts by key)."""
     resources = build_resources(home, dumps)
     store = resources["model_store"]
@@ -69,8 +71,12 @@ def direct(home: Path, dumps: Path, profile: str) -> tuple[dict[str, float], dic
     t = time.perf_counter()
     imported = resources["poe_ninja_dumps"].read()
     prices = canonicalize_currencies(imported.prices).prices
-    eligible = select_currencies(prices, SelectionConfig(), live_items=set(prices["currency"].unique().to_list()))
-    daily = pl.concat([prices.filter(pl.col("league") == lg).sort("currency", "date") for lg in imported.leagues])
+    eligible = select_currencies(
+        prices, SelectionConfig(), live_items=set(prices["currency"].unique().to_list())
+    )
+    daily = pl.concat(
+        [prices.filter(pl.col("league") == lg).sort("currency", "date") for lg in imported.leagues]
+    )
     features = build_features(daily)
     features = features.filter(pl.col("currency").is_in(list(eligible.selected)))
     seconds["history, daily prices, features"] = time.perf_counter() - t
@@ -85,8 +91,9 @@ def direct(home: Path, dumps: Path, profile: str) -> tuple[dict[str, float], dic
     for horizon in HORIZONS:
         rows = horizon_training_rows(features, pooled[horizon])
         for currency in currencies:
-            model = models[currency, horizon] = train_currency_model(features, currency, horizon,
-                                                                     pooled=pooled[horizon], training_rows=rows)
+            model = models[currency, horizon] = train_currency_model(
+                features, currency, horizon, pooled=pooled[horizon], training_rows=rows
+            )
             store.save(model)
     seconds["models"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -107,20 +114,26 @@ def direct(home: Path, dumps: Path, profile: str) -> tuple[dict[str, float], dic
 
 def newest_leagues(directory: Path, count: int) -> list[Path]:
     """The dump files of the ``count`` leagues whose first date is latest."""
+
     def first_date(path: Path) -> str:
         with path.open(encoding="utf-8-sig") as handle:
             handle.readline()
             return handle.readline().split(";")[1]
+
     return sorted(directory.glob("*.csv"), key=first_date)[-count:]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--currencies", type=int, default=180)
     parser.add_argument("--leagues", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--dumps", type=Path, help="real dumps instead of a simulated market")
-    parser.add_argument("--newest", type=int, default=4, help="with --dumps: this many newest leagues (symlinked)")
+    parser.add_argument(
+        "--newest", type=int, default=4, help="with --dumps: this many newest leagues (symlinked)"
+    )
     parser.add_argument("--profile", default="test", choices=["test", "development", "production"])
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temp folder)")
     args = parser.parse_args()
@@ -133,15 +146,21 @@ def main() -> None:
         for path in newest_leagues(args.dumps.resolve(), args.newest):
             (dumps / path.name).symlink_to(path)
     else:
-        write_dumps(SimulationConfig(n_leagues=args.leagues, n_currencies=args.currencies, seed=args.seed), dumps)
-    print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores); work folder {root}; profile {args.profile}")
+        write_dumps(
+            SimulationConfig(n_leagues=args.leagues, n_currencies=args.currencies, seed=args.seed), dumps
+        )
+    print(
+        f"load average at start: {os.getloadavg()[0]:.1f} (2 cores); work folder {root}; profile {args.profile}"
+    )
 
     wall, cpu = time.perf_counter(), cpu_self()
     stages, forecasts = direct(root / "direct", dumps, args.profile)
     direct_wall, direct_cpu = time.perf_counter() - wall, cpu_self() - cpu
     items = len({c for c, _ in forecasts})
-    print(f"direct: {items} items × {len(HORIZONS)} horizons in {direct_wall:.1f}s wall, {direct_cpu:.1f} CPU-s "
-          f"({', '.join(f'{k} {v:.1f}s' for k, v in stages.items())})")
+    print(
+        f"direct: {items} items × {len(HORIZONS)} horizons in {direct_wall:.1f}s wall, {direct_cpu:.1f} CPU-s "
+        f"({', '.join(f'{k} {v:.1f}s' for k, v in stages.items())})"
+    )
 
     dagster_home, home = root / "dagster", root / "daemon"
     write_instance_yaml(dagster_home)
@@ -154,9 +173,11 @@ def main() -> None:
         runs = materialize_through_dagster_dev(server, assets, log=print, title="bench_backfill")
         backfill_wall = time.perf_counter() - wall
     backfill_cpu = cpu_children() - children_before
-    print(f"dagster: a history_job run and one asset backfill, {len(runs)} runs, {backfill_wall:.1f}s wall from the "
-          f"first launch to the last run's end; {backfill_cpu:.1f} CPU-s in dagster dev and every run process "
-          f"(webserver, daemon and code server included)")
+    print(
+        f"dagster: a history_job run and one asset backfill, {len(runs)} runs, {backfill_wall:.1f}s wall from the "
+        f"first launch to the last run's end; {backfill_cpu:.1f} CPU-s in dagster dev and every run process "
+        f"(webserver, daemon and code server included)"
+    )
 
     same = differ = 0
     for (currency, horizon), frame in forecasts.items():
@@ -166,10 +187,12 @@ def main() -> None:
         else:
             differ += 1
     print(f"forecasts equal to the direct path's: {same} of {same + differ}")
-    print(f"RESULT ratio (backfill wall / direct wall): {backfill_wall / direct_wall:.2f} "
-          f"(target ≤ 1.3); CPU ratio {backfill_cpu / max(direct_cpu, 1e-9):.2f}; runs {len(runs)}; "
-          f"peak RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
-          f"of the largest child {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB")
+    print(
+        f"RESULT ratio (backfill wall / direct wall): {backfill_wall / direct_wall:.2f} "
+        f"(target ≤ 1.3); CPU ratio {backfill_cpu / max(direct_cpu, 1e-9):.2f}; runs {len(runs)}; "
+        f"peak RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
+        f"of the largest child {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -52,10 +52,13 @@ def league_rows(result: dict) -> list[str]:
         rows.append(
             f"| {result['test_league']} | {h} | {len(per)} | {card['mase']:.3f} ({_miss(card['mase'], MASE_TARGET)}) | "
             f"{share:.1%} ({_miss(share, SHARE_BELOW_1_TARGET, above=False)}) | "
-            + (f"{worst_liquid} {liquid_scores[worst_liquid]:.3f} "
-               f"({_miss(liquid_scores[worst_liquid], LIQUID_WORST_TARGET)}; "
-               f"{sum(v > LIQUID_WORST_TARGET for v in liquid_scores.values())}/{len(liquid_scores)} above) | "
-               if worst_liquid else "– | ")
+            + (
+                f"{worst_liquid} {liquid_scores[worst_liquid]:.3f} "
+                f"({_miss(liquid_scores[worst_liquid], LIQUID_WORST_TARGET)}; "
+                f"{sum(v > LIQUID_WORST_TARGET for v in liquid_scores.values())}/{len(liquid_scores)} above) | "
+                if worst_liquid
+                else "– | "
+            )
             + (f"{legacy:.3f} ({_miss(legacy, LEGACY_TARGETS[h])}) | " if legacy is not None else "– | ")
             + (f"{subsets['liquid']['mase']:.3f} | " if "liquid" in subsets else "– | ")
             + f"{c80:.1%} / {c95:.1%} ({'met' if COVERAGE_80[0] <= c80 <= COVERAGE_80[1] and COVERAGE_95[0] <= c95 <= COVERAGE_95[1] else 'missed'}) |"
@@ -65,23 +68,37 @@ def league_rows(result: dict) -> list[str]:
 
 def report(result: dict) -> str:
     per_league = (result.get("rolling") or {}).get("per_league") or {result["test_league"]: result}
-    lines = [f"## Held out: {', '.join(per_league)} (profile {result['profile']})", "",
-             ("| league | horizon | items | MASE, all items (<= 0.92) | items < 1.0 (>= 80%) | worst liquid item "
-             "(<= 1.10) | legacy MASE | liquid MASE | coverage 80 / 95 |"),
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"## Held out: {', '.join(per_league)} (profile {result['profile']})",
+        "",
+        (
+            "| league | horizon | items | MASE, all items (<= 0.92) | items < 1.0 (>= 80%) | worst liquid item "
+            "(<= 1.10) | legacy MASE | liquid MASE | coverage 80 / 95 |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for league_result in per_league.values():
         lines += league_rows(league_result)
     if "rolling" in result:
-        lines += ["", "| horizon | mean MASE, all items | legacy | liquid | per league |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| horizon | mean MASE, all items | legacy | liquid | per league |",
+            "|---|---|---|---|---|",
+        ]
         for h, card in result["rolling"]["horizons"].items():
             subsets = card.get("subsets", {})
             per_league_text = ", ".join(f"{k} {v:.3f}" for k, v in card["per_league_mase"].items())
-            lines.append(f"| {h} | {card['mase']:.3f} | {subsets.get('legacy', {}).get('mase', float('nan')):.3f} | "
-                         f"{subsets.get('liquid', {}).get('mase', float('nan')):.3f} | {per_league_text} |")
+            lines.append(
+                f"| {h} | {card['mase']:.3f} | {subsets.get('legacy', {}).get('mase', float('nan')):.3f} | "
+                f"{subsets.get('liquid', {}).get('mase', float('nan')):.3f} | {per_league_text} |"
+            )
     skipped = result.get("items_skipped") or {}
     if skipped:
-        lines += ["", f"{result['test_league']}: {len(skipped)} items skipped: "
-                  + "; ".join(f"{k} ({v})" for k, v in list(skipped.items())[:10])]
+        lines += [
+            "",
+            f"{result['test_league']}: {len(skipped)} items skipped: "
+            + "; ".join(f"{k} ({v})" for k, v in list(skipped.items())[:10]),
+        ]
     return "\n".join(lines)
 
 
@@ -93,8 +110,11 @@ def with_rolling_from(result: dict, singles: list[dict], n_leagues: int) -> dict
     per_league |= (result.get("rolling") or {}).get("per_league") or result.get("rolling_partial") or {}
     per_league |= {r["test_league"]: r for r in singles}
     order = sorted(per_league, key=lambda league: len(per_league[league]["train_leagues"]))[-n_leagues:]
-    rolling = {"leagues": order, "per_league": {k: per_league[k] for k in order},
-               "horizons": average_scorecards([per_league[k] for k in order])}
+    rolling = {
+        "leagues": order,
+        "per_league": {k: per_league[k] for k in order},
+        "horizons": average_scorecards([per_league[k] for k in order]),
+    }
     return {**result, "rolling": rolling}
 
 
@@ -104,21 +124,40 @@ def main() -> None:
     parser.add_argument("--test-league", default="Affliction")
     parser.add_argument("--profile", default="development")
     parser.add_argument("--rolling", type=int, default=3)
-    parser.add_argument("--json", type=Path, default=None, help="reuse (if present) or write the scorecard here")
-    parser.add_argument("--league-json", type=Path, nargs="*", default=[],
-                        help="single-league scorecards (poeconomy backtest --test-league L --json F) run in other "
-                             "processes: they fill in rolling leagues the --json run has not reached")
+    parser.add_argument(
+        "--json", type=Path, default=None, help="reuse (if present) or write the scorecard here"
+    )
+    parser.add_argument(
+        "--league-json",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="single-league scorecards (poeconomy backtest --test-league L --json F) run in other "
+        "processes: they fill in rolling leagues the --json run has not reached",
+    )
     args = parser.parse_args()
     out = args.json or Path(tempfile.mkdtemp()) / "backtest.json"
     started = time.perf_counter()
     if not (args.json and args.json.exists()):
-        namespace = argparse.Namespace(dumps=args.dumps, test_league=args.test_league, profile=args.profile, json=out,
-                                       rolling=args.rolling, seed=0, currencies=None, horizons="1d,3d,7d", quiet=True,
-                                       min_days=None, min_reliable_rows=None)
+        namespace = argparse.Namespace(
+            dumps=args.dumps,
+            test_league=args.test_league,
+            profile=args.profile,
+            json=out,
+            rolling=args.rolling,
+            seed=0,
+            currencies=None,
+            horizons="1d,3d,7d",
+            quiet=True,
+            min_days=None,
+            min_reliable_rows=None,
+        )
         command.run(namespace)
     result = json.loads(out.read_text())
     if args.league_json:
-        result = with_rolling_from(result, [json.loads(p.read_text()) for p in args.league_json], args.rolling)
+        result = with_rolling_from(
+            result, [json.loads(p.read_text()) for p in args.league_json], args.rolling
+        )
     print(report(result))
     print(f"\nwall time: {result.get('seconds', time.perf_counter() - started):.0f}s")
 

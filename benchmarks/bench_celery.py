@@ -54,10 +54,13 @@ def upstream(root: Path, env: dict[str, str]) -> list[str]:
             defs = build_defs(build_resources(root / "home", root / "dumps"))
             for job, keys in (("history_job", [None]), ("daily_prices_job", None), ("features_job", None)):
                 if keys is None:
-                    keys = instance.get_dynamic_partitions("league" if job == "daily_prices_job" else "currency")
+                    keys = instance.get_dynamic_partitions(
+                        "league" if job == "daily_prices_job" else "currency"
+                    )
                 for key in keys:
                     result = defs.resolve_job_def(job).execute_in_process(
-                        instance=instance, partition_key=key, run_config=QUIET)
+                        instance=instance, partition_key=key, run_config=QUIET
+                    )
                     assert result.success, (job, key)
             return model_keys(sorted(instance.get_dynamic_partitions("currency")))
     finally:
@@ -74,13 +77,28 @@ def train_on_workers(root: Path, env: dict[str, str], workers: int, profile: str
             instance.event_log_storage.set_concurrency_slots("training", workers)
         start_cluster(uniform_specs(workers, prefix=f"b{workers}w"), state, env, timeout=180)
         started = time.perf_counter()
-        command = [sys.executable, "-m", "poeconomy_assets.cli", "cluster", "run", "--job", "model_job",
-                   "--partition", "all", "--profile", profile, "--max-runs", str(2 * workers)]
+        command = [
+            sys.executable,
+            "-m",
+            "poeconomy_assets.cli",
+            "cluster",
+            "run",
+            "--job",
+            "model_job",
+            "--partition",
+            "all",
+            "--profile",
+            profile,
+            "--max-runs",
+            str(2 * workers),
+        ]
         out = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started
         outcomes = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
         if out.returncode or len(outcomes) != len(keys):
-            raise RuntimeError(f"training on {workers} workers failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
+            raise RuntimeError(
+                f"training on {workers} workers failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
+            )
         with dg.DagsterInstance.get() as instance:
             overheads = [overhead(instance, o["run_id"], o["seconds"]) for o in outcomes]
     finally:
@@ -109,8 +127,16 @@ def search_process(url: str, schema: str, study: str, dumps: str, trials: int, s
     storage = optuna_storage(url, schema)
     time.sleep(max(0.0, start_at - time.time()))
     started = time.perf_counter()
-    tune_family(LIGHTGBM, folds, feature_columns(features), target, n_trials=trials, seed=0, storage=storage,
-                study_name=study)
+    tune_family(
+        LIGHTGBM,
+        folds,
+        feature_columns(features),
+        target,
+        n_trials=trials,
+        seed=0,
+        storage=storage,
+        study_name=study,
+    )
     return time.perf_counter() - started
 
 
@@ -120,7 +146,9 @@ def shared_search(url: str, dumps: Path, processes: int, trials: int) -> float:
     start_at = time.time() + 15  # every process has imported and read the data before the clock starts
     try:
         with context.Pool(processes) as pool:
-            times = pool.starmap(search_process, [(url, schema, "bench", str(dumps), trials, start_at)] * processes)
+            times = pool.starmap(
+                search_process, [(url, schema, "bench", str(dumps), trials, start_at)] * processes
+            )
     finally:
         with psycopg2.connect(url) as connection, connection.cursor() as cursor:
             cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -131,13 +159,18 @@ def summary(phase: dict) -> dict:
     runs = np.array([o["run_seconds"] for o in phase["overheads"]])
     steps = np.array([o["step_seconds"] for o in phase["overheads"]])
     rows = np.array([o["event_rows"] for o in phase["overheads"]])
-    return {"median_run_s": round(float(np.median(runs)), 2), "median_step_s": round(float(np.median(steps)), 2),
-            "median_overhead_s": round(float(np.median(runs - steps)), 2),
-            "median_event_rows": int(np.median(rows))}
+    return {
+        "median_run_s": round(float(np.median(runs)), 2),
+        "median_step_s": round(float(np.median(steps)), 2),
+        "median_overhead_s": round(float(np.median(runs - steps)), 2),
+        "median_event_rows": int(np.median(rows)),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--currencies", type=int, default=10)
     parser.add_argument("--leagues", type=int, default=6)
     parser.add_argument("--profile", default="development")
@@ -156,7 +189,9 @@ def main() -> None:
             server = args.postgres_url.rsplit("/", 1)[0]
             # The shared Optuna studies, as the Celery deployment runs them (schema "optuna").
             env["POECONOMY_OPTUNA_STORAGE_URL"] = f"{server}/{database}"
-            write_dumps(SimulationConfig(n_leagues=args.leagues, n_currencies=args.currencies, seed=7), root / "dumps")
+            write_dumps(
+                SimulationConfig(n_leagues=args.leagues, n_currencies=args.currencies, seed=7), root / "dumps"
+            )
             keys = upstream(root, env)
             phases = []
             for workers in (1, 2):
@@ -164,14 +199,21 @@ def main() -> None:
                 # A fresh Optuna schema per phase: the second phase must search, not read the first's studies.
                 with psycopg2.connect(f"{server}/{database}") as connection, connection.cursor() as cursor:
                     cursor.execute('DROP SCHEMA IF EXISTS "optuna" CASCADE')
-                print(f"training, {workers} worker(s): {phases[-1]['wall_seconds']} s for {len(keys)} models; "
-                      f"{summary(phases[-1])}")
-            search = {p: shared_search(f"{server}/{database}", root / "dumps", p, args.trials) for p in (1, 2)}
-            print(f"shared search ({args.trials} trials): 1 process {search[1]:.1f} s, 2 processes {search[2]:.1f} s")
+                print(
+                    f"training, {workers} worker(s): {phases[-1]['wall_seconds']} s for {len(keys)} models; "
+                    f"{summary(phases[-1])}"
+                )
+            search = {
+                p: shared_search(f"{server}/{database}", root / "dumps", p, args.trials) for p in (1, 2)
+            }
+            print(
+                f"shared search ({args.trials} trials): 1 process {search[1]:.1f} s, 2 processes {search[2]:.1f} s"
+            )
     finally:
         drop_database(args.postgres_url, database)
     result = {
-        "models": len(keys), "profile": args.profile,
+        "models": len(keys),
+        "profile": args.profile,
         "training_seconds": {p["workers"]: p["wall_seconds"] for p in phases},
         "training_speedup": round(phases[0]["wall_seconds"] / phases[1]["wall_seconds"], 2),
         "per_run": {p["workers"]: summary(p) for p in phases},

@@ -24,18 +24,32 @@ def hostile_body(n: int, seed: int = 1) -> bytes:
     items = []
     for i in range(n):
         mean = round(rng.uniform(0.1, 100), 3)
-        items.append({"id": i + 1, "name": " ".join("".join(rng.choice(letters) for _ in range(6))
-                                                    for _ in range(3)).title(),
-                      "category": "currency", "mean": mean, "min": 0.05, "max": 120.0, "daily": rng.randint(1, 500),
-                      "lowConfidence": False, "history": [round(mean * 0.97, 2)]})
+        items.append(
+            {
+                "id": i + 1,
+                "name": " ".join("".join(rng.choice(letters) for _ in range(6)) for _ in range(3)).title(),
+                "category": "currency",
+                "mean": mean,
+                "min": 0.05,
+                "max": 120.0,
+                "daily": rng.randint(1, 500),
+                "lowConfidence": False,
+                "history": [round(mean * 0.97, 2)],
+            }
+        )
     return json.dumps(items).encode()
 
 
 def parse_cpu_seconds(body: bytes) -> tuple[float, int]:
     started = time.process_time()
-    parsed = parse_items(decode_json(body), league="Settlers", category="currency",
-                         snapshot_at=datetime(2025, 6, 20, 12, tzinfo=UTC), payload_hash="bench",
-                         resolver=CurrencyResolver([]))
+    parsed = parse_items(
+        decode_json(body),
+        league="Settlers",
+        category="currency",
+        snapshot_at=datetime(2025, 6, 20, 12, tzinfo=UTC),
+        payload_hash="bench",
+        resolver=CurrencyResolver([]),
+    )
     return time.process_time() - started, parsed.rows.height
 
 
@@ -53,7 +67,9 @@ def legacy_cpu_seconds(names: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--names", type=int, default=8000)
-    parser.add_argument("--legacy", type=int, default=0, metavar="N", help="also time the old matcher on N names")
+    parser.add_argument(
+        "--legacy", type=int, default=0, metavar="N", help="also time the old matcher on N names"
+    )
     args = parser.parse_args()
     for n in sorted({args.names // 4, args.names // 2, args.names}):
         body = hostile_body(n)

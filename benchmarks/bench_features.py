@@ -20,10 +20,15 @@ from poeconomy_assets.sim.simulator import SimulationConfig, simulate_prices
 
 
 def simulated_prices(n_currencies: int, n_leagues: int, seed: int = 11) -> pl.DataFrame:
-    raw = simulate_prices(SimulationConfig(n_leagues=n_leagues, n_currencies=n_currencies, seed=seed,
-                                           min_days=75, max_days=95))
-    prices = raw.select(pl.col("League").alias("league"), pl.col("Get").alias("currency"),
-                        pl.col("Date").cast(pl.Date).alias("date"), pl.col("Value").cast(pl.Float64).alias("price_chaos"))
+    raw = simulate_prices(
+        SimulationConfig(n_leagues=n_leagues, n_currencies=n_currencies, seed=seed, min_days=75, max_days=95)
+    )
+    prices = raw.select(
+        pl.col("League").alias("league"),
+        pl.col("Get").alias("currency"),
+        pl.col("Date").cast(pl.Date).alias("date"),
+        pl.col("Value").cast(pl.Float64).alias("price_chaos"),
+    )
     return add_league_day(prices)
 
 
@@ -43,12 +48,18 @@ def main() -> None:
         cpu.append(time.process_time() - cpu_started)
     best = min(timings)
     print(f"polars threads: {pl.thread_pool_size()}  cpus: {os.cpu_count()}")
-    print(f"input rows: {prices.height:,}  output rows: {features.height:,}  features: {len(feature_columns(features))}")
-    print(f"build_features: best {best:.3f}s, median {sorted(timings)[len(timings) // 2]:.3f}s "
-          f"-> {prices.height / best:,.0f} input rows/s (target >= 1,000,000)")
+    print(
+        f"input rows: {prices.height:,}  output rows: {features.height:,}  features: {len(feature_columns(features))}"
+    )
+    print(
+        f"build_features: best {best:.3f}s, median {sorted(timings)[len(timings) // 2]:.3f}s "
+        f"-> {prices.height / best:,.0f} input rows/s (target >= 1,000,000)"
+    )
     # CPU seconds (all threads) do not depend on what else runs on a shared machine: wall clock does.
-    print(f"CPU time: best {min(cpu):.3f}s -> {prices.height / min(cpu):,.0f} input rows per CPU-second; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"CPU time: best {min(cpu):.3f}s -> {prices.height / min(cpu):,.0f} input rows per CPU-second; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

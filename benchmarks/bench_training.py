@@ -55,10 +55,12 @@ def production(features: pl.DataFrame) -> None:
     t, cpu = time.perf_counter(), time.process_time()
     # pooled search included (train_currency_model runs it when no pooled model is given)
     prod = train_currency_model(features, "Divine Orb", "3d", profile="production")
-    print(f"production profile, Divine Orb 3d on one core: {time.perf_counter() - t:.1f}s wall, "
-          f"{time.process_time() - cpu:.1f}s CPU (target <= 60 s); {int(prod.metrics['trials'])} LightGBM+XGBoost "
-          f"trials; scope {prod.info['scope']}; validation MASE {prod.metrics['mase']:.3f}; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"production profile, Divine Orb 3d on one core: {time.perf_counter() - t:.1f}s wall, "
+        f"{time.process_time() - cpu:.1f}s CPU (target <= 60 s); {int(prod.metrics['trials'])} LightGBM+XGBoost "
+        f"trials; scope {prod.info['scope']}; validation MASE {prod.metrics['mase']:.3f}; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 def main() -> None:
@@ -66,9 +68,14 @@ def main() -> None:
     parser.add_argument("--dumps", type=Path, default=ROOT.parent / "shared" / "data" / "poe-ninja")
     parser.add_argument("--profile", default="development")
     parser.add_argument("--skip-production", action="store_true")
-    parser.add_argument("--production-only", action="store_true",
-                        help="only the one-core production run (when the machine is too busy for the rest)")
-    parser.add_argument("--out-dir", type=Path, default=None, help="keep the models here (default: a temp dir)")
+    parser.add_argument(
+        "--production-only",
+        action="store_true",
+        help="only the one-core production run (when the machine is too busy for the rest)",
+    )
+    parser.add_argument(
+        "--out-dir", type=Path, default=None, help="keep the models here (default: a temp dir)"
+    )
     args = parser.parse_args()
     out = args.out_dir or Path(tempfile.mkdtemp(prefix="poeconomy-bench-"))
     features = build_features(read_dump_dir(args.dumps).prices)
@@ -88,16 +95,25 @@ def main() -> None:
     wall = time.perf_counter() - started
     trials = {h: int(m.metrics["trials"]) for m in models for h in [m.horizon]}
     pooled = sum(int(m.metrics["pooled_model"]) for m in models)
-    print(f"{args.profile} profile, {len(models)} models ({len(currencies)} currencies x {len(HORIZONS)} horizons): "
-          f"{wall:.1f}s wall (target <= 300 s); pooled search trials per horizon {trials}; "
-          f"{pooled} models use the pooled scope")
+    print(
+        f"{args.profile} profile, {len(models)} models ({len(currencies)} currencies x {len(HORIZONS)} horizons): "
+        f"{wall:.1f}s wall (target <= 300 s); pooled search trials per horizon {trials}; "
+        f"{pooled} models use the pooled scope"
+    )
     print(f"peak memory of training: {peak_mb():.0f} MB (target <= 1024 MB)")
 
-    load = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, str(out), BENCH_KEY.decode()], capture_output=True, text=True, check=True,
-                          cwd=ROOT)
+    load = subprocess.run(
+        [sys.executable, "-c", LOAD_SCRIPT, str(out), BENCH_KEY.decode()],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     n, import_s, load_s = load.stdout.split()
-    print(f"cold load of {n} models (sha256 checked): {float(load_s):.2f}s (target <= 2 s); "
-          f"+ {float(import_s):.2f}s interpreter imports")
+    print(
+        f"cold load of {n} models (sha256 checked): {float(load_s):.2f}s (target <= 2 s); "
+        f"+ {float(import_s):.2f}s interpreter imports"
+    )
 
     model = TrainedModel.load(out / "Divine_Orb" / "1d", key=BENCH_KEY)
     row = features.filter(pl.col("currency") == "Divine Orb").tail(1)
@@ -107,8 +123,10 @@ def main() -> None:
         t = time.perf_counter()
         model.predict(row)
         timings.append(time.perf_counter() - t)
-    print(f"warm forecast (1 row, 3-family ensemble): median {statistics.median(timings) * 1e3:.3f} ms, "
-          f"p95 {sorted(timings)[int(0.95 * len(timings))] * 1e3:.3f} ms (target <= 1 ms)")
+    print(
+        f"warm forecast (1 row, 3-family ensemble): median {statistics.median(timings) * 1e3:.3f} ms, "
+        f"p95 {sorted(timings)[int(0.95 * len(timings))] * 1e3:.3f} ms (target <= 1 ms)"
+    )
 
     if not args.skip_production:
         production(features)

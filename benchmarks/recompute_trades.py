@@ -60,7 +60,9 @@ def check(trades: list[dict], quotes: dict, budget: float, reported: float | Non
         if t["entry_price"] < entry["ask"] - 1e-9:
             problems.append(f"{label}: bought below that day's ask {entry['ask']}")
         exit_quote = quotes.get((t["item"], t["exit_date"]), {})
-        ceiling = min([v for v in (exit_quote.get("bid"), exit_quote.get("ask")) if v is not None], default=0.0)
+        ceiling = min(
+            [v for v in (exit_quote.get("bid"), exit_quote.get("ask")) if v is not None], default=0.0
+        )
         if t["exit_price"] > ceiling + 1e-9:
             problems.append(f"{label}: sold at {t['exit_price']} above the exit day's quotes {exit_quote}")
         if t["units"] != int(t["units"]) or t["units"] < 1:
@@ -86,9 +88,11 @@ def main() -> int:
         budget = strategy.get("budget_chaos", 1000.0)
         problems = check(trades, quotes, budget, strategy.get("return"))
         total = sum(t["units"] * (t["exit_price"] - t["entry_price"]) for t in trades) / budget
-        print(f"{league}: {len(trades)} trades, recomputed return {100 * total:+.2f}% "
-              f"(reported {100 * strategy.get('return', float('nan')):+.2f}%): "
-              + ("OK" if not problems else f"{len(problems)} problems"))
+        print(
+            f"{league}: {len(trades)} trades, recomputed return {100 * total:+.2f}% "
+            f"(reported {100 * strategy.get('return', float('nan')):+.2f}%): "
+            + ("OK" if not problems else f"{len(problems)} problems")
+        )
         for problem in problems[:20]:
             print("  " + problem)
         failed |= bool(problems)

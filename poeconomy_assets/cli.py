@@ -13,7 +13,9 @@ from poeconomy_assets import commands
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="poeconomy", description="Path of Exile currency forecasts on Dagster.")
+    parser = argparse.ArgumentParser(
+        prog="poeconomy", description="Path of Exile currency forecasts on Dagster."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")

@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, settings
 # number of examples, no example database, no deadline on a shared 2-core machine); every hypothesis suite
 # together stays well under 2 minutes. HYPOTHESIS_PROFILE=deep runs ten times as many examples, randomized.
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
-settings.register_profile("ci", derandomize=True, max_examples=150, deadline=None, database=None,
-                          suppress_health_check=_QUIET)
+settings.register_profile(
+    "ci", derandomize=True, max_examples=150, deadline=None, database=None, suppress_health_check=_QUIET
+)
 settings.register_profile("deep", max_examples=1500, deadline=None, suppress_health_check=_QUIET)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
@@ -93,7 +94,9 @@ def real_dumps_dir() -> Path:
 _SHARED_SPEC_FIXTURES = REPO_ROOT.parent / "shared" / "spec" / "fixtures"
 # The spec's composed payloads: ../shared's copy when present (it is the source), else the one shipped here.
 SPEC_FIXTURES = (
-    _SHARED_SPEC_FIXTURES if _SHARED_SPEC_FIXTURES.is_dir() else Path(__file__).parent / "fixtures" / "poe_watch"
+    _SHARED_SPEC_FIXTURES
+    if _SHARED_SPEC_FIXTURES.is_dir()
+    else Path(__file__).parent / "fixtures" / "poe_watch"
 )
 SERVER_NOW = "2025-06-20T12:00:00Z"  # a week into the simulated market's "Simulated" league
 
@@ -128,8 +131,16 @@ def fast_client(url: str, tmp_path: Path, **overrides):
     """A PoeWatchClient with tiny backoffs and timeouts, and its own breaker file."""
     from poeconomy_assets.resources.poe_watch import PoeWatchClient
 
-    settings = {"base_url": url, "min_interval_seconds": 0.0, "backoff_base_seconds": 0.01,
-                "backoff_max_seconds": 0.05, "connect_timeout_seconds": 1.0, "read_timeout_seconds": 0.3,
-                "max_attempts": 3, "breaker_threshold": 5, "breaker_cooldown_seconds": 0.4,
-                "breaker_state_path": str(tmp_path / "breaker.json")}
+    settings = {
+        "base_url": url,
+        "min_interval_seconds": 0.0,
+        "backoff_base_seconds": 0.01,
+        "backoff_max_seconds": 0.05,
+        "connect_timeout_seconds": 1.0,
+        "read_timeout_seconds": 0.3,
+        "max_attempts": 3,
+        "breaker_threshold": 5,
+        "breaker_cooldown_seconds": 0.4,
+        "breaker_state_path": str(tmp_path / "breaker.json"),
+    }
     return PoeWatchClient(**{**settings, **overrides})

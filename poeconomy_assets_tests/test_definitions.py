@@ -67,14 +67,23 @@ def test_every_job_runs_the_registered_assets_it_selects() -> None:
 
 def test_every_table_has_a_blocking_schema_check() -> None:
     checks = {key.name: key.asset_key.path[-1] for key in defs.resolve_asset_graph().asset_check_keys}
-    for table in ("poe_ninja_history", "daily_prices", "currency_features", "price_forecasts", "investment_report"):
+    for table in (
+        "poe_ninja_history",
+        "daily_prices",
+        "currency_features",
+        "price_forecasts",
+        "investment_report",
+    ):
         assert checks.get(f"{table}_schema") == table
 
 
 def test_live_snapshots_must_be_fresh_within_15_minutes_and_share_one_api_pool() -> None:
     specs = {s.key.path[-1]: s for s in defs.resolve_all_asset_specs()}
     policy = specs["poe_watch_snapshots"].freshness_policy
-    assert isinstance(policy, dg.FreshnessPolicy) and policy.fail_window.to_timedelta().total_seconds() == 15 * 60
+    assert (
+        isinstance(policy, dg.FreshnessPolicy)
+        and policy.fail_window.to_timedelta().total_seconds() == 15 * 60
+    )
     for name in ("poe_watch_snapshots", "poe_watch_history"):
         assert defs.resolve_assets_def(name).node_def.pool == "poe_watch_api"
 

@@ -33,26 +33,87 @@ FEW = settings(settings.get_profile(PROFILE), max_examples=settings.get_profile(
 # Characters that grow under NFC ("\ufb2c" becomes three), combining marks, and names at the length limit.
 NFC_GROWING = ["\ufb2c", "\ufb2d", "\u0344", "\u1fee", "\ufb4b", "\u0958", "\U0001d15e"]
 COMBINING = ["\u0301", "\u0308", "\u0327", "\u20dd"]
-unicode_edges = (st.lists(st.sampled_from(NFC_GROWING), min_size=30, max_size=40).map("".join)
-                 | st.lists(st.sampled_from(["A", "e", *COMBINING]), max_size=120).map("".join)
-                 | st.integers(95, 105).map(lambda n: "O" * n))
+unicode_edges = (
+    st.lists(st.sampled_from(NFC_GROWING), min_size=30, max_size=40).map("".join)
+    | st.lists(st.sampled_from(["A", "e", *COMBINING]), max_size=120).map("".join)
+    | st.integers(95, 105).map(lambda n: "O" * n)
+)
 # Text a CSV or markdown cell can hold (encodable: names are validated before anything is stored)...
-hostile_text = st.text(st.characters(codec="utf-8"), max_size=40) | unicode_edges | st.sampled_from(
-    ["..", ".", "/", "../x", "=1+1", "@SUM(A1)", "-2", "\t", "\r", "a\x00b", "Divine\u202eOrb", "x\u2028y",
-     "[a](http://e)", "![i](http://e/x.png)", "<script>", "a|b", "Divine Orb", "Chaos Orb", "E" * 500])
+hostile_text = (
+    st.text(st.characters(codec="utf-8"), max_size=40)
+    | unicode_edges
+    | st.sampled_from(
+        [
+            "..",
+            ".",
+            "/",
+            "../x",
+            "=1+1",
+            "@SUM(A1)",
+            "-2",
+            "\t",
+            "\r",
+            "a\x00b",
+            "Divine\u202eOrb",
+            "x\u2028y",
+            "[a](http://e)",
+            "![i](http://e/x.png)",
+            "<script>",
+            "a|b",
+            "Divine Orb",
+            "Chaos Orb",
+            "E" * 500,
+        ]
+    )
+)
 # ... and text a JSON payload can carry: lone surrogates too ("X \ud800" once lost whole payloads).
-any_text = hostile_text | st.text(st.characters(exclude_categories=()), max_size=40) | st.sampled_from(
-    ["X \ud800", "\udfff", "Orb \ud83d", "\ud800\udc00"])
-numbers = (st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=True, allow_infinity=True)
-           | st.sampled_from([2**63, 2**63 - 1, 10**400, 1.7e308, 1e300, 1e-320, 5e-324, -0.0, "12", "1e400",
-                              "nan", " 3.5 ", True, None]))
+any_text = (
+    hostile_text
+    | st.text(st.characters(exclude_categories=()), max_size=40)
+    | st.sampled_from(["X \ud800", "\udfff", "Orb \ud83d", "\ud800\udc00"])
+)
+numbers = (
+    st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(
+        [
+            2**63,
+            2**63 - 1,
+            10**400,
+            1.7e308,
+            1e300,
+            1e-320,
+            5e-324,
+            -0.0,
+            "12",
+            "1e400",
+            "nan",
+            " 3.5 ",
+            True,
+            None,
+        ]
+    )
+)
 json_leaf = st.none() | st.booleans() | numbers | hostile_text
-json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3)
-                          | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=10)
-item = st.fixed_dictionaries({}, optional={
-    "id": numbers, "name": any_text, "mean": numbers, "min": numbers, "max": numbers, "daily": numbers,
-    "category": st.sampled_from(["currency", "fragment", "gem", "", None, 3]), "lowConfidence": json_leaf,
-    "history": json_value})
+json_value = st.recursive(
+    json_leaf,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=10,
+)
+item = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": numbers,
+        "name": any_text,
+        "mean": numbers,
+        "min": numbers,
+        "max": numbers,
+        "daily": numbers,
+        "category": st.sampled_from(["currency", "fragment", "gem", "", None, 3]),
+        "lowConfidence": json_leaf,
+        "history": json_value,
+    },
+)
 
 
 @FEW
@@ -60,9 +121,14 @@ item = st.fixed_dictionaries({}, optional={
 @example([{"id": 2**63 - 1, "name": "0", "mean": 1, "daily": 2**63 - 1}])  # found by the deep profile
 @example([{"id": 1, "name": "X \ud800", "mean": 1}, {"id": 2, "name": "\ufb2c" * 34, "mean": 1}])  # issue 21
 def test_the_payload_parser_never_raises_and_only_returns_storable_rows(items: list) -> None:
-    parsed = parse_items(items, league="Settlers", category="currency",
-                         snapshot_at=datetime(2025, 6, 20, 12, tzinfo=UTC), payload_hash="h",
-                         resolver=CurrencyResolver(["Divine Orb"]))
+    parsed = parse_items(
+        items,
+        league="Settlers",
+        category="currency",
+        snapshot_at=datetime(2025, 6, 20, 12, tzinfo=UTC),
+        payload_hash="h",
+        resolver=CurrencyResolver(["Divine Orb"]),
+    )
     skipped = sum(1 for p in parsed.problems if p["skipped"])
     assert parsed.rows.height + skipped <= parsed.received == len(items)
     validate_snapshots(parsed.rows)  # every accepted row is one the price store takes
@@ -98,7 +164,9 @@ def test_csv_cells_never_start_a_formula_and_keep_their_text(cells: list[str]) -
     text = csv_safe_frame(pl.DataFrame({"currency": cells, "price": [1.0] * len(cells)})).write_csv()
     read = [row["currency"] for row in csv.DictReader(io.StringIO(text))]
     assert all(not cell.startswith(FORMULA_STARTS) for cell in read)
-    assert [c[1:] if c.startswith("'") and o.startswith(FORMULA_STARTS) else c for c, o in zip(read, cells)] == cells
+    assert [
+        c[1:] if c.startswith("'") and o.startswith(FORMULA_STARTS) else c for c, o in zip(read, cells)
+    ] == cells
 
 
 @settings(settings.get_profile(PROFILE))
@@ -106,7 +174,9 @@ def test_csv_cells_never_start_a_formula_and_keep_their_text(cells: list[str]) -
 def test_markdown_cells_hold_no_live_link_image_html_or_separator(name: str) -> None:
     row = frame_to_markdown(pl.DataFrame({"currency": [name], "n": [1]})).splitlines()[2]
     unescaped = re.sub(r"\\.", "", row)
-    assert unescaped.count("|") == 3 and "[" not in unescaped and "]" not in unescaped and "<" not in unescaped
+    assert (
+        unescaped.count("|") == 3 and "[" not in unescaped and "]" not in unescaped and "<" not in unescaped
+    )
     assert "\n" not in markdown_text(name)
 
 
@@ -126,13 +196,16 @@ dump_field = {
     "Value": st.sampled_from(["4.0", "0", "-1", "nan", "inf", "1e400", "abc", "", "12"]),
     "Confidence": st.sampled_from(["High", "low", "Medium", "?", ""]),
 }
-dump_line = st.fixed_dictionaries(dump_field).map(lambda row: ";".join(row[c] for c in HEADER)) | st.sampled_from(
-    ["Heist;2020-09-18;Divine Orb", "a;b;c;d;e;f;g"])
+dump_line = st.fixed_dictionaries(dump_field).map(
+    lambda row: ";".join(row[c] for c in HEADER)
+) | st.sampled_from(["Heist;2020-09-18;Divine Orb", "a;b;c;d;e;f;g"])
 
 
 @FEW
 @given(st.lists(dump_line, min_size=1, max_size=15))
-def test_every_dump_line_is_a_price_a_quarantined_row_or_a_named_error(tmp_path_factory, lines: list[str]) -> None:
+def test_every_dump_line_is_a_price_a_quarantined_row_or_a_named_error(
+    tmp_path_factory, lines: list[str]
+) -> None:
     path = tmp_path_factory.mktemp("fuzz") / "Heist.currency.csv"
     path.write_text("\n".join([";".join(HEADER), *lines]) + "\n", encoding="utf-8")
     try:

@@ -31,16 +31,42 @@ from poeconomy_assets_tests.test_fuzz import PROFILE, any_text, hostile_text, js
 
 FEW = settings(settings.get_profile(PROFILE), max_examples=settings.get_profile(PROFILE).max_examples // 3)
 SLOT = datetime(2025, 6, 20, 12, tzinfo=UTC)
-GOOD = [{"id": 900_001, "name": "Divine Orb", "category": "currency", "mean": 150.0, "min": 140.0, "max": 160.0,
-         "daily": 900, "lowConfidence": False},
-        {"id": 900_002, "name": "Exalted Orb", "category": "currency", "mean": 12.0, "min": 11.0, "max": 13.0,
-         "daily": 500, "lowConfidence": False}]
+GOOD = [
+    {
+        "id": 900_001,
+        "name": "Divine Orb",
+        "category": "currency",
+        "mean": 150.0,
+        "min": 140.0,
+        "max": 160.0,
+        "daily": 900,
+        "lowConfidence": False,
+    },
+    {
+        "id": 900_002,
+        "name": "Exalted Orb",
+        "category": "currency",
+        "mean": 12.0,
+        "min": 11.0,
+        "max": 13.0,
+        "daily": 500,
+        "lowConfidence": False,
+    },
+]
 GOOD_KEYS = {match_key(row["name"]) for row in GOOD} | {"divine orbs", "exalted orbs", "exalt", "divine"}
 
 hostile_row = st.fixed_dictionaries(
     {"id": st.integers(1, 899_999) | numbers, "name": any_text},
-    optional={"mean": numbers, "min": numbers, "max": numbers, "daily": numbers, "lowConfidence": st.booleans(),
-              "category": st.sampled_from(["currency", "fragment", "gem", None, 7, "\ud800"]), "history": json_value})
+    optional={
+        "mean": numbers,
+        "min": numbers,
+        "max": numbers,
+        "daily": numbers,
+        "lowConfidence": st.booleans(),
+        "category": st.sampled_from(["currency", "fragment", "gem", None, 7, "\ud800"]),
+        "history": json_value,
+    },
+)
 
 
 def _not_a_good_one(row: object) -> bool:
@@ -58,8 +84,14 @@ def _not_a_good_one(row: object) -> bool:
 @example([{"id": 1, "name": "X \ud800", "mean": 1.0}, {"id": 2, "name": "\ufb2c" * 34, "mean": 1.0}], 1)
 def test_good_rows_survive_any_hostile_rows_beside_them(hostile: list, at: int) -> None:
     items = [*hostile[:at], GOOD[0], *hostile[at:], GOOD[1]]
-    parsed = parse_items(items, league="Settlers", category="currency", snapshot_at=SLOT, payload_hash="h",
-                         resolver=CurrencyResolver(["Divine Orb", "Exalted Orb"]))
+    parsed = parse_items(
+        items,
+        league="Settlers",
+        category="currency",
+        snapshot_at=SLOT,
+        payload_hash="h",
+        resolver=CurrencyResolver(["Divine Orb", "Exalted Orb"]),
+    )
     assert {"Divine Orb", "Exalted Orb"} <= set(parsed.rows["currency"].to_list())
     validate_snapshots(parsed.rows)  # the store takes every accepted row: nothing can sink the batch there
     skipped = [p for p in parsed.problems if p["skipped"]]
@@ -69,8 +101,9 @@ def test_good_rows_survive_any_hostile_rows_beside_them(hostile: list, at: int) 
         assert len(entry["detail"]) <= 120 and entry["reason"]
 
 
-league_entry = st.fixed_dictionaries({"name": any_text | st.integers() | st.none()},
-                                     optional={"start_date": any_text, "end_date": any_text})
+league_entry = st.fixed_dictionaries(
+    {"name": any_text | st.integers() | st.none()}, optional={"start_date": any_text, "end_date": any_text}
+)
 
 
 @FEW
@@ -89,10 +122,15 @@ def test_the_league_list_keeps_every_valid_league_and_only_storable_names(entrie
         assert len(line) < 300
 
 
-moments = (st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
-                        timezones=st.sampled_from([UTC, None]))
-           .map(lambda d: d.isoformat()) | any_text | st.sampled_from(
-               ["9999-12-30T00:00:00Z", "1970-01-02T00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-23:59"]))
+moments = (
+    st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.sampled_from([UTC, None])
+    ).map(lambda d: d.isoformat())
+    | any_text
+    | st.sampled_from(
+        ["9999-12-30T00:00:00Z", "1970-01-02T00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-23:59"]
+    )
+)
 history_point = st.fixed_dictionaries({"date": moments, "mean": numbers}) | json_value
 
 
@@ -100,10 +138,14 @@ history_point = st.fixed_dictionaries({"date": moments, "mean": numbers}) | json
 @given(st.lists(history_point, max_size=12))
 def test_history_points_are_usable_or_counted_and_never_far_from_their_league(entries: list) -> None:
     base = datetime(2025, 6, 1, 22, tzinfo=UTC)
-    good = [{"date": (base + timedelta(days=d)).isoformat(), "mean": 1.0 + d} for d in range(len(entries) + 1)]
+    good = [
+        {"date": (base + timedelta(days=d)).isoformat(), "mean": 1.0 + d} for d in range(len(entries) + 1)
+    ]
     points, bad = parse_history([*entries, *good], "h")
     assert len(points) + bad == len(entries) + len(good)
-    assert sum(1 for p in points if p.day_at >= base and p.mean >= 1.0) >= len(good) - bad  # goods mostly kept
+    assert (
+        sum(1 for p in points if p.day_at >= base and p.mean >= 1.0) >= len(good) - bad
+    )  # goods mostly kept
     days = sorted(p.day_at for p in points)
     if days:
         median = days[len(days) // 2]
@@ -112,9 +154,11 @@ def test_history_points_are_usable_or_counted_and_never_far_from_their_league(en
 
 
 leaf = st.none() | st.booleans() | numbers.filter(lambda v: not isinstance(v, str)) | hostile_text
-nested = st.recursive(leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(hostile_text, inner,
-                                                                                           max_size=3),
-                      max_leaves=12)
+nested = st.recursive(
+    leaf,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(hostile_text, inner, max_size=3),
+    max_leaves=12,
+)
 
 
 @settings(settings.get_profile(PROFILE))
@@ -130,16 +174,22 @@ def test_csv_header_lines_are_one_text_cell_whatever_the_values(fields: dict) ->
 
 
 @FEW
-@given(st.integers(1, 3000), st.sampled_from(["[", "{\"a\":"]))
+@given(st.integers(1, 3000), st.sampled_from(["[", '{"a":']))
 def test_any_nesting_depth_is_a_value_a_skipped_element_or_a_payload_error(depth: int, opener: str) -> None:
     closer = "]" if opener == "[" else "}"
-    element = opener * depth + "1" * (opener == "{\"a\":") + closer * depth
+    element = opener * depth + "1" * (opener == '{"a":') + closer * depth
     try:
-        data = decode_json(f'[{json.dumps(GOOD[0])}, {element}]'.encode())
+        data = decode_json(f"[{json.dumps(GOOD[0])}, {element}]".encode())
     except PayloadError:
         return
     if any(isinstance(e, TooDeep) for e in data):
         assert depth > 64
-    parsed = parse_items(data, league="Settlers", category="currency", snapshot_at=SLOT, payload_hash="h",
-                         resolver=CurrencyResolver([]))
+    parsed = parse_items(
+        data,
+        league="Settlers",
+        category="currency",
+        snapshot_at=SLOT,
+        payload_hash="h",
+        resolver=CurrencyResolver([]),
+    )
     assert parsed.rows["currency"].to_list() == ["Divine Orb"]

@@ -10,8 +10,18 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "poeconomy_assets"
-LAYERS = {"core": 0, "sim": 1, "resources": 1, "execution": 2, "defs": 3, "definitions": 4, "cluster": 5, "demo": 5,
-          "commands": 6, "cli": 7}
+LAYERS = {
+    "core": 0,
+    "sim": 1,
+    "resources": 1,
+    "execution": 2,
+    "defs": 3,
+    "definitions": 4,
+    "cluster": 5,
+    "demo": 5,
+    "commands": 6,
+    "cli": 7,
+}
 
 
 def _imports(path: Path) -> list[str]:
@@ -43,10 +53,15 @@ def test_no_module_imports_from_a_layer_above_its_own() -> None:
 
 
 def test_core_never_imports_dagster() -> None:
-    users = [str(p.relative_to(PACKAGE)) for p in (PACKAGE / "core").rglob("*.py")
-             if any(isinstance(n, (ast.Import, ast.ImportFrom)) and "dagster" in (
-                 getattr(n, "module", None) or " ".join(a.name for a in n.names)).split(".")[0]
-                 for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))))]
+    users = [
+        str(p.relative_to(PACKAGE))
+        for p in (PACKAGE / "core").rglob("*.py")
+        if any(
+            isinstance(n, (ast.Import, ast.ImportFrom))
+            and "dagster" in (getattr(n, "module", None) or " ".join(a.name for a in n.names)).split(".")[0]
+            for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        )
+    ]
     assert users == []
 
 
@@ -54,4 +69,6 @@ def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
     """The check itself: a core module importing defs is reported."""
     (tmp_path / "core").mkdir()
     (tmp_path / "core" / "bad.py").write_text("from poeconomy_assets.defs.models import price_models\n")
-    assert upward_imports(tmp_path) == ["core/bad.py imports poeconomy_assets.defs.models (defs is above core)"]
+    assert upward_imports(tmp_path) == [
+        "core/bad.py imports poeconomy_assets.defs.models (defs is above core)"
+    ]

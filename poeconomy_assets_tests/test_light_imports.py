@@ -11,20 +11,41 @@ HEAVY = ("lightgbm", "xgboost", "sklearn", "scipy")
 PROBE = "import sys; {code}\nprint(sorted(m for m in {heavy!r} if m in sys.modules))"
 
 
-@pytest.mark.parametrize("code", [
-    "import poeconomy_assets.definitions",
-    "from poeconomy_assets.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass",
-    "from poeconomy_assets.cli import main\ntry:\n    main(['report', '--help'])\nexcept SystemExit:\n    pass",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import poeconomy_assets.definitions",
+        "from poeconomy_assets.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass",
+        "from poeconomy_assets.cli import main\ntry:\n    main(['report', '--help'])\nexcept SystemExit:\n    pass",
+    ],
+)
 def test_no_model_library_is_imported(code: str) -> None:
-    out = subprocess.run([sys.executable, "-c", PROBE.format(code=code, heavy=HEAVY)], capture_output=True,
-                         text=True, timeout=300, check=True).stdout.strip().splitlines()[-1]
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", PROBE.format(code=code, heavy=HEAVY)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert out == "[]", f"{code!r} imported {out}"
 
 
 def test_the_probe_sees_a_model_library_when_one_is_imported() -> None:
     """The probe itself works: importing the families' fit path pulls lightgbm in."""
     code = "from poeconomy_assets.core.models.families import _lgb_load"
-    out = subprocess.run([sys.executable, "-c", PROBE.format(code=code + "\nimport lightgbm", heavy=HEAVY)],
-                         capture_output=True, text=True, timeout=300, check=True).stdout.strip().splitlines()[-1]
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", PROBE.format(code=code + "\nimport lightgbm", heavy=HEAVY)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert "lightgbm" in out

@@ -42,23 +42,43 @@ async def _measure(ws_url: str, url: str, out: Path | None, width: int, height: 
     async with websockets.connect(ws_url, max_size=None) as ws:
         call = devtools_caller(ws)
 
-        await call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
-                   mobile=False)
+        await call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         await call("Page.enable")
         await call("Page.navigate", url=url)
         await asyncio.sleep(2)
         result = await call("Runtime.evaluate", expression=MEASURE, returnByValue=True)
         found = result.get("result", {}).get("value") or {}
         if out is not None:
-            shot = await call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                              clip={"x": 0, "y": 0, "width": width, "height": min(found.get("page_height", height),
-                                                                                   max_height), "scale": 1})
+            shot = await call(
+                "Page.captureScreenshot",
+                format="png",
+                captureBeyondViewport=True,
+                clip={
+                    "x": 0,
+                    "y": 0,
+                    "width": width,
+                    "height": min(found.get("page_height", height), max_height),
+                    "scale": 1,
+                },
+            )
             out.write_bytes(base64.b64decode(shot["data"]))
         return found
 
 
-def check_page(html_path: Path, out: Path | None = None, width: int = 1400, height: int = 1000,
-               chromium: str | None = None, max_height: int = 4000) -> dict:
+def check_page(
+    html_path: Path,
+    out: Path | None = None,
+    width: int = 1400,
+    height: int = 1000,
+    chromium: str | None = None,
+    max_height: int = 4000,
+) -> dict:
     """Measurements of ``html_path`` at ``width`` px: scroll_width, window_width, headings, duplicated_headings."""
     chromium = chromium or find_chromium()
     if not chromium:
@@ -66,23 +86,38 @@ def check_page(html_path: Path, out: Path | None = None, width: int = 1400, heig
     port = _free_port()
     with tempfile.TemporaryDirectory() as profile:
         browser = subprocess.Popen(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             f"--user-data-dir={profile}", f"--window-size={width},{height}", f"--remote-debugging-port={port}",
-             "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                f"--user-data-dir={profile}",
+                f"--window-size={width},{height}",
+                f"--remote-debugging-port={port}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             _wait_until_up(f"http://127.0.0.1:{port}/json/version", 60)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as response:
                 page = next(t for t in json.load(response) if t.get("type") == "page")
-            return asyncio.run(_measure(page["webSocketDebuggerUrl"], html_path.resolve().as_uri(), out, width,
-                                        height, max_height))
+            return asyncio.run(
+                _measure(
+                    page["webSocketDebuggerUrl"], html_path.resolve().as_uri(), out, width, height, max_height
+                )
+            )
         finally:
             _stop(browser)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("html", type=Path)
     parser.add_argument("--out", type=Path, help="save a PNG of the page here")
     parser.add_argument("--width", type=int, default=1400)

@@ -93,7 +93,9 @@ def devtools_caller(ws):
     return call
 
 
-async def _devtools_screenshot(ws_url: str, url: str, out: Path, width: int, height: int, wait_s: float) -> bool:
+async def _devtools_screenshot(
+    ws_url: str, url: str, out: Path, width: int, height: int, wait_s: float
+) -> bool:
     """Open ``url``, wait for the metadata to render, click the first markdown link, save a PNG.
     Returns whether a chart link was found and opened."""
     import websockets  # installed with dagster-webserver (uvicorn[standard])
@@ -101,7 +103,13 @@ async def _devtools_screenshot(ws_url: str, url: str, out: Path, width: int, hei
     async with websockets.connect(ws_url, max_size=None) as ws:
         call = devtools_caller(ws)
 
-        await call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        await call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         await call("Page.enable")
         await call("Page.navigate", url=url)
         deadline = time.monotonic() + wait_s
@@ -112,8 +120,14 @@ async def _devtools_screenshot(ws_url: str, url: str, out: Path, width: int, hei
             point = result.get("result", {}).get("value")
             if point:  # a real mouse click: the UI's link reacts to pointer events
                 for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-                    await call("Input.dispatchMouseEvent", type=kind, x=point[0], y=point[1], button="left",
-                               clickCount=1)
+                    await call(
+                        "Input.dispatchMouseEvent",
+                        type=kind,
+                        x=point[0],
+                        y=point[1],
+                        button="left",
+                        clickCount=1,
+                    )
                 clicked = True
         await asyncio.sleep(4)  # the dialog and its embedded PNG
         shot = await call("Page.captureScreenshot", format="png")
@@ -125,16 +139,29 @@ def _screenshot(chromium: str, url: str, out: Path, width: int, height: int, wai
     port = _free_port()
     with tempfile.TemporaryDirectory() as profile:
         browser = subprocess.Popen(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={width},{height}",
-             f"--remote-debugging-port={port}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--hide-scrollbars",
+                f"--user-data-dir={profile}",
+                f"--window-size={width},{height}",
+                f"--remote-debugging-port={port}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             _wait_until_up(f"http://127.0.0.1:{port}/json/version", 60)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as response:
                 page = next(t for t in json.load(response) if t.get("type") == "page")
-            return asyncio.run(_devtools_screenshot(page["webSocketDebuggerUrl"], url, out, width, height, wait_s))
+            return asyncio.run(
+                _devtools_screenshot(page["webSocketDebuggerUrl"], url, out, width, height, wait_s)
+            )
         finally:
             _stop(browser)
 
@@ -151,9 +178,13 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "report.png")
-    parser.add_argument("--home", type=Path, help="an existing POECONOMY_HOME whose DAGSTER_HOME is HOME/dagster-home")
+    parser.add_argument(
+        "--home", type=Path, help="an existing POECONOMY_HOME whose DAGSTER_HOME is HOME/dagster-home"
+    )
     parser.add_argument("--leagues", type=int, default=3)
     parser.add_argument("--currencies", type=int, default=5)
     parser.add_argument("--window", default="1400,1500", help="browser window width,height")
@@ -171,21 +202,47 @@ def main() -> int:
     env = {**os.environ, "POECONOMY_HOME": str(home), "DAGSTER_HOME": str(dagster_home)}
     if args.home is None or not (home / "reports").exists():
         print(f"materializing a small simulated market into {home} ...", flush=True)
-        subprocess.run([str(BIN / "poeconomy"), "demo", "--leagues", str(args.leagues), "--currencies",
-                        str(args.currencies)], cwd=ROOT, env=env, check=True)
+        subprocess.run(
+            [
+                str(BIN / "poeconomy"),
+                "demo",
+                "--leagues",
+                str(args.leagues),
+                "--currencies",
+                str(args.currencies),
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
     league = _latest_league_key(home)
 
     port = _free_port()
     with open(home / "dagster-dev.log", "w") as log:
         server = subprocess.Popen(  # preexec_fn: this script starts no threads
-            [str(BIN / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(BIN / "dagster"),
+                "dev",
+                "-w",
+                str(ROOT / "workspace.yaml"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             preexec_fn=_default_signals,  # noqa: PLW1509 (this script starts no threads)
         )
         try:
             _wait_until_up(f"http://127.0.0.1:{port}/server_info", 180)
-            url = (f"http://127.0.0.1:{port}/assets/investment_report?view=partitions&partition="
-                   f"{urllib.parse.quote(league)}")
+            url = (
+                f"http://127.0.0.1:{port}/assets/investment_report?view=partitions&partition="
+                f"{urllib.parse.quote(league)}"
+            )
             args.out.parent.mkdir(parents=True, exist_ok=True)
             width, height = (int(v) for v in args.window.split(","))
             if not _screenshot(chromium, url, args.out.resolve(), width, height, args.wait_ms / 1000):

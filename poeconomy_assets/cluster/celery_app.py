@@ -16,10 +16,14 @@ def build_app():
     if path is None:
         raise RuntimeError(f"{CONFIG_ENV} is not set: point it at deploy/celery/celery.yaml")
     config = resolved_executor_config(path)
-    app = make_app(CeleryExecutor.for_cli(
-        broker=config["broker"], backend=config.get("backend"), include=config.get("include"),
-        config_source=config.get("config_source"),
-    ).app_args())
+    app = make_app(
+        CeleryExecutor.for_cli(
+            broker=config["broker"],
+            backend=config.get("backend"),
+            include=config.get("include"),
+            config_source=config.get("config_source"),
+        ).app_args()
+    )
     create_task(app)
     return app
 

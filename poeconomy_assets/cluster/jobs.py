@@ -9,10 +9,19 @@ import dagster as dg
 
 from poeconomy_assets.execution.executor import executor_from_env
 
-_ENV = ("POECONOMY_HOME", "POECONOMY_DUMPS_DIR", "POECONOMY_PRICE_STORE_URL", "POECONOMY_PRICE_STORE_SCHEMA",
-        "POECONOMY_CELERY_CONFIG", "POECONOMY_CELERY_QUEUE_PREFIX", "POECONOMY_K8S_EXECUTOR_CONFIG",
-        "POECONOMY_OPTUNA_STORAGE_URL", "POECONOMY_TRAINING_PROFILE", "POECONOMY_MODEL_SIGNING_KEY",
-        "POECONOMY_MODEL_SIGNING_KEY_FILE")
+_ENV = (
+    "POECONOMY_HOME",
+    "POECONOMY_DUMPS_DIR",
+    "POECONOMY_PRICE_STORE_URL",
+    "POECONOMY_PRICE_STORE_SCHEMA",
+    "POECONOMY_CELERY_CONFIG",
+    "POECONOMY_CELERY_QUEUE_PREFIX",
+    "POECONOMY_K8S_EXECUTOR_CONFIG",
+    "POECONOMY_OPTUNA_STORAGE_URL",
+    "POECONOMY_TRAINING_PROFILE",
+    "POECONOMY_MODEL_SIGNING_KEY",
+    "POECONOMY_MODEL_SIGNING_KEY_FILE",
+)
 
 
 @functools.lru_cache(maxsize=4)
@@ -29,8 +38,17 @@ def cluster_defs() -> dg.Definitions:
 
 
 # The jobs runs on the cluster may be of (`poeconomy cluster run --job`, the cluster demo).
-CLUSTER_JOBS = ("history_job", "daily_prices_job", "features_job", "pooled_model_job", "model_job",
-                "calibration_job", "forecast_job", "report_job", "scorecard_job")
+CLUSTER_JOBS = (
+    "history_job",
+    "daily_prices_job",
+    "features_job",
+    "pooled_model_job",
+    "model_job",
+    "calibration_job",
+    "forecast_job",
+    "report_job",
+    "scorecard_job",
+)
 
 
 def job_named(name: str) -> dg.JobDefinition:

@@ -28,7 +28,9 @@ def drop_database(postgres_url: str, name: str) -> None:
     connection.close()
 
 
-def local_cluster_env(postgres_url: str, database: str, root: Path, broker: str, backend: str) -> dict[str, str]:
+def local_cluster_env(
+    postgres_url: str, database: str, root: Path, broker: str, backend: str
+) -> dict[str, str]:
     """The environment of every process of the deployment (orchestrators and workers alike)."""
     server = urlparse(postgres_url)
     (root / "dagster_home").mkdir(parents=True, exist_ok=True)
@@ -38,12 +40,17 @@ def local_cluster_env(postgres_url: str, database: str, root: Path, broker: str,
     return {
         **os.environ,
         "DAGSTER_HOME": str(root / "dagster_home"),
-        "POECONOMY_PG_HOST": host, "POECONOMY_PG_PORT": str(port), "POECONOMY_PG_USER": user,
-        "POECONOMY_PG_PASSWORD": server.password or "", "POECONOMY_PG_DB": database,
+        "POECONOMY_PG_HOST": host,
+        "POECONOMY_PG_PORT": str(port),
+        "POECONOMY_PG_USER": user,
+        "POECONOMY_PG_PASSWORD": server.password or "",
+        "POECONOMY_PG_DB": database,
         "POECONOMY_DAGSTER_STORAGE": str(root / "dagster_storage"),
-        "POECONOMY_HOME": str(root / "home"), "POECONOMY_DUMPS_DIR": str(root / "dumps"),
+        "POECONOMY_HOME": str(root / "home"),
+        "POECONOMY_DUMPS_DIR": str(root / "dumps"),
         "POECONOMY_CELERY_CONFIG": str(REPO / "deploy" / "celery" / "celery.yaml"),
-        "POECONOMY_CELERY_BROKER": broker, "POECONOMY_CELERY_BACKEND": backend,
+        "POECONOMY_CELERY_BROKER": broker,
+        "POECONOMY_CELERY_BACKEND": backend,
         # Queues of its own: another deployment (a demo, another test run) on the same broker never takes
         # these steps.
         "POECONOMY_CELERY_QUEUE_PREFIX": f"tmp-{uuid.uuid4().hex[:8]}-",

@@ -40,15 +40,30 @@ def partition_tags(partition: str | None) -> dict[str, str]:
     return tags
 
 
-def run_one(instance: dg.DagsterInstance, job: str, partition: str | None, run_config: dict | None = None,
-            tags: dict[str, str] | None = None) -> RunOutcome:
+def run_one(
+    instance: dg.DagsterInstance,
+    job: str,
+    partition: str | None,
+    run_config: dict | None = None,
+    tags: dict[str, str] | None = None,
+) -> RunOutcome:
     started = time.perf_counter()
     run_config = {**QUIET, **(run_config or {})}
-    with dg.execute_job(reconstructable_job(job), instance=instance, run_config=run_config,
-                        tags={**(tags or {}), **partition_tags(partition)}, raise_on_error=False) as result:
-        failed = [f"{e.check_name} [{partition}]" for e in result.get_asset_check_evaluations()
-                  if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
-        return RunOutcome(job, partition, result.run_id, result.success, time.perf_counter() - started, failed)
+    with dg.execute_job(
+        reconstructable_job(job),
+        instance=instance,
+        run_config=run_config,
+        tags={**(tags or {}), **partition_tags(partition)},
+        raise_on_error=False,
+    ) as result:
+        failed = [
+            f"{e.check_name} [{partition}]"
+            for e in result.get_asset_check_evaluations()
+            if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+        ]
+        return RunOutcome(
+            job, partition, result.run_id, result.success, time.perf_counter() - started, failed
+        )
 
 
 _INSTANCE: list[dg.DagsterInstance] = []  # one per run process
@@ -58,7 +73,9 @@ def _open_instance(instance_ref) -> None:
     _INSTANCE.append(dg.DagsterInstance.from_ref(instance_ref))
 
 
-def _run_in_process(job: str, partition: str | None, run_config: dict | None, tags: dict | None) -> RunOutcome:
+def _run_in_process(
+    job: str, partition: str | None, run_config: dict | None, tags: dict | None
+) -> RunOutcome:
     return run_one(_INSTANCE[0], job, partition, run_config, tags)
 
 
@@ -71,9 +88,15 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def run_many(instance: dg.DagsterInstance, job: str, partitions: Iterable[str | None], run_config: dict | None = None,
-             max_concurrent_runs: int = 4, tags: dict[str, str] | None = None,
-             on_done: Callable[[RunOutcome], None] | None = None) -> list[RunOutcome]:
+def run_many(
+    instance: dg.DagsterInstance,
+    job: str,
+    partitions: Iterable[str | None],
+    run_config: dict | None = None,
+    max_concurrent_runs: int = 4,
+    tags: dict[str, str] | None = None,
+    on_done: Callable[[RunOutcome], None] | None = None,
+) -> list[RunOutcome]:
     """One run of ``job`` per partition, at most ``max_concurrent_runs`` at a time (each in a run process of
     its own, started fresh); returns every outcome in the order given, failed runs included."""
     partitions = list(partitions)
@@ -82,9 +105,12 @@ def run_many(instance: dg.DagsterInstance, job: str, partitions: Iterable[str | 
         for outcome in outcomes if on_done else ():
             on_done(outcome)
         return outcomes
-    with ProcessPoolExecutor(max_workers=min(max_concurrent_runs, len(partitions)), mp_context=_context(),
-                             initializer=_open_instance,
-                             initargs=(instance.get_ref(),)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(max_concurrent_runs, len(partitions)),
+        mp_context=_context(),
+        initializer=_open_instance,
+        initargs=(instance.get_ref(),),
+    ) as pool:
         futures = [pool.submit(_run_in_process, job, p, run_config, tags) for p in partitions]
         for future in futures if on_done else ():
             on_done(future.result())

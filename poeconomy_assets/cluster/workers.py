@@ -31,15 +31,21 @@ def read_node_specs(path: Path) -> list[NodeSpec]:
     for entry in document.get("nodes") or []:
         count = int(entry.get("count", 1))
         for i in range(1, count + 1):
-            specs.append(NodeSpec(f"{entry['name']}{i}" if count > 1 else entry["name"],
-                                  tuple(entry["queues"]), int(entry.get("concurrency", 1))))
+            specs.append(
+                NodeSpec(
+                    f"{entry['name']}{i}" if count > 1 else entry["name"],
+                    tuple(entry["queues"]),
+                    int(entry.get("concurrency", 1)),
+                )
+            )
     if not specs:
         raise ValueError(f"{path}: no worker nodes under `nodes:`")
     return specs
 
 
-def uniform_specs(workers: int, queues: tuple[str, ...] = ("training", "default"), concurrency: int = 1,
-                  prefix: str = "w") -> list[NodeSpec]:
+def uniform_specs(
+    workers: int, queues: tuple[str, ...] = ("training", "default"), concurrency: int = 1, prefix: str = "w"
+) -> list[NodeSpec]:
     return [NodeSpec(f"{prefix}{i}", queues, concurrency) for i in range(1, workers + 1)]
 
 
@@ -85,16 +91,36 @@ def start_node(spec: NodeSpec, state_dir: Path, env: dict[str, str] | None = Non
     environment = {**os.environ, **(env or {}), "POECONOMY_WORKER_NAME": spec.name}
     prefix = environment.get("POECONOMY_CELERY_QUEUE_PREFIX", "")  # the worker's deployment, not ours
     command = [
-        sys.executable, "-m", "celery", "-A", "poeconomy_assets.cluster.celery_app", "worker",
-        "--queues", ",".join(prefix + q for q in spec.queues), "--concurrency", str(spec.concurrency),
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "poeconomy_assets.cluster.celery_app",
+        "worker",
+        "--queues",
+        ",".join(prefix + q for q in spec.queues),
+        "--concurrency",
+        str(spec.concurrency),
         # The queue prefix in the node name too: two deployments on one broker (two test runs) never share a
         # node's control queue (``<node>.celery.pidbox`` is exclusive to one connection).
-        "--hostname", f"{spec.name}@{prefix}%h", "--loglevel", "INFO", "--logfile", str(log),
-        "--without-gossip", "--without-mingle",  # nodes need not know each other: the broker is the hub
+        "--hostname",
+        f"{spec.name}@{prefix}%h",
+        "--loglevel",
+        "INFO",
+        "--logfile",
+        str(log),
+        "--without-gossip",
+        "--without-mingle",  # nodes need not know each other: the broker is the hub
     ]
     with open(state_dir / f"{spec.name}.stderr", "wb") as stderr:  # the child keeps its own copy
-        process = subprocess.Popen(command, env=environment, start_new_session=True, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=stderr)
+        process = subprocess.Popen(
+            command,
+            env=environment,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     (state_dir / f"{spec.name}.pid").write_text(str(process.pid))
     return Node(spec, process.pid, log)
 
@@ -108,15 +134,20 @@ def wait_ready(nodes: list[Node], timeout: float = 60.0) -> None:
         if all(n.ready() for n in nodes):
             return
         time.sleep(0.3)
-    raise TimeoutError(f"workers not ready after {timeout:.0f}s: "
-                       f"{[n.spec.name for n in nodes if not n.ready()]} (logs in {nodes[0].log.parent})")
+    raise TimeoutError(
+        f"workers not ready after {timeout:.0f}s: "
+        f"{[n.spec.name for n in nodes if not n.ready()]} (logs in {nodes[0].log.parent})"
+    )
 
 
-def start_cluster(specs: list[NodeSpec], state_dir: Path, env: dict[str, str] | None = None,
-                  timeout: float = 60.0) -> list[Node]:
+def start_cluster(
+    specs: list[NodeSpec], state_dir: Path, env: dict[str, str] | None = None, timeout: float = 60.0
+) -> list[Node]:
     running = [n.spec.name for n in running_nodes(state_dir)]
     if running:
-        raise RuntimeError(f"workers already running from {state_dir}: {running} (poeconomy cluster down first)")
+        raise RuntimeError(
+            f"workers already running from {state_dir}: {running} (poeconomy cluster down first)"
+        )
     nodes = [start_node(spec, state_dir, env) for spec in specs]
     try:
         wait_ready(nodes, timeout)

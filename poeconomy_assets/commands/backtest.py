@@ -31,26 +31,52 @@ from poeconomy_assets.core.schemas import HORIZONS
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("backtest", help="score forecasts on a league the models never saw")
-    parser.add_argument("--dumps", type=Path, required=True, help="folder of poe.ninja {League}.currency.csv dumps")
-    parser.add_argument("--test-league", required=True, help="league to forecast; trains on every earlier league")
+    parser.add_argument(
+        "--dumps", type=Path, required=True, help="folder of poe.ninja {League}.currency.csv dumps"
+    )
+    parser.add_argument(
+        "--test-league", required=True, help="league to forecast; trains on every earlier league"
+    )
     parser.add_argument("--profile", choices=sorted(PROFILES), default="development")
     parser.add_argument("--json", type=Path, required=True, help="write the scorecard here")
-    parser.add_argument("--rolling", type=int, default=0, metavar="N",
-                        help="also backtest each of the last N leagues in turn and average them")
+    parser.add_argument(
+        "--rolling",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also backtest each of the last N leagues in turn and average them",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--currencies", help="comma-separated subset of currencies (default: all in the test league)")
+    parser.add_argument(
+        "--currencies", help="comma-separated subset of currencies (default: all in the test league)"
+    )
     parser.add_argument("--horizons", default=",".join(HORIZONS), help="comma-separated subset of 1d,3d,7d")
-    parser.add_argument("--min-days", type=int, default=MIN_DAYS,
-                        help=f"forecast an item only with this many priced days of history (default {MIN_DAYS})")
-    parser.add_argument("--min-reliable-rows", type=int, default=MIN_RELIABLE_ROWS,
-                        help="... of which this many not marked Low confidence "
-                             f"(default {MIN_RELIABLE_ROWS})")
-    parser.add_argument("--save-forecasts", type=Path, metavar="DIR",
-                        help="also write each held-out league's out-of-sample forecasts to DIR/{league}-{horizon}"
-                             ".parquet (keep DIR outside the project: they hold real prices)")
-    parser.add_argument("--replay-forecasts", type=Path, metavar="DIR",
-                        help="no training: replay the track record on forecasts saved by --save-forecasts (the "
-                             "test league, and with --rolling N the N leagues ending with it)")
+    parser.add_argument(
+        "--min-days",
+        type=int,
+        default=MIN_DAYS,
+        help=f"forecast an item only with this many priced days of history (default {MIN_DAYS})",
+    )
+    parser.add_argument(
+        "--min-reliable-rows",
+        type=int,
+        default=MIN_RELIABLE_ROWS,
+        help=f"... of which this many not marked Low confidence (default {MIN_RELIABLE_ROWS})",
+    )
+    parser.add_argument(
+        "--save-forecasts",
+        type=Path,
+        metavar="DIR",
+        help="also write each held-out league's out-of-sample forecasts to DIR/{league}-{horizon}"
+        ".parquet (keep DIR outside the project: they hold real prices)",
+    )
+    parser.add_argument(
+        "--replay-forecasts",
+        type=Path,
+        metavar="DIR",
+        help="no training: replay the track record on forecasts saved by --save-forecasts (the "
+        "test league, and with --rolling N the N leagues ending with it)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     return parser
 
@@ -86,20 +112,34 @@ def run(args: argparse.Namespace) -> int:
     _print_search_progress(log)
     prices = read_dump_dir(args.dumps).prices
     seed = getattr(args, "seed", 0)
-    currencies = [c.strip() for c in (getattr(args, "currencies", None) or "").split(",") if c.strip()] or None
-    horizons = [h.strip() for h in (getattr(args, "horizons", None) or ",".join(HORIZONS)).split(",") if h.strip()]
+    currencies = [
+        c.strip() for c in (getattr(args, "currencies", None) or "").split(",") if c.strip()
+    ] or None
+    horizons = [
+        h.strip() for h in (getattr(args, "horizons", None) or ",".join(HORIZONS)).split(",") if h.strip()
+    ]
     unknown = [h for h in horizons if h not in HORIZONS]
     if unknown:
         print(f"unknown horizon(s) {unknown}; expected some of {list(HORIZONS)}", file=sys.stderr)
         return 2
     min_days, min_reliable = getattr(args, "min_days", None), getattr(args, "min_reliable_rows", None)
-    selection = SelectionConfig(min_days=MIN_DAYS if min_days is None else min_days,
-                                min_reliable_rows=MIN_RELIABLE_ROWS if min_reliable is None else min_reliable)
+    selection = SelectionConfig(
+        min_days=MIN_DAYS if min_days is None else min_days,
+        min_reliable_rows=MIN_RELIABLE_ROWS if min_reliable is None else min_reliable,
+    )
     if replay_dir := getattr(args, "replay_forecasts", None):
         return _replay(prices, args, replay_dir, started)
-    options = {"horizons": horizons, "currencies": currencies, "seed": seed, "log": log, "selection": selection}
+    options = {
+        "horizons": horizons,
+        "currencies": currencies,
+        "seed": seed,
+        "log": log,
+        "selection": selection,
+    }
     if save_dir := getattr(args, "save_forecasts", None):
-        options["on_points"] = lambda league, horizon, points: save_forecasts(save_dir, league, horizon, points)
+        options["on_points"] = lambda league, horizon, points: save_forecasts(
+            save_dir, league, horizon, points
+        )
     try:
         result = backtest_league(prices, args.test_league, args.profile, **options)
         rolling = getattr(args, "rolling", 0) or 0
@@ -111,8 +151,15 @@ def run(args: argparse.Namespace) -> int:
                 partial[league] = scores
                 _write(args.json, {**result, "rolling_partial": partial})
 
-            result["rolling"] = rolling_backtest(prices, rolling, args.profile, done=done, on_league=save_partial,
-                                                 last_league=args.test_league, **options)
+            result["rolling"] = rolling_backtest(
+                prices,
+                rolling,
+                args.profile,
+                done=done,
+                on_league=save_partial,
+                last_league=args.test_league,
+                **options,
+            )
     except ValueError as exc:
         print(f"backtest: {exc}", file=sys.stderr)
         return 2
@@ -130,36 +177,50 @@ def _replay(prices, args: argparse.Namespace, directory: Path, started: float) -
         print(f"backtest: test league {args.test_league!r} is not in the data", file=sys.stderr)
         return 2
     end = order.index(args.test_league) + 1
-    leagues = order[max(0, end - max(rolling, 1)):end]
+    leagues = order[max(0, end - max(rolling, 1)) : end]
     per_league = {}
     for league in leagues:
         path = forecasts_path(directory, league, "7d")
         if not path.exists():
             print(f"backtest: no saved forecasts {path} (run with --save-forecasts first)", file=sys.stderr)
             return 2
-        per_league[league] = {"test_league": league, "replayed_from": path.name,
-                              "strategy": follow_the_report(pl.read_parquet(path), league_prices(prices, league),
-                                                            StrategySettings(horizon="7d"))}
+        per_league[league] = {
+            "test_league": league,
+            "replayed_from": path.name,
+            "strategy": follow_the_report(
+                pl.read_parquet(path), league_prices(prices, league), StrategySettings(horizon="7d")
+            ),
+        }
     result = {**per_league[args.test_league], "seconds": round(time.perf_counter() - started, 1)}
     if rolling > 1:
         result["rolling_strategy"] = {league: r["strategy"] for league, r in per_league.items()}
     _write(args.json, result)
-    print("\n".join([track_record_table(per_league), "", *[track_record_sentence(r) for r in per_league.values()]]))
+    print(
+        "\n".join(
+            [track_record_table(per_league), "", *[track_record_sentence(r) for r in per_league.values()]]
+        )
+    )
     return 0
 
 
 def track_record_table(per_league: dict[str, dict]) -> str:
     """One row per held-out league: the strategy against every comparison, same execution."""
-    lines = [("| held out | follow the report | hold chaos | hold divines | equal-weight basket | perfect foresight | "
-             "max drawdown (daily) | hit rate | trades | chaos lost to spread and ticks | report from week 4 |"),
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        (
+            "| held out | follow the report | hold chaos | hold divines | equal-weight basket | perfect foresight | "
+            "max drawdown (daily) | hit rate | trades | chaos lost to spread and ticks | report from week 4 |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for league, result in per_league.items():
         s = result["strategy"]
         hit = "–" if s.get("hit_rate") is None else f"{s['hit_rate']:.0%}"
-        lines.append(f"| {league} | {pct_text(s['return'])} | 0% | {pct_text(s.get('hold_divine_return'))} | "
-                     f"{pct_text(s.get('basket_return'))} | {pct_text(s.get('perfect_foresight_return'))} | "
-                     f"{pct_text(s['max_drawdown'], signed=False)} | {hit} | {len(s['trades'])} | "
-                     f"{s.get('cost_chaos', 0):,.0f} c | {pct_text(s.get('return_from_week_4'))} |")
+        lines.append(
+            f"| {league} | {pct_text(s['return'])} | 0% | {pct_text(s.get('hold_divine_return'))} | "
+            f"{pct_text(s.get('basket_return'))} | {pct_text(s.get('perfect_foresight_return'))} | "
+            f"{pct_text(s['max_drawdown'], signed=False)} | {hit} | {len(s['trades'])} | "
+            f"{s.get('cost_chaos', 0):,.0f} c | {pct_text(s.get('return_from_week_4'))} |"
+        )
     return "\n".join(lines)
 
 
@@ -195,10 +256,17 @@ def _finite(value: object) -> object:
 
 def _table(result: dict) -> str:
     skipped = result.get("items_skipped") or {}
-    lines = [(f"{result['test_league']} (profile {result['profile']}, trained on {len(result['train_leagues'])} leagues"
-             f"; {len(skipped)} items skipped)"),
-             ("| horizon | items | MASE (relative MAE) | MAPE | direction | n | items < 1.0 | worst | "
-             "coverage 80/95 | legacy MASE | liquid MASE |"), "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        (
+            f"{result['test_league']} (profile {result['profile']}, trained on {len(result['train_leagues'])} leagues"
+            f"; {len(skipped)} items skipped)"
+        ),
+        (
+            "| horizon | items | MASE (relative MAE) | MAPE | direction | n | items < 1.0 | worst | "
+            "coverage 80/95 | legacy MASE | liquid MASE |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for horizon in HORIZONS:
         if horizon not in result["horizons"]:
             continue
@@ -206,17 +274,23 @@ def _table(result: dict) -> str:
         below = sum(1 for c in h["per_currency"].values() if c["mase"] < 1.0)
         subsets = h.get("subsets", {})
         sub = {k: f"{subsets[k]['mase']:.3f}" if k in subsets else "–" for k in ("legacy", "liquid")}
-        lines.append(f"| {horizon} | {len(h['per_currency'])} | {h['mase']:.3f} | {h['mape']:.2%} | "
-                     f"{h['direction_accuracy']:.1%} | {h['n']} | {below}/{len(h['per_currency'])} | "
-                     f"{h.get('worst_item')} {h.get('worst_mase', float('nan')):.3f} | "
-                     f"{h.get('coverage_80', float('nan')):.1%} / {h.get('coverage_95', float('nan')):.1%} | "
-                     f"{sub['legacy']} | {sub['liquid']} |")
+        lines.append(
+            f"| {horizon} | {len(h['per_currency'])} | {h['mase']:.3f} | {h['mape']:.2%} | "
+            f"{h['direction_accuracy']:.1%} | {h['n']} | {below}/{len(h['per_currency'])} | "
+            f"{h.get('worst_item')} {h.get('worst_mase', float('nan')):.3f} | "
+            f"{h.get('coverage_80', float('nan')):.1%} / {h.get('coverage_95', float('nan')):.1%} | "
+            f"{sub['legacy']} | {sub['liquid']} |"
+        )
     if result.get("strategy"):  # the track record (core.evaluation.strategy)
         lines += ["", track_record_table({result["test_league"]: result}), "", track_record_sentence(result)]
     if "rolling" in result:
         r = result["rolling"]
-        lines += ["", f"rolling average over {', '.join(r['leagues'])}", "| horizon | relative MAE | MAPE | direction |",
-                  "|---|---|---|---|"]
+        lines += [
+            "",
+            f"rolling average over {', '.join(r['leagues'])}",
+            "| horizon | relative MAE | MAPE | direction |",
+            "|---|---|---|---|",
+        ]
         for horizon, h in r["horizons"].items():
             lines.append(f"| {horizon} | {h['mase']:.3f} | {h['mape']:.2%} | {h['direction_accuracy']:.1%} |")
     return "\n".join(lines)

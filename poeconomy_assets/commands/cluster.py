@@ -22,11 +22,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser = subparsers.add_parser("cluster", help="Celery workers (deploy/celery): up, down, status, demo")
     parser.add_argument("action", choices=["up", "down", "status", "demo", "run"])
     parser.add_argument("--job", help="run: the job (model_job, forecast_job, ...)")
-    parser.add_argument("--partition", action="append", default=[],
-                        help="run: a partition key (repeat); `all` = every currency × horizon")
-    parser.add_argument("--workers", type=int, help="N identical nodes serving both queues (instead of --spec)")
+    parser.add_argument(
+        "--partition",
+        action="append",
+        default=[],
+        help="run: a partition key (repeat); `all` = every currency × horizon",
+    )
+    parser.add_argument(
+        "--workers", type=int, help="N identical nodes serving both queues (instead of --spec)"
+    )
     parser.add_argument("--concurrency", type=int, default=1, help="pool processes per node with --workers")
-    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="worker nodes (deploy/celery/workers.yaml)")
+    parser.add_argument(
+        "--spec", type=Path, default=DEFAULT_SPEC, help="worker nodes (deploy/celery/workers.yaml)"
+    )
     parser.add_argument("--state-dir", type=Path, help="pid and log files (default $POECONOMY_HOME/cluster)")
     add_market_options(parser, used_by="demo: ")
     add_profile_option(parser)
@@ -52,15 +60,21 @@ def up(args: argparse.Namespace) -> int:
     from poeconomy_assets.cluster.workers import start_cluster
 
     _require_env()
-    specs = uniform_specs(args.workers, concurrency=args.concurrency) if args.workers else read_node_specs(args.spec)
+    specs = (
+        uniform_specs(args.workers, concurrency=args.concurrency)
+        if args.workers
+        else read_node_specs(args.spec)
+    )
     training_slots = sum(s.concurrency for s in specs if "training" in s.queues)
     with dg.DagsterInstance.get() as instance:
         # The `training` pool caps training steps across all runs: one slot per training process.
         instance.event_log_storage.set_concurrency_slots("training", max(1, training_slots))
     nodes = start_cluster(specs, _state_dir(args))
     for node in nodes:
-        print(f"{node.hostname}: pid {node.pid}, queues {','.join(node.spec.queues)}, "
-              f"concurrency {node.spec.concurrency}, log {node.log}")
+        print(
+            f"{node.hostname}: pid {node.pid}, queues {','.join(node.spec.queues)}, "
+            f"concurrency {node.spec.concurrency}, log {node.log}"
+        )
     print(f"{len(nodes)} workers up; `training` pool: {training_slots} slots")
     return 0
 
@@ -112,14 +126,19 @@ def demo(args: argparse.Namespace) -> int:
         env = {"POECONOMY_HOME": str(home), "POECONOMY_DUMPS_DIR": str(dumps)}
         with DagsterDev(dagster_home, env, log_path=state / "dagster_dev.log") as server:
             print(f"    the UI is at {server.url} while the demo runs")
-            runs = materialize_through_dagster_dev(server, assets, log=lambda line: print(line, flush=True),
-                                                   title="poeconomy cluster demo")
-        outcome = GraphRun(runs=len(runs), seconds=time.perf_counter() - started, run_ids=[r["runId"] for r in runs])
+            runs = materialize_through_dagster_dev(
+                server, assets, log=lambda line: print(line, flush=True), title="poeconomy cluster demo"
+            )
+        outcome = GraphRun(
+            runs=len(runs), seconds=time.perf_counter() - started, run_ids=[r["runId"] for r in runs]
+        )
         with dg.DagsterInstance.get() as instance:
             print_summary(instance, build_resources(home, dumps), outcome, str(dagster_home))
         workers = sorted(p.stem for p in state.glob("*.log") if p.stem != "dagster_dev")
-        print(f"Steps ran on the Celery workers {', '.join(workers)} (each step's 'Executing steps ... in celery "
-              "worker' event names its worker)")
+        print(
+            f"Steps ran on the Celery workers {', '.join(workers)} (each step's 'Executing steps ... in celery "
+            "worker' event names its worker)"
+        )
     finally:
         if started_here:
             down(args)
@@ -141,12 +160,21 @@ def run_partitions(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance:
         keys = args.partition or [None]
         if keys == ["all"]:
-            keys = list(HORIZONS) if args.job in ("pooled_model_job", "calibration_job") else \
-                currency_horizon_keys(sorted(instance.get_dynamic_partitions(currency_partitions.name)))
+            keys = (
+                list(HORIZONS)
+                if args.job in ("pooled_model_job", "calibration_job")
+                else currency_horizon_keys(sorted(instance.get_dynamic_partitions(currency_partitions.name)))
+            )
         op = {"model_job": "price_models", "pooled_model_job": "pooled_models"}.get(args.job)
         config = {"ops": {op: {"config": {"profile": args.profile}}}} if op else None
-        outcomes = run_many(instance, args.job, keys, config, args.max_runs,
-                            on_done=lambda o: print(json.dumps(dataclasses.asdict(o)), flush=True))
+        outcomes = run_many(
+            instance,
+            args.job,
+            keys,
+            config,
+            args.max_runs,
+            on_done=lambda o: print(json.dumps(dataclasses.asdict(o)), flush=True),
+        )
     return 0 if all(o.success for o in outcomes) else 1
 
 

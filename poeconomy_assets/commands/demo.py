@@ -34,13 +34,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--dumps", type=Path, help="poe.ninja dump directory (default: simulate a market)")
     add_market_options(parser)
     add_profile_option(parser)
-    parser.add_argument("--in-process", action="store_true",
-                        help="materialize the graph in this process instead of through `dagster dev` (faster; the "
-                        "runs are on the Runs list and asset pages, not on the Backfills page or the timeline)")
-    parser.add_argument("--port", type=int, default=0, help="the web UI's port while the demo runs (default: any free)")
-    parser.add_argument("--live", action="store_true",
-                        help="then start the local POE Watch server: backfill its new league, take a few "
-                        "5-minute snapshots and update that league's forecasts and report")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="materialize the graph in this process instead of through `dagster dev` (faster; the "
+        "runs are on the Runs list and asset pages, not on the Backfills page or the timeline)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="the web UI's port while the demo runs (default: any free)"
+    )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="then start the local POE Watch server: backfill its new league, take a few "
+        "5-minute snapshots and update that league's forecasts and report",
+    )
     parser.add_argument("--ticks", type=int, default=3, help="ingestion ticks in --live mode (default 3)")
     return parser
 
@@ -57,14 +65,18 @@ def run(args: argparse.Namespace) -> int:
         dumps = home / "dumps"
         files = write_dumps(simulation_config(args), dumps)
         print(f"simulated {len(files)} leagues × {args.currencies} currencies into {dumps}")
-    os.environ["POECONOMY_TRAINING_PROFILE"] = args.profile  # the training_settings resource, here and in dagster dev
+    os.environ["POECONOMY_TRAINING_PROFILE"] = (
+        args.profile
+    )  # the training_settings resource, here and in dagster dev
     resources = build_resources(home, dumps)
     dagster_home = os.environ.get("DAGSTER_HOME")
     if not dagster_home:
         dagster_home = tempfile.mkdtemp(prefix="poeconomy-dagster-")
         write_instance_yaml(Path(dagster_home))
         os.environ["DAGSTER_HOME"] = dagster_home
-        print(f"DAGSTER_HOME is not set: runs go to a temporary instance in {dagster_home} (make demo sets it)")
+        print(
+            f"DAGSTER_HOME is not set: runs go to a temporary instance in {dagster_home} (make demo sets it)"
+        )
     if args.in_process:
         outcome = _run_in_process(Path(dagster_home), resources)
     else:
@@ -100,24 +112,37 @@ def _run_through_dagster_dev(dagster_home: Path, home: Path, dumps: Path, port: 
     with DagsterDev(dagster_home, env, log_path=home / "dagster_dev.log", port=port or None) as server:
         print(f"    the UI is at {server.url} while the demo runs")
         runs = materialize_through_dagster_dev(server, assets, log=lambda line: print(line, flush=True))
-    outcome = GraphRun(runs=len(runs), seconds=time.perf_counter() - started, run_ids=[r["runId"] for r in runs])
+    outcome = GraphRun(
+        runs=len(runs), seconds=time.perf_counter() - started, run_ids=[r["runId"] for r in runs]
+    )
     with dg.DagsterInstance.get() as instance:
         for run_id in outcome.run_ids:
-            evaluations = [e.dagster_event.event_specific_data for e in
-                           instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
+            evaluations = [
+                e.dagster_event.event_specific_data
+                for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+            ]
             record_checks(outcome, evaluations, [])
     return outcome
 
 
-def print_summary(instance: dg.DagsterInstance, resources: dict, outcome: GraphRun, dagster_home: str) -> None:
+def print_summary(
+    instance: dg.DagsterInstance, resources: dict, outcome: GraphRun, dagster_home: str
+) -> None:
     scores = model_scores(instance)
     leagues = instance.get_dynamic_partitions("league")
     currencies = instance.get_dynamic_partitions("currency")
     print()
-    print(f"Done: {outcome.runs} runs in {outcome.seconds:.0f}s; {len(leagues)} leagues, {len(currencies)} currencies")
-    print(check_summary_line(outcome.evaluations)
-          + (" — warnings are signals (the scorecard's drift check: see it in the UI), not failed runs"
-             if outcome.warned_checks else ""))
+    print(
+        f"Done: {outcome.runs} runs in {outcome.seconds:.0f}s; {len(leagues)} leagues, {len(currencies)} currencies"
+    )
+    print(
+        check_summary_line(outcome.evaluations)
+        + (
+            " — warnings are signals (the scorecard's drift check: see it in the UI), not failed runs"
+            if outcome.warned_checks
+            else ""
+        )
+    )
     if scores is not None:
         print("\nValidation rel_mae (model MAE / persistence MAE; below 1 beats persistence):")
         print(frame_to_markdown(scores, max_rows=40))
@@ -127,9 +152,11 @@ def print_summary(instance: dg.DagsterInstance, resources: dict, outcome: GraphR
         print(f"\nReports: {reports} (latest: {written[-1]})")
     print(f"Asset data: {resources['io_manager'].base_dir}    Models: {resources['model_store'].base_dir}")
     print(f"Dagster instance: {dagster_home}")
-    print(f"Browse the graph, runs, backfills and checks:  DAGSTER_HOME={dagster_home} "
-          f"POECONOMY_HOME={Path(resources['model_store'].base_dir).parent} "
-          "dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000   (or: make ui)")
+    print(
+        f"Browse the graph, runs, backfills and checks:  DAGSTER_HOME={dagster_home} "
+        f"POECONOMY_HOME={Path(resources['model_store'].base_dir).parent} "
+        "dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000   (or: make ui)"
+    )
 
 
 def model_scores(instance: dg.DagsterInstance) -> pl.DataFrame | None:
@@ -144,4 +171,8 @@ def model_scores(instance: dg.DagsterInstance) -> pl.DataFrame | None:
     rows = [(*split_currency_horizon(key), mase) for key, mase in latest.items()]
     frame = pl.DataFrame(rows, schema=["currency", "horizon", "mase"], orient="row")
     present = [h for h in HORIZONS if h in frame["horizon"].unique().to_list()]
-    return frame.pivot(on="horizon", index="currency", values="mase").sort("currency").select("currency", *present)
+    return (
+        frame.pivot(on="horizon", index="currency", values="mase")
+        .sort("currency")
+        .select("currency", *present)
+    )

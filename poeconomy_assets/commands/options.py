@@ -13,10 +13,12 @@ def add_market_options(parser: argparse.ArgumentParser, used_by: str = "") -> No
     """--leagues, --currencies and --seed of the simulated market; ``used_by`` prefixes their help
     (e.g. ``demo: ``)."""
     parser.add_argument("--leagues", type=int, default=6, help=f"{used_by}simulated leagues (default 6)")
-    parser.add_argument("--currencies", type=int, default=10,
-                        help=f"{used_by}simulated currencies (default 10)")
-    parser.add_argument("--seed", type=int, default=7,
-                        help=f"{used_by}seed of the simulated market (default 7)")
+    parser.add_argument(
+        "--currencies", type=int, default=10, help=f"{used_by}simulated currencies (default 10)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=7, help=f"{used_by}seed of the simulated market (default 7)"
+    )
 
 
 def simulation_config(args: argparse.Namespace) -> SimulationConfig:
@@ -26,6 +28,9 @@ def simulation_config(args: argparse.Namespace) -> SimulationConfig:
 
 def add_profile_option(parser: argparse.ArgumentParser, default: str = "test") -> None:
     """--profile: how hard the model search works (core.models.ensemble.PROFILES)."""
-    parser.add_argument("--profile", default=default, choices=PROFILE_NAMES,
-                        help="model search: test (seconds), development (minutes), production "
-                        f"(default {default})")
+    parser.add_argument(
+        "--profile",
+        default=default,
+        choices=PROFILE_NAMES,
+        help=f"model search: test (seconds), development (minutes), production (default {default})",
+    )

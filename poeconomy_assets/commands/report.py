@@ -36,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _missing(league: str, where: str) -> int:
-    print(f"no report for league {league!r} ({where}): materialize investment_report for it first "
-          f"(make demo, or the UI)", file=sys.stderr)
+    print(
+        f"no report for league {league!r} ({where}): materialize investment_report for it first "
+        f"(make demo, or the UI)",
+        file=sys.stderr,
+    )
     return 2

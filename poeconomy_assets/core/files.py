@@ -22,7 +22,7 @@ def remove_dead_temporaries(path: Path) -> None:
     write leaves one behind; temporary files of live writers are left alone)."""
     prefix = f".{path.name}."
     for entry in path.parent.glob(f".{path.name}.*.tmp"):
-        pid = entry.name[len(prefix):].split(".", 1)[0]
+        pid = entry.name[len(prefix) :].split(".", 1)[0]
         if pid.isdigit() and not pid_alive(int(pid)):
             entry.unlink(missing_ok=True)
 

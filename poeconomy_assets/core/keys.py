@@ -22,8 +22,10 @@ def key_from_name(name: str) -> str:
         raise ValueError(f"name {name!r} is empty or has leading/trailing whitespace")
     surrogate = _SURROGATE.search(name)
     if surrogate:  # not text: no UTF-8 byte to escape it as (and no file or partition can hold it)
-        raise ValueError(f"name {name[:60]!r} holds a lone surrogate U+{ord(surrogate.group()):04X} at position "
-                         f"{surrogate.start()}: not valid Unicode text, so it cannot be a key")
+        raise ValueError(
+            f"name {name[:60]!r} holds a lone surrogate U+{ord(surrogate.group()):04X} at position "
+            f"{surrogate.start()}: not valid Unicode text, so it cannot be a key"
+        )
     out: list[str] = []
     for position, ch in enumerate(name):
         if _SAFE.fullmatch(ch) and not (position == 0 and ch == "."):

@@ -12,8 +12,9 @@ import polars as pl
 MOVE_THRESHOLD = 0.01  # direction accuracy counts only points whose actual move exceeds 1%
 
 
-def relative_mae(price: np.ndarray, actual: np.ndarray, forecast: np.ndarray,
-                 groups: np.ndarray | None = None) -> float:
+def relative_mae(
+    price: np.ndarray, actual: np.ndarray, forecast: np.ndarray, groups: np.ndarray | None = None
+) -> float:
     """MAE of ``forecast`` over the MAE of persistence (``price``, the price at forecast time) on the same points.
 
     With ``groups`` (non-negative integer codes, one per point, e.g. the currency) the ratio is taken per group
@@ -51,8 +52,13 @@ def score_points(price: np.ndarray, actual: np.ndarray, forecast: np.ndarray) ->
 
 INTERVAL_COLUMNS = ("lower_80", "upper_80", "lower_95", "upper_95")
 PERSISTENCE_INTERVAL_COLUMNS = ("persistence_lower_80", "persistence_upper_80")
-INTERVAL_KEYS = ("coverage_80", "coverage_95", "mean_relative_width", "persistence_coverage_80",
-                 "persistence_relative_width")
+INTERVAL_KEYS = (
+    "coverage_80",
+    "coverage_95",
+    "mean_relative_width",
+    "persistence_coverage_80",
+    "persistence_relative_width",
+)
 
 
 def score_intervals(rows: pl.DataFrame) -> dict[str, float]:
@@ -72,8 +78,9 @@ def score_intervals(rows: pl.DataFrame) -> dict[str, float]:
     }
     if set(PERSISTENCE_INTERVAL_COLUMNS) <= set(rows.columns):
         scores["persistence_coverage_80"] = inside(*PERSISTENCE_INTERVAL_COLUMNS)
-        scores["persistence_relative_width"] = float(np.mean(
-            (rows["persistence_upper_80"] - rows["persistence_lower_80"]).to_numpy() / price))
+        scores["persistence_relative_width"] = float(
+            np.mean((rows["persistence_upper_80"] - rows["persistence_lower_80"]).to_numpy() / price)
+        )
     return scores
 
 
@@ -83,10 +90,14 @@ def scorecard(points: pl.DataFrame) -> dict:
     optionally persistence_lower/upper_80) also coverage and relative width, pooled over points."""
     per_currency = {}
     for (currency,), rows in points.group_by("currency", maintain_order=True):
-        per_currency[currency] = score_points(rows["price_chaos"].to_numpy(), rows["actual_chaos"].to_numpy(),
-                                              rows["forecast_chaos"].to_numpy()) | score_intervals(rows)
-    pooled = score_points(points["price_chaos"].to_numpy(), points["actual_chaos"].to_numpy(),
-                          points["forecast_chaos"].to_numpy())
+        per_currency[currency] = score_points(
+            rows["price_chaos"].to_numpy(), rows["actual_chaos"].to_numpy(), rows["forecast_chaos"].to_numpy()
+        ) | score_intervals(rows)
+    pooled = score_points(
+        points["price_chaos"].to_numpy(),
+        points["actual_chaos"].to_numpy(),
+        points["forecast_chaos"].to_numpy(),
+    )
     values = list(per_currency.values())
     return score_intervals(points) | {
         "mase": float(np.nanmean([v["mase"] for v in values])) if values else float("nan"),

@@ -13,7 +13,12 @@ def league_order(frame: pl.DataFrame) -> list[str]:
 
 def add_league_day(df: pl.DataFrame) -> pl.DataFrame:
     """``league_day``: days since the league's first date in the data (0 on launch day)."""
-    return df.with_columns((pl.col("date") - pl.col("date").min().over("league")).dt.total_days().cast(pl.Int64).alias("league_day"))
+    return df.with_columns(
+        (pl.col("date") - pl.col("date").min().over("league"))
+        .dt.total_days()
+        .cast(pl.Int64)
+        .alias("league_day")
+    )
 
 
 def add_divine_prices(df: pl.DataFrame, divine_name: str = DIVINE) -> pl.DataFrame:
@@ -27,4 +32,3 @@ def add_divine_prices(df: pl.DataFrame, divine_name: str = DIVINE) -> pl.DataFra
         .with_columns((pl.col("price_chaos") / pl.col("_divine_chaos")).alias("price_divine"))
         .drop("_divine_chaos")
     )
-

@@ -10,8 +10,9 @@ class Progress:
     seconds, and when the last item is done. The rate is measured from the first item done, so a slow start
     (a pooled search before the first model) does not make the first estimates absurd."""
 
-    def __init__(self, total: int, label: str, log: Callable[[str], None], unit: str = "items",
-                 every: float = 15.0) -> None:
+    def __init__(
+        self, total: int, label: str, log: Callable[[str], None], unit: str = "items", every: float = 15.0
+    ) -> None:
         self.total, self.label, self.log, self.unit, self.every = total, label, log, unit, every
         self.done, self.started, self.last = 0, time.perf_counter(), time.perf_counter()
         self.first: float | None = None  # when the first item was done, and how many were done then
@@ -35,6 +36,9 @@ class Progress:
             rate = (self.done - self.first_count) / (now - self.first)
         else:
             rate = self.done / (now - self.started) if now > self.started else 0.0
-        left = f"about {(self.total - self.done) / rate:.0f}s left" if rate > 0 and self.done < self.total else (
-            "done" if self.done >= self.total else "time left: estimating")
+        left = (
+            f"about {(self.total - self.done) / rate:.0f}s left"
+            if rate > 0 and self.done < self.total
+            else ("done" if self.done >= self.total else "time left: estimating")
+        )
         return f"{self.label}: {self.done}/{self.total} {self.unit} ({now - self.started:.0f}s, {left})"

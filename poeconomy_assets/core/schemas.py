@@ -98,7 +98,9 @@ class Features(pa.DataFrameModel):
         numeric = [c for c, t in data.lazyframe.collect_schema().items() if t.is_float()]
         if not numeric:
             return data.lazyframe.select(pl.lit(True))
-        return data.lazyframe.select(pl.all_horizontal([pl.col(c).is_finite() | pl.col(c).is_null() for c in numeric]))
+        return data.lazyframe.select(
+            pl.all_horizontal([pl.col(c).is_finite() | pl.col(c).is_null() for c in numeric])
+        )
 
 
 class Forecasts(pa.DataFrameModel):
@@ -121,7 +123,8 @@ class Forecasts(pa.DataFrameModel):
     @pa.dataframe_check
     def interval_contains_forecast(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(
-            (pl.col("lower_80") <= pl.col("forecast_chaos")) & (pl.col("forecast_chaos") <= pl.col("upper_80"))
+            (pl.col("lower_80") <= pl.col("forecast_chaos"))
+            & (pl.col("forecast_chaos") <= pl.col("upper_80"))
         )
 
 

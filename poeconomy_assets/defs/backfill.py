@@ -36,14 +36,21 @@ def new_league_currencies(
     names: set[str] = set()
     for category in CATEGORIES:
         data = poe_watch.get_items(league, category, log=log).data
-        parsed = parse_items(data, league=league, category=category, snapshot_at=slot_start(now),
-                             payload_hash="", resolver=resolver)
+        parsed = parse_items(
+            data,
+            league=league,
+            category=category,
+            snapshot_at=slot_start(now),
+            payload_hash="",
+            resolver=resolver,
+        )
         names |= set(parsed.rows["currency"].to_list())
     return sorted(names)
 
 
-def partitions_for(partitions_def: dg.PartitionsDefinition | None, league_key: str,
-                   currency_keys: list[str]) -> list[str | None]:
+def partitions_for(
+    partitions_def: dg.PartitionsDefinition | None, league_key: str, currency_keys: list[str]
+) -> list[str | None]:
     """The partitions of a definition that a new league touches: its league, its currencies, every horizon."""
     if partitions_def is None:
         return [None]
@@ -54,7 +61,9 @@ def partitions_for(partitions_def: dg.PartitionsDefinition | None, league_key: s
     if partitions_def == horizon_partitions:
         return list(HORIZONS)
     if partitions_def == currency_horizon_partitions:
-        return [str(dg.MultiPartitionKey({"currency": c, "horizon": h})) for c in currency_keys for h in HORIZONS]
+        return [
+            str(dg.MultiPartitionKey({"currency": c, "horizon": h})) for c in currency_keys for h in HORIZONS
+        ]
     raise ValueError(f"no rule for the partitions of {partitions_def}")
 
 
@@ -100,6 +109,7 @@ def asset_backfill_request(
     from dagster._core.definitions.events import AssetKeyPartitionKey
 
     subset = AssetGraphSubset.from_asset_partition_set(
-        {AssetKeyPartitionKey(key, partition) for key, partition in partitions}, asset_graph  # type: ignore[arg-type]
+        {AssetKeyPartitionKey(key, partition) for key, partition in partitions},
+        asset_graph,  # type: ignore[arg-type]
     )
     return dg.RunRequest.for_asset_graph_subset(subset, tags=tags)

@@ -41,7 +41,9 @@ def run_partition_keys(context: dg.AssetExecutionContext) -> list[str]:
         partitions_def = context.assets_def.partitions_def
         assert partitions_def is not None
         with dg.partition_loading_context(dynamic_partitions_store=context.instance):
-            wanted = partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange(tags[RANGE_START], tags[RANGE_END]))
+            wanted = partitions_def.get_partition_keys_in_range(
+                dg.PartitionKeyRange(tags[RANGE_START], tags[RANGE_END])
+            )
         named = f"range {tags[RANGE_START]} … {tags[RANGE_END]} ({len(wanted)} keys)"
     elif PARTITION in tags:
         wanted, named = [tags[PARTITION]], f"partition {tags[PARTITION]}"
@@ -51,7 +53,8 @@ def run_partition_keys(context: dg.AssetExecutionContext) -> list[str]:
         raise PartitionKeysMismatch(
             f"{context.assets_def.key.to_user_string()}: the run's tags name {named}, but it was asked to "
             f"materialize {len(keys)} key(s) {keys[:3]}{' …' if len(keys) > 3 else ''} (dagster-io/dagster#28861: "
-            "launch an asset backfill, not a job backfill, of multi-partitioned assets)")
+            "launch an asset backfill, not a job backfill, of multi-partitioned assets)"
+        )
     return keys
 
 

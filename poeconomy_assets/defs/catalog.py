@@ -39,9 +39,13 @@ CODE_VERSIONS = {
 
 def with_catalog_facts(assets: Iterable) -> list:
     """The assets with their owners and code version; an asset or group missing above is an error."""
+
     def annotate(spec: dg.AssetSpec) -> dg.AssetSpec:
         name = spec.key.to_user_string()
         if name not in CODE_VERSIONS or spec.group_name not in OWNERS:
-            raise KeyError(f"asset {name!r} (group {spec.group_name!r}) needs a code version and owners in defs/catalog.py")
+            raise KeyError(
+                f"asset {name!r} (group {spec.group_name!r}) needs a code version and owners in defs/catalog.py"
+            )
         return spec.replace_attributes(owners=OWNERS[spec.group_name], code_version=CODE_VERSIONS[name])
+
     return list(dg.map_asset_specs(annotate, assets))

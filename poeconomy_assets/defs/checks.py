@@ -29,7 +29,9 @@ def schema_check_spec(asset: str, schema: type[pa.DataFrameModel]) -> dg.AssetCh
     )
 
 
-def schema_check_result(asset: str, schema: type[pa.DataFrameModel], frame: pl.DataFrame) -> dg.AssetCheckResult:
+def schema_check_result(
+    asset: str, schema: type[pa.DataFrameModel], frame: pl.DataFrame
+) -> dg.AssetCheckResult:
     """Validate lazily (every failure, not just the first) and put failure cases into metadata."""
     try:
         schema.validate(frame, lazy=True)
@@ -49,16 +51,25 @@ def schema_check_result(asset: str, schema: type[pa.DataFrameModel], frame: pl.D
     return dg.AssetCheckResult(check_name=f"{asset}_schema", passed=True, metadata={"rows": frame.height})
 
 
-def schema_check_each(asset: str, schema: type[pa.DataFrameModel], frames: dict[str, pl.DataFrame]) -> dg.AssetCheckResult:
+def schema_check_each(
+    asset: str, schema: type[pa.DataFrameModel], frames: dict[str, pl.DataFrame]
+) -> dg.AssetCheckResult:
     """:func:`schema_check_result` on each partition's frame of a batched run (for schemas whose rules hold
     within one partition, such as one rank per report): the first failing partition's cases, named."""
     for key, frame in frames.items():
         result = schema_check_result(asset, schema, frame)
         if not result.passed:
-            return dg.AssetCheckResult(check_name=result.check_name, passed=False, severity=result.severity,
-                                       metadata={**result.metadata, "partition": key})
-    return dg.AssetCheckResult(check_name=f"{asset}_schema", passed=True,
-                               metadata={"rows": sum(f.height for f in frames.values()), "partitions": len(frames)})
+            return dg.AssetCheckResult(
+                check_name=result.check_name,
+                passed=False,
+                severity=result.severity,
+                metadata={**result.metadata, "partition": key},
+            )
+    return dg.AssetCheckResult(
+        check_name=f"{asset}_schema",
+        passed=True,
+        metadata={"rows": sum(f.height for f in frames.values()), "partitions": len(frames)},
+    )
 
 
 def consistency_check_spec(asset: str) -> dg.AssetCheckSpec:
@@ -67,18 +78,22 @@ def consistency_check_spec(asset: str) -> dg.AssetCheckSpec:
         asset=asset,
         blocking=True,
         description="Every forecast written is one consistent distribution: quantiles in order, the 80% band inside "
-                    "the 95% band, the median as the point forecast, P(up) on the side of the bands where today's "
-                    "price sits (core.uncertainty.distribution.check_consistency).",
+        "the 95% band, the median as the point forecast, P(up) on the side of the bands where today's "
+        "price sits (core.uncertainty.distribution.check_consistency).",
     )
 
 
-def consistency_check_result(asset: str, forecasts: pl.DataFrame,
-                             horizon_days: dict[str, int] | None = None) -> dg.AssetCheckResult:
+def consistency_check_result(
+    asset: str, forecasts: pl.DataFrame, horizon_days: dict[str, int] | None = None
+) -> dg.AssetCheckResult:
     """:func:`check_consistency` on every row of ``forecasts``: how many were checked, how many contradict
     themselves, and per kind of contradiction its count and first forecast (an inline table)."""
     found = check_consistency(forecasts, horizon_days)
-    metadata: dict[str, object] = {"forecasts_checked": found.checked, "inconsistent_forecasts": found.inconsistent,
-                                   "problems_found": found.problems.height}
+    metadata: dict[str, object] = {
+        "forecasts_checked": found.checked,
+        "inconsistent_forecasts": found.inconsistent,
+        "problems_found": found.problems.height,
+    }
     if found.problems.height:
         metadata["failure_cases"] = table_value(found.problems, max_rows=MAX_PROBLEM_ROWS, digits=6)
     return dg.AssetCheckResult(
@@ -89,7 +104,6 @@ def consistency_check_result(asset: str, forecasts: pl.DataFrame,
         metadata=metadata,
         description="; ".join(found.messages()) or None,
     )
-
 
 
 def _failure_table(cases: object) -> str:

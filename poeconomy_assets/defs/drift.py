@@ -18,8 +18,12 @@ def drifting_partitions(instance: dg.DagsterInstance) -> tuple[int, bool, list[s
     return record.id, evaluation.passed, list(keys.value) if keys is not None else []
 
 
-@dg.sensor(job=training_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
-           description="Retrains the currency × horizon partitions that forecast_scorecard_drift flags.")
+@dg.sensor(
+    job=training_job,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Retrains the currency × horizon partitions that forecast_scorecard_drift flags.",
+)
 def drift_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     latest = drifting_partitions(context.instance)
     if latest is None:
@@ -29,8 +33,12 @@ def drift_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.Sk
         return dg.SkipReason(f"check evaluation {record_id} already handled")
     if passed or not keys:
         return dg.SensorResult(skip_reason="no drift in the latest scorecard", cursor=str(record_id))
-    requests = [dg.RunRequest(run_key=f"drift-{record_id}-{key}", partition_key=key,
-                              tags={"poeconomy/trigger": "drift"}) for key in keys]
+    requests = [
+        dg.RunRequest(
+            run_key=f"drift-{record_id}-{key}", partition_key=key, tags={"poeconomy/trigger": "drift"}
+        )
+        for key in keys
+    ]
     return dg.SensorResult(run_requests=requests, cursor=str(record_id))
 
 

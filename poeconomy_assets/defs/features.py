@@ -22,7 +22,9 @@ from poeconomy_assets.resources.parquet_io_manager import ByPartition
     check_specs=[schema_check_spec("currency_features", Features)],
     kinds={"polars", "parquet"},
 )
-def currency_features(context: dg.AssetExecutionContext, daily_prices: pl.DataFrame):  # no return annotation: Dagster reads one as the type of every output, check outputs included
+def currency_features(
+    context: dg.AssetExecutionContext, daily_prices: pl.DataFrame
+):  # no return annotation: Dagster reads one as the type of every output, check outputs included
     """Model inputs for each currency on every day of every league (no look-ahead), with 1d/3d/7d targets.
 
     Cross-league and market-wide features need every currency's history, so the whole price table is read
@@ -32,7 +34,10 @@ def currency_features(context: dg.AssetExecutionContext, daily_prices: pl.DataFr
     started = time.perf_counter()
     everything = build_features(daily_prices)
     built = time.perf_counter() - started
-    by_key = {key_from_name(name): frame for (name,), frame in everything.partition_by("currency", as_dict=True).items()}
+    by_key = {
+        key_from_name(name): frame
+        for (name,), frame in everything.partition_by("currency", as_dict=True).items()
+    }
     missing = [name_from_key(k) for k in keys if k not in by_key]
     if missing:
         raise ValueError(f"no price history for currency {missing[:5]!r} in any materialized league")
@@ -41,13 +46,19 @@ def currency_features(context: dg.AssetExecutionContext, daily_prices: pl.DataFr
     for key in keys:
         features = values[key] = by_key[key]
         null_share = features.select(pl.col(columns).null_count()).row(0)
-        partition_metadata(context, key, {
-            "currency": name_from_key(key),
-            "rows": features.height,
-            "leagues": features["league"].n_unique(),
-            "mostly_null_features": ", ".join(c for c, n in zip(columns, null_share) if n > 0.5 * features.height)
-            or "none",
-        })
+        partition_metadata(
+            context,
+            key,
+            {
+                "currency": name_from_key(key),
+                "rows": features.height,
+                "leagues": features["league"].n_unique(),
+                "mostly_null_features": ", ".join(
+                    c for c, n in zip(columns, null_share) if n > 0.5 * features.height
+                )
+                or "none",
+            },
+        )
     written = pl.concat(list(values.values()))
     return dg.MaterializeResult(
         value=run_value(values),

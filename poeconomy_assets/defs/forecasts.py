@@ -46,8 +46,9 @@ from poeconomy_assets.resources.parquet_io_manager import ByPartition
     ins={"currency_features": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
     kinds={"polars", "parquet"},
 )
-def interval_calibration(context: dg.AssetExecutionContext, currency_features: pl.DataFrame,
-                         model_store: ModelStore) -> dg.MaterializeResult:
+def interval_calibration(
+    context: dg.AssetExecutionContext, currency_features: pl.DataFrame, model_store: ModelStore
+) -> dg.MaterializeResult:
     """Every currency's walk-forward residuals at the horizon, each beside its date, league day and volatility:
     what a forecast's intervals borrow when its own model has too few residuals (pooled calibration)."""
     currencies = currency_features["currency"].unique().sort().to_list()
@@ -56,18 +57,24 @@ def interval_calibration(context: dg.AssetExecutionContext, currency_features: p
         started = time.perf_counter()
         sets, skipped = model_store.stored_residuals(currencies, horizon)
         for currency, reason in skipped.items():  # one bad model never stops its horizon's calibration
-            context.log.warning(f"{currency} {horizon}: residuals left out of the pooled calibration: {reason}")
+            context.log.warning(
+                f"{currency} {horizon}: residuals left out of the pooled calibration: {reason}"
+            )
         frame = stored_calibration(currency_features, sets, horizon).with_columns(horizon=pl.lit(horizon))
         values[horizon] = frame
-        partition_metadata(context, horizon, {
-            "horizon": horizon,
-            "residual_sets": len(sets),
-            "residual_sets_skipped": dg.MetadataValue.json(skipped),
-            "currencies": frame["currency"].n_unique(),
-            "rows": frame.height,
-            "leagues": ", ".join(sorted(frame["league"].unique().to_list())),
-            "seconds": round(time.perf_counter() - started, 3),
-        })
+        partition_metadata(
+            context,
+            horizon,
+            {
+                "horizon": horizon,
+                "residual_sets": len(sets),
+                "residual_sets_skipped": dg.MetadataValue.json(skipped),
+                "currencies": frame["currency"].n_unique(),
+                "rows": frame.height,
+                "leagues": ", ".join(sorted(frame["league"].unique().to_list())),
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
     return dg.MaterializeResult(value=run_value(values))
 
 
@@ -77,8 +84,10 @@ def interval_calibration(context: dg.AssetExecutionContext, currency_features: p
     backfill_policy=CHUNKED,
     # Every currency's features: prices are converted to divines with the Divine Orb's own series. Read once per
     # run, which covers up to CHUNK currency × horizon keys.
-    ins={"currency_features": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
-         "interval_calibration": dg.AssetIn(partition_mapping=BY_HORIZON)},
+    ins={
+        "currency_features": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+        "interval_calibration": dg.AssetIn(partition_mapping=BY_HORIZON),
+    },
     deps=["price_models"],
     # Both blocking, computed on every row written. A partition holds one horizon: the rule across horizons
     # (a longer band never narrower) is applied, and checked, where the report harmonizes them (build_report).
@@ -86,14 +95,18 @@ def interval_calibration(context: dg.AssetExecutionContext, currency_features: p
     kinds={"polars", "parquet"},
 )
 def price_forecasts(
-    context: dg.AssetExecutionContext, currency_features: pl.DataFrame, interval_calibration: pl.DataFrame,
+    context: dg.AssetExecutionContext,
+    currency_features: pl.DataFrame,
+    interval_calibration: pl.DataFrame,
     model_store: ModelStore,
 ):  # no return annotation: Dagster reads one as the type of every output, check outputs included
     """Where each currency's price is going over the horizon, for every day of the latest league and the
     last day of each earlier one: point forecast, 80%/95% intervals, P(up), in chaos and divines."""
     keys = run_partition_keys(context)
-    pooled = {h: frame.drop("horizon") for (h,), frame in
-              interval_calibration.partition_by("horizon", as_dict=True).items()}
+    pooled = {
+        h: frame.drop("horizon")
+        for (h,), frame in interval_calibration.partition_by("horizon", as_dict=True).items()
+    }
     features_by_currency = currency_features.partition_by("currency", as_dict=True)
     divine = currency_features.filter(pl.col("currency") == DIVINE)
     progress = Progress(len(keys), "price_forecasts", context.log.info, unit="forecasts")
@@ -107,24 +120,35 @@ def price_forecasts(
             raise ValueError(f"no features for {currency!r}: materialize currency_features first")
         features = pl.concat([own, divine], how="diagonal_relaxed") if currency != DIVINE else own
         calibration = pooled.get(horizon)
-        forecasts = values[str(currency_horizon_key(currency, horizon))] = build_forecasts(features, model, calibration)
-        partition_metadata(context, str(currency_horizon_key(currency, horizon)),
-                           forecast_metadata(forecasts, model, calibration, time.perf_counter() - one))
+        forecasts = values[str(currency_horizon_key(currency, horizon))] = build_forecasts(
+            features, model, calibration
+        )
+        partition_metadata(
+            context,
+            str(currency_horizon_key(currency, horizon)),
+            forecast_metadata(forecasts, model, calibration, time.perf_counter() - one),
+        )
         progress.step()
     written = pl.concat(list(values.values()), how="diagonal_relaxed")
     sources = Counter(written["forecast_source"].to_list())
     return dg.MaterializeResult(
         value=run_value(values),
-        metadata={"forecasts_in_run": len(keys), "rows": written.height,
-                  "forecast_sources": dg.MetadataValue.json(dict(sources)),
-                  "seconds": round(time.perf_counter() - started, 3)},
-        check_results=[schema_check_result("price_forecasts", Forecasts, written),
-                       consistency_check_result("price_forecasts", written)],
+        metadata={
+            "forecasts_in_run": len(keys),
+            "rows": written.height,
+            "forecast_sources": dg.MetadataValue.json(dict(sources)),
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+        check_results=[
+            schema_check_result("price_forecasts", Forecasts, written),
+            consistency_check_result("price_forecasts", written),
+        ],
     )
 
 
-def forecast_metadata(forecasts: pl.DataFrame, model: object, calibration: pl.DataFrame | None,
-                      seconds: float) -> dict:
+def forecast_metadata(
+    forecasts: pl.DataFrame, model: object, calibration: pl.DataFrame | None, seconds: float
+) -> dict:
     """What one currency × horizon forecast's page in the UI shows: the newest forecast, its bands as text
     fans (no inline image: charts are in the report), where the numbers came from."""
     currency, horizon = forecasts["currency"][0], forecasts["horizon"][0]
@@ -154,11 +178,18 @@ def forecast_metadata(forecasts: pl.DataFrame, model: object, calibration: pl.Da
         "validation_mase": metric(model.metrics["mase"]),  # type: ignore[attr-defined]
         "seconds": round(seconds, 3),
         "forecasts": dg.MetadataValue.md(
-            frame_to_markdown(forecasts.tail(15).select(
-                "league", "as_of", "forecast_source", "price_chaos", "forecast_chaos", "lower_80", "upper_80",
-                "prob_up", "interval_method"))
+            frame_to_markdown(
+                forecasts.tail(15).select(
+                    "league",
+                    "as_of",
+                    "forecast_source",
+                    "price_chaos",
+                    "forecast_chaos",
+                    "lower_80",
+                    "upper_80",
+                    "prob_up",
+                    "interval_method",
+                )
+            )
         ),
     }
-
-
-

@@ -34,7 +34,9 @@ class ItemEligibility(dg.Config):
     kinds={"polars", "parquet"},
     check_specs=[schema_check_spec("poe_ninja_history", DailyPrices)],
 )
-def poe_ninja_history(context: dg.AssetExecutionContext, config: ItemEligibility, poe_ninja_dumps: PoeNinjaDumps):  # no return annotation:
+def poe_ninja_history(
+    context: dg.AssetExecutionContext, config: ItemEligibility, poe_ninja_dumps: PoeNinjaDumps
+):  # no return annotation:
     # Dagster would read it as the type of every output, check outputs included
     """Daily chaos prices of every past league found in the poe.ninja dump directory.
 
@@ -49,8 +51,10 @@ def poe_ninja_history(context: dg.AssetExecutionContext, config: ItemEligibility
     prices = canonical.prices
     currencies = sorted(prices["currency"].unique().to_list())
     eligible = select_currencies(  # every item counts as trading: past leagues' items all get forecasts
-        prices, SelectionConfig(min_days=config.min_days, min_reliable_rows=config.min_reliable_rows),
-        live_items=set(currencies))
+        prices,
+        SelectionConfig(min_days=config.min_days, min_reliable_rows=config.min_reliable_rows),
+        live_items=set(currencies),
+    )
     added = register_partitions(context.instance, imported.leagues, eligible.selected)
     context.log.info(
         f"imported {prices.height} rows from {len(imported.files)} files: {len(imported.leagues)} leagues, "
@@ -67,11 +71,18 @@ def poe_ninja_history(context: dg.AssetExecutionContext, config: ItemEligibility
             "currencies": len(currencies),
             "items_forecast": len(eligible.selected),
             "items_skipped": len(eligible.excluded),
-            "items_skipped_reasons": dg.MetadataValue.md(frame_to_markdown(pl.DataFrame(
-                {"item": list(eligible.excluded), "reason": list(eligible.excluded.values())},
-                schema={"item": pl.Utf8, "reason": pl.Utf8}), max_rows=60)),
+            "items_skipped_reasons": dg.MetadataValue.md(
+                frame_to_markdown(
+                    pl.DataFrame(
+                        {"item": list(eligible.excluded), "reason": list(eligible.excluded.values())},
+                        schema={"item": pl.Utf8, "reason": pl.Utf8},
+                    ),
+                    max_rows=60,
+                )
+            ),
             "currency_names_renamed": ", ".join(f"{a} → {b}" for a, b in canonical.renamed.items()) or "none",
-            "currency_near_misses": ", ".join(f"{a} ~ {b}" for a, b in canonical.near_misses.items()) or "none",
+            "currency_near_misses": ", ".join(f"{a} ~ {b}" for a, b in canonical.near_misses.items())
+            or "none",
             "rows_merged_by_renames": canonical.merged_duplicates,
             "quarantined_rows": imported.quarantine.height,
             "skipped_not_chaos_rows": imported.skipped_not_chaos,
@@ -85,4 +96,3 @@ def poe_ninja_history(context: dg.AssetExecutionContext, config: ItemEligibility
         },
         check_results=[schema_check_result("poe_ninja_history", DailyPrices, prices)],
     )
-

@@ -31,7 +31,9 @@ from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.resources.poe_watch import Fetched, PoeWatchClient, PoeWatchUnavailable
 from poeconomy_assets.resources.price_store import SNAPSHOT_COLUMNS, PriceStore, RawPayload, payload_hash
 
-FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=15), warn_window=timedelta(minutes=10))
+FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(minutes=15), warn_window=timedelta(minutes=10)
+)
 
 
 class SnapshotConfig(dg.Config):
@@ -72,23 +74,34 @@ def last_prices(price_store: PriceStore, league: str, before: datetime) -> dict[
     return dict(zip(latest["currency"], latest["mean_chaos"]))
 
 
-def operations_view(context: dg.AssetExecutionContext, reports: list[SlotReport], first: str | None,
-                    now: datetime, report: SlotReport, breaker: str) -> dict[str, object]:
+def operations_view(
+    context: dg.AssetExecutionContext,
+    reports: list[SlotReport],
+    first: str | None,
+    now: datetime,
+    report: SlotReport,
+    breaker: str,
+) -> dict[str, object]:
     """Slots expected vs stored in the last 24 hours, lost slots with reasons, the breaker, queue delays."""
-    first_seen = min(parse_slot(s) for s in [report.stored, *([first] if first else []), *report.refilled,
-                                             *report.lost])
+    first_seen = min(
+        parse_slot(s) for s in [report.stored, *([first] if first else []), *report.refilled, *report.lost]
+    )
     day = account([*reports, report], now, first_seen)
     window = queue_window(context.instance, context.run_id)
     delay = window[1] - window[0] if window else None
-    lost = pl.DataFrame({"slot": list(day.lost), "reason": list(day.lost.values())}, schema={"slot": pl.Utf8,
-                                                                                             "reason": pl.Utf8})
+    lost = pl.DataFrame(
+        {"slot": list(day.lost), "reason": list(day.lost.values())},
+        schema={"slot": pl.Utf8, "reason": pl.Utf8},
+    )
     return {
         "slots_24h": day.summary(),
         "slots_expected_24h": len(day.expected),
         "slots_stored_24h": len(day.stored),
         "slots_refilled_24h": len(day.refilled),
         "slots_lost_24h": len(day.lost),
-        "lost_slots_24h": dg.MetadataValue.md(frame_to_markdown(lost, max_rows=30) if lost.height else "none"),
+        "lost_slots_24h": dg.MetadataValue.md(
+            frame_to_markdown(lost, max_rows=30) if lost.height else "none"
+        ),
         "circuit_breaker": breaker,
         "queue_delay_seconds": round(delay, 2) if delay is not None else dg.MetadataValue.null(),
         "queue_delays": dg.MetadataValue.md(frame_to_markdown(pl.DataFrame(queue_delays(context.instance)))),
@@ -103,7 +116,10 @@ def operations_view(context: dg.AssetExecutionContext, reports: list[SlotReport]
     kinds={"polars"},
 )
 def poe_watch_snapshots(
-    context: dg.AssetExecutionContext, config: SnapshotConfig, poe_watch: PoeWatchClient, price_store: PriceStore,
+    context: dg.AssetExecutionContext,
+    config: SnapshotConfig,
+    poe_watch: PoeWatchClient,
+    price_store: PriceStore,
     live_clock: LiveClock,
 ) -> dg.MaterializeResult:
     """Currency and fragment prices of one live league at one 5-minute slot, from POE Watch ``/get``.
@@ -125,18 +141,26 @@ def poe_watch_snapshots(
     already = {r.stored for r in reports}  # e.g. skipped while a late run was storing it
     missed = {s: why for s, why in config.missed_slots.items() if s not in already}
     if slot != meant and slot_key(meant) not in already:
-        missed[slot_key(meant)] = (f"its run fetched at {fetched_at:%H:%M:%S}, "
-                                   f"{(fetched_at - meant).total_seconds():.0f} s after the slot began")
+        missed[slot_key(meant)] = (
+            f"its run fetched at {fetched_at:%H:%M:%S}, "
+            f"{(fetched_at - meant).total_seconds():.0f} s after the slot began"
+        )
     for category, response in fetched.items():  # payload-level problems fail before anything is archived
         try:
             require_list(response.data, f"/get?league={league}&category={category}")
         except PayloadError as exc:
-            raise dg.Failure(description=f"POE Watch sent an unusable payload: {exc}",
-                             metadata={"url": response.url}) from exc
+            raise dg.Failure(
+                description=f"POE Watch sent an unusable payload: {exc}", metadata={"url": response.url}
+            ) from exc
     oldest = min([slot, *(parse_slot(s) for s in missed)])
-    earlier = price_store.read_snapshots(league, start=oldest - timedelta(days=1), end=slot) if missed else None
-    refilled, lost = refill(missed, {c: payload_hash(f.body) for c, f in fetched.items()},
-                            earlier) if earlier is not None else ({}, {})
+    earlier = (
+        price_store.read_snapshots(league, start=oldest - timedelta(days=1), end=slot) if missed else None
+    )
+    refilled, lost = (
+        refill(missed, {c: payload_hash(f.body) for c, f in fetched.items()}, earlier)
+        if earlier is not None
+        else ({}, {})
+    )
     resolver = CurrencyResolver(known_currencies(context.instance))
     reference = last_prices(price_store, league, slot)
     frames, unchanged, no_data, hashes, problems, payloads = [], [], [], {}, [], []
@@ -149,8 +173,15 @@ def poe_watch_snapshots(
             unchanged.append(category)
             continue
         payloads.append(RawPayload(league, category, response.fetched_at, response.body))
-        parsed = parse_items(response.data, league=league, category=category, snapshot_at=slot,
-                             payload_hash=digest, resolver=resolver, last_prices=reference)
+        parsed = parse_items(
+            response.data,
+            league=league,
+            category=category,
+            snapshot_at=slot,
+            payload_hash=digest,
+            resolver=resolver,
+            last_prices=reference,
+        )
         received += parsed.received
         if parsed.received == 0:
             no_data.append(category)
@@ -161,16 +192,29 @@ def poe_watch_snapshots(
     rows = pl.concat(frames) if frames else pl.DataFrame()
     if rows.height:  # one currency listed under both categories: keep the row with more listings
         before = rows.height
-        rows = rows.sort("daily", descending=True, nulls_last=True).unique(["currency"], keep="first").sort("currency")
+        rows = (
+            rows.sort("daily", descending=True, nulls_last=True)
+            .unique(["currency"], keep="first")
+            .sort("currency")
+        )
         counts["duplicate_id"] = counts.get("duplicate_id", 0) + before - rows.height
     # One transaction: the payloads count as processed only if their rows are stored with them.
-    inserted = price_store.store_payloads_and_snapshots(payloads, rows if rows.height else
-                                                        pl.DataFrame(schema=SNAPSHOT_COLUMNS))
-    added = register_partitions(context.instance, [], sorted(rows["currency"].unique())) if rows.height else {}
+    inserted = price_store.store_payloads_and_snapshots(
+        payloads, rows if rows.height else pl.DataFrame(schema=SNAPSHOT_COLUMNS)
+    )
+    added = (
+        register_partitions(context.instance, [], sorted(rows["currency"].unique())) if rows.height else {}
+    )
     no_op = len(unchanged) == len(fetched)
-    summary = (f"{league} @ {slot_key(slot)}: " + ("no-op, payload unchanged since the last fetch" if no_op else
-               f"{inserted} new rows of {rows.height} accepted ({received} received)")
-               + (f"; {len(refilled)} missed slots refilled, {len(lost)} lost" if missed else ""))
+    summary = (
+        f"{league} @ {slot_key(slot)}: "
+        + (
+            "no-op, payload unchanged since the last fetch"
+            if no_op
+            else f"{inserted} new rows of {rows.height} accepted ({received} received)"
+        )
+        + (f"; {len(refilled)} missed slots refilled, {len(lost)} lost" if missed else "")
+    )
     context.log.info(summary)
     report = SlotReport(slot_key(slot), refilled, lost)
     return dg.MaterializeResult(
@@ -190,12 +234,14 @@ def poe_watch_snapshots(
             "rows_inserted": inserted,
             "rows_already_stored": rows.height - inserted,
             **{f"rows_{reason}": n for reason, n in counts.items()},
-            "problems": dg.MetadataValue.md(frame_to_markdown(pl.DataFrame(problems), max_rows=40)
-                                            if problems else "none"),
+            "problems": dg.MetadataValue.md(
+                frame_to_markdown(pl.DataFrame(problems), max_rows=40) if problems else "none"
+            ),
             "payload_sha256": ", ".join(f"{c}: {h}" for c, h in hashes.items()),
             "http_attempts": sum(f.attempts for f in fetched.values()),
             "http_retried_errors": dg.MetadataValue.md(
-                "\n".join(f"- {e}" for f in fetched.values() for e in f.errors) or "none"),
+                "\n".join(f"- {e}" for f in fetched.values() for e in f.errors) or "none"
+            ),
             "new_currency_partitions": ", ".join(added.get("currency", [])) or "none",
             "fetch_seconds": round(sum(f.seconds for f in fetched.values()), 3),
             "seconds": round(time.perf_counter() - started, 3),

@@ -36,25 +36,44 @@ def poe_watch_history(
     now = datetime.now(UTC)
     items = []
     for category in CATEGORIES:
-        response = fetch_or_fail(lambda c=category: poe_watch.get_items(league, c, log=context.log),
-                                 f"/get {league} {category}")
-        parsed = parse_items(response.data, league=league, category=category, snapshot_at=now,
-                             payload_hash="", resolver=resolver)
+        response = fetch_or_fail(
+            lambda c=category: poe_watch.get_items(league, c, log=context.log), f"/get {league} {category}"
+        )
+        parsed = parse_items(
+            response.data,
+            league=league,
+            category=category,
+            snapshot_at=now,
+            payload_hash="",
+            resolver=resolver,
+        )
         items += parsed.rows.select("currency", "category", "item_id").rows()
     if not items:
         raise dg.Failure(description=f"POE Watch lists no currency or fragment for league {league!r} yet")
     rows, bad_points, requests = [], 0, 0
     for currency, category, item_id in items:
-        response = fetch_or_fail(lambda i=item_id: poe_watch.get_history(league, i, log=context.log),
-                                 f"/history {league} {currency}")
+        response = fetch_or_fail(
+            lambda i=item_id: poe_watch.get_history(league, i, log=context.log),
+            f"/history {league} {currency}",
+        )
         requests += response.attempts
         record = price_store.archive_payload(league, f"history:{item_id}", response.fetched_at, response.body)
         points, bad = parse_history(response.data, f"/history?league={league}&id={item_id}")
         bad_points += bad
         rows += [
-            {"league": league, "currency": currency, "category": category, "item_id": item_id,
-             "snapshot_at": p.day_at, "mean_chaos": p.mean, "min_chaos": None, "max_chaos": None, "daily": None,
-             "low_confidence": False, "payload_hash": record.hash}
+            {
+                "league": league,
+                "currency": currency,
+                "category": category,
+                "item_id": item_id,
+                "snapshot_at": p.day_at,
+                "mean_chaos": p.mean,
+                "min_chaos": None,
+                "max_chaos": None,
+                "daily": None,
+                "low_confidence": False,
+                "payload_hash": record.hash,
+            }
             for p in points
         ]
     far, median = far_from_median([row["snapshot_at"].date() for row in rows])  # the dump importer's rule

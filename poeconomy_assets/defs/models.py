@@ -48,6 +48,7 @@ from poeconomy_assets.resources.training_settings import ProfileName, TrainingSe
 with warnings.catch_warnings(category=dg.BetaWarning, action="ignore"):  # beta in 1.13, stable in use
     BY_HORIZON = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="horizon")
 
+
 class PooledTrainingConfig(dg.Config):
     """Left empty, the search follows the deployment's ``training_settings`` resource (POECONOMY_TRAINING_PROFILE):
     `test` (seconds), `development` (minutes), `production` (thorough). Each currency's model follows the
@@ -62,7 +63,6 @@ class PooledTrainingConfig(dg.Config):
         if value is not None and value not in get_args(ProfileName):
             raise ValueError(f"profile {value!r} is not one of {', '.join(get_args(ProfileName))}")
         return value
-
 
 
 class TrainingConfig(dg.Config):
@@ -108,31 +108,44 @@ def pooled_models(
     seed = training_settings.seed if config.seed is None else config.seed
     for horizon in run_partition_keys(context):
         cpu_before = _cpu_seconds()
-        context.log.info(f"pooled {horizon}: searching on {currency_features.height} feature rows "
-                         f"({currency_features['currency'].n_unique()} currencies), profile {profile}")
-        pooled = train_pooled_model(currency_features, horizon, profile=profile, seed=seed,
-                                    storage=optuna_studies.storage())
+        context.log.info(
+            f"pooled {horizon}: searching on {currency_features.height} feature rows "
+            f"({currency_features['currency'].n_unique()} currencies), profile {profile}"
+        )
+        pooled = train_pooled_model(
+            currency_features, horizon, profile=profile, seed=seed, storage=optuna_studies.storage()
+        )
         manifests[horizon] = model_store.save_pooled(pooled)
         scores = pooled.scope.scores
-        context.log.info(f"pooled {horizon}: {pooled.trials} search trials in {pooled.seconds:.1f}s, "
-                         f"validation rel_mae {', '.join(f'{k} {v:.3f}' for k, v in scores.items())}")
-        partition_metadata(context, horizon, {
-            "horizon": horizon,
-            "profile": pooled.profile.name,
-            "seed": pooled.seed,
-            "searches": 1,  # one Optuna search (per searchable family) per materialization
-            "search_trials": pooled.trials,
-            "family_validation_rel_mae": dg.MetadataValue.json({k: round(v, 4) for k, v in scores.items()}),
-            "params": dg.MetadataValue.json(pooled.scope.params),
-            "currencies": len(pooled.currency_codes),
-            "training_rows": int(pooled.data_version.split("-")[0]),  # rows with a known target
-            "validation_rows": pooled.scope.oof.height,
-            "features": len(pooled.feature_names),
-            "data_version": pooled.data_version,
-            "artifact_dir": dg.MetadataValue.path(str(model_store.pooled_directory(horizon))),
-            "wall_seconds": round(pooled.seconds, 2),
-            "cpu_seconds": round(_cpu_seconds() - cpu_before, 2),  # this process, both threads' fits included
-        })
+        context.log.info(
+            f"pooled {horizon}: {pooled.trials} search trials in {pooled.seconds:.1f}s, "
+            f"validation rel_mae {', '.join(f'{k} {v:.3f}' for k, v in scores.items())}"
+        )
+        partition_metadata(
+            context,
+            horizon,
+            {
+                "horizon": horizon,
+                "profile": pooled.profile.name,
+                "seed": pooled.seed,
+                "searches": 1,  # one Optuna search (per searchable family) per materialization
+                "search_trials": pooled.trials,
+                "family_validation_rel_mae": dg.MetadataValue.json(
+                    {k: round(v, 4) for k, v in scores.items()}
+                ),
+                "params": dg.MetadataValue.json(pooled.scope.params),
+                "currencies": len(pooled.currency_codes),
+                "training_rows": int(pooled.data_version.split("-")[0]),  # rows with a known target
+                "validation_rows": pooled.scope.oof.height,
+                "features": len(pooled.feature_names),
+                "data_version": pooled.data_version,
+                "artifact_dir": dg.MetadataValue.path(str(model_store.pooled_directory(horizon))),
+                "wall_seconds": round(pooled.seconds, 2),
+                "cpu_seconds": round(
+                    _cpu_seconds() - cpu_before, 2
+                ),  # this process, both threads' fits included
+            },
+        )
     return dg.MaterializeResult(value=run_value(manifests), metadata={"peak_rss_mb": _peak_rss_mb()})
 
 
@@ -162,39 +175,56 @@ def price_models(
         currency, horizon = split_currency_horizon(key)
         by_horizon[horizon].append(currency)
     # The pooled manifests the run reads: one horizon's manifest, or a ByPartition of several.
-    recorded = pooled_models if isinstance(pooled_models, ByPartition) else {next(iter(by_horizon)): pooled_models}
+    recorded = (
+        pooled_models if isinstance(pooled_models, ByPartition) else {next(iter(by_horizon)): pooled_models}
+    )
     progress = Progress(len(keys), "price_models", context.log.info, unit="models")
     manifests, scores = ByPartition(), []
     for horizon, currencies in by_horizon.items():
         pooled = model_store.load_pooled(horizon)  # sha256 checked against its own manifest
         if recorded[horizon].get("files") != model_store.pooled_manifest(horizon).get("files"):
-            raise RuntimeError(f"the stored pooled {horizon} model is not the one pooled_models[{horizon}] last "
-                               "recorded (replaced outside Dagster?): materialize pooled_models again")
+            raise RuntimeError(
+                f"the stored pooled {horizon} model is not the one pooled_models[{horizon}] last "
+                "recorded (replaced outside Dagster?): materialize pooled_models again"
+            )
         rows = horizon_training_rows(currency_features, pooled)
         for currency in currencies:
             key = str(currency_horizon_key(currency, horizon))
             started = time.perf_counter()
-            model = train_currency_model(currency_features, currency, horizon, profile=config.profile,
-                                         seed=config.seed, pooled=pooled, training_rows=rows)
+            model = train_currency_model(
+                currency_features,
+                currency,
+                horizon,
+                profile=config.profile,
+                seed=config.seed,
+                pooled=pooled,
+                training_rows=rows,
+            )
             manifests[key] = model_store.save(model)
             seconds = time.perf_counter() - started
             m = model.metrics
             if model.info["data_version"] != pooled.data_version:
-                context.log.warning(f"pooled {horizon} model was trained on other features ({pooled.data_version}, "
-                                    f"now {model.info['data_version']}): materialize pooled_models[{horizon}]")
+                context.log.warning(
+                    f"pooled {horizon} model was trained on other features ({pooled.data_version}, "
+                    f"now {model.info['data_version']}): materialize pooled_models[{horizon}]"
+                )
             context.log.debug(
                 f"{currency} {horizon}: validation MAE {m['mae_model']:.4g} vs persistence {m['mae_persistence']:.4g}"
-                f" (rel_mae {m['mase']:.3f}, {int(m['n_val'])} days, scope {model.info['scope']}) in {seconds:.1f}s")
+                f" (rel_mae {m['mase']:.3f}, {int(m['n_val'])} days, scope {model.info['scope']}) in {seconds:.1f}s"
+            )
             scores.append(m["mase"])
             partition_metadata(context, key, model_metadata(model, pooled, model_store, seconds))
             progress.step()
     finite = [s for s in scores if not math.isnan(s)]
-    return dg.MaterializeResult(value=run_value(manifests), metadata={
-        "models_in_run": len(keys),
-        "horizons_in_run": ", ".join(by_horizon),
-        "median_rel_mae_in_run": metric(sorted(finite)[len(finite) // 2]) if finite else "n/a",
-        "peak_rss_mb": _peak_rss_mb(),
-    })
+    return dg.MaterializeResult(
+        value=run_value(manifests),
+        metadata={
+            "models_in_run": len(keys),
+            "horizons_in_run": ", ".join(by_horizon),
+            "median_rel_mae_in_run": metric(sorted(finite)[len(finite) // 2]) if finite else "n/a",
+            "peak_rss_mb": _peak_rss_mb(),
+        },
+    )
 
 
 def model_metadata(model: Any, pooled: Any, model_store: ModelStore, seconds: float) -> dict[str, Any]:

@@ -35,7 +35,9 @@ def split_currency_horizon(key: str | dg.MultiPartitionKey) -> tuple[str, str]:
     return name_from_key(currency_key), horizon
 
 
-def register_partitions(instance: dg.DagsterInstance, leagues: list[str], currencies: list[str]) -> dict[str, list[str]]:
+def register_partitions(
+    instance: dg.DagsterInstance, leagues: list[str], currencies: list[str]
+) -> dict[str, list[str]]:
     """Add league and currency partitions that do not exist yet; returns the names newly added."""
     added: dict[str, list[str]] = {}
     for definition, names in ((league_partitions, leagues), (currency_partitions, currencies)):

@@ -44,8 +44,9 @@ def daily_prices(  # no return annotation: Dagster reads one as the type of ever
     )
 
 
-def league_prices(key: str, poe_ninja_history: pl.DataFrame, price_store: PriceStore,
-                  context: dg.AssetExecutionContext) -> pl.DataFrame:
+def league_prices(
+    key: str, poe_ninja_history: pl.DataFrame, price_store: PriceStore, context: dg.AssetExecutionContext
+) -> pl.DataFrame:
     """One league's daily prices, stored in the price store, with its metadata on its own partition."""
     league = name_from_key(key)
     prices = poe_ninja_history.filter(pl.col("league") == league).sort("currency", "date")
@@ -55,8 +56,10 @@ def league_prices(key: str, poe_ninja_history: pl.DataFrame, price_store: PriceS
         snapshots = live.height
         prices, source = daily_from_snapshots(live), "POE Watch snapshots"
     if prices.is_empty():
-        raise ValueError(f"no price rows for league {league!r}: it is not in the dump directory and has no "
-                         "POE Watch snapshots (materialize poe_watch_history / poe_watch_snapshots first)")
+        raise ValueError(
+            f"no price rows for league {league!r}: it is not in the dump directory and has no "
+            "POE Watch snapshots (materialize poe_watch_history / poe_watch_snapshots first)"
+        )
     stored = price_store.replace_daily_prices(league, prices)
     summary = (
         prices.group_by("currency")
@@ -68,16 +71,20 @@ def league_prices(key: str, poe_ninja_history: pl.DataFrame, price_store: PriceS
         )
         .sort("last_chaos", descending=True)
     )
-    partition_metadata(context, key, {
-        "league": league,
-        "source": source,
-        "snapshot_rows_read": snapshots,
-        "rows": prices.height,
-        "currencies": summary.height,
-        "first_date": str(prices["date"].min()),
-        "last_date": str(prices["date"].max()),
-        "days": int(prices["league_day"].max()) + 1,
-        "currencies_summary": dg.MetadataValue.md(frame_to_markdown(summary)),
-        "price_store": f"{type(price_store).__name__}: {stored} rows",
-    })
+    partition_metadata(
+        context,
+        key,
+        {
+            "league": league,
+            "source": source,
+            "snapshot_rows_read": snapshots,
+            "rows": prices.height,
+            "currencies": summary.height,
+            "first_date": str(prices["date"].min()),
+            "last_date": str(prices["date"].max()),
+            "days": int(prices["league_day"].max()) + 1,
+            "currencies_summary": dg.MetadataValue.md(frame_to_markdown(summary)),
+            "price_store": f"{type(price_store).__name__}: {stored} rows",
+        },
+    )
     return prices

@@ -36,26 +36,46 @@ class ReportConfig(dg.Config):
     # Defaults come from the core dataclasses (AllocationRules, ReportSettings), which document each field.
     budget: float = AllocationRules.budget
     budget_unit: Literal["chaos", "divine"] = AllocationRules.budget_unit
-    max_position_share: float = AllocationRules.max_position_share  # cap per currency, as a share of the budget
-    min_liquidity: float = AllocationRules.min_liquidity  # 0..1: last 14 days priced × share not low-confidence
+    max_position_share: float = (
+        AllocationRules.max_position_share
+    )  # cap per currency, as a share of the budget
+    min_liquidity: float = (
+        AllocationRules.min_liquidity
+    )  # 0..1: last 14 days priced × share not low-confidence
     min_prob_gain: float = AllocationRules.min_prob_gain  # P(gain after costs) must exceed this
-    min_edge: float = AllocationRules.min_edge  # median return after costs at the ranking horizon; below: hold chaos
+    min_edge: float = (
+        AllocationRules.min_edge
+    )  # median return after costs at the ranking horizon; below: hold chaos
     fee: float = ReportSettings.fee  # round-trip cost assumed where the prices carry no buy side
     max_positions: int = AllocationRules.max_positions
     rank_horizon: Literal["1d", "3d", "7d"] = ReportSettings.rank_horizon
     correlation_days: int = ReportSettings.correlation_days  # diversification: correlation of daily returns
-    chart_currencies: int = ReportSettings.chart_currencies  # forecast fans drawn for this many top currencies
+    chart_currencies: int = (
+        ReportSettings.chart_currencies
+    )  # forecast fans drawn for this many top currencies
 
     def settings(self) -> ReportSettings:
-        rules = AllocationRules(budget=self.budget, budget_unit=self.budget_unit,
-                                max_position_share=self.max_position_share, min_liquidity=self.min_liquidity,
-                                min_prob_gain=self.min_prob_gain, min_edge=self.min_edge,
-                                max_positions=self.max_positions)
-        return ReportSettings(rules=rules, rank_horizon=self.rank_horizon, correlation_days=self.correlation_days,
-                              chart_currencies=self.chart_currencies, fee=self.fee)
+        rules = AllocationRules(
+            budget=self.budget,
+            budget_unit=self.budget_unit,
+            max_position_share=self.max_position_share,
+            min_liquidity=self.min_liquidity,
+            min_prob_gain=self.min_prob_gain,
+            min_edge=self.min_edge,
+            max_positions=self.max_positions,
+        )
+        return ReportSettings(
+            rules=rules,
+            rank_horizon=self.rank_horizon,
+            correlation_days=self.correlation_days,
+            chart_currencies=self.chart_currencies,
+            fee=self.fee,
+        )
 
 
-TRACK_RECORD = "Track record"  # report_store name of the latest backtest's track record (see backtest_scorecard)
+TRACK_RECORD = (
+    "Track record"  # report_store name of the latest backtest's track record (see backtest_scorecard)
+)
 
 
 def read_track_record(report_store: ReportStore) -> dict | None:
@@ -89,8 +109,14 @@ def investment_report(
     rankings = ByPartition()
     for key in run_partition_keys(context):
         league = name_from_key(key)
-        rankings[key], metadata = league_report(league, config, price_forecasts,
-                                                daily_prices.filter(pl.col("league") == league), report_store, context)
+        rankings[key], metadata = league_report(
+            league,
+            config,
+            price_forecasts,
+            daily_prices.filter(pl.col("league") == league),
+            report_store,
+            context,
+        )
         partition_metadata(context, key, metadata)
     return dg.MaterializeResult(
         value=run_value(rankings),
@@ -99,16 +125,25 @@ def investment_report(
     )
 
 
-def league_report(league: str, config: ReportConfig, price_forecasts: pl.DataFrame, daily_prices: pl.DataFrame,
-                  report_store: ReportStore, context: dg.AssetExecutionContext) -> tuple[pl.DataFrame, dict]:
+def league_report(
+    league: str,
+    config: ReportConfig,
+    price_forecasts: pl.DataFrame,
+    daily_prices: pl.DataFrame,
+    report_store: ReportStore,
+    context: dg.AssetExecutionContext,
+) -> tuple[pl.DataFrame, dict]:
     """One league's report written as HTML, JSON and CSV; (its ranking, its partition's metadata)."""
     started = time.perf_counter()
     report = build_report(league, price_forecasts, daily_prices, config.settings())
-    latest = harmonize_horizons(latest_forecasts(price_forecasts.filter(pl.col("league") == league)), HORIZON_DAYS)
+    latest = harmonize_horizons(
+        latest_forecasts(price_forecasts.filter(pl.col("league") == league)), HORIZON_DAYS
+    )
     top = report.ranking.head(report.settings.chart_currencies)["currency"].to_list()
     charts = {
-        "Price history and forecast fan": fan_chart_png(daily_prices.filter(pl.col("league") == league), latest, top,
-                                                        report.divine_price_chaos),
+        "Price history and forecast fan": fan_chart_png(
+            daily_prices.filter(pl.col("league") == league), latest, top, report.divine_price_chaos
+        ),
         "Allocation": allocation_chart_png(report.allocation, report.cash_chaos, report.divine_price_chaos),
     }
     track_record = read_track_record(report_store)
@@ -117,38 +152,56 @@ def league_report(league: str, config: ReportConfig, price_forecasts: pl.DataFra
     report_store.write(league, "csv", report_csv(report, track_record))
     seconds = time.perf_counter() - started
     allocation = report.allocation
-    context.log.info(f"report for {league} as of {report.as_of}: {report.ranking.height} currencies, "
-                     f"{allocation.height} positions, {report.triggers.height} triggers → {path}")
+    context.log.info(
+        f"report for {league} as of {report.as_of}: {report.ranking.height} currencies, "
+        f"{allocation.height} positions, {report.triggers.height} triggers → {path}"
+    )
     rank = report.settings.rank_horizon  # the configured one, or the longest horizon forecast so far
     best = report.ranking.row(0, named=True)
-    decision = (report.hold_reason or
-                f"buy {allocation.height} for {price_text(report.budget_chaos - report.cash_chaos)} chaos, keep "
-                f"{price_text(report.cash_chaos)} chaos")
-    summary_columns = ["rank", "currency", "price_chaos", "price_divine", f"return_{rank}", f"p_gain_{rank}",
-                       f"low80_chaos_{rank}", f"high80_chaos_{rank}", "score", "liquidity", "data_quality",
-                       "allocation_chaos", "allocation_divine"]
+    decision = (
+        report.hold_reason
+        or f"buy {allocation.height} for {price_text(report.budget_chaos - report.cash_chaos)} chaos, keep "
+        f"{price_text(report.cash_chaos)} chaos"
+    )
+    summary_columns = [
+        "rank",
+        "currency",
+        "price_chaos",
+        "price_divine",
+        f"return_{rank}",
+        f"p_gain_{rank}",
+        f"low80_chaos_{rank}",
+        f"high80_chaos_{rank}",
+        "score",
+        "liquidity",
+        "data_quality",
+        "allocation_chaos",
+        "allocation_divine",
+    ]
     return report.ranking, {
-            "decision": decision,
-            "league": league,
-            "as_of": report.as_of,
-            "currencies": report.ranking.height,
-            "divine_price_chaos": number(report.divine_price_chaos),
-            "budget": f"{config.budget:g} {config.budget_unit}",
-            "costs": report.cost_source,
-            "positions": allocation.height,
-            "cash_left_chaos": number(report.cash_chaos),
-            "top_pick": f"{best['currency']} (median {pct_text(best.get(f'return_{rank}'))} over "
-                        f"{rank}, P(gain) {prob_text(best.get(f'p_gain_{rank}'))})",
-            "track_record": track_record_sentence(track_record),
-            "allocation": table_value(allocation) if allocation.height else report.hold_reason,
-            "top_currencies": table_value(report.ranking.select(summary_columns), max_rows=15),
-            "rebalancing_triggers": report.triggers.height,
-            "triggers": table_value(report.triggers, max_rows=15),
-            "glossary": table_value(pl.DataFrame({"term": list(GLOSSARY), "meaning": list(GLOSSARY.values())}),
-                                    max_rows=len(GLOSSARY)),
-            "forecast_fan": dg.MetadataValue.md(png_markdown(charts["Price history and forecast fan"], "forecast fan")),
-            "allocation_chart": dg.MetadataValue.md(png_markdown(charts["Allocation"], "allocation")),
-            "html_report": dg.MetadataValue.path(str(path)),
-            "seconds": round(seconds, 2),
+        "decision": decision,
+        "league": league,
+        "as_of": report.as_of,
+        "currencies": report.ranking.height,
+        "divine_price_chaos": number(report.divine_price_chaos),
+        "budget": f"{config.budget:g} {config.budget_unit}",
+        "costs": report.cost_source,
+        "positions": allocation.height,
+        "cash_left_chaos": number(report.cash_chaos),
+        "top_pick": f"{best['currency']} (median {pct_text(best.get(f'return_{rank}'))} over "
+        f"{rank}, P(gain) {prob_text(best.get(f'p_gain_{rank}'))})",
+        "track_record": track_record_sentence(track_record),
+        "allocation": table_value(allocation) if allocation.height else report.hold_reason,
+        "top_currencies": table_value(report.ranking.select(summary_columns), max_rows=15),
+        "rebalancing_triggers": report.triggers.height,
+        "triggers": table_value(report.triggers, max_rows=15),
+        "glossary": table_value(
+            pl.DataFrame({"term": list(GLOSSARY), "meaning": list(GLOSSARY.values())}), max_rows=len(GLOSSARY)
+        ),
+        "forecast_fan": dg.MetadataValue.md(
+            png_markdown(charts["Price history and forecast fan"], "forecast fan")
+        ),
+        "allocation_chart": dg.MetadataValue.md(png_markdown(charts["Allocation"], "allocation")),
+        "html_report": dg.MetadataValue.path(str(path)),
+        "seconds": round(seconds, 2),
     }
-

@@ -65,8 +65,10 @@ def price_store_from_env(home: Path) -> PriceStore:
     """PostgreSQL when ``POECONOMY_PRICE_STORE_URL`` is set (production), else SQLite under ``home``."""
     if os.environ.get("POECONOMY_PRICE_STORE_URL"):
         # EnvVar: the run config and the UI show the variable's name, never the URL and its password.
-        return PostgresPriceStore(url=dg.EnvVar("POECONOMY_PRICE_STORE_URL"),
-                                  db_schema=os.environ.get("POECONOMY_PRICE_STORE_SCHEMA", "poeconomy"))
+        return PostgresPriceStore(
+            url=dg.EnvVar("POECONOMY_PRICE_STORE_URL"),
+            db_schema=os.environ.get("POECONOMY_PRICE_STORE_SCHEMA", "poeconomy"),
+        )
     return EmbeddedPriceStore(path=str(home / "prices.sqlite"))
 
 
@@ -74,9 +76,11 @@ def model_store_from_env(home: Path) -> ModelStore:
     """Models under ``home/models``, signed with ``POECONOMY_MODEL_SIGNING_KEY`` when set (an EnvVar: the UI shows
     its name, never the key), else with the key file ``POECONOMY_MODEL_SIGNING_KEY_FILE`` or ``home/model_signing.key``
     (outside the model folders; created on first use)."""
-    return ModelStore(base_dir=str(home / "models"),
-                      signing_key=dg.EnvVar(KEY_ENV) if os.environ.get(KEY_ENV) else None,
-                      signing_key_file=os.environ.get(KEY_FILE_ENV) or None)
+    return ModelStore(
+        base_dir=str(home / "models"),
+        signing_key=dg.EnvVar(KEY_ENV) if os.environ.get(KEY_ENV) else None,
+        signing_key_file=os.environ.get(KEY_FILE_ENV) or None,
+    )
 
 
 def build_resources(
@@ -100,8 +104,11 @@ def build_resources(
         # The breaker state lives in a file so every run process (and the sensors) shares it. An open breaker
         # holds off calls for one slot of the live clock: 300 s on the wall clock, less on an accelerated one.
         "poe_watch": poe_watch
-        or PoeWatchClient(base_url=poe_watch_url(), breaker_state_path=str(home / "poe_watch_breaker.json"),
-                          breaker_cooldown_seconds=clock.slot_wall_seconds()),
+        or PoeWatchClient(
+            base_url=poe_watch_url(),
+            breaker_state_path=str(home / "poe_watch_breaker.json"),
+            breaker_cooldown_seconds=clock.slot_wall_seconds(),
+        ),
         "live_leagues": LiveLeagues(),
         "live_clock": clock,
     }

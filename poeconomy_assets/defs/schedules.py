@@ -38,17 +38,24 @@ def live_league_key(instance: dg.DagsterInstance) -> str | None:
     return keys[-1] if keys else None
 
 
-@dg.schedule(job=daily_prices_job, cron_schedule="15 6 * * *", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.STOPPED,
-             description="Every day: daily prices of the live league, then (eagerly) its features, forecasts "
-                         "and report.")
+@dg.schedule(
+    job=daily_prices_job,
+    cron_schedule="15 6 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Every day: daily prices of the live league, then (eagerly) its features, forecasts "
+    "and report.",
+)
 def daily_refresh_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     league = live_league_key(context.instance)
     if league is None:
         return dg.SkipReason("no league partition yet: import history first")
     day = context.scheduled_execution_time.date().isoformat() if context.scheduled_execution_time else "now"
-    return dg.RunRequest(run_key=f"daily-{league}-{day}", partition_key=league,
-                         tags={"poeconomy/league": name_from_key(league)})
+    return dg.RunRequest(
+        run_key=f"daily-{league}-{day}",
+        partition_key=league,
+        tags={"poeconomy/league": name_from_key(league)},
+    )
 
 
 RETRAIN_WEEKDAY, RETRAIN_HOUR = 0, 3  # Mondays 03:00 UTC, an hour after weekly_pooled_retrain_schedule
@@ -56,19 +63,29 @@ RETRAIN_WEEKDAY, RETRAIN_HOUR = 0, 3  # Mondays 03:00 UTC, an hour after weekly_
 
 def retrain_week(now: datetime) -> str | None:
     """The ISO week whose retrain is due at ``now`` (Monday 03:00 UTC or later), or None before it."""
-    monday = (now - timedelta(days=now.weekday())).replace(hour=RETRAIN_HOUR, minute=0, second=0, microsecond=0)
+    monday = (now - timedelta(days=now.weekday())).replace(
+        hour=RETRAIN_HOUR, minute=0, second=0, microsecond=0
+    )
     return monday.strftime("%G-W%V") if now >= monday else None
 
 
-@dg.sensor(asset_selection=RETRAIN, minimum_interval_seconds=3600, default_status=dg.DefaultSensorStatus.STOPPED,
-           description="Every Monday from 03:00 UTC (once a week): one asset backfill that retrains every currency × "
-                       "horizon model, then recalibrates the intervals and forecasts with them. A sensor, not a "
-                       "schedule: in Dagster 1.13 only sensors can launch an asset backfill (batched runs, in "
-                       "dependency order).")
-def weekly_retrain_sensor(context: dg.SensorEvaluationContext, live_clock: LiveClock) -> dg.SensorResult | dg.SkipReason:
+@dg.sensor(
+    asset_selection=RETRAIN,
+    minimum_interval_seconds=3600,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Every Monday from 03:00 UTC (once a week): one asset backfill that retrains every currency × "
+    "horizon model, then recalibrates the intervals and forecasts with them. A sensor, not a "
+    "schedule: in Dagster 1.13 only sensors can launch an asset backfill (batched runs, in "
+    "dependency order).",
+)
+def weekly_retrain_sensor(
+    context: dg.SensorEvaluationContext, live_clock: LiveClock
+) -> dg.SensorResult | dg.SkipReason:
     week = retrain_week(live_clock.now())
     if week is None or context.cursor == week:
-        return dg.SkipReason(f"this week's retrain is {'done' if week else 'not due yet'} (Mondays 03:00 UTC)")
+        return dg.SkipReason(
+            f"this week's retrain is {'done' if week else 'not due yet'} (Mondays 03:00 UTC)"
+        )
     currencies = context.instance.get_dynamic_partitions(currency_partitions.name)
     if not currencies:
         return dg.SkipReason("no currency partition yet: import history first")
@@ -96,26 +113,42 @@ def refresh_conditions(cron: str = REFRESH_CRON) -> dict[str, dg.AutomationCondi
         return dg.AssetSelection.assets(*names)
 
     features = once_per_tick & ac.any_deps_match(updated_since_tick) & idle
-    forecasts = (once_per_tick & ac.any_deps_match(updated_since_tick).allow(deps("currency_features")) & idle
-                 # Only forecasts made before: a pair with no model yet has none (training makes its first one). Not
-                 # "no price_models dep missing": a forecast depends on every model of its horizon, so one new
-                 # currency without a model would stop every forecast of that horizon.
-                 & ~ac.missing())
-    every_forecast_refreshed = ~ac.any_deps_match(~updated_since_tick & ~ac.missing()).allow(deps("price_forecasts"))
-    report = (once_per_tick & ac.any_deps_match(updated_since_tick).allow(deps("daily_prices"))
-              & ac.any_deps_match(updated_since_tick).allow(deps("price_forecasts"))
-              & every_forecast_refreshed & idle)
+    forecasts = (
+        once_per_tick
+        & ac.any_deps_match(updated_since_tick).allow(deps("currency_features"))
+        & idle
+        # Only forecasts made before: a pair with no model yet has none (training makes its first one). Not
+        # "no price_models dep missing": a forecast depends on every model of its horizon, so one new
+        # currency without a model would stop every forecast of that horizon.
+        & ~ac.missing()
+    )
+    every_forecast_refreshed = ~ac.any_deps_match(~updated_since_tick & ~ac.missing()).allow(
+        deps("price_forecasts")
+    )
+    report = (
+        once_per_tick
+        & ac.any_deps_match(updated_since_tick).allow(deps("daily_prices"))
+        & ac.any_deps_match(updated_since_tick).allow(deps("price_forecasts"))
+        & every_forecast_refreshed
+        & idle
+    )
     return {
         "currency_features": features.with_label("daily: the day's close is in"),
         "price_forecasts": forecasts.with_label("daily: after the refreshed features"),
-        "investment_report": report.with_label("daily: this league's prices changed and every forecast is in"),
+        "investment_report": report.with_label(
+            "daily: this league's prices changed and every forecast is in"
+        ),
     }
 
 
-@dg.schedule(job=pooled_model_job, cron_schedule="0 2 * * 1", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.STOPPED,
-             description="Every Monday, an hour before the weekly retrain: one pooled search per horizon on the "
-                         "week's features (the retrained currency models are built from these).")
+@dg.schedule(
+    job=pooled_model_job,
+    cron_schedule="0 2 * * 1",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Every Monday, an hour before the weekly retrain: one pooled search per horizon on the "
+    "week's features (the retrained currency models are built from these).",
+)
 def weekly_pooled_retrain_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
     week = context.scheduled_execution_time.strftime("%G-W%V") if context.scheduled_execution_time else "now"
     return [dg.RunRequest(run_key=f"pooled-{week}-{h}", partition_key=h) for h in HORIZONS]
@@ -124,11 +157,16 @@ def weekly_pooled_retrain_schedule(context: dg.ScheduleEvaluationContext) -> lis
 def with_refresh_automation(assets: list) -> list:
     """The assets, with the daily refresh conditions on what the live league's prices carry downstream."""
     conditions = refresh_conditions()
-    return list(dg.map_asset_specs(
-        lambda spec: spec.replace_attributes(automation_condition=conditions[spec.key.to_user_string()])
-        if spec.key.to_user_string() in conditions else spec,
-        assets,
-    ))
+    return list(
+        dg.map_asset_specs(
+            lambda spec: (
+                spec.replace_attributes(automation_condition=conditions[spec.key.to_user_string()])
+                if spec.key.to_user_string() in conditions
+                else spec
+            ),
+            assets,
+        )
+    )
 
 
 refresh_automation_sensor = dg.AutomationConditionSensorDefinition(

@@ -13,7 +13,9 @@ MAIN_GRAPH = PAST_LEAGUES.downstream(include_self=False) - dg.AssetSelection.ass
 # A new live league: its POE Watch history, then what MAIN_GRAPH builds from it.
 NEW_LEAGUE = MAIN_GRAPH | dg.AssetSelection.assets("poe_watch_history")
 # The weekly retrain: every currency's model, then what is built from the models.
-RETRAIN = dg.AssetSelection.assets("price_models").downstream() - dg.AssetSelection.assets("forecast_scorecard")
+RETRAIN = dg.AssetSelection.assets("price_models").downstream() - dg.AssetSelection.assets(
+    "forecast_scorecard"
+)
 # Models that are trained only where missing when a new league arrives (the weekly retrain refreshes the rest).
 TRAINED_ONCE = dg.AssetSelection.groups("models")
 

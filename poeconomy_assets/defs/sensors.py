@@ -36,8 +36,9 @@ def live_sensor(description: str, **sensor_args: Any) -> Callable[[Callable[...,
     return dg.sensor(description=description, default_status=live_sensor_status(), **sensor_args)
 
 
-def followed_league_names(poe_watch: PoeWatchClient, live_leagues: LiveLeagues, live_clock: LiveClock,
-                          log: object) -> list[str]:
+def followed_league_names(
+    poe_watch: PoeWatchClient, live_leagues: LiveLeagues, live_clock: LiveClock, log: object
+) -> list[str]:
     """Names of the running leagues the rules follow, newest first; raises PoeWatchError/PayloadError."""
     problems: list[str] = []
     leagues, _ = parse_leagues(poe_watch.get_leagues(log=log).data, problems=problems)
@@ -57,13 +58,18 @@ def followed_league_names(poe_watch: PoeWatchClient, live_leagues: LiveLeagues, 
     minimum_interval_seconds=max(1, round(live_clock_from_env().slot_wall_seconds() / 2)),
 )
 def ingestion_sensor(
-    context: dg.SensorEvaluationContext, poe_watch: PoeWatchClient, live_leagues: LiveLeagues, live_clock: LiveClock
+    context: dg.SensorEvaluationContext,
+    poe_watch: PoeWatchClient,
+    live_leagues: LiveLeagues,
+    live_clock: LiveClock,
 ) -> dg.SensorResult | dg.SkipReason:
     now = live_clock.now()
     slot = slot_start(now)
     cursor = json.loads(context.cursor) if context.cursor else {}
     leagues, checked_at = cursor.get("leagues"), cursor.get("checked_at", 0.0)
-    if leagues is not None:  # a cursor written before league names were validated may hold one no key can carry
+    if (
+        leagues is not None
+    ):  # a cursor written before league names were validated may hold one no key can carry
         leagues = [name for name in leagues if isinstance(name, str) and name_problem(name) is None]
     ledger = SlotLedger.from_cursor(cursor.get("slots", {}))
 
@@ -78,8 +84,10 @@ def ingestion_sensor(
         return result(f"{reason} for {poe_watch.base_url}; slot {slot:%H:%M} is handed to the next run")
     if leagues is None or now.timestamp() - checked_at >= live_leagues.refresh_seconds:
         try:
-            leagues, checked_at = followed_league_names(poe_watch, live_leagues, live_clock, context.log), \
-                now.timestamp()
+            leagues, checked_at = (
+                followed_league_names(poe_watch, live_leagues, live_clock, context.log),
+                now.timestamp(),
+            )
         except (PoeWatchError, PayloadError) as exc:
             if leagues is None:
                 return dg.SkipReason(f"cannot list POE Watch leagues yet: {exc}")
@@ -87,15 +95,19 @@ def ingestion_sensor(
     targets = [name for name in leagues if key_from_name(name) in existing]
     waiting = [name for name in leagues if key_from_name(name) not in existing]
     if not targets:
-        return result(f"no followed league has a partition yet (waiting for new_league_sensor: "
-                      f"{', '.join(waiting) or 'none followed'})")
+        return result(
+            f"no followed league has a partition yet (waiting for new_league_sensor: "
+            f"{', '.join(waiting) or 'none followed'})"
+        )
     in_flight = context.instance.get_run_records(
         filters=dg.RunsFilter(job_name=ingestion_job.name, statuses=IN_FLIGHT), limit=1
     )
     if in_flight:
         run = in_flight[0].dagster_run
-        reason = (f"skipped: ingestion run {run.run_id[:8]} ({run.tags.get('dagster/partition')}, slot "
-                  f"{run.tags.get('poeconomy/slot')}) was still {run.status.value}")
+        reason = (
+            f"skipped: ingestion run {run.run_id[:8]} ({run.tags.get('dagster/partition')}, slot "
+            f"{run.tags.get('poeconomy/slot')}) was still {run.status.value}"
+        )
         ledger.skip(targets, slot, reason)
         return result(f"{reason}; not queueing slot {slot:%H:%M} behind it (the next run refills it)")
     requests = []
@@ -114,7 +126,10 @@ def ingestion_sensor(
     minimum_interval_seconds=3600,
 )
 def new_league_sensor(
-    context: dg.SensorEvaluationContext, poe_watch: PoeWatchClient, live_leagues: LiveLeagues, live_clock: LiveClock
+    context: dg.SensorEvaluationContext,
+    poe_watch: PoeWatchClient,
+    live_leagues: LiveLeagues,
+    live_clock: LiveClock,
 ) -> dg.SensorResult | dg.SkipReason:
     try:
         followed = followed_league_names(poe_watch, live_leagues, live_clock, context.log)
@@ -130,7 +145,9 @@ def new_league_sensor(
     league_keys, currency_keys, requests, empty = [], set(), [], []
     for name in new:
         try:
-            currencies = new_league_currencies(poe_watch, name, context.instance, live_clock.now(), context.log)
+            currencies = new_league_currencies(
+                poe_watch, name, context.instance, live_clock.now(), context.log
+            )
         except (PoeWatchError, PayloadError) as exc:
             context.log.warning(f"{name}: cannot read its currencies yet: {exc}")
             empty.append(name)
@@ -141,11 +158,17 @@ def new_league_sensor(
         keys = [key_from_name(c) for c in currencies]
         league_keys.append(key_from_name(name))
         currency_keys |= {k for k in keys if k not in known}
-        partitions = league_backfill_partitions(context.instance, context.repository_def.asset_graph,
-                                                key_from_name(name), keys)
-        requests.append(asset_backfill_request(context.repository_def.asset_graph, partitions,
-                                               tags={**BATCH, "poeconomy/new_league": name}))
-        context.log.info(f"new league {name}: {len(keys)} currencies; backfill of {len(partitions)} partitions")
+        partitions = league_backfill_partitions(
+            context.instance, context.repository_def.asset_graph, key_from_name(name), keys
+        )
+        requests.append(
+            asset_backfill_request(
+                context.repository_def.asset_graph, partitions, tags={**BATCH, "poeconomy/new_league": name}
+            )
+        )
+        context.log.info(
+            f"new league {name}: {len(keys)} currencies; backfill of {len(partitions)} partitions"
+        )
     if not league_keys:
         return dg.SkipReason(f"new league(s) without currency data yet: {', '.join(empty)}")
     partition_requests = [league_partitions.build_add_request(league_keys)]

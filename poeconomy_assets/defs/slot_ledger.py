@@ -16,8 +16,13 @@ from poeconomy_assets.core.ingest.live_prices import SLOT_SECONDS, parse_slot, s
 from poeconomy_assets.core.ingest.slot_accounting import DAY, SlotReport, older_than_a_day
 from poeconomy_assets.core.keys import key_from_name
 
-IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-             dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 SLOT_TAG = "poeconomy/slot"
 SNAPSHOTS = dg.AssetKey("poe_watch_snapshots")
 
@@ -36,7 +41,9 @@ def run_failure(instance: dg.DagsterInstance, run_id: str) -> str:
 def slot_run(instance: dg.DagsterInstance, league: str, slot: str) -> dg.DagsterRun | None:
     """The latest ingestion run of ``league`` for ``slot``."""
     records = instance.get_run_records(
-        filters=dg.RunsFilter(job_name="ingestion_job", tags={SLOT_TAG: slot, "dagster/partition": key_from_name(league)}),
+        filters=dg.RunsFilter(
+            job_name="ingestion_job", tags={SLOT_TAG: slot, "dagster/partition": key_from_name(league)}
+        ),
         limit=1,
     )
     return records[0].dagster_run if records else None
@@ -51,8 +58,16 @@ class SlotLedger:
 
     @classmethod
     def from_cursor(cls, state: dict) -> "SlotLedger":
-        return cls({league: {"last": s.get("last"), "missed": dict(s.get("missed", {})),
-                             "carried": list(s.get("carried", []))} for league, s in state.items()})
+        return cls(
+            {
+                league: {
+                    "last": s.get("last"),
+                    "missed": dict(s.get("missed", {})),
+                    "carried": list(s.get("carried", [])),
+                }
+                for league, s in state.items()
+            }
+        )
 
     def to_cursor(self) -> dict:
         return self.state
@@ -80,14 +95,19 @@ class SlotLedger:
                 for handed in state["carried"]:
                     state["missed"].pop(handed, None)
             elif run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
-                why = run_failure(instance, run.run_id) if run.status == dg.DagsterRunStatus.FAILURE else "canceled"
+                why = (
+                    run_failure(instance, run.run_id)
+                    if run.status == dg.DagsterRunStatus.FAILURE
+                    else "canceled"
+                )
                 state["missed"].setdefault(last, f"run {run.run_id[:8]} {run.status.value.lower()}: {why}")
             gap = parse_slot(last) + timedelta(seconds=SLOT_SECONDS)
             while gap < slot:
                 state["missed"].setdefault(slot_key(gap), "no sensor tick in this slot")
                 gap += timedelta(seconds=SLOT_SECONDS)
-        state["missed"] = {s: r for s, r in sorted(state["missed"].items())
-                           if s != current and not older_than_a_day(s, slot)}
+        state["missed"] = {
+            s: r for s, r in sorted(state["missed"].items()) if s != current and not older_than_a_day(s, slot)
+        }
         return dict(state["missed"])
 
     def request(self, league: str, slot: datetime, missed: dict[str, str]) -> dg.RunRequest:
@@ -113,8 +133,13 @@ def slot_reports(instance: dg.DagsterInstance, league_key: str) -> tuple[list[Sl
     for record in records:
         metadata = record.asset_materialization.metadata if record.asset_materialization else {}
         if "slot" in metadata:
-            reports.append(SlotReport(str(metadata["slot"].value), _table(metadata, "refilled_slots"),
-                                      _table(metadata, "lost_slots")))
+            reports.append(
+                SlotReport(
+                    str(metadata["slot"].value),
+                    _table(metadata, "refilled_slots"),
+                    _table(metadata, "lost_slots"),
+                )
+            )
     first = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=SNAPSHOTS, asset_partitions=[league_key]), limit=1, ascending=True
     ).records
@@ -144,9 +169,15 @@ def queue_delays(instance: dg.DagsterInstance, limit: int = 10) -> list[dict]:
     rows = []
     for record in instance.get_run_records(filters=dg.RunsFilter(job_name="ingestion_job"), limit=limit):
         window = queue_window(instance, record.dagster_run.run_id)
-        rows.append({"run": record.dagster_run.run_id[:8], "league": record.dagster_run.tags.get("dagster/partition"),
-                     "slot": record.dagster_run.tags.get(SLOT_TAG, ""), "status": record.dagster_run.status.value,
-                     "queue_delay_s": round(window[1] - window[0], 1) if window else None})
+        rows.append(
+            {
+                "run": record.dagster_run.run_id[:8],
+                "league": record.dagster_run.tags.get("dagster/partition"),
+                "slot": record.dagster_run.tags.get(SLOT_TAG, ""),
+                "status": record.dagster_run.status.value,
+                "queue_delay_s": round(window[1] - window[0], 1) if window else None,
+            }
+        )
     return rows
 
 

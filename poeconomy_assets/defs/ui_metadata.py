@@ -55,10 +55,20 @@ def table_value(frame: pl.DataFrame, max_rows: int = 25, digits: int = 4) -> dg.
     return dg.MetadataValue.table(records=records, schema=schema)
 
 
-def text_band(low95: float, low80: float, median: float, high80: float, high95: float, price: float,
-              lo: float, hi: float, width: int = BAND_WIDTH) -> str:
+def text_band(
+    low95: float,
+    low80: float,
+    median: float,
+    high80: float,
+    high95: float,
+    price: float,
+    lo: float,
+    hi: float,
+    width: int = BAND_WIDTH,
+) -> str:
     """A one-line fan on a shared log scale: ``-`` the 95% band, ``=`` the 80% band, ``|`` the median, ``^``
     today's price."""
+
     def at(value: float) -> int:
         span = math.log(hi) - math.log(lo) or 1.0
         return min(width - 1, max(0, round((math.log(value) - math.log(lo)) / span * (width - 1))))
@@ -84,12 +94,33 @@ def fan_table(rows: pl.DataFrame) -> dg.MetadataValue:
         pl.col(label).cast(pl.Utf8),
         pl.col("price_chaos").map_elements(price_text, return_dtype=pl.Utf8).alias("price"),
         pl.col("forecast_chaos").map_elements(price_text, return_dtype=pl.Utf8).alias("median"),
-        pl.format("{} – {}", pl.col("lower_80").map_elements(price_text, return_dtype=pl.Utf8),
-                  pl.col("upper_80").map_elements(price_text, return_dtype=pl.Utf8)).alias("80% range"),
-        pl.format("{} – {}", pl.col("lower_95").map_elements(price_text, return_dtype=pl.Utf8),
-                  pl.col("upper_95").map_elements(price_text, return_dtype=pl.Utf8)).alias("95% range"),
+        pl.format(
+            "{} – {}",
+            pl.col("lower_80").map_elements(price_text, return_dtype=pl.Utf8),
+            pl.col("upper_80").map_elements(price_text, return_dtype=pl.Utf8),
+        ).alias("80% range"),
+        pl.format(
+            "{} – {}",
+            pl.col("lower_95").map_elements(price_text, return_dtype=pl.Utf8),
+            pl.col("upper_95").map_elements(price_text, return_dtype=pl.Utf8),
+        ).alias("95% range"),
         (pl.col("prob_up") * 100).round(0).alias("P(up) %"),
-    ).with_columns(pl.Series("fan (^ price, | median, = 80%, - 95%)", [
-        text_band(r["lower_95"], r["lower_80"], r["forecast_chaos"], r["upper_80"], r["upper_95"], r["price_chaos"],
-                  lo, hi) for r in rows.iter_rows(named=True)]))
+    ).with_columns(
+        pl.Series(
+            "fan (^ price, | median, = 80%, - 95%)",
+            [
+                text_band(
+                    r["lower_95"],
+                    r["lower_80"],
+                    r["forecast_chaos"],
+                    r["upper_80"],
+                    r["upper_95"],
+                    r["price_chaos"],
+                    lo,
+                    hi,
+                )
+                for r in rows.iter_rows(named=True)
+            ],
+        )
+    )
     return table_value(out, max_rows=30)

@@ -34,27 +34,34 @@ def _union_operation(signature: str, field: str, *answers: str) -> str:
 
 
 LAUNCH = _union_operation(
-    "mutation Launch($params: LaunchBackfillParams!)", "launchPartitionBackfill(backfillParams: $params)",
-    "... on LaunchBackfillSuccess { backfillId }", "... on InvalidStepError { invalidStepKey }",
+    "mutation Launch($params: LaunchBackfillParams!)",
+    "launchPartitionBackfill(backfillParams: $params)",
+    "... on LaunchBackfillSuccess { backfillId }",
+    "... on InvalidStepError { invalidStepKey }",
     "... on InvalidOutputError { invalidOutputName }",
 )
 STATUS = _union_operation(
-    "query Backfill($id: String!)", "partitionBackfillOrError(backfillId: $id)",
+    "query Backfill($id: String!)",
+    "partitionBackfillOrError(backfillId: $id)",
     "... on PartitionBackfill { id status numCancelable error { message } }",
 )
 LAUNCH_RUN = _union_operation(
-    "mutation LaunchRun($params: ExecutionParams!)", "launchRun(executionParams: $params)",
-    "... on LaunchRunSuccess { run { runId } }", "... on RunConfigValidationInvalid { errors { message } }",
+    "mutation LaunchRun($params: ExecutionParams!)",
+    "launchRun(executionParams: $params)",
+    "... on LaunchRunSuccess { run { runId } }",
+    "... on RunConfigValidationInvalid { errors { message } }",
 )
 PARTITION_COUNTS = _union_operation(
-    "query Counts($id: String!)", "partitionBackfillOrError(backfillId: $id)",
+    "query Counts($id: String!)",
+    "partitionBackfillOrError(backfillId: $id)",
     "... on PartitionBackfill { assetBackfillData { assetBackfillStatuses { "
     "... on AssetPartitionsStatusCounts { numPartitionsTargeted numPartitionsMaterialized numPartitionsFailed } "
     "... on UnpartitionedAssetStatus { materialized failed } } } }",
 )
 RUN_STATUS = _union_operation("query Run($id: ID!)", "runOrError(runId: $id)", "... on Run { status }")
 RUNS = _union_operation(
-    "query Runs($filter: RunsFilter!)", "runsOrError(filter: $filter)",
+    "query Runs($filter: RunsFilter!)",
+    "runsOrError(filter: $filter)",
     "... on Runs { results { runId status jobName tags { key value } } }",
 )
 
@@ -101,8 +108,10 @@ def _free_port() -> int:
 
 # A background shell starts children with SIGINT ignored, and `dagster dev` copies that onto SIGTERM: this
 # wrapper resets both to their defaults, then execs the command, so the server stops when asked.
-SIGNAL_RESET_WRAPPER = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-                        "signal.signal(signal.SIGTERM, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])")
+SIGNAL_RESET_WRAPPER = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "signal.signal(signal.SIGTERM, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+)
 
 
 class DagsterDevError(RuntimeError):
@@ -112,8 +121,14 @@ class DagsterDevError(RuntimeError):
 class DagsterDev:
     """`dagster dev -w workspace.yaml` in a process group of its own; a context manager."""
 
-    def __init__(self, dagster_home: Path, env: dict[str, str] | None = None, log_path: Path | None = None,
-                 startup_timeout: float = 180.0, port: int | None = None) -> None:
+    def __init__(
+        self,
+        dagster_home: Path,
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+        startup_timeout: float = 180.0,
+        port: int | None = None,
+    ) -> None:
         self.dagster_home = Path(dagster_home)
         self.env = {**os.environ, **(env or {}), "DAGSTER_HOME": str(self.dagster_home)}
         self.log_path = Path(log_path or self.dagster_home / "dagster_dev.log")
@@ -130,14 +145,32 @@ class DagsterDev:
         dagster = Path(sys.executable).with_name("dagster")
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", SIGNAL_RESET_WRAPPER, str(dagster), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
-                 "-h", "127.0.0.1", "-p", str(self.port)],
-                cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
+                [
+                    sys.executable,
+                    "-c",
+                    SIGNAL_RESET_WRAPPER,
+                    str(dagster),
+                    "dev",
+                    "-w",
+                    str(REPO_ROOT / "workspace.yaml"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                ],
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise DagsterDevError(f"dagster dev exited with {self.process.returncode}; see {self.log_path}")
+                raise DagsterDevError(
+                    f"dagster dev exited with {self.process.returncode}; see {self.log_path}"
+                )
             try:
                 if self.graphql("{ version }").get("version"):
                     self._wait_for_location(deadline)
@@ -172,13 +205,16 @@ class DagsterDev:
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(f"{self.url}/graphql", data=body,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 payload = json.loads(response.read())
         except urllib.error.HTTPError as error:  # GraphQL validation errors come back as 400 with a body
-            raise DagsterDevError(f"GraphQL {error.code}: {error.read().decode(errors='replace')[:2000]}") from error
+            raise DagsterDevError(
+                f"GraphQL {error.code}: {error.read().decode(errors='replace')[:2000]}"
+            ) from error
         if payload.get("errors"):
             raise DagsterDevError(f"GraphQL errors: {payload['errors']}")
         return payload["data"]
@@ -191,15 +227,25 @@ class DagsterDev:
         return result
 
     def _launch_backfill(self, params: dict, what: str) -> str:
-        return self.answer(LAUNCH, {"params": params}, "LaunchBackfillSuccess",
-                           f"backfill of {what} not launched")["backfillId"]
+        return self.answer(
+            LAUNCH, {"params": params}, "LaunchBackfillSuccess", f"backfill of {what} not launched"
+        )["backfillId"]
 
-    def launch_backfill(self, assets: list[str], partition_names: list[str] | None = None,
-                        title: str = "", tags: dict[str, str] | None = None, run_config: dict | None = None) -> str:
+    def launch_backfill(
+        self,
+        assets: list[str],
+        partition_names: list[str] | None = None,
+        title: str = "",
+        tags: dict[str, str] | None = None,
+        run_config: dict | None = None,
+    ) -> str:
         """An asset backfill of ``assets`` (every partition of each, unless ``partition_names`` is given), as the
         UI's "Materialize all partitions" launches it; returns the backfill id."""
-        params: dict = {"assetSelection": [{"path": [a]} for a in assets],
-                        "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()], "title": title}
+        params: dict = {
+            "assetSelection": [{"path": [a]} for a in assets],
+            "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()],
+            "title": title,
+        }
         if run_config:
             params["runConfigData"] = run_config
         if partition_names is None:
@@ -208,13 +254,24 @@ class DagsterDev:
             params["partitionNames"] = partition_names
         return self._launch_backfill(params, str(assets))
 
-    def launch_run(self, job: str, run_config: dict | None = None, location: str = "poeconomy_assets",
-                   tags: dict[str, str] | None = None) -> str:
+    def launch_run(
+        self,
+        job: str,
+        run_config: dict | None = None,
+        location: str = "poeconomy_assets",
+        tags: dict[str, str] | None = None,
+    ) -> str:
         """Launch one run of ``job`` (as the UI's Launchpad does), with ``tags`` (e.g. ``dagster/partition``);
         returns its run id."""
-        params = {"selector": {"repositoryLocationName": location, "repositoryName": "__repository__",
-                               "jobName": job}, "runConfigData": run_config or {},
-                  "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]}}
+        params = {
+            "selector": {
+                "repositoryLocationName": location,
+                "repositoryName": "__repository__",
+                "jobName": job,
+            },
+            "runConfigData": run_config or {},
+            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]},
+        }
         result = self.answer(LAUNCH_RUN, {"params": params}, "LaunchRunSuccess", f"run of {job} not launched")
         return result["run"]["runId"]
 
@@ -227,8 +284,9 @@ class DagsterDev:
             time.sleep(0.5)
         raise DagsterDevError(f"run {run_id} not finished after {timeout:.0f}s")
 
-    def wait_backfill(self, backfill_id: str, timeout: float = 600.0,
-                      progress: Callable[[str], None] = lambda status: None) -> str:
+    def wait_backfill(
+        self, backfill_id: str, timeout: float = 600.0, progress: Callable[[str], None] = lambda status: None
+    ) -> str:
         """Poll until the backfill is done (and none of its runs is still going); its final status."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -239,8 +297,13 @@ class DagsterDev:
             time.sleep(1.0)
         raise DagsterDevError(f"backfill {backfill_id} not finished after {timeout:.0f}s")
 
-    def backfill_and_wait(self, assets: list[str], log: Callable[[str], None], timeout: float = 3600.0,
-                          run_config: dict | None = None) -> list[dict]:
+    def backfill_and_wait(
+        self,
+        assets: list[str],
+        log: Callable[[str], None],
+        timeout: float = 3600.0,
+        run_config: dict | None = None,
+    ) -> list[dict]:
         """Backfill every partition of ``assets``, log its progress, and return its runs; raises DagsterDevError
         unless every run succeeded."""
         return self.backfill_and_wait_id(self.launch_backfill(assets, run_config=run_config), log, timeout)
@@ -277,8 +340,10 @@ class DagsterDev:
         status = self.wait_backfill(backfill, timeout, report)
         runs = self.backfill_runs(backfill)
         if status != "COMPLETED_SUCCESS" or not runs or any(r["status"] != "SUCCESS" for r in runs):
-            raise DagsterDevError(f"backfill {backfill} ended {status}; runs: "
-                                  f"{sorted((r['status'], r['runId']) for r in runs)[:5]}; see {self.log_path}")
+            raise DagsterDevError(
+                f"backfill {backfill} ended {status}; runs: "
+                f"{sorted((r['status'], r['runId']) for r in runs)[:5]}; see {self.log_path}"
+            )
         return runs
 
     def backfill_runs(self, backfill_id: str, active_only: bool = False) -> list[dict]:
@@ -288,8 +353,13 @@ class DagsterDev:
         return self.graphql(RUNS, {"filter": run_filter})["runsOrError"]["results"]
 
 
-def materialize_through_dagster_dev(server: DagsterDev, assets: list[str], log: Callable[[str], None] = print,
-                                    timeout: float = 7200.0, title: str = "poeconomy demo") -> list[dict]:
+def materialize_through_dagster_dev(
+    server: DagsterDev,
+    assets: list[str],
+    log: Callable[[str], None] = print,
+    timeout: float = 7200.0,
+    title: str = "poeconomy demo",
+) -> list[dict]:
     """The whole graph as a Dagster user launches it: a run of ``history_job`` (it registers the league and currency
     partitions the rest is partitioned by), then one asset backfill of every partition of ``assets``, as the UI's
     "Materialize all" launches it. Dagster orders the backfill's runs from the declared dependencies and cuts each
@@ -311,5 +381,10 @@ def set_pool_limit(dagster_home: Path, pool: str, limit: int) -> None:
     """``dagster instance concurrency set POOL LIMIT`` on the instance in ``dagster_home`` (pool limits other
     than the default live in the instance database, not in dagster.yaml)."""
     dagster = Path(sys.executable).with_name("dagster")
-    subprocess.run([str(dagster), "instance", "concurrency", "set", pool, str(limit)], check=True,
-                   env={**os.environ, "DAGSTER_HOME": str(dagster_home)}, capture_output=True, timeout=300)
+    subprocess.run(
+        [str(dagster), "instance", "concurrency", "set", pool, str(limit)],
+        check=True,
+        env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
+        capture_output=True,
+        timeout=300,
+    )

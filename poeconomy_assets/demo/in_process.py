@@ -31,11 +31,14 @@ class GraphRun:
     run_ids: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
     warned_checks: list[str] = field(default_factory=list)
-    evaluations: list = field(default_factory=list)  # every check evaluation (core.report.check_summary counts them)
+    evaluations: list = field(
+        default_factory=list
+    )  # every check evaluation (core.report.check_summary counts them)
 
 
-def partition_chunks(all_keys: list[str], wanted: list[str], policy: dg.BackfillPolicy | None,
-                     one_run: bool) -> list[list[str]]:
+def partition_chunks(
+    all_keys: list[str], wanted: list[str], policy: dg.BackfillPolicy | None, one_run: bool
+) -> list[list[str]]:
     """``wanted`` cut into runs as a backfill cuts them: key ranges of the partitions definition's order
     (``all_keys``), each at most the backfill policy's size (unless ``one_run``). A range of ``currency|horizon``
     keys is a rectangle (currencies from..to × horizons from..to), so unless one run takes every key, such keys
@@ -47,8 +50,11 @@ def partition_chunks(all_keys: list[str], wanted: list[str], policy: dg.Backfill
         return [list(all_keys)]
     if all_keys and "|" in all_keys[0]:
         horizons = list(dict.fromkeys(k.split("|")[1] for k in all_keys))
-        return [chunk for h in horizons
-                for chunk in _ranges([k for k in all_keys if k.endswith(f"|{h}")], wanted, size)]
+        return [
+            chunk
+            for h in horizons
+            for chunk in _ranges([k for k in all_keys if k.endswith(f"|{h}")], wanted, size)
+        ]
     return _ranges(all_keys, wanted, size)
 
 
@@ -63,7 +69,7 @@ def _ranges(ordered: list[str], wanted: list[str], size: int | None) -> list[lis
     chunks = []
     for run in (r for r in runs if r):
         step = size or len(run)
-        chunks += [run[i:i + step] for i in range(0, len(run), step)]
+        chunks += [run[i : i + step] for i in range(0, len(run), step)]
     return chunks
 
 
@@ -93,8 +99,11 @@ def materialize_in_process(
     order = selected_keys(defs, selection)
     for number, key in enumerate(order, start=1):
         node = graph.get(key)
-        all_keys = ([] if node.partitions_def is None else
-                    [str(k) for k in node.partitions_def.get_partition_keys(dynamic_partitions_store=instance)])
+        all_keys = (
+            []
+            if node.partitions_def is None
+            else [str(k) for k in node.partitions_def.get_partition_keys(dynamic_partitions_store=instance)]
+        )
         keys = [str(k) for k in partitions[key]] if partitions is not None and key in partitions else all_keys
         if node.partitions_def is not None and not keys:
             log(f"{number}/{len(order)} {key.to_user_string()}: no partitions, skipped")
@@ -102,23 +111,35 @@ def materialize_in_process(
         chunks = partition_chunks(all_keys, keys, node.backfill_policy, one_run_per_asset) if keys else [[]]
         asset_started = time.perf_counter()
         for chunk in chunks:
-            config = {"ops": {k: v for k, v in (run_config or {}).get("ops", {}).items() if k == key.path[-1]}}
+            config = {
+                "ops": {k: v for k, v in (run_config or {}).get("ops", {}).items() if k == key.path[-1]}
+            }
             result = job.execute_in_process(
-                instance=instance, asset_selection=[key], run_config={**QUIET, **config},
-                tags={**(tags or {}), **(range_tags(chunk) if chunk else {})}, raise_on_error=False)
+                instance=instance,
+                asset_selection=[key],
+                run_config={**QUIET, **config},
+                tags={**(tags or {}), **(range_tags(chunk) if chunk else {})},
+                raise_on_error=False,
+            )
             outcome.runs += 1
             outcome.run_ids.append(result.run_id)
             record_checks(outcome, result.get_asset_check_evaluations(), chunk)
             if not result.success:
                 raise GraphRunError(explain(key.to_user_string(), chunk, result))
         what = f"{len(keys)} partitions in {len(chunks)} run(s)" if keys else "1 run"
-        log(f"{number}/{len(order)} {key.to_user_string()}: {what} ({time.perf_counter() - asset_started:.1f}s)")
+        log(
+            f"{number}/{len(order)} {key.to_user_string()}: {what} ({time.perf_counter() - asset_started:.1f}s)"
+        )
     outcome.seconds = time.perf_counter() - started
     return outcome
 
 
-def materialize_subset(defs: dg.Definitions, instance: dg.DagsterInstance, subset: object,
-                       log: Callable[[str], None] = lambda _: None) -> GraphRun:
+def materialize_subset(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    subset: object,
+    log: Callable[[str], None] = lambda _: None,
+) -> GraphRun:
     """The partitions of an asset backfill request (a sensor's ``RunRequest.asset_graph_subset``), in process."""
     partitions: dict[dg.AssetKey, list[str]] = {}
     for item in subset.iterate_asset_partitions():  # type: ignore[attr-defined]
@@ -149,7 +170,9 @@ def explain(asset: str, chunk: list[str], result: dg.ExecuteInProcessResult) -> 
             continue
         cases = evaluation.metadata.get("failure_cases")
         if isinstance(cases, dg.TableMetadataValue):  # one line per row (the consistency check's problems)
-            text = "\n".join("    " + ", ".join(f"{k}: {v}" for k, v in r.data.items()) for r in cases.records)
+            text = "\n".join(
+                "    " + ", ".join(f"{k}: {v}" for k, v in r.data.items()) for r in cases.records
+            )
         else:
             text = cases.value if cases else ""
         lines.append(f"  check {evaluation.check_name} failed:\n{text}")

@@ -37,11 +37,17 @@ class LiveRun:
     snapshot_rows: int = 0
 
 
-def tick(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursor: str | None,
-         ) -> "dg.SensorExecutionData":  # type: ignore[name-defined]
+def tick(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    name: str,
+    cursor: str | None,
+) -> "dg.SensorExecutionData":  # type: ignore[name-defined]
     """Evaluate one sensor tick the way the daemon does, and add the partitions it asks for."""
     sensor = defs.resolve_sensor_def(name)
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=defs.resources)
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources=defs.resources
+    )
     with dg.partition_loading_context(dynamic_partitions_store=instance):
         data = sensor.evaluate_tick(context)
     for request in data.dynamic_partitions_requests or []:
@@ -49,19 +55,35 @@ def tick(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursor: 
     return data
 
 
-def run_live_demo(home: Path, dumps: Path, instance: dg.DagsterInstance, n_currencies: int, ticks: int,
-                  log: Callable[[str], None] = print) -> LiveRun:
+def run_live_demo(
+    home: Path,
+    dumps: Path,
+    instance: dg.DagsterInstance,
+    n_currencies: int,
+    ticks: int,
+    log: Callable[[str], None] = print,
+) -> LiveRun:
     outcome = LiveRun()
     now = datetime.now(UTC)
     first_slot = now - timedelta(seconds=SLOT_SECONDS * ticks)
-    league = {"name": LIVE_LEAGUE, "start_date": (now - timedelta(days=21)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-              "end_date": GO_ZERO_TIME}
-    market = SimulatedMarket(n_currencies=min(n_currencies, 16), seed=3, recompute_seconds=SLOT_SECONDS,
-                             leagues=[league, *DEFAULT_LEAGUES[2:]])
+    league = {
+        "name": LIVE_LEAGUE,
+        "start_date": (now - timedelta(days=21)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end_date": GO_ZERO_TIME,
+    }
+    market = SimulatedMarket(
+        n_currencies=min(n_currencies, 16),
+        seed=3,
+        recompute_seconds=SLOT_SECONDS,
+        leagues=[league, *DEFAULT_LEAGUES[2:]],
+    )
     with PoeWatchServer(market, now=first_slot) as server:
         log(f"live: local POE Watch at {server.url} lists a new league, {LIVE_LEAGUE!r}")
-        client = PoeWatchClient(base_url=server.url, min_interval_seconds=0.05,
-                                breaker_state_path=str(home / "poe_watch_breaker.demo.json"))
+        client = PoeWatchClient(
+            base_url=server.url,
+            min_interval_seconds=0.05,
+            breaker_state_path=str(home / "poe_watch_breaker.demo.json"),
+        )
         resources = build_resources(home, dumps, poe_watch=client)
 
         def defs_at(at: datetime) -> dg.Definitions:  # the graph, its live clock stopped at ``at``
@@ -83,20 +105,30 @@ def run_live_demo(home: Path, dumps: Path, instance: dg.DagsterInstance, n_curre
             cursor = data.cursor or cursor
             for request in data.run_requests:
                 result = defs.resolve_job_def("ingestion_job").execute_in_process(
-                    instance=instance, partition_key=request.partition_key,
-                    run_config={**QUIET, **(request.run_config or {})}, tags=request.tags, raise_on_error=False)
+                    instance=instance,
+                    partition_key=request.partition_key,
+                    run_config={**QUIET, **(request.run_config or {})},
+                    tags=request.tags,
+                    raise_on_error=False,
+                )
                 if not result.success:
                     raise GraphRunError(f"ingestion run {request.run_key} failed (run {result.run_id})")
                 meta = result.asset_materializations_for_node("poe_watch_snapshots")[0].metadata
-                line = (f"{request.run_key}: {meta['rows_inserted'].value} rows"
-                        + (" (no-op, unchanged payload)" if meta["no_op"].value else "")
-                        + f"; last 24 h: {meta['slots_24h'].value}, breaker {meta['circuit_breaker'].value}")
+                line = (
+                    f"{request.run_key}: {meta['rows_inserted'].value} rows"
+                    + (" (no-op, unchanged payload)" if meta["no_op"].value else "")
+                    + f"; last 24 h: {meta['slots_24h'].value}, breaker {meta['circuit_breaker'].value}"
+                )
                 outcome.ticks.append(line)
                 log(f"live: tick {i + 1}/{ticks} {line}")
         materialize_subset(defs, instance, subset)  # features, forecasts, report with today's prices
         outcome.snapshot_rows = defs.resources["price_store"].count_snapshots(LIVE_LEAGUE)
-        forecasts = sum(1 for p in subset.iterate_asset_partitions() if p.asset_key.path[-1] == "price_forecasts")
-        log(f"live: {LIVE_LEAGUE!r} updated with {outcome.snapshot_rows} stored snapshot rows: features, "
+        forecasts = sum(
+            1 for p in subset.iterate_asset_partitions() if p.asset_key.path[-1] == "price_forecasts"
+        )
+        log(
+            f"live: {LIVE_LEAGUE!r} updated with {outcome.snapshot_rows} stored snapshot rows: features, "
             f"{forecasts} forecasts (currencies with trained models){' and its report' if forecasts else ''}; "
-            f"the server answered {json.dumps(server.state()['requests'])}")
+            f"the server answered {json.dumps(server.state()['requests'])}"
+        )
     return outcome

@@ -29,8 +29,11 @@ class LiveClock(dg.ConfigurableResource):
 
     @classmethod
     def accelerated(cls, start: datetime, speed: float, wall_start: float | None = None) -> "LiveClock":
-        return cls(simulated_start=start.astimezone(UTC).isoformat(),
-                   wall_start=time.time() if wall_start is None else wall_start, speed=speed)
+        return cls(
+            simulated_start=start.astimezone(UTC).isoformat(),
+            wall_start=time.time() if wall_start is None else wall_start,
+            speed=speed,
+        )
 
     def now(self) -> datetime:
         if self.simulated_start is None:

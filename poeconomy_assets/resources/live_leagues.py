@@ -14,8 +14,16 @@ class LiveLeagues(dg.ConfigurableResource):
     include_ssf: bool = False
     include_events: bool = False
     extra: list[str] = []  # noqa: RUF012 (pydantic copies defaults) league names followed whatever they say
-    refresh_seconds: int = 3 * 3600  # how often the ingestion sensor re-reads /leagues (the spec: every few hours)
+    refresh_seconds: int = (
+        3 * 3600
+    )  # how often the ingestion sensor re-reads /leagues (the spec: every few hours)
 
     def rules(self) -> LeagueRules:
-        return LeagueRules(self.include_standard, self.include_hardcore, self.include_ruthless, self.include_ssf,
-                           self.include_events, tuple(self.extra))
+        return LeagueRules(
+            self.include_standard,
+            self.include_hardcore,
+            self.include_ruthless,
+            self.include_ssf,
+            self.include_events,
+            tuple(self.extra),
+        )

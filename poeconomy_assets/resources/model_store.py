@@ -44,18 +44,28 @@ class ModelStore(dg.ConfigurableResource):
     def key(self) -> bytes:
         """The HMAC key models are signed and verified with (see the class docstring)."""
         secret = self.signing_key
-        if isinstance(secret, dg.EnvVar):  # used outside a run (scripts, the CLI): Dagster has not resolved it
+        if isinstance(
+            secret, dg.EnvVar
+        ):  # used outside a run (scripts, the CLI): Dagster has not resolved it
             name = secret.env_var_name
             secret = secret.get_value()
             if not secret:
-                raise ArtifactIntegrityError(f"the model signing key variable {name} is not set in this process")
+                raise ArtifactIntegrityError(
+                    f"the model signing key variable {name} is not set in this process"
+                )
         if secret:
             return key_from_secret(secret)
-        path = Path(self.signing_key_file) if self.signing_key_file else Path(self.base_dir).parent / KEY_FILE_NAME
+        path = (
+            Path(self.signing_key_file)
+            if self.signing_key_file
+            else Path(self.base_dir).parent / KEY_FILE_NAME
+        )
         resolved, models = path.resolve(), Path(self.base_dir).resolve()
         if resolved.is_relative_to(models):
-            raise ArtifactIntegrityError(f"the model signing key file {path} is inside the model folder {models}: "
-                                         "whoever can write models could then sign them; keep it outside")
+            raise ArtifactIntegrityError(
+                f"the model signing key file {path} is inside the model folder {models}: "
+                "whoever can write models could then sign them; keep it outside"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         return load_or_create_key(path)
 
@@ -84,8 +94,9 @@ class ModelStore(dg.ConfigurableResource):
             return None
         return read_signed_manifest(directory, self.key())
 
-    def stored_residuals(self, currencies: list[str], horizon: str
-                         ) -> tuple[list[tuple[dict, np.ndarray]], dict[str, str]]:
+    def stored_residuals(
+        self, currencies: list[str], horizon: str
+    ) -> tuple[list[tuple[dict, np.ndarray]], dict[str, str]]:
         """``(found, skipped)``: (manifest, walk-forward residuals) of every stored model of ``horizon`` whose
         signed manifest lists ``residuals.npy`` with a matching sha256; and currency -> why its model was skipped
         (unsigned, mismatched, malformed manifest, residuals not listed or unreadable). Currencies without a
@@ -103,8 +114,10 @@ class ModelStore(dg.ConfigurableResource):
                 verify_files(directory, manifest, [RESIDUALS])
                 residuals = np.load(directory / RESIDUALS, allow_pickle=False)
                 if residuals.dtype.kind not in "fiu" or residuals.ndim != 1:
-                    raise ArtifactIntegrityError(f"{directory / RESIDUALS}: not a 1-d array of numbers "
-                                                 f"({residuals.dtype}, {residuals.ndim} dimensions)")
+                    raise ArtifactIntegrityError(
+                        f"{directory / RESIDUALS}: not a 1-d array of numbers "
+                        f"({residuals.dtype}, {residuals.ndim} dimensions)"
+                    )
                 found.append((manifest, residuals.astype(float)))
             except (ArtifactIntegrityError, ValueError, OSError) as exc:
                 skipped[currency] = str(exc)[:300]

@@ -48,24 +48,36 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 got = {str(k) for k in obj}
                 if got != set(keys):
                     extra, missing = sorted(got - set(keys)), sorted(set(keys) - got)
-                    raise ValueError(f"{context.asset_key.to_user_string()}: the run targets {len(keys)} partitions "
-                                     f"but its value holds {len(got)} (not targeted: {extra[:5]}, missing: "
-                                     f"{missing[:5]})")
+                    raise ValueError(
+                        f"{context.asset_key.to_user_string()}: the run targets {len(keys)} partitions "
+                        f"but its value holds {len(got)} (not targeted: {extra[:5]}, missing: "
+                        f"{missing[:5]})"
+                    )
                 values = {str(k): v for k, v in obj.items()}
             elif len(keys) == 1:
                 values = {keys[0]: obj}
             else:
-                raise TypeError(f"{context.asset_key.to_user_string()}: a run of {len(keys)} partitions must "
-                                "return a ByPartition mapping (one value per partition key)")
+                raise TypeError(
+                    f"{context.asset_key.to_user_string()}: a run of {len(keys)} partitions must "
+                    "return a ByPartition mapping (one value per partition key)"
+                )
         paths = [self.store(context.asset_key, key, value) for key, value in values.items()]
         frames = [v for v in values.values() if isinstance(v, pl.DataFrame)]
-        metadata: dict[str, Any] = {"path": dg.MetadataValue.path(str(paths[0].parent if len(paths) > 1 else paths[0]))}
+        metadata: dict[str, Any] = {
+            "path": dg.MetadataValue.path(str(paths[0].parent if len(paths) > 1 else paths[0]))
+        }
         if frames:
             rows = sum(f.height for f in frames)
-            metadata |= {"row_count": rows, "dagster/row_count": rows,
-                         "dagster/column_schema": dg.TableSchema(
-                             columns=[dg.TableColumn(name, str(dtype), description=describe_column(name))
-                                      for name, dtype in frames[0].schema.items()])}
+            metadata |= {
+                "row_count": rows,
+                "dagster/row_count": rows,
+                "dagster/column_schema": dg.TableSchema(
+                    columns=[
+                        dg.TableColumn(name, str(dtype), description=describe_column(name))
+                        for name, dtype in frames[0].schema.items()
+                    ]
+                ),
+            }
         if len(paths) > 1:
             metadata["files_written"] = len(paths)
         context.add_output_metadata(metadata)

@@ -92,8 +92,12 @@ class PoeWatchClient(dg.ConfigurableResource):
 
     @property
     def breaker(self) -> CircuitBreaker:
-        return CircuitBreaker(f"poe_watch {self.base_url}", self.breaker_threshold,
-                              self.breaker_cooldown_seconds, self.breaker_state_path)
+        return CircuitBreaker(
+            f"poe_watch {self.base_url}",
+            self.breaker_threshold,
+            self.breaker_cooldown_seconds,
+            self.breaker_state_path,
+        )
 
     def get_items(self, league: str, category: str, log: Any = None) -> Fetched:
         return self.fetch("/get", {"league": league, "category": category}, log)
@@ -129,8 +133,10 @@ class PoeWatchClient(dg.ConfigurableResource):
             error = outcome
             errors.append(f"attempt {attempt}: {error}")
             if breaker.record_failure(error):
-                message = (f"circuit breaker for {self.base_url} opened after {breaker.state().consecutive_failures} "
-                           f"consecutive failures (last: {error}); calls stop for {self.breaker_cooldown_seconds:g} s")
+                message = (
+                    f"circuit breaker for {self.base_url} opened after {breaker.state().consecutive_failures} "
+                    f"consecutive failures (last: {error}); calls stop for {self.breaker_cooldown_seconds:g} s"
+                )
                 log.error(message)
                 raise PoeWatchUnavailable(f"{url}: {message}", attempt, errors, "open")
             if attempt == self.max_attempts:
@@ -139,12 +145,16 @@ class PoeWatchClient(dg.ConfigurableResource):
             if delay is None:
                 errors.append(f"Retry-After {retry_after:g} s exceeds max_retry_after_seconds")
                 break
-            log.warning(f"POE Watch {path} attempt {attempt}/{self.max_attempts} failed: {error}; "
-                        f"retrying in {delay:.2f} s")
+            log.warning(
+                f"POE Watch {path} attempt {attempt}/{self.max_attempts} failed: {error}; "
+                f"retrying in {delay:.2f} s"
+            )
             time.sleep(delay)
         raise PoeWatchUnavailable(
             f"POE Watch {url} params={params} failed after {len(errors)} attempt(s): " + "; ".join(errors),
-            len(errors), errors, breaker.status(),
+            len(errors),
+            errors,
+            breaker.status(),
         )
 
     def _attempt(self, url: str, params: dict[str, Any]) -> tuple["Fetched | str", float | None]:
@@ -154,13 +164,20 @@ class PoeWatchClient(dg.ConfigurableResource):
         deadline = time.monotonic() + self.request_deadline_seconds
         try:
             with requests.get(
-                url, params=params, headers={"User-Agent": self.user_agent, "Accept": "application/json"},
-                timeout=(self.connect_timeout_seconds, min(self.read_timeout_seconds, self.request_deadline_seconds)),
+                url,
+                params=params,
+                headers={"User-Agent": self.user_agent, "Accept": "application/json"},
+                timeout=(
+                    self.connect_timeout_seconds,
+                    min(self.read_timeout_seconds, self.request_deadline_seconds),
+                ),
                 stream=True,
             ) as response:
                 if response.status_code in RETRY_STATUSES:
-                    return (f"HTTP {response.status_code} {response.reason}",
-                            _retry_after(response.headers.get("Retry-After")))
+                    return (
+                        f"HTTP {response.status_code} {response.reason}",
+                        _retry_after(response.headers.get("Retry-After")),
+                    )
                 body = self._read_body(response, deadline)
         except _DeadlineExceeded:
             return f"deadline of {self.request_deadline_seconds:g} s passed before the body was read", None
@@ -171,21 +188,26 @@ class PoeWatchClient(dg.ConfigurableResource):
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:  # e.g. a dropped connection
             return f"broken response ({type(exc).__name__}: {str(exc)[:100]})", None
         if response.status_code >= 400:
-            raise PoeWatchError(f"POE Watch {response.url} answered HTTP {response.status_code} {response.reason}: "
-                                f"{body[:200].decode('utf-8', 'replace')!r} (not retried)")
+            raise PoeWatchError(
+                f"POE Watch {response.url} answered HTTP {response.status_code} {response.reason}: "
+                f"{body[:200].decode('utf-8', 'replace')!r} (not retried)"
+            )
         try:
             data = decode_json(body, response.headers.get("Content-Type"))
         except PayloadError as exc:
             return str(exc), None
-        return Fetched(url=response.url, body=body, data=data, fetched_at=datetime.now(UTC),
-                       attempts=0, seconds=0.0), None
+        return Fetched(
+            url=response.url, body=body, data=data, fetched_at=datetime.now(UTC), attempts=0, seconds=0.0
+        ), None
 
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
         """The decoded body, read in small steps under the size caps and the attempt's deadline."""
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise ResponseTooLarge(f"POE Watch {response.url}: body exceeds {self.max_body_bytes} bytes "
-                                   f"(Content-Length {declared}); refused")
+            raise ResponseTooLarge(
+                f"POE Watch {response.url}: body exceeds {self.max_body_bytes} bytes "
+                f"(Content-Length {declared}); refused"
+            )
         raw, parts, size = response.raw, [], 0
         while True:
             if time.monotonic() > deadline:
@@ -197,16 +219,22 @@ class PoeWatchClient(dg.ConfigurableResource):
                 break
             size += len(chunk)
             if size > self.max_decompressed_bytes:
-                raise ResponseTooLarge(f"POE Watch {response.url}: decompressed body exceeds "
-                                       f"{self.max_decompressed_bytes} bytes; refused")
+                raise ResponseTooLarge(
+                    f"POE Watch {response.url}: decompressed body exceeds "
+                    f"{self.max_decompressed_bytes} bytes; refused"
+                )
             if raw.tell() > self.max_body_bytes:
-                raise ResponseTooLarge(f"POE Watch {response.url}: body exceeds {self.max_body_bytes} bytes; refused")
+                raise ResponseTooLarge(
+                    f"POE Watch {response.url}: body exceeds {self.max_body_bytes} bytes; refused"
+                )
             parts.append(chunk)
         return b"".join(parts)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float | None:
         backoff = min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
-        backoff = backoff / 2 + random.uniform(0, backoff / 2)  # "equal jitter": never zero, never in lockstep
+        backoff = backoff / 2 + random.uniform(
+            0, backoff / 2
+        )  # "equal jitter": never zero, never in lockstep
         if retry_after is None:
             return backoff
         if retry_after > self.max_retry_after_seconds:

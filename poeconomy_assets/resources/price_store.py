@@ -66,8 +66,9 @@ def as_utc(value: datetime, name: str) -> datetime:
 
 # The reads both stores share, in neutral SQL: tables as {snapshots}, {payloads}, {daily_prices}, parameters as ?.
 # Each store writes them in its own dialect (``_dialect``) and runs them (``_fetch``).
-LAST_PAYLOAD_HASH = ("SELECT content_hash FROM {payloads} WHERE league = ? AND category = ? "
-                     "ORDER BY payload_id DESC LIMIT 1")
+LAST_PAYLOAD_HASH = (
+    "SELECT content_hash FROM {payloads} WHERE league = ? AND category = ? ORDER BY payload_id DESC LIMIT 1"
+)
 TABLES = ("snapshots", "payloads", "daily_prices")
 
 
@@ -104,7 +105,11 @@ class PriceStore(dg.ConfigurableResource, ABC):
         return self._insert_snapshots(rows, before_commit)
 
     def store_payloads_and_snapshots(
-        self, payloads: list[RawPayload], rows: pl.DataFrame, *, before_commit: Callable[[], None] | None = None
+        self,
+        payloads: list[RawPayload],
+        rows: pl.DataFrame,
+        *,
+        before_commit: Callable[[], None] | None = None,
     ) -> int:
         """Archive ``payloads`` and insert ``rows`` (as ``upsert_snapshots``) in ONE transaction; returns rows
         inserted. A payload is only ever recorded as processed together with its rows: if the write fails,
@@ -113,13 +118,22 @@ class PriceStore(dg.ConfigurableResource, ABC):
         for payload in payloads:
             validate_payload_key(payload.league, payload.category)
         self.ensure_schema()
-        prepared = [(p.league, p.category, self._timestamp(p.fetched_at, "fetched_at"), payload_hash(p.body),
-                     compress(p.body)) for p in payloads]
+        prepared = [
+            (
+                p.league,
+                p.category,
+                self._timestamp(p.fetched_at, "fetched_at"),
+                payload_hash(p.body),
+                compress(p.body),
+            )
+            for p in payloads
+        ]
         return self._insert_snapshots(rows, before_commit, prepared)
 
     @abstractmethod
-    def _insert_snapshots(self, rows: pl.DataFrame, before_commit: Callable[[], None] | None,
-                          payloads: Sequence[tuple] = ()) -> int:
+    def _insert_snapshots(
+        self, rows: pl.DataFrame, before_commit: Callable[[], None] | None, payloads: Sequence[tuple] = ()
+    ) -> int:
         """``upsert_snapshots`` on validated rows, the schema in place; in the same transaction, first insert
         ``payloads`` (league, category, fetched_at, sha256, gzip body) into the payload archive."""
 
@@ -131,13 +145,15 @@ class PriceStore(dg.ConfigurableResource, ABC):
         validate_payload_key(league, category)
         self.ensure_schema()
         digest = payload_hash(body)
-        previous, payload_id = self._insert_payload(league, category, self._timestamp(fetched_at, "fetched_at"),
-                                                    digest, compress(body))
+        previous, payload_id = self._insert_payload(
+            league, category, self._timestamp(fetched_at, "fetched_at"), digest, compress(body)
+        )
         return PayloadRecord(hash=digest, unchanged=previous == digest, payload_id=payload_id)
 
     @abstractmethod
-    def _insert_payload(self, league: str, category: str, fetched_at: object, digest: str,
-                        body_gzip: bytes) -> tuple[str | None, int]:
+    def _insert_payload(
+        self, league: str, category: str, fetched_at: object, digest: str, body_gzip: bytes
+    ) -> tuple[str | None, int]:
         """In one transaction: the latest hash of (league, category) (LAST_PAYLOAD_HASH), then the new row;
         returns that hash and the new row's id. Two archivers of one pair take turns, so each sees the other's."""
 
@@ -151,12 +167,20 @@ class PriceStore(dg.ConfigurableResource, ABC):
     ) -> pl.DataFrame:
         """SNAPSHOT_COLUMNS, ordered by snapshot_at then currency; ``start`` inclusive, ``end`` exclusive."""
         self.ensure_schema()
-        statement, params = f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM {{snapshots}} WHERE league = ?", [league]
+        statement, params = (
+            f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM {{snapshots}} WHERE league = ?",
+            [league],
+        )
         if start is not None:
-            statement, params = statement + " AND snapshot_at >= ?", [*params, self._timestamp(start, "start")]
+            statement, params = (
+                statement + " AND snapshot_at >= ?",
+                [*params, self._timestamp(start, "start")],
+            )
         if end is not None:
             statement, params = statement + " AND snapshot_at < ?", [*params, self._timestamp(end, "end")]
-        return self._frame(self._fetch(statement + " ORDER BY snapshot_at, currency", params), SNAPSHOT_COLUMNS)
+        return self._frame(
+            self._fetch(statement + " ORDER BY snapshot_at, currency", params), SNAPSHOT_COLUMNS
+        )
 
     def count_snapshots(self, league: str | None = None) -> int:
         self.ensure_schema()
@@ -167,7 +191,9 @@ class PriceStore(dg.ConfigurableResource, ABC):
     def leagues(self) -> list[str]:
         """Leagues with snapshots or daily prices, sorted."""
         self.ensure_schema()
-        rows = self._fetch("SELECT league FROM {snapshots} UNION SELECT league FROM {daily_prices} ORDER BY league")
+        rows = self._fetch(
+            "SELECT league FROM {snapshots} UNION SELECT league FROM {daily_prices} ORDER BY league"
+        )
         return [r[0] for r in rows]
 
     def replace_daily_prices(self, league: str, prices: pl.DataFrame) -> int:
@@ -194,10 +220,15 @@ def validate_payload_key(league: object, category: object) -> None:
             raise ValueError(f"payload {field_name} = {printable(str(value), 60)} is empty or not text")
         problem = name_problem(value)
         if problem:
-            what = (f"is longer than {MAX_NAME_LENGTH} characters" if problem == "name_too_long"
-                    else "holds a NUL, control, bidi or lone surrogate character")
-            raise ValueError(f"payload {field_name} = {printable(value, 60)} {what} ({len(value)} characters); "
-                             "refused before the database")
+            what = (
+                f"is longer than {MAX_NAME_LENGTH} characters"
+                if problem == "name_too_long"
+                else "holds a NUL, control, bidi or lone surrogate character"
+            )
+            raise ValueError(
+                f"payload {field_name} = {printable(value, 60)} {what} ({len(value)} characters); "
+                "refused before the database"
+            )
 
 
 def snapshot_records(rows: pl.DataFrame) -> list[tuple]:

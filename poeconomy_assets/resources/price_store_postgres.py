@@ -112,8 +112,9 @@ class PostgresPriceStore(PriceStore):
             cursor.execute(self._q("SELECT COALESCE(MAX(version), 0) FROM {s}.schema_version"))
             return cursor.fetchone()[0]
 
-    def _insert_snapshots(self, rows: pl.DataFrame, before_commit: Callable[[], None] | None,
-                          payloads: Sequence[tuple] = ()) -> int:
+    def _insert_snapshots(
+        self, rows: pl.DataFrame, before_commit: Callable[[], None] | None, payloads: Sequence[tuple] = ()
+    ) -> int:
         buffer = io.BytesIO()
         rows.with_columns(pl.col("snapshot_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ")).write_csv(
             buffer, include_header=False
@@ -126,8 +127,10 @@ class PostgresPriceStore(PriceStore):
                     "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.db_schema}/{league}/{category}",)
                 )
                 cursor.execute(
-                    self._q("INSERT INTO {s}.payloads (league, category, fetched_at, content_hash, body_gzip) "
-                            "VALUES (%s, %s, %s, %s, %s)"),
+                    self._q(
+                        "INSERT INTO {s}.payloads (league, category, fetched_at, content_hash, body_gzip) "
+                        "VALUES (%s, %s, %s, %s, %s)"
+                    ),
                     (league, category, fetched_at, digest, psycopg2.Binary(body_gzip)),
                 )
             cursor.execute(self._q("CREATE TEMP TABLE incoming (LIKE {s}.snapshots) ON COMMIT DROP"))
@@ -144,8 +147,9 @@ class PostgresPriceStore(PriceStore):
                 before_commit()
         return inserted
 
-    def _insert_payload(self, league: str, category: str, fetched_at: object, digest: str,
-                        body_gzip: bytes) -> tuple[str | None, int]:
+    def _insert_payload(
+        self, league: str, category: str, fetched_at: object, digest: str, body_gzip: bytes
+    ) -> tuple[str | None, int]:
         with self._transaction() as cursor:
             # Two archivers of one (league, category) take turns, so each sees the other's hash.
             cursor.execute(
@@ -164,7 +168,8 @@ class PostgresPriceStore(PriceStore):
 
     def _dialect(self, statement: str) -> sql.Composed:
         return sql.SQL(statement.replace("?", "%s")).format(
-            **{table: sql.Identifier(self._schema().string, table) for table in TABLES})
+            **{table: sql.Identifier(self._schema().string, table) for table in TABLES}
+        )
 
     def _fetch(self, statement: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._transaction() as cursor:

@@ -122,8 +122,9 @@ class EmbeddedPriceStore(PriceStore):
                 return 0
             return connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
 
-    def _insert_snapshots(self, rows: pl.DataFrame, before_commit: Callable[[], None] | None,
-                          payloads: Sequence[tuple] = ()) -> int:
+    def _insert_snapshots(
+        self, rows: pl.DataFrame, before_commit: Callable[[], None] | None, payloads: Sequence[tuple] = ()
+    ) -> int:
         records = [(*r[:4], _iso(r[4]), *r[5:9], int(r[9]), r[10]) for r in snapshot_records(rows)]
         placeholders = ", ".join("?" * len(SNAPSHOT_COLUMNS))
         with self._transaction() as connection:
@@ -143,8 +144,9 @@ class EmbeddedPriceStore(PriceStore):
                 before_commit()
         return inserted
 
-    def _insert_payload(self, league: str, category: str, fetched_at: object, digest: str,
-                        body_gzip: bytes) -> tuple[str | None, int]:
+    def _insert_payload(
+        self, league: str, category: str, fetched_at: object, digest: str, body_gzip: bytes
+    ) -> tuple[str | None, int]:
         with self._transaction() as connection:  # BEGIN IMMEDIATE: archivers take turns
             row = connection.execute(self._dialect(LAST_PAYLOAD_HASH), (league, category)).fetchone()
             cursor = connection.execute(
@@ -167,11 +169,14 @@ class EmbeddedPriceStore(PriceStore):
     def _frame(self, rows: list[tuple], columns: dict[str, pl.DataType]) -> pl.DataFrame:
         """Dates and times come back as the ISO text they were stored as: parsed here."""
         text = {c for c, t in columns.items() if t in (pl.Date, pl.Datetime)}
-        frame = pl.DataFrame(rows, schema=[(c, pl.Utf8 if c in text else t) for c, t in columns.items()],
-                             orient="row")
+        frame = pl.DataFrame(
+            rows, schema=[(c, pl.Utf8 if c in text else t) for c, t in columns.items()], orient="row"
+        )
         return frame.with_columns(
             pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_unit="us", time_zone="UTC")
-            if columns[c] == pl.Datetime else pl.col(c).str.to_date() for c in text
+            if columns[c] == pl.Datetime
+            else pl.col(c).str.to_date()
+            for c in text
         )
 
     def _replace_daily(self, league: str, records: list[tuple]) -> None:

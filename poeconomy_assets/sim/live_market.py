@@ -35,24 +35,48 @@ def _unit(*parts: object) -> float:
     return int.from_bytes(digest[:8], "big") / 2**63 - 1.0
 
 
-def _row(item_id: int, name: str, mean: float, low_confidence: bool, daily: int, history: list[float]) -> dict:
+def _row(
+    item_id: int, name: str, mean: float, low_confidence: bool, daily: int, history: list[float]
+) -> dict:
     mean = round(mean, 4)
     return {
-        "id": item_id, "name": name, "category": category_of(name), "group": "stackable", "frame": 5,
-        "influences": "", "icon": f"https://web.poecdn.com/image/{item_id}.png?w=1\u0026h=1",
-        "mean": mean, "min": round(mean * 0.93, 4), "max": round(mean * 1.08, 4),
-        "exalted": None, "divine": None, "daily": daily, "change": 0.0, "history": history,
-        "lowConfidence": low_confidence, "implicits": None, "explicits": None, "itemLevel": 0,
-        "width": 1, "height": 1,
+        "id": item_id,
+        "name": name,
+        "category": category_of(name),
+        "group": "stackable",
+        "frame": 5,
+        "influences": "",
+        "icon": f"https://web.poecdn.com/image/{item_id}.png?w=1\u0026h=1",
+        "mean": mean,
+        "min": round(mean * 0.93, 4),
+        "max": round(mean * 1.08, 4),
+        "exalted": None,
+        "divine": None,
+        "daily": daily,
+        "change": 0.0,
+        "history": history,
+        "lowConfidence": low_confidence,
+        "implicits": None,
+        "explicits": None,
+        "itemLevel": 0,
+        "width": 1,
+        "height": 1,
     }
 
 
 class SimulatedMarket:
     """Seeded prices for the simulator's real currencies in every league of ``leagues``."""
 
-    def __init__(self, n_currencies: int = 8, seed: int = 7, leagues: list[dict] | None = None,
-                 recompute_seconds: int = 3600):
-        self.currencies = [(i + 1, name, price) for i, (name, price) in enumerate(REAL_CURRENCIES[:n_currencies])]
+    def __init__(
+        self,
+        n_currencies: int = 8,
+        seed: int = 7,
+        leagues: list[dict] | None = None,
+        recompute_seconds: int = 3600,
+    ):
+        self.currencies = [
+            (i + 1, name, price) for i, (name, price) in enumerate(REAL_CURRENCIES[:n_currencies])
+        ]
         self.seed = seed
         self.league_list = list(leagues or DEFAULT_LEAGUES)
         self.recompute_seconds = recompute_seconds
@@ -85,7 +109,9 @@ class SimulatedMarket:
         for item_id, name, typical in self.currencies:
             if category_of(name) != category:
                 continue
-            history = [round(self.price(league, name, typical, at - timedelta(days=d)), 4) for d in range(7, 0, -1)]
+            history = [
+                round(self.price(league, name, typical, at - timedelta(days=d)), 4) for d in range(7, 0, -1)
+            ]
             low = _unit(self.seed, league, name, "low", at.timestamp() // 86400) > 0.9
             daily = int(200 + 3000 * (1 + _unit(self.seed, name, "volume")))
             rows.append(_row(item_id, name, self.price(league, name, typical, at), low, daily, history))
@@ -101,8 +127,13 @@ class SimulatedMarket:
         day = start.date()
         while datetime.combine(day, time(22), UTC) < at - timedelta(days=1):
             moment = datetime.combine(day, time(22), UTC)
-            points.append({"mean": round(self.price(league, name, typical, moment), 4),
-                           "date": moment.isoformat().replace("+00:00", "Z"), "id": 0})
+            points.append(
+                {
+                    "mean": round(self.price(league, name, typical, moment), 4),
+                    "date": moment.isoformat().replace("+00:00", "Z"),
+                    "id": 0,
+                }
+            )
             day += timedelta(days=1)
         return points
 
@@ -115,15 +146,19 @@ class DumpMarket:
         self.prices = prices
         names = sorted(prices["currency"].unique().to_list())
         self.ids = {name: i + 1 for i, name in enumerate(names)}
-        spans = prices.group_by("league").agg(pl.col("date").min().alias("start"), pl.col("date").max().alias("end"))
+        spans = prices.group_by("league").agg(
+            pl.col("date").min().alias("start"), pl.col("date").max().alias("end")
+        )
         self.spans = {r["league"]: (r["start"], r["end"]) for r in spans.iter_rows(named=True)}
 
     def leagues(self) -> list[dict]:
         def stamp(day: date) -> str:
             return datetime.combine(day, time(0), UTC).isoformat().replace("+00:00", "Z")
 
-        return [{"name": league, "start_date": stamp(start), "end_date": stamp(end + timedelta(days=1))}
-                for league, (start, end) in sorted(self.spans.items(), key=lambda kv: kv[1][0])]
+        return [
+            {"name": league, "start_date": stamp(start), "end_date": stamp(end + timedelta(days=1))}
+            for league, (start, end) in sorted(self.spans.items(), key=lambda kv: kv[1][0])
+        ]
 
     def items(self, league: str, category: str, at: datetime) -> list[dict] | None:
         if league not in self.spans:
@@ -135,16 +170,29 @@ class DumpMarket:
         for r in latest.iter_rows(named=True):
             if category_of(r["currency"]) != category:
                 continue
-            history = rows.filter(pl.col("currency") == r["currency"])["price_chaos"].tail(8).head(7).to_list()
-            out.append(_row(self.ids[r["currency"]], r["currency"], r["price_chaos"], r["confidence"] == "Low",
-                            1000, history))
+            history = (
+                rows.filter(pl.col("currency") == r["currency"])["price_chaos"].tail(8).head(7).to_list()
+            )
+            out.append(
+                _row(
+                    self.ids[r["currency"]],
+                    r["currency"],
+                    r["price_chaos"],
+                    r["confidence"] == "Low",
+                    1000,
+                    history,
+                )
+            )
         return out
 
     def history(self, league: str, item_id: int, at: datetime) -> list[dict] | None:
         names = [n for n, i in self.ids.items() if i == item_id]
         if league not in self.spans or not names:
             return None
-        rows = self.prices.filter((pl.col("league") == league) & (pl.col("currency") == names[0])
-                                  & (pl.col("date") < at.date())).sort("date")
-        return [{"mean": r["price_chaos"], "date": f"{r['date'].isoformat()}T22:00:00Z", "id": 0}
-                for r in rows.iter_rows(named=True)]
+        rows = self.prices.filter(
+            (pl.col("league") == league) & (pl.col("currency") == names[0]) & (pl.col("date") < at.date())
+        ).sort("date")
+        return [
+            {"mean": r["price_chaos"], "date": f"{r['date'].isoformat()}T22:00:00Z", "id": 0}
+            for r in rows.iter_rows(named=True)
+        ]

@@ -34,8 +34,16 @@ from urllib.parse import parse_qs, urlparse
 
 CONTROL_TOKEN_ENV = "POECONOMY_CONTROL_TOKEN"
 MAX_CONTROL_BODY = 64 * 1024
-CONTROL_KEYS = ("fault", "clear_faults", "advance_seconds", "now", "speed", "leagues", "leagues_file",
-                "recompute_seconds")
+CONTROL_KEYS = (
+    "fault",
+    "clear_faults",
+    "advance_seconds",
+    "now",
+    "speed",
+    "leagues",
+    "leagues_file",
+    "recompute_seconds",
+)
 FAULT_KINDS = ("latency", "429", "403", "500", "503", "malformed", "html", "empty", "null", "object", "drop")
 # Simulated time stays in [SIM_MIN, SIM_MAX]: a control request outside is refused whole, and a fast clock stops at
 # SIM_MAX instead of overflowing datetime (which dropped every later request's connection).
@@ -86,6 +94,7 @@ def _number(value: Any, name: str, low: float, high: float, integer: bool = Fals
         raise ControlError(f"{name} = {value!r} is outside [{low:g}, {high:g}]")
     return float(value)
 
+
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that timed out (the latency fault) or hung up is expected here, not an error.
@@ -111,8 +120,16 @@ class SimClock:
 class PoeWatchServer:
     """The server and its state; ``with PoeWatchServer(market) as server: server.url``."""
 
-    def __init__(self, market: Any, now: datetime | None = None, speed: float = 0.0, host: str = "127.0.0.1",
-                 port: int = 0, fixtures_dir: Path | None = None, control_token: str | None = None):
+    def __init__(
+        self,
+        market: Any,
+        now: datetime | None = None,
+        speed: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        fixtures_dir: Path | None = None,
+        control_token: str | None = None,
+    ):
         self.market = market
         self.fixtures_dir = Path(fixtures_dir).resolve() if fixtures_dir else None
         self.control_token = control_token or os.environ.get(CONTROL_TOKEN_ENV) or secrets.token_urlsafe(24)
@@ -132,8 +149,12 @@ class PoeWatchServer:
         return f"http://{host}:{port}"
 
     def start(self) -> "PoeWatchServer":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="poe-watch-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="poe-watch-server",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -156,9 +177,14 @@ class PoeWatchServer:
 
     def state(self) -> dict:
         with self._lock:
-            return {"now": self.clock.now().isoformat(), "speed": self.clock.speed,
-                    "faults": [asdict(f) for f in self.faults], "requests": dict(self.requests),
-                    "user_agents": sorted(self.user_agents), "user_agents_not_kept": self.user_agents_not_kept}
+            return {
+                "now": self.clock.now().isoformat(),
+                "speed": self.clock.speed,
+                "faults": [asdict(f) for f in self.faults],
+                "requests": dict(self.requests),
+                "user_agents": sorted(self.user_agents),
+                "user_agents_not_kept": self.user_agents_not_kept,
+            }
 
     def token_ok(self, given: str | None) -> bool:
         return bool(given) and hmac.compare_digest(given.encode(), self.control_token.encode())
@@ -177,7 +203,7 @@ class PoeWatchServer:
             out["clear_faults"] = change["clear_faults"]
         if "fault" in change:
             if not isinstance(change["fault"], dict):
-                raise ControlError("fault must be an object, e.g. {\"kind\": \"429\"}")
+                raise ControlError('fault must be an object, e.g. {"kind": "429"}')
             try:
                 out["fault"] = Fault(**change["fault"])
             except TypeError as exc:
@@ -194,15 +220,20 @@ class PoeWatchServer:
             except OverflowError:
                 now = None
             if now is None or not SIM_MIN <= now <= SIM_MAX:
-                raise ControlError(f"now = {change['now']!r} is outside [{SIM_MIN:%Y-%m-%d}, {SIM_MAX:%Y-%m-%d}]")
+                raise ControlError(
+                    f"now = {change['now']!r} is outside [{SIM_MIN:%Y-%m-%d}, {SIM_MAX:%Y-%m-%d}]"
+                )
             out["now"] = now
         if "speed" in change:
             out["speed"] = _number(change["speed"], "speed", 0, 1e6)
         if "advance_seconds" in change:
-            out["advance_seconds"] = _number(change["advance_seconds"], "advance_seconds", 0, 10 * 365 * 86400)
+            out["advance_seconds"] = _number(
+                change["advance_seconds"], "advance_seconds", 0, 10 * 365 * 86400
+            )
         if "recompute_seconds" in change:
-            out["recompute_seconds"] = int(_number(change["recompute_seconds"], "recompute_seconds", 1, 1e7,
-                                                   integer=True))
+            out["recompute_seconds"] = int(
+                _number(change["recompute_seconds"], "recompute_seconds", 1, 1e7, integer=True)
+            )
         if "leagues" in change:
             out["leagues"] = self._league_list(change["leagues"], "leagues")
         if "leagues_file" in change:
@@ -216,7 +247,9 @@ class PoeWatchServer:
             raise ControlError("leagues_file must be a file name in the fixtures folder")
         path = (self.fixtures_dir / name).resolve()
         if not path.is_relative_to(self.fixtures_dir) or not path.is_file():
-            raise ControlError(f"leagues_file {name!r} is not a file inside the fixtures folder {self.fixtures_dir}")
+            raise ControlError(
+                f"leagues_file {name!r} is not a file inside the fixtures folder {self.fixtures_dir}"
+            )
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -239,8 +272,10 @@ class PoeWatchServer:
             if "advance_seconds" in valid:
                 now = (now or self.clock.now()) + timedelta(seconds=valid["advance_seconds"])
                 if now > SIM_MAX:
-                    raise ControlError(f"advance_seconds = {valid['advance_seconds']:g} would take the simulated "
-                                       f"time past {SIM_MAX:%Y-%m-%d}")
+                    raise ControlError(
+                        f"advance_seconds = {valid['advance_seconds']:g} would take the simulated "
+                        f"time past {SIM_MAX:%Y-%m-%d}"
+                    )
             if valid.get("clear_faults"):
                 self.faults.clear()
             if "fault" in valid:
@@ -311,8 +346,13 @@ def _handler_for(server: PoeWatchServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and the demo read the state
             pass
 
-        def _send(self, status: int, body: bytes, content_type: str = "application/json",
-                  headers: dict[str, str] | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes,
+            content_type: str = "application/json",
+            headers: dict[str, str] | None = None,
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))

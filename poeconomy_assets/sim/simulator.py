@@ -33,8 +33,28 @@ REAL_CURRENCIES: list[tuple[str, float]] = [
     ("Jeweller's Orb", 0.1),
     ("Cartographer's Chisel", 0.4),
 ]
-LEAGUE_WORDS = ["Abyssal", "Breach", "Chimera", "Delve", "Ember", "Frost", "Gloom", "Harbor", "Ivory", "Jade",
-                "Kiln", "Lumen", "Mire", "Nadir", "Onyx", "Pyre", "Quill", "Rune", "Shard", "Tide"]
+LEAGUE_WORDS = [
+    "Abyssal",
+    "Breach",
+    "Chimera",
+    "Delve",
+    "Ember",
+    "Frost",
+    "Gloom",
+    "Harbor",
+    "Ivory",
+    "Jade",
+    "Kiln",
+    "Lumen",
+    "Mire",
+    "Nadir",
+    "Onyx",
+    "Pyre",
+    "Quill",
+    "Rune",
+    "Shard",
+    "Tide",
+]
 SYLLABLES = ["ka", "lo", "mir", "th", "vex", "an", "dor", "el", "ish", "gal", "ru", "sen", "tor", "ul", "yra"]
 KINDS = ["Orb", "Shard", "Catalyst", "Essence", "Oil", "Fossil", "Splinter", "Sextant"]
 
@@ -81,7 +101,9 @@ def simulate_prices(config: SimulationConfig) -> pl.DataFrame:
     expensive = (log_base - np.median(log_base)) / (np.std(log_base) + 1e-9)
 
     # Currency profiles, stable across leagues (what makes one league informative about the next).
-    launch_amp = np.clip(0.5 * expensive + rng.normal(0, 0.35, n), -1.2, 1.6)  # >0 spike, <0 scarcity discount
+    launch_amp = np.clip(
+        0.5 * expensive + rng.normal(0, 0.35, n), -1.2, 1.6
+    )  # >0 spike, <0 scarcity discount
     launch_tau = rng.uniform(3.0, 12.0, n)
     drift = 0.004 * expensive + rng.normal(0, 0.003, n)  # per day: rich orbs inflate, cheap ones deflate
     weekly_amp = rng.uniform(0.0, 0.05, n)

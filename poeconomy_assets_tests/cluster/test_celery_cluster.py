@@ -53,9 +53,24 @@ class Cluster:
 
     def backfill(self, job: str, max_runs: int = 4) -> subprocess.Popen:
         """`poeconomy cluster run`: one run per currency × horizon, orchestrated in its own process."""
-        command = [sys.executable, "-m", "poeconomy_assets.cli", "cluster", "run", "--job", job, "--partition", "all",
-                   "--profile", "test", "--max-runs", str(max_runs)]
-        return subprocess.Popen(command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        command = [
+            sys.executable,
+            "-m",
+            "poeconomy_assets.cli",
+            "cluster",
+            "run",
+            "--job",
+            job,
+            "--partition",
+            "all",
+            "--profile",
+            "test",
+            "--max-runs",
+            str(max_runs),
+        ]
+        return subprocess.Popen(
+            command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
 
     def wait(self, process: subprocess.Popen, timeout: float = 900) -> list[dict]:
         out, err = process.communicate(timeout=timeout)
@@ -68,27 +83,42 @@ class Cluster:
     def workers_of(self, run_id: str) -> list[str]:
         """The Celery worker named by each 'Executing steps ... in celery worker' event of the run."""
         records = self.instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records
-        return [r.event_log_entry.dagster_event.event_specific_data.metadata["Celery worker"].value
-                for r in records if "in celery worker" in (r.event_log_entry.dagster_event.message or "")]
+        return [
+            r.event_log_entry.dagster_event.event_specific_data.metadata["Celery worker"].value
+            for r in records
+            if "in celery worker" in (r.event_log_entry.dagster_event.message or "")
+        ]
 
 
-def _in_process(job: str, defs: dg.Definitions, instance: dg.DagsterInstance, key: str | None, config=None) -> None:
+def _in_process(
+    job: str, defs: dg.Definitions, instance: dg.DagsterInstance, key: str | None, config=None
+) -> None:
     result = defs.resolve_job_def(job).execute_in_process(
-        instance=instance, partition_key=key, run_config={**QUIET, **(config or {})}, raise_on_error=False)
+        instance=instance, partition_key=key, run_config={**QUIET, **(config or {})}, raise_on_error=False
+    )
     assert result.success, f"{job} [{key}] failed in process"
 
 
 @pytest.fixture(scope="module")
-def cluster(postgres_url: str, rabbitmq_url: str, redis_url: str,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(
+    postgres_url: str, rabbitmq_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("celery")
     database = create_database(postgres_url)
     env = local_cluster_env(postgres_url, database, root, rabbitmq_url, redis_url)
-    write_dumps(SimulationConfig(n_leagues=4, n_currencies=3, seed=3, min_days=30, max_days=40), root / "dumps")
+    write_dumps(
+        SimulationConfig(n_leagues=4, n_currencies=3, seed=3, min_days=30, max_days=40), root / "dumps"
+    )
     try:
         with pytest.MonkeyPatch.context() as patch:
-            for name in ("POECONOMY_PG_HOST", "POECONOMY_PG_PORT", "POECONOMY_PG_USER", "POECONOMY_PG_PASSWORD",
-                         "POECONOMY_PG_DB", "POECONOMY_DAGSTER_STORAGE"):
+            for name in (
+                "POECONOMY_PG_HOST",
+                "POECONOMY_PG_PORT",
+                "POECONOMY_PG_USER",
+                "POECONOMY_PG_PASSWORD",
+                "POECONOMY_PG_DB",
+                "POECONOMY_DAGSTER_STORAGE",
+            ):
                 patch.setenv(name, env[name])
             with dg.DagsterInstance.from_config(str(root / "dagster_home")) as instance:
                 instance.event_log_storage.set_concurrency_slots("training", 2)
@@ -138,19 +168,26 @@ def _reference_run(root: Path, keys: list[str], currencies: list[str]) -> None:
 
 
 def _assert_same_as_reference(cluster: Cluster) -> None:
-    store, reference = ModelStore(base_dir=str(cluster.home / "models")), \
-        ModelStore(base_dir=str(cluster.root / "reference" / "models"))
-    features = pl.concat([pl.read_parquet(p) for p in (cluster.home / "data" / "currency_features").glob("*.parquet")],
-                         how="diagonal_relaxed")
+    store, reference = (
+        ModelStore(base_dir=str(cluster.home / "models")),
+        ModelStore(base_dir=str(cluster.root / "reference" / "models")),
+    )
+    features = pl.concat(
+        [pl.read_parquet(p) for p in (cluster.home / "data" / "currency_features").glob("*.parquet")],
+        how="diagonal_relaxed",
+    )
     for key in cluster.keys:
         currency, horizon = split_currency_horizon(key)
         model, expected = store.load(currency, horizon), reference.load(currency, horizon)  # sha256 verified
         assert model.params == expected.params and model.weights == expected.weights, key
         np.testing.assert_array_equal(model.predict(features), expected.predict(features), err_msg=key)
         currency_key, _ = key.split("|")
-        forecasts = pl.read_parquet(cluster.home / "data" / "price_forecasts" / currency_key / f"{horizon}.parquet")
-        wanted = pl.read_parquet(cluster.root / "reference" / "data" / "price_forecasts" / currency_key /
-                                 f"{horizon}.parquet")
+        forecasts = pl.read_parquet(
+            cluster.home / "data" / "price_forecasts" / currency_key / f"{horizon}.parquet"
+        )
+        wanted = pl.read_parquet(
+            cluster.root / "reference" / "data" / "price_forecasts" / currency_key / f"{horizon}.parquet"
+        )
         assert forecasts.equals(wanted), f"forecasts of {name_from_key(currency_key)} {horizon} differ"
 
 
@@ -166,8 +203,11 @@ def test_models_and_forecasts_through_two_workers_equal_the_in_process_run(clust
 
 
 def _received(log: Path) -> list[str]:
-    return re.findall(r"Task execute_plan\[([0-9a-f-]+)\] received", log.read_text(errors="replace")) \
-        if log.exists() else []
+    return (
+        re.findall(r"Task execute_plan\[([0-9a-f-]+)\] received", log.read_text(errors="replace"))
+        if log.exists()
+        else []
+    )
 
 
 def test_a_worker_killed_mid_backfill_is_survived(cluster: Cluster) -> None:

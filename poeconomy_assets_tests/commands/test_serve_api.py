@@ -15,9 +15,20 @@ BIN = Path(sys.executable).parent
 
 def test_serve_api_serves_leagues_items_and_faults() -> None:
     process = subprocess.Popen(
-        [str(BIN / "poeconomy"), "serve-api", "--port", "0", "--leagues-file", str(SPEC_FIXTURES / "leagues.json"),
-         "--now", "2024-08-05T12:00:00Z", "--currencies", "5"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            str(BIN / "poeconomy"),
+            "serve-api",
+            "--port",
+            "0",
+            "--leagues-file",
+            str(SPEC_FIXTURES / "leagues.json"),
+            "--now",
+            "2024-08-05T12:00:00Z",
+            "--currencies",
+            "5",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         first = process.stdout.readline()
@@ -26,8 +37,12 @@ def test_serve_api_serves_leagues_items_and_faults() -> None:
         token = re.search(r"control token: (\S+)", process.stdout.readline()).group(1)
         leagues = requests.get(f"{url}/leagues", timeout=5).json()
         assert [lg["name"] for lg in leagues][:2] == ["Settlers", "Hardcore Settlers"]
-        items = requests.get(f"{url}/get", params={"league": "Settlers", "category": "currency"}, timeout=5).json()
-        assert {i["name"] for i in items} >= {"Divine Orb", "Exalted Orb"} and all(i["mean"] > 0 for i in items)
+        items = requests.get(
+            f"{url}/get", params={"league": "Settlers", "category": "currency"}, timeout=5
+        ).json()
+        assert {i["name"] for i in items} >= {"Divine Orb", "Exalted Orb"} and all(
+            i["mean"] > 0 for i in items
+        )
         history = requests.get(f"{url}/history", params={"league": "Settlers", "id": 1}, timeout=5).json()
         assert len(history) == 9 and history[0]["date"].startswith("2024-07-26")
         fault = json.dumps({"fault": {"kind": "429", "retry_after": 7}})

@@ -7,7 +7,15 @@ from poeconomy_assets.core.keys import key_from_name, name_from_key
 
 @pytest.mark.parametrize(
     "name",
-    ["Xoph's Breachstone", "Divine Orb", "a,b|c[d]", "Hardcore Settlers", "~tilde~7C", "Orb (of) Ω é", "A/B\\C"],
+    [
+        "Xoph's Breachstone",
+        "Divine Orb",
+        "a,b|c[d]",
+        "Hardcore Settlers",
+        "~tilde~7C",
+        "Orb (of) Ω é",
+        "A/B\\C",
+    ],
 )
 def test_round_trip(name: str) -> None:
     assert name_from_key(key_from_name(name)) == name

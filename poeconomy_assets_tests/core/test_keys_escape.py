@@ -8,8 +8,9 @@ from poeconomy_assets.core.keys import key_from_name, name_from_key
 from poeconomy_assets.resources.model_store import ModelStore
 
 
-@pytest.mark.parametrize("name", ["..", ".", "...", "../x", "a/../../b", "/etc/passwd", ".hidden", "..\\..", "a/..",
-                                  "x\x00y"])
+@pytest.mark.parametrize(
+    "name", ["..", ".", "...", "../x", "a/../../b", "/etc/passwd", ".hidden", "..\\..", "a/..", "x\x00y"]
+)
 def test_key_is_one_path_component_that_is_not_dot_or_dotdot(name: str) -> None:
     key = key_from_name(name)
     assert key not in (".", "..") and not key.startswith(".")

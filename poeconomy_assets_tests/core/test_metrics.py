@@ -34,12 +34,14 @@ def test_no_moves_means_no_direction_score() -> None:
 
 
 def test_scorecard_averages_relative_mae_over_currencies_not_points() -> None:
-    points = pl.DataFrame({
-        "currency": ["a", "a", "b"],
-        "price_chaos": [1.0, 1.0, 100.0],
-        "actual_chaos": [2.0, 2.0, 110.0],
-        "forecast_chaos": [2.0, 2.0, 100.0],  # a: perfect (relative MAE 0), b: persistence (1)
-    })
+    points = pl.DataFrame(
+        {
+            "currency": ["a", "a", "b"],
+            "price_chaos": [1.0, 1.0, 100.0],
+            "actual_chaos": [2.0, 2.0, 110.0],
+            "forecast_chaos": [2.0, 2.0, 100.0],  # a: perfect (relative MAE 0), b: persistence (1)
+        }
+    )
     card = scorecard(points)
     assert card["mase"] == pytest.approx(0.5)
     assert card["per_currency"]["a"] == {"mase": 0.0, "mape": 0.0, "direction_accuracy": 1.0, "n": 2}

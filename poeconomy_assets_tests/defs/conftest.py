@@ -14,7 +14,9 @@ from poeconomy_assets.demo.in_process import GraphRun, materialize_in_process
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
 SMALL_MARKET = SimulationConfig(n_leagues=3, n_currencies=4, seed=11, min_days=40, max_days=50)
-TEST_PROFILE = {"ops": {"pooled_models": {"config": {"profile": "test"}}, "price_models": {"config": {"profile": "test"}}}}
+TEST_PROFILE = {
+    "ops": {"pooled_models": {"config": {"profile": "test"}}, "price_models": {"config": {"profile": "test"}}}
+}
 
 
 @dataclass
@@ -38,8 +40,14 @@ def materialized_graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mat
     defs = build_defs(build_resources(home, dumps))
     (root / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
-        outcome = materialize_in_process(defs, instance, PAST_LEAGUES | MAIN_GRAPH, TEST_PROFILE, log=lambda _: None,
-                                         one_run_per_asset=False)  # runs cut as a backfill cuts them
+        outcome = materialize_in_process(
+            defs,
+            instance,
+            PAST_LEAGUES | MAIN_GRAPH,
+            TEST_PROFILE,
+            log=lambda _: None,
+            one_run_per_asset=False,
+        )  # runs cut as a backfill cuts them
         yield Materialized(home, dumps, defs, instance, outcome)
 
 

@@ -30,8 +30,10 @@ def test_backtest_scorecard_holds_out_the_latest_league(tmp_path: Path) -> None:
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
         register_partitions(instance, read_dump_dir(dumps).leagues, [])
         result = dg.materialize(
-            dg.load_assets_from_modules(ASSET_MODULES), selection=["backtest_scorecard"],
-            resources=build_resources(home, dumps), instance=instance,
+            dg.load_assets_from_modules(ASSET_MODULES),
+            selection=["backtest_scorecard"],
+            resources=build_resources(home, dumps),
+            instance=instance,
             run_config={"ops": {"backtest_scorecard": {"config": {"profile": "test", "horizons": ["1d"]}}}},
         )
         assert result.success

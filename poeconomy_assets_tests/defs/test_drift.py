@@ -17,17 +17,23 @@ from poeconomy_assets.defs.resources import build_resources
 from poeconomy_assets.defs.scorecards import DRIFT_CHECK_KEY
 from poeconomy_assets.sim.simulator import SimulationConfig, simulate_prices
 
-MARKET = SimulationConfig(n_leagues=1, n_currencies=4, seed=5, min_days=50, max_days=50, missing_rate=0.0,
-                          late_share=0.0)
+MARKET = SimulationConfig(
+    n_leagues=1, n_currencies=4, seed=5, min_days=50, max_days=50, missing_rate=0.0, late_share=0.0
+)
 
 
-def _write_inputs(home: Path, bad: set[tuple[str, str]],
-                  wide: set[tuple[str, str]] = frozenset()) -> tuple[str, list[str]]:
+def _write_inputs(
+    home: Path, bad: set[tuple[str, str]], wide: set[tuple[str, str]] = frozenset()
+) -> tuple[str, list[str]]:
     """daily_prices and price_forecasts files as the graph writes them; forecasts are exact with a 2% band
     that misses one day in five (about 80% coverage, as calibrated bands should), except the (currency,
     horizon) pairs in ``bad``: 40% too high, and in ``wide``: a band that never misses (too wide)."""
-    prices = simulate_prices(MARKET).select(pl.col("League").alias("league"), pl.col("Get").alias("currency"),
-                                            pl.col("Date").alias("date"), pl.col("Value").alias("price_chaos"))
+    prices = simulate_prices(MARKET).select(
+        pl.col("League").alias("league"),
+        pl.col("Get").alias("currency"),
+        pl.col("Date").alias("date"),
+        pl.col("Value").alias("price_chaos"),
+    )
     league = prices["league"][0]
     data = home / "data"
     (data / "daily_prices").mkdir(parents=True)
@@ -36,33 +42,57 @@ def _write_inputs(home: Path, bad: set[tuple[str, str]],
     for currency in currencies:
         for horizon, days in HORIZON_DAYS.items():
             own = prices.filter(pl.col("currency") == currency).sort("date")
-            future = own.select((pl.col("date") - pl.duration(days=days)).alias("date"), pl.col("price_chaos").alias("f"))
-            rows = own.join(future, on="date", how="left").with_columns(pl.col("f").fill_null(pl.col("price_chaos")))
+            future = own.select(
+                (pl.col("date") - pl.duration(days=days)).alias("date"), pl.col("price_chaos").alias("f")
+            )
+            rows = own.join(future, on="date", how="left").with_columns(
+                pl.col("f").fill_null(pl.col("price_chaos"))
+            )
             point = rows["f"].to_numpy() * (1.4 if (currency, horizon) in bad else 1.0)
             miss = (np.arange(point.size) % 5 == 0) & ((currency, horizon) not in wide)
-            center = np.where(miss, point * 1.03, point)  # the band around 3% too high: the outcome is outside
-            frame = rows.select("league", "currency", pl.col("date").alias("as_of"), "price_chaos").with_columns(
-                horizon=pl.lit(horizon), forecast_source=pl.lit("model"), forecast_chaos=center,
-                lower_80=center * 0.98, upper_80=center * 1.02, lower_95=center * 0.97, upper_95=center * 1.03)
+            center = np.where(
+                miss, point * 1.03, point
+            )  # the band around 3% too high: the outcome is outside
+            frame = rows.select(
+                "league", "currency", pl.col("date").alias("as_of"), "price_chaos"
+            ).with_columns(
+                horizon=pl.lit(horizon),
+                forecast_source=pl.lit("model"),
+                forecast_chaos=center,
+                lower_80=center * 0.98,
+                upper_80=center * 1.02,
+                lower_95=center * 0.97,
+                upper_95=center * 1.03,
+            )
             path = data / "price_forecasts" / key_from_name(currency) / f"{horizon}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
             frame.write_parquet(path)
     return league, currencies
 
 
-def _score(tmp_path: Path, instance: dg.DagsterInstance, bad: set[tuple[str, str]],
-           wide: set[tuple[str, str]] = frozenset()) -> dg.ExecuteInProcessResult:
+def _score(
+    tmp_path: Path,
+    instance: dg.DagsterInstance,
+    bad: set[tuple[str, str]],
+    wide: set[tuple[str, str]] = frozenset(),
+) -> dg.ExecuteInProcessResult:
     league, currencies = _write_inputs(tmp_path / "home", bad, wide)
     register_partitions(instance, [league], currencies)
-    return dg.materialize(dg.load_assets_from_modules(ASSET_MODULES), selection=["forecast_scorecard"],
-                          resources=build_resources(tmp_path / "home", tmp_path / "dumps"), instance=instance)
+    return dg.materialize(
+        dg.load_assets_from_modules(ASSET_MODULES),
+        selection=["forecast_scorecard"],
+        resources=build_resources(tmp_path / "home", tmp_path / "dumps"),
+        instance=instance,
+    )
 
 
 def _context(instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorEvaluationContext:
     from poeconomy_assets.definitions import build_defs
 
     defs = build_defs(build_resources(Path("/nonexistent")))  # resources are not used by the sensor
-    return dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs)
+    return dg.build_sensor_context(
+        instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs
+    )
 
 
 @pytest.fixture
@@ -72,7 +102,9 @@ def instance(tmp_path: Path):
         yield instance
 
 
-def test_sensor_requests_retraining_of_the_drifting_partitions(tmp_path: Path, instance: dg.DagsterInstance) -> None:
+def test_sensor_requests_retraining_of_the_drifting_partitions(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
     bad = {("Exalted Orb", "7d"), ("Orb of Alchemy", "1d")}
     result = _score(tmp_path, instance, bad)
     evaluation = result.get_asset_check_evaluations()[0]
@@ -104,7 +136,10 @@ def test_over_wide_bands_fire_the_check_and_the_sensor(tmp_path: Path, instance:
     assert not evaluation.passed
     expected = {str(currency_horizon_key(c, h)) for c, h in wide}
     assert set(evaluation.metadata["drifting_partitions"].value) == expected
-    assert "too wide" in evaluation.metadata["reasons"].value and "too narrow" not in evaluation.metadata["reasons"].value
+    assert (
+        "too wide" in evaluation.metadata["reasons"].value
+        and "too narrow" not in evaluation.metadata["reasons"].value
+    )
     card = pl.read_parquet(tmp_path / "home" / "data" / "forecast_scorecard" / "__all__.parquet")
     assert set(card.filter(pl.col("bands") == "too wide").select("currency", "horizon").rows()) == wide
     assert card.filter(pl.col("bands") != "too wide")["coverage_80"].max() <= 0.9

@@ -37,7 +37,9 @@ def test_malformed_file_fails_with_file_and_line_and_keeps_previous_import(setup
     assert _import(defs, instance).success
     before, leagues_before = _stored(home), instance.get_dynamic_partitions("league")
 
-    (dumps / "Broken.currency.csv").write_text("League,Date,Get,Pay,Value,Confidence\nBroken,2020-01-01,X,Chaos Orb,1,High\n")
+    (dumps / "Broken.currency.csv").write_text(
+        "League,Date,Get,Pay,Value,Confidence\nBroken,2020-01-01,X,Chaos Orb,1,High\n"
+    )
     result = _import(defs, instance)
 
     assert not result.success
@@ -70,13 +72,17 @@ def test_bad_rows_are_quarantined_and_counted_not_dropped(setup) -> None:
 def test_items_without_enough_history_get_no_partition_and_are_listed_with_the_reason(setup) -> None:
     """An item priced on 3 days is kept in the history (market-wide features read it) but gets no partition."""
     dumps, home, defs, instance = setup
-    (dumps / "Extra.currency.csv").write_text("League;Date;Get;Pay;Value;Confidence\n" + "".join(
-        f"Extra;2030-01-0{d};Rare Shard;Chaos Orb;{d};Low\n" for d in range(1, 4)))
+    (dumps / "Extra.currency.csv").write_text(
+        "League;Date;Get;Pay;Value;Confidence\n"
+        + "".join(f"Extra;2030-01-0{d};Rare Shard;Chaos Orb;{d};Low\n" for d in range(1, 4))
+    )
     result = _import(defs, instance)
     assert result.success
     metadata = result.asset_materializations_for_node("poe_ninja_history")[0].metadata
     assert metadata["items_skipped"].value == 1 and metadata["items_forecast"].value == MARKET.n_currencies
-    assert "Rare Shard" in metadata["items_skipped_reasons"].value and "only 3 priced days" in \
-        metadata["items_skipped_reasons"].value
+    assert (
+        "Rare Shard" in metadata["items_skipped_reasons"].value
+        and "only 3 priced days" in metadata["items_skipped_reasons"].value
+    )
     assert key_from_name("Rare Shard") not in instance.get_dynamic_partitions("currency")
     assert _stored(home).filter(pl.col("currency") == "Rare Shard").height == 3

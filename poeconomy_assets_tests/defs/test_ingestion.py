@@ -19,7 +19,9 @@ def _ingest(live: Live, slot: str, raise_on_error: bool = True) -> dg.ExecuteInP
     if key_from_name("Simulated") not in live.instance.get_dynamic_partitions("league"):
         live.instance.add_dynamic_partitions("league", [key_from_name("Simulated")])
     return live.defs.resolve_job_def("ingestion_job").execute_in_process(
-        instance=live.instance, partition_key="Simulated", raise_on_error=raise_on_error,
+        instance=live.instance,
+        partition_key="Simulated",
+        raise_on_error=raise_on_error,
         run_config={"ops": {"poe_watch_snapshots": {"config": {"slot": slot}}}},
     )
 
@@ -32,7 +34,9 @@ def _metadata(result: dg.ExecuteInProcessResult) -> dict:
 def _failure_message(result: dg.ExecuteInProcessResult) -> tuple[str, dict]:
     failure = next(e for e in result.all_events if e.is_step_failure)
     data = failure.step_failure_data
-    metadata = {k: v.value for k, v in (data.user_failure_data.metadata if data.user_failure_data else {}).items()}
+    metadata = {
+        k: v.value for k, v in (data.user_failure_data.metadata if data.user_failure_data else {}).items()
+    }
     return data.error.to_string(), metadata
 
 
@@ -61,9 +65,15 @@ def test_daily_prices_of_the_live_league_come_from_its_snapshots(live: Live) -> 
     live.server.control({"advance_seconds": 300})
     result = _ingest(live, NEXT_SLOT)
     daily = result.output_for_node("daily_prices")
-    past = pl.read_parquet(live.home / "data" / "poe_ninja_history" / "__all__.parquet")  # what dump leagues get
+    past = pl.read_parquet(
+        live.home / "data" / "poe_ninja_history" / "__all__.parquet"
+    )  # what dump leagues get
     assert set(past.columns) <= set(daily.columns)  # one history for features and models
-    assert daily.height == N_ROWS and (daily["n_snapshots"] == 2).all() and (daily["source"] == "poe.watch").all()
+    assert (
+        daily.height == N_ROWS
+        and (daily["n_snapshots"] == 2).all()
+        and (daily["source"] == "poe.watch").all()
+    )
     stored = live.store().read_snapshots("Simulated").sort("snapshot_at")
     divine = daily.filter(pl.col("currency") == "Divine Orb").row(0, named=True)
     means = stored.filter(pl.col("currency") == "Divine Orb")["mean_chaos"].to_list()
@@ -80,13 +90,17 @@ TRANSIENT = ["429", "html", "drop", "latency"]
 def test_run_succeeds_after_retries(live: Live, kind: str) -> None:
     live.server.control({"fault": {"kind": kind, "times": 2, "retry_after": 0.05, "latency": 2.5}})
     metadata = _metadata(_ingest(live, SLOT))
-    assert metadata["rows_inserted"] == N_ROWS and metadata["http_attempts"] == 4  # 3 + 1 for the 2 categories
+    assert (
+        metadata["rows_inserted"] == N_ROWS and metadata["http_attempts"] == 4
+    )  # 3 + 1 for the 2 categories
     assert "attempt 1" in metadata["http_retried_errors"]
     _assert_clean_store(live, N_ROWS)
 
 
 @pytest.mark.parametrize("kind", ["500", "malformed"])
-def test_persistent_fault_on_the_second_category_fails_clearly_and_stores_nothing(live: Live, kind: str) -> None:
+def test_persistent_fault_on_the_second_category_fails_clearly_and_stores_nothing(
+    live: Live, kind: str
+) -> None:
     # the currency request goes through, every fragment request fails: nothing may be half-written
     live.server.control({"fault": {"kind": kind, "times": None, "after": 1}})
     result = _ingest(live, SLOT, raise_on_error=False)
@@ -102,9 +116,14 @@ def test_persistent_fault_on_the_second_category_fails_clearly_and_stores_nothin
 def test_no_data_and_wrong_shape_payloads(live: Live, kind: str) -> None:
     live.server.control({"fault": {"kind": kind, "times": 2}})
     result = _ingest(live, SLOT, raise_on_error=False)
-    if kind == "null":  # no data: an empty snapshot, never zero prices (daily_prices then has nothing to build)
+    if (
+        kind == "null"
+    ):  # no data: an empty snapshot, never zero prices (daily_prices then has nothing to build)
         assert result.is_node_success("poe_watch_snapshots")
-        assert _metadata(result)["rows_inserted"] == 0 and _metadata(result)["no_data_categories"] == "currency, fragment"
+        assert (
+            _metadata(result)["rows_inserted"] == 0
+            and _metadata(result)["no_data_categories"] == "currency, fragment"
+        )
     else:
         assert not result.success
         assert "returned a JSON dict, not a list" in _failure_message(result)[0]
@@ -146,7 +165,9 @@ def test_rerun_and_partial_failure_on_the_postgres_store(live: Live, postgres_ur
         live.server.control({"advance_seconds": 300, "fault": {"kind": "500", "times": None, "after": 1}})
         assert not _ingest(live, NEXT_SLOT, raise_on_error=False).success  # fragment fails: nothing written
         live.server.control({"clear_faults": True})
-        assert _metadata(_ingest(live, NEXT_SLOT))["rows_inserted"] == N_ROWS  # the retry stores what is valid
+        assert (
+            _metadata(_ingest(live, NEXT_SLOT))["rows_inserted"] == N_ROWS
+        )  # the retry stores what is valid
         assert _metadata(_ingest(live, NEXT_SLOT))["rows_inserted"] == 0  # same slot again
         _assert_clean_store(live, 2 * N_ROWS)
     finally:

@@ -14,10 +14,28 @@ from poeconomy_assets.core.keys import key_from_name
 from ..conftest import fast_client
 from .conftest import Live
 
-GOOD = [{"id": 1, "name": "Divine Orb", "category": "currency", "mean": 150.0, "min": 140, "max": 160,
-         "daily": 900, "lowConfidence": False},
-        {"id": 2, "name": "Exalted Orb", "category": "currency", "mean": 12.0, "min": 11, "max": 13,
-         "daily": 500, "lowConfidence": False}]
+GOOD = [
+    {
+        "id": 1,
+        "name": "Divine Orb",
+        "category": "currency",
+        "mean": 150.0,
+        "min": 140,
+        "max": 160,
+        "daily": 900,
+        "lowConfidence": False,
+    },
+    {
+        "id": 2,
+        "name": "Exalted Orb",
+        "category": "currency",
+        "mean": 12.0,
+        "min": 11,
+        "max": 13,
+        "daily": 500,
+        "lowConfidence": False,
+    },
+]
 HOSTILE = [
     '{"id": 9223372036854775808, "name": "Big Id Orb", "mean": 1}',
     '{"id": 10, "name": "Big Daily Orb", "mean": 1, "daily": 9223372036854775808}',
@@ -55,14 +73,17 @@ def hostile_url() -> Iterator[str]:
     server.server_close()
 
 
-def test_hostile_rows_are_named_skips_and_the_valid_rows_are_stored(live: Live, hostile_url: str,
-                                                                   tmp_path: Path) -> None:
+def test_hostile_rows_are_named_skips_and_the_valid_rows_are_stored(
+    live: Live, hostile_url: str, tmp_path: Path
+) -> None:
     client = fast_client(hostile_url, tmp_path, read_timeout_seconds=5.0)
     live.resources = {**live.resources, "poe_watch": client}
     live.instance.add_dynamic_partitions("league", [key_from_name("Simulated")])
     result = live.defs.resolve_job_def("ingestion_job").execute_in_process(
-        instance=live.instance, partition_key="Simulated",
-        run_config={"ops": {"poe_watch_snapshots": {"config": {"slot": "2025-06-20T12:00:00Z"}}}})
+        instance=live.instance,
+        partition_key="Simulated",
+        run_config={"ops": {"poe_watch_snapshots": {"config": {"slot": "2025-06-20T12:00:00Z"}}}},
+    )
     event = result.asset_materializations_for_node("poe_watch_snapshots")[0]
     metadata = {k: v.value for k, v in event.metadata.items()}
     assert metadata["rows_received"] == 11 and metadata["rows_inserted"] == 2

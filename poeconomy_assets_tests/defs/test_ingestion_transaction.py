@@ -48,7 +48,9 @@ def _ingest(live: Live, slot: str) -> dg.ExecuteInProcessResult:
     if key_from_name("Simulated") not in live.instance.get_dynamic_partitions("league"):
         live.instance.add_dynamic_partitions("league", [key_from_name("Simulated")])
     return live.defs.resolve_job_def("ingestion_job").execute_in_process(
-        instance=live.instance, partition_key="Simulated", raise_on_error=False,
+        instance=live.instance,
+        partition_key="Simulated",
+        raise_on_error=False,
         run_config={"ops": {"poe_watch_snapshots": {"config": {"slot": slot}}}},
     )
 

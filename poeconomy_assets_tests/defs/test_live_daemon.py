@@ -78,18 +78,28 @@ pytestmark = pytest.mark.daemon
 def _dagster_yaml(home: Path) -> str:
     """The repo's dagster.yaml (its run queue unchanged), storage in ``home``, the queue polled every second."""
     text = (REPO / "dagster.yaml").read_text().replace(".poeconomy/dagster", str(home))
-    return text + "run_coordinator:\n  module: dagster._core.run_coordinator\n  class: QueuedRunCoordinator\n" \
-                  "  config:\n    dequeue_interval_seconds: 1\n"
+    return (
+        text + "run_coordinator:\n  module: dagster._core.run_coordinator\n  class: QueuedRunCoordinator\n"
+        "  config:\n    dequeue_interval_seconds: 1\n"
+    )
 
 
 # A shell that starts `cmd &` ignores SIGINT in it, and dagster copies that onto SIGTERM: reset both, then exec.
-WRAPPER = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-           "signal.signal(signal.SIGTERM, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])")
+WRAPPER = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "signal.signal(signal.SIGTERM, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+)
 
 
 def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([str(BIN / "python"), "-c", WRAPPER, *args], env=env, cwd=REPO, stdout=log.open("w"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [str(BIN / "python"), "-c", WRAPPER, *args],
+        env=env,
+        cwd=REPO,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -119,7 +129,9 @@ def _unreported(reports: list, first: datetime) -> list[str]:
     return [s for s, why in day.lost.items() if s in hour and why.startswith("no run reported")]
 
 
-def _past_graph(tmp_path: Path, past: SimulationConfig) -> tuple[Path, Path, Path, dg.Definitions, dg.DagsterInstance]:
+def _past_graph(
+    tmp_path: Path, past: SimulationConfig
+) -> tuple[Path, Path, Path, dg.Definitions, dg.DagsterInstance]:
     """A temporary instance (the repo's run queue) with the past leagues imported, their daily prices, every
     currency's features and the three pooled models (what training reads): (home, dumps, DAGSTER_HOME, defs,
     instance)."""
@@ -133,13 +145,25 @@ def _past_graph(tmp_path: Path, past: SimulationConfig) -> tuple[Path, Path, Pat
     instance = dg.DagsterInstance.from_config(str(dagster_home))
     for job, partitions in (("history_job", [None]), ("daily_prices_job", None), ("features_job", None)):
         if partitions is None:
-            partitions = instance.get_dynamic_partitions("league" if job == "daily_prices_job" else "currency")
+            partitions = instance.get_dynamic_partitions(
+                "league" if job == "daily_prices_job" else "currency"
+            )
         for partition in partitions:
-            assert defs.resolve_job_def(job).execute_in_process(instance=instance, partition_key=partition).success
+            assert (
+                defs.resolve_job_def(job)
+                .execute_in_process(instance=instance, partition_key=partition)
+                .success
+            )
     for horizon in HORIZONS:  # every currency's model is built from its horizon's pooled one
-        assert defs.resolve_job_def("pooled_model_job").execute_in_process(
-            instance=instance, partition_key=horizon,
-            run_config={"ops": {"pooled_models": {"config": {"profile": "test"}}}}).success
+        assert (
+            defs.resolve_job_def("pooled_model_job")
+            .execute_in_process(
+                instance=instance,
+                partition_key=horizon,
+                run_config={"ops": {"pooled_models": {"config": {"profile": "test"}}}},
+            )
+            .success
+        )
     return home, dumps, dagster_home, defs, instance
 
 
@@ -153,15 +177,27 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
     market = SimulatedMarket(n_currencies=4, seed=5, recompute_seconds=RECOMPUTE_SECONDS)
     with PoeWatchServer(market, now=START, speed=SPEED) as server:
         clock = {"simulated_start": START.isoformat(), "wall_start": time.time(), "speed": SPEED}
-        env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "POECONOMY_HOME": str(home),
-               "POECONOMY_DUMPS_DIR": str(dumps), "POECONOMY_POE_WATCH_URL": server.url,
-               "POECONOMY_LIVE_CLOCK": json.dumps(clock)}
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(dagster_home),
+            "POECONOMY_HOME": str(home),
+            "POECONOMY_DUMPS_DIR": str(dumps),
+            "POECONOMY_POE_WATCH_URL": server.url,
+            "POECONOMY_LIVE_CLOCK": json.dumps(clock),
+        }
         dev = DagsterDev(dagster_home, env, log_path=tmp_path / "daemon.log").__enter__()
         daemon = dev.process
         for key in training:  # the batch lane's load: one queued model_job run per partition
             currency, horizon = key.split("|")
-            dev.launch_run("model_job", tags={"dagster/partition": key, "dagster/partition/currency": currency,
-                                              "dagster/partition/horizon": horizon, "poeconomy/lane": "batch"})
+            dev.launch_run(
+                "model_job",
+                tags={
+                    "dagster/partition": key,
+                    "dagster/partition/currency": currency,
+                    "dagster/partition/horizon": horizon,
+                    "poeconomy/lane": "batch",
+                },
+            )
         first, stored = None, []
 
         def hour_accounted() -> bool:
@@ -174,12 +210,20 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
                 # its first attempt, the 5th failure in a row, which opens the circuit breaker for one slot
                 server.control({"fault": {"kind": "500", "times": 5, "path": "/get"}})
             reasons = " ".join(why for r in reports for why in [*r.refilled.values(), *r.lost.values()])
-            return (first is not None and "HTTP 500" in reasons and "circuit breaker" in reasons
-                    and not _unreported(reports, first))
+            return (
+                first is not None
+                and "HTTP 500" in reasons
+                and "circuit breaker" in reasons
+                and not _unreported(reports, first)
+            )
 
         try:
-            _wait(daemon, tmp_path / "daemon.log", hour_accounted,
-                  lambda: f"the simulated hour was not accounted for; stored {stored}")
+            _wait(
+                daemon,
+                tmp_path / "daemon.log",
+                hour_accounted,
+                lambda: f"the simulated hour was not accounted for; stored {stored}",
+            )
         finally:
             dev.stop()
 
@@ -187,21 +231,29 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
     reports, _ = slot_reports(instance, "Simulated")
     hour = [slot_key(first + timedelta(minutes=5 * i)) for i in range(HOUR)]
     everything = account(reports, first + timedelta(minutes=5 * HOUR), first)
-    day = SlotAccount(hour, [s for s in everything.stored if s in hour],
-                      {s: why for s, why in everything.refilled.items() if s in hour},
-                      {s: why for s, why in everything.lost.items() if s in hour})
+    day = SlotAccount(
+        hour,
+        [s for s in everything.stored if s in hour],
+        {s: why for s, why in everything.refilled.items() if s in hour},
+        {s: why for s, why in everything.lost.items() if s in hour},
+    )
     assert not _unreported(reports, first)
     assert set(day.stored) | set(day.refilled) | set(day.lost) == set(hour)
     assert all(reason.strip() for reason in [*day.refilled.values(), *day.lost.values()])
     # the runs that met the injected 500s and the open breaker are named as the reasons of their slots
-    handed = {s: (why, r.stored) for r in reports for s, why in [*r.refilled.items(), *r.lost.items()] if s in hour}
+    handed = {
+        s: (why, r.stored) for r in reports for s, why in [*r.refilled.items(), *r.lost.items()] if s in hour
+    }
     assert any("HTTP 500" in why for why, _ in handed.values()), handed
     assert any("circuit breaker" in why for why, _ in handed.values()), handed
 
     # A slot handed to a later run is lost exactly when POE Watch recomputed between the snapshot stored before it
     # and that run's fetch (a recompute hour H with stored-before < H <= the run's slot), else refilled.
     def recomputed_between(before: str, after: str) -> bool:
-        return parse_slot(before).timestamp() // RECOMPUTE_SECONDS < parse_slot(after).timestamp() // RECOMPUTE_SECONDS
+        return (
+            parse_slot(before).timestamp() // RECOMPUTE_SECONDS
+            < parse_slot(after).timestamp() // RECOMPUTE_SECONDS
+        )
 
     all_stored = sorted({r.stored for r in reports})
     for slot, (why, by) in handed.items():
@@ -211,9 +263,11 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
     # the cadence holds: most slots stored on time, slots missed (faults, runs in flight) refilled, and only the
     # few around the recompute lost
     faulted = [s for s, (why, _) in handed.items() if "HTTP 500" in why or "circuit breaker" in why]
-    print(f"\nslots of the hour stored {len(day.stored)}, refilled {len(day.refilled)}, lost {len(day.lost)}; "
-          f"stored {day.stored}; refilled {list(day.refilled)}; missed because of the faults: {faulted} "
-          f"(refilled: {[s for s in faulted if s in day.refilled]})")
+    print(
+        f"\nslots of the hour stored {len(day.stored)}, refilled {len(day.refilled)}, lost {len(day.lost)}; "
+        f"stored {day.stored}; refilled {list(day.refilled)}; missed because of the faults: {faulted} "
+        f"(refilled: {[s for s in faulted if s in day.refilled]})"
+    )
     assert day.refilled, f"no slot refilled: {day.lost}"
     assert len(day.stored) + len(day.refilled) >= MIN_KEPT, day.summary()
 
@@ -227,7 +281,9 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
             run_id = record.dagster_run.run_id
             window = queue_window(instance, run_id)
             if window is None:  # still queued when the daemon stopped
-                enqueued = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_ENQUEUED).records
+                enqueued = instance.get_records_for_run(
+                    run_id, of_type=dg.DagsterEventType.RUN_ENQUEUED
+                ).records
                 window = (enqueued[0].timestamp, float("inf"))
             out.append((*window, record.end_time or float("inf")))
         return out
@@ -238,7 +294,9 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
     def training_at(moment: float) -> int:  # training runs holding a batch slot at that moment
         return sum(launched <= moment < ended for _, launched, ended in trainings)
 
-    def beside(run: tuple[float, float, float]) -> int:  # most training runs in progress at once while run ran
+    def beside(
+        run: tuple[float, float, float],
+    ) -> int:  # most training runs in progress at once while run ran
         return max(training_at(m) for m in [run[1], *(t[1] for t in trainings if run[1] < t[1] < run[2])])
 
     ingestion, trainings = sorted(queued("ingestion_job")), queued("model_job")
@@ -249,23 +307,33 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
     hour_began = ingestion[0][2]
     moments = sorted({hour_began, *(m for t in trainings for m in t[:2] if hour_began < m < ended_at)})
     drained = [m for m in moments if not any(enqueued <= m < launched for enqueued, launched, _ in trainings)]
-    paired = [t for t in trainings if hour_began <= t[1] < ended_at and training_at(t[1]) == 2]  # beside another
+    paired = [
+        t for t in trainings if hour_began <= t[1] < ended_at and training_at(t[1]) == 2
+    ]  # beside another
     alone = [i for i in ingestion[1:] if beside(i) < 2]  # the runs after the first snapshot
     jumped = [(i, t) for i in ingestion for t in trainings if t[0] < i[0] and i[1] < t[1]]
-    print(f"\nslots of the hour: {day.summary()}; lost: {day.lost}\ningestion queue delays (s) {ingestion_delays}\n"
-          f"most training runs in progress at once beside each ingestion run: {[beside(i) for i in ingestion]}\n"
-          f"training runs finished {sum(t[2] < ended_at for t in trainings)}"
-          f", still queued at the end {sum(t[1] == float('inf') for t in trainings)} of {len(trainings)}; queue delays "
-          f"(s, to the end of the test when still queued) {training_delays}\n{len(jumped)} (ingestion, training) "
-          "pairs where ingestion overtook a training run queued before it")
-    assert not drained, f"no training run waited for the batch lane {round(drained[0] - hour_began, 1)} s into " \
-                        "the hour (the backfill drained): the test proves nothing"
-    assert paired, "training never held both batch slots during the hour (one training run at a time: the " \
-                   "`training` pool's limit?): the test proves nothing"
+    print(
+        f"\nslots of the hour: {day.summary()}; lost: {day.lost}\ningestion queue delays (s) {ingestion_delays}\n"
+        f"most training runs in progress at once beside each ingestion run: {[beside(i) for i in ingestion]}\n"
+        f"training runs finished {sum(t[2] < ended_at for t in trainings)}"
+        f", still queued at the end {sum(t[1] == float('inf') for t in trainings)} of {len(trainings)}; queue delays "
+        f"(s, to the end of the test when still queued) {training_delays}\n{len(jumped)} (ingestion, training) "
+        "pairs where ingestion overtook a training run queued before it"
+    )
+    assert not drained, (
+        f"no training run waited for the batch lane {round(drained[0] - hour_began, 1)} s into "
+        "the hour (the backfill drained): the test proves nothing"
+    )
+    assert paired, (
+        "training never held both batch slots during the hour (one training run at a time: the "
+        "`training` pool's limit?): the test proves nothing"
+    )
     # In a shared lane an ingestion run can only start once a training run has ended, and no other starts before it
     # ends: it never runs beside two of them.
-    assert not alone, f"{len(alone)} of {len(ingestion) - 1} ingestion runs of the hour never ran beside two " \
-                      "training runs: ingestion takes a batch slot"
+    assert not alone, (
+        f"{len(alone)} of {len(ingestion) - 1} ingestion runs of the hour never ran beside two "
+        "training runs: ingestion takes a batch slot"
+    )
     assert jumped, "no ingestion run ever overtook a training run queued before it"
     assert ingestion_delays[-1] < training_delays[-1]
     assert ingestion_delays[-1] < 30, f"an ingestion run waited {ingestion_delays[-1]} s in the queue"
@@ -281,43 +349,73 @@ def test_drift_sensor_under_the_daemon_retrains_exactly_the_drifting_models(tmp_
     home, dumps, dagster_home, defs, instance = _past_graph(tmp_path, LIVE_PAST)
     trained = [f"{c}|{h}" for c in instance.get_dynamic_partitions("currency") for h in HORIZONS]
     for key in trained:  # every model trained once, in process
-        assert defs.resolve_job_def("model_job").execute_in_process(instance=instance, partition_key=key).success
+        assert (
+            defs.resolve_job_def("model_job").execute_in_process(instance=instance, partition_key=key).success
+        )
     for horizon in HORIZONS:  # and its horizon's calibration, which the drift runs' forecasts read
-        assert defs.resolve_job_def("calibration_job").execute_in_process(instance=instance, partition_key=horizon).success
+        assert (
+            defs.resolve_job_def("calibration_job")
+            .execute_in_process(instance=instance, partition_key=horizon)
+            .success
+        )
 
     def trainings() -> dict[str, int]:
-        records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey("price_models")),
-                                                  limit=1000).records
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("price_models")), limit=1000
+        ).records
         return {key: sum(r.partition_key == key for r in records) for key in trained}
 
     before = trainings()
     drifting = [trained[-1], trained[1]]
     # what forecast_scorecard's drift check records when it fails (test_drift.py checks that it does)
-    instance.report_runless_asset_event(dg.AssetCheckEvaluation(
-        asset_key=DRIFT_CHECK_KEY.asset_key, check_name=DRIFT_CHECK_KEY.name, passed=False,
-        severity=dg.AssetCheckSeverity.WARN, metadata={"drifting_partitions": dg.MetadataValue.json(drifting)}))
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "POECONOMY_HOME": str(home),
-           "POECONOMY_DUMPS_DIR": str(dumps)}
+    instance.report_runless_asset_event(
+        dg.AssetCheckEvaluation(
+            asset_key=DRIFT_CHECK_KEY.asset_key,
+            check_name=DRIFT_CHECK_KEY.name,
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"drifting_partitions": dg.MetadataValue.json(drifting)},
+        )
+    )
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home),
+        "POECONOMY_HOME": str(home),
+        "POECONOMY_DUMPS_DIR": str(dumps),
+    }
     env.pop("POECONOMY_POE_WATCH_URL", None)  # the live sensors stay stopped
     workspace = ["-w", str(REPO / "workspace.yaml"), "-l", "poeconomy_assets"]
-    subprocess.run([str(BIN / "dagster"), "sensor", "start", "drift_sensor", *workspace], env=env, cwd=REPO,
-                   check=True, capture_output=True, timeout=300)
-    daemon = _start([str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")], env,
-                    tmp_path / "daemon.log")
+    subprocess.run(
+        [str(BIN / "dagster"), "sensor", "start", "drift_sensor", *workspace],
+        env=env,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    daemon = _start(
+        [str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")], env, tmp_path / "daemon.log"
+    )
     drift_runs = dg.RunsFilter(job_name="training_job", tags={"poeconomy/trigger": "drift"})
+
     def runs() -> list[dg.DagsterRun]:
         return [r.dagster_run for r in instance.get_run_records(filters=drift_runs)]
 
     try:
-        _wait(daemon, tmp_path / "daemon.log",
-              lambda: len(runs()) >= len(drifting) and all(r.is_finished for r in runs()),
-              lambda: f"drift runs not finished: {[(r.run_id, r.status) for r in runs()]}")
+        _wait(
+            daemon,
+            tmp_path / "daemon.log",
+            lambda: len(runs()) >= len(drifting) and all(r.is_finished for r in runs()),
+            lambda: f"drift runs not finished: {[(r.run_id, r.status) for r in runs()]}",
+        )
     finally:
         _stop(daemon)
 
     retrained = runs()
     assert sorted(r.tags["dagster/partition"] for r in retrained) == sorted(drifting)
-    assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in retrained), [(r.run_id, r.status) for r in retrained]
+    assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in retrained), [
+        (r.run_id, r.status) for r in retrained
+    ]
     assert all(r.tags["poeconomy/lane"] == "batch" for r in retrained)  # queued in the batch lane
     after = trainings()
     assert {key for key in trained if after[key] > before[key]} == set(drifting)  # those two, nothing else

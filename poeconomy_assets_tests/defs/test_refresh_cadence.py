@@ -32,13 +32,18 @@ class Evaluator:
 
     def materialized(self, asset: str, partitions: list[str]) -> None:
         for partition in partitions:
-            self.instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=asset, partition=partition))
+            self.instance.report_runless_asset_event(
+                dg.AssetMaterialization(asset_key=asset, partition=partition)
+            )
 
     def requested(self, when: datetime) -> dict[str, set[str]]:
-        result = dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance, cursor=self.cursor,
-                                                   evaluation_time=when)
+        result = dg.evaluate_automation_conditions(
+            defs=self.defs, instance=self.instance, cursor=self.cursor, evaluation_time=when
+        )
         self.cursor = result.cursor
-        out = {name: {str(k) for k in result.get_requested_partitions(dg.AssetKey(name))} for name in REFRESHED}
+        out = {
+            name: {str(k) for k in result.get_requested_partitions(dg.AssetKey(name))} for name in REFRESHED
+        }
         return {name: keys for name, keys in out.items() if keys}
 
 

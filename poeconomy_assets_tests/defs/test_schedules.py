@@ -22,8 +22,9 @@ DEFS = build_defs(build_resources(Path("/nonexistent")))  # the schedules never 
 
 
 def _context(instance: dg.DagsterInstance) -> dg.ScheduleEvaluationContext:
-    return dg.build_schedule_context(instance=instance, scheduled_execution_time=MONDAY,
-                                     repository_def=DEFS.get_repository_def())
+    return dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=MONDAY, repository_def=DEFS.get_repository_def()
+    )
 
 
 @pytest.fixture
@@ -44,8 +45,12 @@ def test_daily_refresh_targets_the_live_league(instance: dg.DagsterInstance) -> 
 
 
 def _sensor_tick(instance: dg.DagsterInstance, at: datetime, cursor: str | None = None) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=DEFS.get_repository_def(),
-                                      resources={"live_clock": LiveClock.frozen(at)})
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        repository_def=DEFS.get_repository_def(),
+        resources={"live_clock": LiveClock.frozen(at)},
+    )
     return weekly_retrain_sensor(context)
 
 
@@ -59,8 +64,11 @@ def test_weekly_retrain_requests_one_backfill_of_every_currency_and_horizon_once
     assert isinstance(sunday, dg.SkipReason) and "not due yet" in sunday.skip_message
     data = _sensor_tick(instance, MONDAY)
     (request,) = data.run_requests  # one asset backfill: Dagster batches and orders its runs
-    keys = sorted(str(p.partition_key) for p in request.asset_graph_subset.iterate_asset_partitions()
-                  if p.asset_key == dg.AssetKey("price_models"))
+    keys = sorted(
+        str(p.partition_key)
+        for p in request.asset_graph_subset.iterate_asset_partitions()
+        if p.asset_key == dg.AssetKey("price_models")
+    )
     assert keys == sorted(f"{c}|{h}" for c in ("Divine Orb", "Exalted Orb") for h in ("1d", "3d", "7d"))
     assert request.tags["poeconomy/retrain"] == "2026-W48" == data.cursor
     later = _sensor_tick(instance, datetime(2026, 11, 25, 12, 0, tzinfo=UTC), data.cursor)  # same week: once

@@ -21,7 +21,9 @@ N_ROWS = 4
 def _tick(live: Live, sensor: dg.SensorDefinition, cursor: str | None):
     """One tick at the server's simulated time (the live clock follows it)."""
     defs = live.defs
-    context = dg.build_sensor_context(instance=live.instance, cursor=cursor, definitions=defs, resources=defs.resources)
+    context = dg.build_sensor_context(
+        instance=live.instance, cursor=cursor, definitions=defs, resources=defs.resources
+    )
     # The daemon validates run requests' partition keys against the instance; so must a test tick.
     with dg.partition_loading_context(dynamic_partitions_store=live.instance):
         return sensor.evaluate_tick(context)
@@ -29,24 +31,36 @@ def _tick(live: Live, sensor: dg.SensorDefinition, cursor: str | None):
 
 def _execute(live: Live, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
     return live.defs.resolve_job_def("ingestion_job").execute_in_process(
-        instance=live.instance, partition_key=request.partition_key, run_config=request.run_config,
-        tags=request.tags, raise_on_error=False,
+        instance=live.instance,
+        partition_key=request.partition_key,
+        run_config=request.run_config,
+        tags=request.tags,
+        raise_on_error=False,
     )
 
 
 def _snapshots_metadata(result: dg.ExecuteInProcessResult) -> dict:
-    return {k: v.value for k, v in result.asset_materializations_for_node("poe_watch_snapshots")[0].metadata.items()}
+    return {
+        k: v.value
+        for k, v in result.asset_materializations_for_node("poe_watch_snapshots")[0].metadata.items()
+    }
 
 
 def _missed(request: dg.RunRequest) -> dict[str, str]:
     return request.run_config["ops"]["poe_watch_snapshots"]["config"]["missed_slots"]
 
 
-def test_ingestion_sensor_hands_missed_slots_to_the_next_run_which_refills_or_records_them(live: Live) -> None:
+def test_ingestion_sensor_hands_missed_slots_to_the_next_run_which_refills_or_records_them(
+    live: Live,
+) -> None:
     # POE Watch recomputes hourly (the spec): every 5-minute payload within an hour is the same
     live.server.control({"recompute_seconds": 3600, "now": "2025-06-20T12:00:03Z"})
-    live.resources = {**live.resources, "poe_watch": fast_client(live.server.url, live.tmp, read_timeout_seconds=2.0,
-                                                                 breaker_cooldown_seconds=60)}
+    live.resources = {
+        **live.resources,
+        "poe_watch": fast_client(
+            live.server.url, live.tmp, read_timeout_seconds=2.0, breaker_cooldown_seconds=60
+        ),
+    }
     # before the league is a partition the sensor waits for new_league_sensor instead of failing runs
     waiting = _tick(live, ingestion_sensor, None)
     assert not waiting.run_requests and "waiting for new_league_sensor: Simulated" in waiting.skip_message
@@ -70,8 +84,9 @@ def test_ingestion_sensor_hands_missed_slots_to_the_next_run_which_refills_or_re
     runner.start()
     try:
         deadline = time.monotonic() + 20
-        while not live.instance.get_run_records(dg.RunsFilter(job_name="ingestion_job",
-                                                                statuses=[dg.DagsterRunStatus.STARTED]), limit=1):
+        while not live.instance.get_run_records(
+            dg.RunsFilter(job_name="ingestion_job", statuses=[dg.DagsterRunStatus.STARTED]), limit=1
+        ):
             assert time.monotonic() < deadline, "the slow run never started"
             time.sleep(0.05)
         live.server.control({"advance_seconds": 300})
@@ -84,8 +99,10 @@ def test_ingestion_sensor_hands_missed_slots_to_the_next_run_which_refills_or_re
     live.server.control({"advance_seconds": 300, "fault": {"kind": "500", "times": 3}})
     third = _tick(live, ingestion_sensor, skipped.cursor)
     (failing,) = third.run_requests
-    assert list(_missed(failing)) == ["2025-06-20T12:10:00Z"] and "still STARTED" in _missed(failing)[
-        "2025-06-20T12:10:00Z"]
+    assert (
+        list(_missed(failing)) == ["2025-06-20T12:10:00Z"]
+        and "still STARTED" in _missed(failing)["2025-06-20T12:10:00Z"]
+    )
     assert not _execute(live, failing).success
     # 12:20: the next run carries both missed slots, with their reasons, and refills them: the payload it
     # fetches is the one in effect at 12:10 and 12:15 (POE Watch did not recompute in between)
@@ -97,8 +114,12 @@ def test_ingestion_sensor_hands_missed_slots_to_the_next_run_which_refills_or_re
     assert "failure" in missed["2025-06-20T12:15:00Z"] and "HTTP 500" in missed["2025-06-20T12:15:00Z"]
     view = _snapshots_metadata(_execute(live, catch_up))
     assert sorted(view["refilled_slots"]) == list(missed) and view["lost_slots"] == {}
-    assert (view["slots_expected_24h"], view["slots_stored_24h"], view["slots_refilled_24h"],
-            view["slots_lost_24h"]) == (5, 3, 2, 0)  # 12:00 12:05 12:20 stored (12:05 and 12:20: unchanged)
+    assert (
+        view["slots_expected_24h"],
+        view["slots_stored_24h"],
+        view["slots_refilled_24h"],
+        view["slots_lost_24h"],
+    ) == (5, 3, 2, 0)  # 12:00 12:05 12:20 stored (12:05 and 12:20: unchanged)
 
     # 12:25: the circuit breaker is open, so the tick skips and says so
     live.server.control({"advance_seconds": 300})
@@ -116,10 +137,16 @@ def test_ingestion_sensor_hands_missed_slots_to_the_next_run_which_refills_or_re
     view = _snapshots_metadata(_execute(live, late))
     lost = view["lost_slots"]
     assert len(lost) == 8 and "circuit breaker open" in lost["2025-06-20T12:25:00Z"]
-    assert "no sensor tick" in lost["2025-06-20T12:30:00Z"] and "changed its currency prices" in lost[
-        "2025-06-20T13:00:00Z"]
-    assert (view["slots_expected_24h"], view["slots_stored_24h"], view["slots_refilled_24h"],
-            view["slots_lost_24h"]) == (14, 4, 2, 8)
+    assert (
+        "no sensor tick" in lost["2025-06-20T12:30:00Z"]
+        and "changed its currency prices" in lost["2025-06-20T13:00:00Z"]
+    )
+    assert (
+        view["slots_expected_24h"],
+        view["slots_stored_24h"],
+        view["slots_refilled_24h"],
+        view["slots_lost_24h"],
+    ) == (14, 4, 2, 8)
     assert "2025-06-20T12:25:00Z" in view["lost_slots_24h"] and view["circuit_breaker"] == "closed"
 
     stored = live.store().read_snapshots("Simulated")
@@ -135,7 +162,8 @@ def test_new_league_adds_partitions_and_its_backfill_materializes(live: Live, tm
     def run(job: str, partition: str, config: dict | None = None) -> None:
         job_def = live.defs.resolve_job_def(job)
         assert job_def.execute_in_process(
-            instance=live.instance, partition_key=partition, run_config=ops_config(job_def, config)).success
+            instance=live.instance, partition_key=partition, run_config=ops_config(job_def, config)
+        ).success
 
     for league in live.instance.get_dynamic_partitions("league"):
         run("daily_prices_job", league)
@@ -158,17 +186,28 @@ def test_new_league_adds_partitions_and_its_backfill_materializes(live: Live, tm
     subset = backfill.asset_graph_subset
     assert subset is not None
     wanted = {(p.asset_key.path[-1], str(p.partition_key)) for p in subset.iterate_asset_partitions()}
-    assert {("poe_watch_history", "Mercenaries"), ("daily_prices", "Mercenaries"),
-            ("investment_report", "Mercenaries"), ("currency_features", "Orb of Alchemy")} <= wanted
+    assert {
+        ("poe_watch_history", "Mercenaries"),
+        ("daily_prices", "Mercenaries"),
+        ("investment_report", "Mercenaries"),
+        ("currency_features", "Orb of Alchemy"),
+    } <= wanted
     # every currency × horizon without a model gets one (new currencies: the pooled model); the stored
     # Divine Orb 1d model is kept, not retrained; every pair is forecast
-    pairs = {f"{c}|{h}" for c in ("Divine Orb", "Exalted Orb", "Orb of Alchemy", "Chromatic Orb")
-             for h in ("1d", "3d", "7d")}
+    pairs = {
+        f"{c}|{h}"
+        for c in ("Divine Orb", "Exalted Orb", "Orb of Alchemy", "Chromatic Orb")
+        for h in ("1d", "3d", "7d")
+    }
     assert {k for a, k in wanted if a == "price_models"} == pairs - {"Divine Orb|1d"}
     assert {k for a, k in wanted if a == "price_forecasts"} == pairs
     assert {k for a, k in wanted if a == "pooled_models"} == {"3d", "7d"}  # the stored 1d one serves
     assert {k for a, k in wanted if a == "currency_features"} == {
-        "Divine Orb", "Exalted Orb", "Orb of Alchemy", "Chromatic Orb"}
+        "Divine Orb",
+        "Exalted Orb",
+        "Orb of Alchemy",
+        "Chromatic Orb",
+    }
 
     # apply the tick as the daemon would: add the partitions, then run the backfill
     for request in tick.dynamic_partitions_requests:
@@ -180,18 +219,28 @@ def test_new_league_adds_partitions_and_its_backfill_materializes(live: Live, tm
     daily = pl.read_parquet(live.home / "data" / "daily_prices" / "Mercenaries.parquet")
     assert daily["currency"].n_unique() == 4 and daily["date"].n_unique() >= 15  # 13 June to 30 June
     assert daily.select("currency", "date").is_duplicated().sum() == 0
-    forecasts = pl.concat([pl.read_parquet(f) for f in (live.home / "data" / "price_forecasts").rglob("*.parquet")])
+    forecasts = pl.concat(
+        [pl.read_parquet(f) for f in (live.home / "data" / "price_forecasts").rglob("*.parquet")]
+    )
     live_forecasts = forecasts.filter(pl.col("league") == "Mercenaries")
     # the live league is forecast on every day it has (so past forecasts can be scored), for every currency
     # it lists, the two it introduced included
     assert sorted(live_forecasts["currency"].unique().to_list()) == [
-        "Chromatic Orb", "Divine Orb", "Exalted Orb", "Orb of Alchemy"]
+        "Chromatic Orb",
+        "Divine Orb",
+        "Exalted Orb",
+        "Orb of Alchemy",
+    ]
     divine_1d = live_forecasts.filter((pl.col("currency") == "Divine Orb") & (pl.col("horizon") == "1d"))
     assert divine_1d["as_of"].n_unique() == divine_1d.height >= 15
-    (newcomer,) = live.instance.fetch_materializations(dg.AssetRecordsFilter(
-        asset_key=dg.AssetKey("price_models"), asset_partitions=["Orb of Alchemy|1d"]), limit=1).records
+    (newcomer,) = live.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("price_models"), asset_partitions=["Orb of Alchemy|1d"]),
+        limit=1,
+    ).records
     metadata = newcomer.asset_materialization.metadata
-    assert metadata["scope"].value == "pooled" and "pooled model" in metadata["scope_reason"].value  # and says so
+    assert (
+        metadata["scope"].value == "pooled" and "pooled model" in metadata["scope_reason"].value
+    )  # and says so
     assert "Orb of Alchemy" in live.instance.get_materialized_partitions(dg.AssetKey("currency_features"))
     assert (live.home / "reports" / "Mercenaries.html").exists()
 

@@ -16,10 +16,15 @@ HOSTILE_NAMES = ["Simulated \ud800", "Nul\x00League", "Std\u202eevil", "L" * 1_0
 
 @pytest.mark.parametrize("bad", HOSTILE_NAMES, ids=["surrogate", "nul", "rlo", "1MB", "nfc-grows"])
 def test_a_bad_league_entry_is_skipped_and_the_valid_league_still_gets_its_run(live: Live, bad: str) -> None:
-    live.resources = {**live.resources, "poe_watch": fast_client(live.server.url, live.tmp, read_timeout_seconds=5.0)}
+    live.resources = {
+        **live.resources,
+        "poe_watch": fast_client(live.server.url, live.tmp, read_timeout_seconds=5.0),
+    }
     leagues = live.server.market.leagues()
     start = next(lg["start_date"] for lg in leagues if lg["name"] == "Simulated")
-    live.server.control({"leagues": [{"name": bad, "start_date": start}, *leagues], "now": "2025-06-20T12:00:03Z"})
+    live.server.control(
+        {"leagues": [{"name": bad, "start_date": start}, *leagues], "now": "2025-06-20T12:00:03Z"}
+    )
     live.instance.add_dynamic_partitions("league", ["Simulated"])
     tick = _tick(live, ingestion_sensor, None)
     (request,) = tick.run_requests
@@ -31,7 +36,10 @@ def test_a_bad_league_entry_is_skipped_and_the_valid_league_still_gets_its_run(l
 
 
 def test_a_bad_league_left_in_an_old_cursor_does_not_stop_the_others(live: Live) -> None:
-    live.resources = {**live.resources, "poe_watch": fast_client(live.server.url, live.tmp, read_timeout_seconds=5.0)}
+    live.resources = {
+        **live.resources,
+        "poe_watch": fast_client(live.server.url, live.tmp, read_timeout_seconds=5.0),
+    }
     live.server.control({"now": "2025-06-20T12:00:03Z"})
     live.instance.add_dynamic_partitions("league", ["Simulated"])
     now = live.server.clock.now().timestamp()

@@ -29,13 +29,17 @@ from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
 # The smallest market the whole graph trains on: 3 leagues (2 to train, 1 to validate) × 3 currencies.
 TINY_MARKET = SimulationConfig(n_leagues=3, n_currencies=3, seed=23, min_days=32, max_days=36)
+
+
 def _instance(directory: Path) -> dg.DagsterInstance:
     """A persistent instance in ``directory`` (its dagster.yaml, when there is one)."""
     directory.mkdir(parents=True, exist_ok=True)
     return dg.DagsterInstance.local_temp(tempdir=str(directory))
 
 
-TRAINING = dg.AssetSelection.assets("pooled_models", "price_models", "interval_calibration", "price_forecasts")
+TRAINING = dg.AssetSelection.assets(
+    "pooled_models", "price_models", "interval_calibration", "price_forecasts"
+)
 
 
 @dataclass
@@ -55,21 +59,33 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
     instance = _instance(root / "features_dagster")
     inputs = PAST_LEAGUES | dg.AssetSelection.assets("daily_prices", "currency_features")
     materialize_in_process(build_defs(build_resources(home, dumps)), instance, inputs, log=lambda _: None)
-    return Prepared(root, dumps, home, instance.get_dynamic_partitions("league"),
-                    sorted(instance.get_dynamic_partitions("currency")))
+    return Prepared(
+        root,
+        dumps,
+        home,
+        instance.get_dynamic_partitions("league"),
+        sorted(instance.get_dynamic_partitions("currency")),
+    )
 
 
 def _copy_home(prepared: Prepared, name: str) -> tuple[Path, dg.DagsterInstance, dg.Definitions]:
     home = prepared.root / name
     shutil.copytree(prepared.features_home, home)
     instance = _instance(prepared.root / f"{name}_dagster")
-    register_partitions(instance, [name_from_key(k) for k in prepared.leagues],
-                        [name_from_key(k) for k in prepared.currencies])
+    register_partitions(
+        instance,
+        [name_from_key(k) for k in prepared.leagues],
+        [name_from_key(k) for k in prepared.currencies],
+    )
     return home, instance, build_defs(build_resources(home, prepared.dumps))
 
 
 def _keys(prepared: Prepared) -> list[str]:
-    return [str(dg.MultiPartitionKey({"currency": c, "horizon": h})) for c in prepared.currencies for h in HORIZONS]
+    return [
+        str(dg.MultiPartitionKey({"currency": c, "horizon": h}))
+        for c in prepared.currencies
+        for h in HORIZONS
+    ]
 
 
 def _one_partition_runs(prepared: Prepared, name: str, order: list[str]) -> Path:
@@ -79,8 +95,12 @@ def _one_partition_runs(prepared: Prepared, name: str, order: list[str]) -> Path
     job = defs.resolve_implicit_global_asset_job_def()
 
     def run(asset: str, key: str) -> None:
-        result = job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey(asset)],
-                                        tags={"dagster/partition": key}, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance,
+            asset_selection=[dg.AssetKey(asset)],
+            tags={"dagster/partition": key},
+            raise_on_error=False,
+        )
         assert result.success, (asset, key)
 
     for horizon in reversed(HORIZONS):
@@ -95,7 +115,10 @@ def _one_partition_runs(prepared: Prepared, name: str, order: list[str]) -> Path
 
 
 def _forecasts(home: Path) -> dict[str, pl.DataFrame]:
-    return {str(p.relative_to(home)): pl.read_parquet(p) for p in sorted((home / "data" / "price_forecasts").rglob("*.parquet"))}
+    return {
+        str(p.relative_to(home)): pl.read_parquet(p)
+        for p in sorted((home / "data" / "price_forecasts").rglob("*.parquet"))
+    }
 
 
 def _models(home: Path) -> dict[str, dict]:
@@ -106,8 +129,11 @@ def _models(home: Path) -> dict[str, dict]:
             continue
         manifest = json.loads(manifest_path.read_text())
         models[f"{manifest['currency']}|{manifest['horizon']}"] = {
-            "scope": manifest["info"]["scope"], "weights": manifest["weights"], "return_scale": manifest["return_scale"],
-            "mase": manifest["metrics"]["mase"], "params": manifest["params"],
+            "scope": manifest["info"]["scope"],
+            "weights": manifest["weights"],
+            "return_scale": manifest["return_scale"],
+            "mase": manifest["metrics"]["mase"],
+            "params": manifest["params"],
             "residuals": np.load(manifest_path.parent / "residuals.npy").tolist(),
         }
     return models
@@ -142,8 +168,11 @@ def test_a_batched_run_materializes_exactly_its_keys_each_with_its_own_metadata(
     job = defs.resolve_implicit_global_asset_job_def()
     materialize_in_process(defs, instance, dg.AssetSelection.assets("pooled_models"), log=lambda _: None)
     keys = [k for k in _keys(prepared) if k.endswith("|3d")][:2]  # two currencies, one horizon: a key range
-    result = job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("price_models")],
-                                    tags={RANGE_START: keys[0], RANGE_END: keys[-1]})
+    result = job.execute_in_process(
+        instance=instance,
+        asset_selection=[dg.AssetKey("price_models")],
+        tags={RANGE_START: keys[0], RANGE_END: keys[-1]},
+    )
     assert result.success
     events = result.get_asset_materialization_events()
     assert sorted(str(e.partition) for e in events) == sorted(keys)
@@ -151,8 +180,10 @@ def test_a_batched_run_materializes_exactly_its_keys_each_with_its_own_metadata(
         metadata = event.materialization.metadata
         assert metadata["currency"].value == split_currency_horizon(event.partition)[0]
         assert metadata["models_in_run"].value == 2 and "mase" in metadata
-    stored = sorted(str(p.relative_to(home / "data" / "price_models")) for p in
-                    (home / "data" / "price_models").rglob("*.json"))
+    stored = sorted(
+        str(p.relative_to(home / "data" / "price_models"))
+        for p in (home / "data" / "price_models").rglob("*.json")
+    )
     assert stored == sorted(k.replace("|", "/") + ".json" for k in keys)
 
 
@@ -167,8 +198,12 @@ def test_a_run_whose_keys_do_not_match_its_range_tags_fails() -> None:
     partitions = dg.StaticPartitionsDefinition(["a", "b", "c"])
 
     def context(keys: list[str], tags: dict[str, str]) -> SimpleNamespace:
-        return SimpleNamespace(partition_keys=keys, run=SimpleNamespace(tags=tags), instance=dg.DagsterInstance.ephemeral(),
-                               assets_def=SimpleNamespace(partitions_def=partitions, key=dg.AssetKey("price_models")))
+        return SimpleNamespace(
+            partition_keys=keys,
+            run=SimpleNamespace(tags=tags),
+            instance=dg.DagsterInstance.ephemeral(),
+            assets_def=SimpleNamespace(partitions_def=partitions, key=dg.AssetKey("price_models")),
+        )
 
     assert run_partition_keys(context(["a", "b", "c"], {RANGE_START: "a", RANGE_END: "c"})) == ["a", "b", "c"]
     assert run_partition_keys(context(["b"], {"dagster/partition": "b"})) == ["b"]
@@ -191,12 +226,15 @@ def test_forecasts_wait_for_every_model_of_their_horizon_through_its_calibration
     instance.add_dynamic_partitions("currency", currencies)
     downstream = calibration.partitions_def.subset_with_partition_keys(["3d"])
     upstream = mapping.get_upstream_mapped_partitions_result_for_partitions(
-        downstream, calibration.partitions_def, models.partitions_def, dynamic_partitions_store=instance)
+        downstream, calibration.partitions_def, models.partitions_def, dynamic_partitions_store=instance
+    )
     assert sorted(upstream.partitions_subset.get_partition_keys()) == sorted(f"{c}|3d" for c in currencies)
     forecasts = graph.get(dg.AssetKey("price_forecasts"))
     assert dg.AssetKey("interval_calibration") in forecasts.parent_keys
-    assert isinstance(forecasts.partition_mappings[dg.AssetKey("interval_calibration")],
-                      dg.MultiToSingleDimensionPartitionMapping)
+    assert isinstance(
+        forecasts.partition_mappings[dg.AssetKey("interval_calibration")],
+        dg.MultiToSingleDimensionPartitionMapping,
+    )
     pooled_mapping = models.partition_mappings[dg.AssetKey("pooled_models")]
     assert isinstance(pooled_mapping, dg.MultiToSingleDimensionPartitionMapping)
 
@@ -212,12 +250,19 @@ def test_daemon_backfill_searches_once_per_horizon_and_matches_the_in_process_pa
     write_instance_yaml(dagster_home)  # two runs at once, two training slots (before the instance opens it)
     home, instance, _ = _copy_home(prepared, "daemon")
     env = {"POECONOMY_HOME": str(home), "POECONOMY_DUMPS_DIR": str(prepared.dumps)}
-    assets = [k.to_user_string() for k in TRAINING.resolve(build_defs(build_resources(home, prepared.dumps)).resolve_asset_graph())]
+    assets = [
+        k.to_user_string()
+        for k in TRAINING.resolve(build_defs(build_resources(home, prepared.dumps)).resolve_asset_graph())
+    ]
     with DagsterDev(dagster_home, env) as server:
         backfill = server.launch_backfill(assets, title="test")
         status = server.wait_backfill(backfill, timeout=600)
         runs = server.backfill_runs(backfill)
-    assert status == "COMPLETED_SUCCESS", (status, runs, (dagster_home / "dagster_dev.log").read_text()[-3000:])
+    assert status == "COMPLETED_SUCCESS", (
+        status,
+        runs,
+        (dagster_home / "dagster_dev.log").read_text()[-3000:],
+    )
     assert {r["status"] for r in runs} == {"SUCCESS"}
     # batched: far fewer runs than partitions (pooled: one per horizon; the rest in ranges)
     assert len(runs) < len(_keys(prepared)) + len(HORIZONS)

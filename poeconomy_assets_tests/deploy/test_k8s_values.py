@@ -25,9 +25,22 @@ POSTGRES_INSTANCE = yaml.safe_load((REPO / "deploy" / "postgres" / "dagster.yaml
 # The keys the chart's values.schema.json allows under runLauncher.config.k8sRunLauncher (definition
 # K8sRunLauncherConfig, additionalProperties false) in dagster's helm/dagster chart, 1.13 series.
 CHART_K8S_RUN_LAUNCHER_KEYS = {
-    "envConfigMaps", "envSecrets", "envVars", "failPodOnRunFailure", "image", "imagePullPolicy", "jobNamespace",
-    "kubeconfigFile", "labels", "loadInclusterConfig", "resources", "runK8sConfig", "schedulerName",
-    "securityContext", "volumeMounts", "volumes",
+    "envConfigMaps",
+    "envSecrets",
+    "envVars",
+    "failPodOnRunFailure",
+    "image",
+    "imagePullPolicy",
+    "jobNamespace",
+    "kubeconfigFile",
+    "labels",
+    "loadInclusterConfig",
+    "resources",
+    "runK8sConfig",
+    "schedulerName",
+    "securityContext",
+    "volumeMounts",
+    "volumes",
 }
 
 
@@ -49,8 +62,17 @@ def rendered_run_launcher_config(values: dict) -> dict:
         "env_config_maps": [c["name"] for c in launcher.get("envConfigMaps", [])],
         "env_secrets": [s["name"] for s in launcher.get("envSecrets", [])],
     }
-    for key in ("envVars", "volumeMounts", "volumes", "labels", "resources", "schedulerName", "securityContext",
-                "runK8sConfig", "failPodOnRunFailure"):
+    for key in (
+        "envVars",
+        "volumeMounts",
+        "volumes",
+        "labels",
+        "resources",
+        "schedulerName",
+        "securityContext",
+        "runK8sConfig",
+        "failPodOnRunFailure",
+    ):
         if key in launcher:
             config[_snake(key)] = launcher[key]
     return config
@@ -70,7 +92,9 @@ def test_run_launcher_config_is_valid_for_dagster_k8s() -> None:
 def test_a_broken_run_launcher_config_is_caught() -> None:
     """The check can fail: a wrong type in the values is reported."""
     broken = yaml.safe_load(yaml.safe_dump(VALUES))
-    broken["runLauncher"]["config"]["k8sRunLauncher"]["envVars"] = "POECONOMY_HOME=/data"  # a string, not a list
+    broken["runLauncher"]["config"]["k8sRunLauncher"]["envVars"] = (
+        "POECONOMY_HOME=/data"  # a string, not a list
+    )
     result = validate_config(K8sRunLauncher.config_type(), rendered_run_launcher_config(broken))
     assert not result.success
 
@@ -88,13 +112,17 @@ def test_step_executor_config_is_valid_and_names_the_training_step() -> None:
 
 def test_instance_choices_match_deploy_postgres() -> None:
     daemon = VALUES["dagsterDaemon"]
-    assert daemon["runCoordinator"]["config"]["queuedRunCoordinator"]["maxConcurrentRuns"] == \
-        POSTGRES_INSTANCE["concurrency"]["runs"]["max_concurrent_runs"]
+    assert (
+        daemon["runCoordinator"]["config"]["queuedRunCoordinator"]["maxConcurrentRuns"]
+        == POSTGRES_INSTANCE["concurrency"]["runs"]["max_concurrent_runs"]
+    )
     assert daemon["runMonitoring"]["enabled"] == POSTGRES_INSTANCE["run_monitoring"]["enabled"]
     assert daemon["runRetries"]["maxRetries"] == POSTGRES_INSTANCE["run_retries"]["max_retries"]
     assert VALUES["postgresql"]["enabled"] is False  # an external server, as deploy/postgres
-    assert VALUES["postgresql"]["postgresqlScheme"] == \
-        POSTGRES_INSTANCE["storage"]["postgres"]["postgres_db"]["scheme"]
+    assert (
+        VALUES["postgresql"]["postgresqlScheme"]
+        == POSTGRES_INSTANCE["storage"]["postgres"]["postgres_db"]["scheme"]
+    )
     assert not VALUES["rabbitmq"]["enabled"] and not VALUES["redis"]["enabled"]  # no Celery on Kubernetes
 
 
@@ -111,7 +139,9 @@ def test_every_pod_mounts_the_shared_volume_where_poeconomy_home_points() -> Non
     assert claims == {executor["volumes"][0]["persistent_volume_claim"]["claim_name"]}
 
 
-def test_the_code_location_takes_the_k8s_executor_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_code_location_takes_the_k8s_executor_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("POECONOMY_CELERY_CONFIG", raising=False)
     monkeypatch.setenv(K8S_CONFIG_ENV, str(REPO / "deploy" / "k8s" / "executor.yaml"))
     executor = executor_from_env()

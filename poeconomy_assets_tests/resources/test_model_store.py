@@ -29,8 +29,12 @@ def test_repeated_saves_leave_one_whole_model_and_no_leftovers(trained, tmp_path
         store.save(model)
     directory = store.directory("Exalted Orb", "1d")
     assert directory.is_dir() and not directory.is_symlink()  # a plain folder, renamed into place
-    assert sorted(p.name for p in directory.parent.iterdir()) == ["1d"]  # no staging or previous versions left
-    np.testing.assert_allclose(store.load("Exalted Orb", "1d").predict(features), model.predict(features), rtol=1e-9)
+    assert sorted(p.name for p in directory.parent.iterdir()) == [
+        "1d"
+    ]  # no staging or previous versions left
+    np.testing.assert_allclose(
+        store.load("Exalted Orb", "1d").predict(features), model.predict(features), rtol=1e-9
+    )
 
 
 def test_a_save_killed_half_way_leaves_the_previous_model(trained, tmp_path, monkeypatch) -> None:

@@ -42,7 +42,9 @@ def test_partitions_are_combined_for_an_all_partition_consumer(tmp_path: Path) -
             dg.materialize([per_letter], partition_key=key, resources=_io(tmp_path), instance=instance)
         # re-running a partition replaces it, it does not append
         dg.materialize([per_letter], partition_key="a", resources=_io(tmp_path), instance=instance)
-        result = dg.materialize([per_letter, combined], selection=[combined], resources=_io(tmp_path), instance=instance)
+        result = dg.materialize(
+            [per_letter, combined], selection=[combined], resources=_io(tmp_path), instance=instance
+        )
     assert result.output_for_node("combined")["letter"].to_list() == ["a", "a", "b", "b"]
     assert sorted(p.name for p in (tmp_path / "per_letter").iterdir()) == ["a.parquet", "b.parquet"]
 
@@ -50,7 +52,9 @@ def test_partitions_are_combined_for_an_all_partition_consumer(tmp_path: Path) -
 def test_missing_upstream_partition_is_logged_not_silently_zero(tmp_path: Path) -> None:
     with dg.instance_for_test() as instance:
         dg.materialize([per_letter], partition_key="b", resources=_io(tmp_path), instance=instance)
-        result = dg.materialize([per_letter, combined], selection=[combined], resources=_io(tmp_path), instance=instance)
+        result = dg.materialize(
+            [per_letter, combined], selection=[combined], resources=_io(tmp_path), instance=instance
+        )
         logs = [e.message for e in instance.all_logs(result.run_id) if e.message]
     assert result.output_for_node("combined")["letter"].to_list() == ["b", "b"]
     assert any("1 of 2 partitions not materialized" in m for m in logs)
@@ -59,7 +63,9 @@ def test_missing_upstream_partition_is_logged_not_silently_zero(tmp_path: Path) 
 def test_multi_partition_dicts_round_trip(tmp_path: Path) -> None:
     key = dg.MultiPartitionKey({"letter": "a", "n": "2"})
     with dg.instance_for_test() as instance:
-        result = dg.materialize([manifest, uses_manifest], partition_key=str(key), resources=_io(tmp_path), instance=instance)
+        result = dg.materialize(
+            [manifest, uses_manifest], partition_key=str(key), resources=_io(tmp_path), instance=instance
+        )
     assert result.output_for_node("uses_manifest")["key"].to_list() == [str(key)]
     assert (tmp_path / "manifest" / "a" / "2.json").exists()
 

@@ -20,9 +20,17 @@ TRANSIENT = [
     {"kind": "drop"},
     {"kind": "latency", "latency": 0.6},  # longer than the client's 0.3 s read timeout
 ]
-MESSAGES = {"429": "HTTP 429", "403": "HTTP 403", "500": "HTTP 500", "503": "HTTP 503", "malformed": "malformed JSON",
-            "html": "HTML page", "empty": "empty response body", "drop": "connection error",
-            "latency": "timeout"}
+MESSAGES = {
+    "429": "HTTP 429",
+    "403": "HTTP 403",
+    "500": "HTTP 500",
+    "503": "HTTP 503",
+    "malformed": "malformed JSON",
+    "html": "HTML page",
+    "empty": "empty response body",
+    "drop": "connection error",
+    "latency": "timeout",
+}
 
 
 @pytest.mark.parametrize("fault", TRANSIENT, ids=[f["kind"] for f in TRANSIENT])
@@ -43,7 +51,9 @@ def test_transient_fault_is_retried_then_succeeds(poe_watch_server, tmp_path: Pa
 def test_persistent_fault_fails_with_a_clear_message(poe_watch_server, tmp_path: Path, kind: str) -> None:
     client = fast_client(poe_watch_server.url, tmp_path)
     poe_watch_server.control({"fault": {"kind": kind, "times": None}})
-    with pytest.raises(PoeWatchUnavailable, match=rf"failed after 3 attempt\(s\): .*{MESSAGES[kind]}") as info:
+    with pytest.raises(
+        PoeWatchUnavailable, match=rf"failed after 3 attempt\(s\): .*{MESSAGES[kind]}"
+    ) as info:
         client.get_items("Simulated", "currency")
     assert info.value.attempts == 3 and info.value.breaker == "closed"
 
@@ -63,7 +73,9 @@ def test_retry_after_beyond_the_limit_gives_up_at_once(poe_watch_server, tmp_pat
     assert poe_watch_server.api_requests() == 1
 
 
-def test_circuit_breaker_opens_stops_calling_and_closes_after_cooldown(poe_watch_server, tmp_path: Path) -> None:
+def test_circuit_breaker_opens_stops_calling_and_closes_after_cooldown(
+    poe_watch_server, tmp_path: Path
+) -> None:
     client = fast_client(poe_watch_server.url, tmp_path, breaker_threshold=4)
     poe_watch_server.control({"fault": {"kind": "500", "times": None}})
     with pytest.raises(PoeWatchUnavailable):
@@ -114,7 +126,9 @@ def test_retry_after_as_an_http_date_is_honoured(tmp_path: Path) -> None:
             answered.append(time.monotonic())
             if len(answered) == 1:
                 self.send_response(503)
-                retry_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)  # whole seconds: 2-3 s
+                retry_at = datetime.now(UTC).replace(microsecond=0) + timedelta(
+                    seconds=3
+                )  # whole seconds: 2-3 s
                 self.send_header("Retry-After", format_datetime(retry_at, usegmt=True))
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -132,7 +146,9 @@ def test_retry_after_as_an_http_date_is_honoured(tmp_path: Path) -> None:
     with ThreadingHTTPServer(("127.0.0.1", 0), Handler) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
-            client = fast_client(f"http://127.0.0.1:{server.server_address[1]}", tmp_path, read_timeout_seconds=5.0)
+            client = fast_client(
+                f"http://127.0.0.1:{server.server_address[1]}", tmp_path, read_timeout_seconds=5.0
+            )
             fetched = client.get_leagues()
         finally:
             server.shutdown()

@@ -90,8 +90,9 @@ def test_a_body_over_the_cap_is_refused(hostile_url: str, tmp_path: Path) -> Non
 
 
 def test_a_server_dripping_a_byte_a_second_hits_the_deadline(hostile_url: str, tmp_path: Path) -> None:
-    client = fast_client(hostile_url, tmp_path, read_timeout_seconds=5.0, request_deadline_seconds=2.0,
-                         max_attempts=2)
+    client = fast_client(
+        hostile_url, tmp_path, read_timeout_seconds=5.0, request_deadline_seconds=2.0, max_attempts=2
+    )
     started = time.monotonic()
     with pytest.raises(PoeWatchUnavailable, match="deadline of 2 s") as caught:
         client.fetch("/drip", {})

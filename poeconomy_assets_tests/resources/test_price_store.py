@@ -165,7 +165,9 @@ def test_two_processes_archiving_one_payload_at_once_see_each_other(price_store:
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager, context.Pool(2) as pool:
         barrier = manager.Barrier(2)  # each task blocks until the other one runs: one per process, at once
-        unchanged = pool.starmap(archive_at, [(kind, where, schema, b'[{"id": 7}]', barrier)] * 2, chunksize=1)
+        unchanged = pool.starmap(
+            archive_at, [(kind, where, schema, b'[{"id": 7}]', barrier)] * 2, chunksize=1
+        )
     assert sorted(unchanged) == [False, True], "exactly one of them archived it first"
 
 

@@ -19,7 +19,9 @@ TOKEN = "test-token-1234"
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[PoeWatchServer]:
     monkeypatch.setenv("POECONOMY_CONTROL_TOKEN", TOKEN)
     market = SimulatedMarket(n_currencies=3, seed=5, recompute_seconds=300)
-    with PoeWatchServer(market, now=datetime.fromisoformat(SERVER_NOW), fixtures_dir=SPEC_FIXTURES) as running:
+    with PoeWatchServer(
+        market, now=datetime.fromisoformat(SERVER_NOW), fixtures_dir=SPEC_FIXTURES
+    ) as running:
         yield running
 
 
@@ -39,8 +41,15 @@ def test_control_without_the_token_is_refused_and_changes_nothing(server: PoeWat
     assert _post(server, json.dumps({"fault": {"kind": "500"}})).status_code == 200  # with it: accepted
 
 
-@pytest.mark.parametrize("path", ["/etc/passwd", str(SPEC_FIXTURES / ".." / ".." / "README.md"), "../leagues.json",
-                                  "leagues.json/../../../../etc/hostname"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/etc/passwd",
+        str(SPEC_FIXTURES / ".." / ".." / "README.md"),
+        "../leagues.json",
+        "leagues.json/../../../../etc/hostname",
+    ],
+)
 def test_leagues_file_outside_the_fixtures_folder_is_refused(server: PoeWatchServer, path: str) -> None:
     leagues = requests.get(f"{server.url}/leagues", timeout=5).json()
     answer = _post(server, json.dumps({"leagues_file": path}))
@@ -61,20 +70,38 @@ def test_without_a_fixtures_folder_no_file_is_read(monkeypatch: pytest.MonkeyPat
         assert answer.status_code == 400 and "fixtures" in answer.json()["error"]
 
 
-@pytest.mark.parametrize("change", [
-    {"speed": "fast"}, {"speed": -1}, {"speed": float("inf")}, {"now": "yesterday"}, {"advance_seconds": "x"},
-    {"recompute_seconds": 0}, {"leagues": "Settlers"}, {"fault": {"kind": "teapot"}}, {"fault": {"kind": "500",
-    "times": "many"}}, {"fault": {"kind": "latency", "latency": 1e9}}, {"fault": "500"}, {"unknown_key": 1},
-    {"fault": {"kind": "500"}, "speed": "fast"},  # one bad value: the good one is not applied either
-])
-def test_bad_control_values_are_refused_before_any_state_changes(server: PoeWatchServer, change: dict) -> None:
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"speed": "fast"},
+        {"speed": -1},
+        {"speed": float("inf")},
+        {"now": "yesterday"},
+        {"advance_seconds": "x"},
+        {"recompute_seconds": 0},
+        {"leagues": "Settlers"},
+        {"fault": {"kind": "teapot"}},
+        {"fault": {"kind": "500", "times": "many"}},
+        {"fault": {"kind": "latency", "latency": 1e9}},
+        {"fault": "500"},
+        {"unknown_key": 1},
+        {"fault": {"kind": "500"}, "speed": "fast"},  # one bad value: the good one is not applied either
+    ],
+)
+def test_bad_control_values_are_refused_before_any_state_changes(
+    server: PoeWatchServer, change: dict
+) -> None:
     before = server.state()
     answer = _post(server, json.dumps(change))
     assert answer.status_code == 400, answer.text
     after = server.state()
     assert (after["speed"], after["faults"]) == (before["speed"], before["faults"])
-    assert requests.get(f"{server.url}/get", params={"league": "Simulated", "category": "currency"},
-                        timeout=5).status_code == 200  # the server still answers
+    assert (
+        requests.get(
+            f"{server.url}/get", params={"league": "Simulated", "category": "currency"}, timeout=5
+        ).status_code
+        == 200
+    )  # the server still answers
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"\xff\xfe", b'"just a string"', b"null"])

@@ -10,7 +10,9 @@ from poeconomy_assets.sim.simulator import SimulationConfig, simulate_prices, wr
 def test_same_seed_same_market_other_seed_other_market() -> None:
     config = SimulationConfig(n_leagues=3, n_currencies=5, seed=1)
     assert simulate_prices(config).equals(simulate_prices(config))
-    assert not simulate_prices(config).equals(simulate_prices(SimulationConfig(n_leagues=3, n_currencies=5, seed=2)))
+    assert not simulate_prices(config).equals(
+        simulate_prices(SimulationConfig(n_leagues=3, n_currencies=5, seed=2))
+    )
 
 
 def test_written_dumps_import_cleanly_with_the_shape_of_real_leagues(tmp_path: Path) -> None:
@@ -23,7 +25,9 @@ def test_written_dumps_import_cleanly_with_the_shape_of_real_leagues(tmp_path: P
     assert (catalog["start_date"].shift(-1).drop_nulls() > catalog["end_date"].head(4)).all(), "no overlap"
     assert catalog["n_days"].min() >= config.min_days * 0.9
     per_league = imported.prices.group_by("league").agg(pl.col("currency").n_unique()).sort("league")
-    assert per_league["currency"].to_list()[0] < 30 == per_league["currency"].max(), "some currencies start later"
+    assert per_league["currency"].to_list()[0] < 30 == per_league["currency"].max(), (
+        "some currencies start later"
+    )
     days = imported.prices.group_by("league", "currency").agg(pl.len(), pl.col("league_day").max())
     assert (days["len"] < days["league_day"] + 1).any(), "there are missing days"
     assert "Chaos Orb" not in imported.currencies and "Xoph's Breachstone" in imported.currencies

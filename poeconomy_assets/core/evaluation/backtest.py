@@ -38,9 +38,19 @@ from poeconomy_assets.core.uncertainty.intervals import PhaseCalibrator
 SUMMARY_KEYS = ("mase", "mape", "mae", "direction_accuracy", *INTERVAL_KEYS)
 # The 13 long-history currencies of the old 18-league folder (every league since Essence/Harbinger).
 LEGACY_CURRENCIES = (
-    "Armourer's Scrap", "Blessing of Chayula", "Chayula's Breachstone", "Chromatic Orb", "Divine Orb",
-    "Exalted Orb", "Mortal Ignorance", "Orb of Alteration", "Prime Sextant", "Regal Orb", "Splinter of Chayula",
-    "Vaal Orb", "Xoph's Breachstone",
+    "Armourer's Scrap",
+    "Blessing of Chayula",
+    "Chayula's Breachstone",
+    "Chromatic Orb",
+    "Divine Orb",
+    "Exalted Orb",
+    "Mortal Ignorance",
+    "Orb of Alteration",
+    "Prime Sextant",
+    "Regal Orb",
+    "Splinter of Chayula",
+    "Vaal Orb",
+    "Xoph's Breachstone",
 )
 # "Liquid" items of a test league: priced on at least this many of its days, mostly at High confidence.
 LIQUID_MIN_DAYS = 60
@@ -50,9 +60,13 @@ WORKERS = 2  # horizons trained side by side: the fits release the GIL, so both 
 
 def train_leagues_for(prices: pl.DataFrame, test_league: str) -> list[str]:
     """Every league that ended before ``test_league`` started (leagues never overlap)."""
-    spans = prices.group_by("league").agg(pl.col("date").min().alias("start"), pl.col("date").max().alias("end"))
+    spans = prices.group_by("league").agg(
+        pl.col("date").min().alias("start"), pl.col("date").max().alias("end")
+    )
     if test_league not in spans["league"].to_list():
-        raise ValueError(f"test league {test_league!r} is not in the data (have {sorted(spans['league'].to_list())})")
+        raise ValueError(
+            f"test league {test_league!r} is not in the data (have {sorted(spans['league'].to_list())})"
+        )
     start = spans.filter(pl.col("league") == test_league)["start"][0]
     return spans.filter(pl.col("end") < start).sort("start")["league"].to_list()
 
@@ -62,8 +76,11 @@ def liquid_items(prices: pl.DataFrame, league: str) -> list[str]:
     rows = prices.filter(pl.col("league") == league)
     high = (pl.col("confidence") == "High").mean() if "confidence" in rows.columns else pl.lit(1.0)
     stats = rows.group_by("currency").agg(pl.len().alias("days"), high.alias("high"))
-    return sorted(stats.filter((pl.col("days") >= LIQUID_MIN_DAYS) & (pl.col("high") >= LIQUID_MIN_HIGH_SHARE))
-                  ["currency"].to_list())
+    return sorted(
+        stats.filter((pl.col("days") >= LIQUID_MIN_DAYS) & (pl.col("high") >= LIQUID_MIN_HIGH_SHARE))[
+            "currency"
+        ].to_list()
+    )
 
 
 def backtest_league(
@@ -99,28 +116,47 @@ def backtest_league(
     live = set(test["currency"].unique().to_list())
     chosen = select_currencies(
         prices.filter(pl.col("league").is_in(train_leagues)),
-        SelectionConfig(rule.profile, rule.min_days, rule.min_reliable_rows, rule.min_avg_price,
-                        tuple(currencies or ()), live_league=test_league),
+        SelectionConfig(
+            rule.profile,
+            rule.min_days,
+            rule.min_reliable_rows,
+            rule.min_avg_price,
+            tuple(currencies or ()),
+            live_league=test_league,
+        ),
         live_items=live,
     )
     wanted = chosen.selected
     if not wanted:
-        raise ValueError(f"no currency of {test_league!r} has enough training history (asked for {currencies}; "
-                         f"skipped: {dict(list(chosen.excluded.items())[:5])})")
-    log(f"{test_league}: {len(wanted)} of its {len(live)} items to forecast; "
-        f"{train.height} training rows from {len(train_leagues)} leagues")
-    subsets = {"legacy": [c for c in LEGACY_CURRENCIES if c in wanted],
-               "liquid": [c for c in liquid_items(prices, test_league) if c in wanted]}
+        raise ValueError(
+            f"no currency of {test_league!r} has enough training history (asked for {currencies}; "
+            f"skipped: {dict(list(chosen.excluded.items())[:5])})"
+        )
+    log(
+        f"{test_league}: {len(wanted)} of its {len(live)} items to forecast; "
+        f"{train.height} training rows from {len(train_leagues)} leagues"
+    )
+    subsets = {
+        "legacy": [c for c in LEGACY_CURRENCIES if c in wanted],
+        "liquid": [c for c in liquid_items(prices, test_league) if c in wanted],
+    }
     progress = Progress(len(wanted) * len(horizons), test_league, log, unit="item models")
 
     def one_horizon(horizon: str) -> dict:
         fit_started = time.perf_counter()
         pooled = train_pooled_model(train, horizon, profile, seed)
-        log(f"{test_league} {horizon}: pooled model fitted ({pooled.trials} search trials) in "
-            f"{time.perf_counter() - fit_started:.0f}s")
+        log(
+            f"{test_league} {horizon}: pooled model fitted ({pooled.trials} search trials) in "
+            f"{time.perf_counter() - fit_started:.0f}s"
+        )
         return _score_horizon(train, test, wanted, horizon, profile, seed, pooled, progress, subsets)
 
-    result = {"test_league": test_league, "train_leagues": train_leagues, "profile": profile.name, "horizons": {}}
+    result = {
+        "test_league": test_league,
+        "train_leagues": train_leagues,
+        "profile": profile.name,
+        "horizons": {},
+    }
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(horizons)))) as pool:
         scored = list(pool.map(one_horizon, horizons))
     result["horizons"] = {horizon: card for horizon, (card, _) in zip(horizons, scored)}
@@ -129,18 +165,31 @@ def backtest_league(
         for horizon, frame in points.items():
             on_points(test_league, horizon, frame)
     # Only the test league's items: an item of earlier leagues that does not trade in it is not "skipped".
-    result["items_skipped"] = {c: r for c, r in chosen.excluded.items() if c in live or c in (currencies or ())}
+    result["items_skipped"] = {
+        c: r for c, r in chosen.excluded.items() if c in live or c in (currencies or ())
+    }
     result["subset_items"] = subsets
     result["league_seconds"] = round(time.perf_counter() - started, 1)
     # The track record: follow the report on this league (core.evaluation.strategy).
-    result["strategy"] = follow_the_report(points[strategy_horizon(points)], league_prices(prices, test_league),
-                                           StrategySettings(horizon=strategy_horizon(points)))
+    result["strategy"] = follow_the_report(
+        points[strategy_horizon(points)],
+        league_prices(prices, test_league),
+        StrategySettings(horizon=strategy_horizon(points)),
+    )
     return result
 
 
-def _score_horizon(train: pl.DataFrame, test: pl.DataFrame, wanted: list[str], horizon: str,
-                   profile: TrainingProfile, seed: int, pooled, progress: Progress,
-                   subsets: dict[str, list[str]]) -> tuple[dict, pl.DataFrame]:
+def _score_horizon(
+    train: pl.DataFrame,
+    test: pl.DataFrame,
+    wanted: list[str],
+    horizon: str,
+    profile: TrainingProfile,
+    seed: int,
+    pooled,
+    progress: Progress,
+    subsets: dict[str, list[str]],
+) -> tuple[dict, pl.DataFrame]:
     """One horizon's scorecard, and its forecast points (what the track record follows)."""
     target = target_column(horizon)
     trained, scopes = [], {}
@@ -161,18 +210,30 @@ def _score_horizon(train: pl.DataFrame, test: pl.DataFrame, wanted: list[str], h
         price = rows["price_chaos"].to_numpy()
         model_band = PhaseCalibrator(calibration, pooled_residuals, HORIZON_DAYS[horizon], seed)
         # The same calibration around persistence (a 0 log return): what the model's band is compared with.
-        persistence_band = PhaseCalibrator(calibration.with_columns(residual=pl.col("target")),
-                                           pooled_residuals.with_columns(residual=pl.col("target")),
-                                           HORIZON_DAYS[horizon], seed)
+        persistence_band = PhaseCalibrator(
+            calibration.with_columns(residual=pl.col("target")),
+            pooled_residuals.with_columns(residual=pl.col("target")),
+            HORIZON_DAYS[horizon],
+            seed,
+        )
         bands = price_bands(rows, predicted, model_band, horizon)
-        persistence = price_bands(rows, np.zeros(rows.height), persistence_band, horizon, prefix="persistence_")
+        persistence = price_bands(
+            rows, np.zeros(rows.height), persistence_band, horizon, prefix="persistence_"
+        )
         methods[currency] = model_band.describe()
-        parts.append(pl.DataFrame({
-            "currency": currency, "date": rows["date"], "price_chaos": price,
-            "actual_chaos": price * np.exp(rows[target].to_numpy()),
-            "forecast_chaos": price * np.exp(predicted),
-        }).hstack(bands.select("lower_80", "upper_80", "lower_95", "upper_95", *STRATEGY_BAND_COLUMNS))
-          .hstack(persistence.select("persistence_lower_80", "persistence_upper_80")))
+        parts.append(
+            pl.DataFrame(
+                {
+                    "currency": currency,
+                    "date": rows["date"],
+                    "price_chaos": price,
+                    "actual_chaos": price * np.exp(rows[target].to_numpy()),
+                    "forecast_chaos": price * np.exp(predicted),
+                }
+            )
+            .hstack(bands.select("lower_80", "upper_80", "lower_95", "upper_95", *STRATEGY_BAND_COLUMNS))
+            .hstack(persistence.select("persistence_lower_80", "persistence_upper_80"))
+        )
     points = pl.concat(parts)
     card = scorecard(points) | {"interval_methods": methods}
     card |= _spread_of(card["per_currency"])
@@ -183,17 +244,28 @@ def _score_horizon(train: pl.DataFrame, test: pl.DataFrame, wanted: list[str], h
         if subset_points.is_empty():
             continue
         sub = scorecard(subset_points)
-        card["subsets"][name] = {k: v for k, v in sub.items() if k != "per_currency"} | _spread_of(sub["per_currency"])
+        card["subsets"][name] = {k: v for k, v in sub.items() if k != "per_currency"} | _spread_of(
+            sub["per_currency"]
+        )
     return card, points
 
 
 def _spread_of(per_currency: dict[str, dict]) -> dict:
     """How the items' relative MAEs spread: how many evaluated, the share below 1.0, the worst."""
-    values = [v["mase"] for v in per_currency.values() if v.get("mase") is not None and np.isfinite(v["mase"])]
-    worst = max(per_currency, key=lambda c: per_currency[c]["mase"] if np.isfinite(per_currency[c]["mase"]) else -1,
-                default=None)
-    return {"items": len(values), "share_below_1": float(np.mean(np.array(values) < 1.0)) if values else float("nan"),
-            "worst_item": worst, "worst_mase": float(max(values)) if values else float("nan")}
+    values = [
+        v["mase"] for v in per_currency.values() if v.get("mase") is not None and np.isfinite(v["mase"])
+    ]
+    worst = max(
+        per_currency,
+        key=lambda c: per_currency[c]["mase"] if np.isfinite(per_currency[c]["mase"]) else -1,
+        default=None,
+    )
+    return {
+        "items": len(values),
+        "share_below_1": float(np.mean(np.array(values) < 1.0)) if values else float("nan"),
+        "worst_item": worst,
+        "worst_mase": float(max(values)) if values else float("nan"),
+    }
 
 
 def rolling_backtest(
@@ -212,7 +284,7 @@ def rolling_backtest(
     if last_league is not None and last_league not in order:
         raise ValueError(f"test league {last_league!r} is not in the data")
     end = order.index(last_league) + 1 if last_league else len(order)
-    leagues = order[max(0, end - n_leagues):end]
+    leagues = order[max(0, end - n_leagues) : end]
     done = done or {}
     per_league = {}
     log = settings.get("log") or (lambda message: None)
@@ -220,7 +292,11 @@ def rolling_backtest(
         log(f"rolling: league {i}/{len(leagues)} ({league})")
         per_league[league] = done.get(league) or backtest_league(prices, league, profile, **settings)
         on_league(league, per_league[league])
-    return {"leagues": leagues, "per_league": per_league, "horizons": average_scorecards(list(per_league.values()))}
+    return {
+        "leagues": leagues,
+        "per_league": per_league,
+        "horizons": average_scorecards(list(per_league.values())),
+    }
 
 
 def average_scorecards(results: list[dict]) -> dict:
@@ -230,10 +306,13 @@ def average_scorecards(results: list[dict]) -> dict:
         cards = [r["horizons"][horizon] for r in results]
         averaged[horizon] = {k: _mean_of_known([c.get(k) for c in cards]) for k in SUMMARY_KEYS}
         averaged[horizon]["n"] = int(sum(c["n"] for c in cards))
-        averaged[horizon]["per_league_mase"] = {r["test_league"]: r["horizons"][horizon]["mase"] for r in results}
+        averaged[horizon]["per_league_mase"] = {
+            r["test_league"]: r["horizons"][horizon]["mase"] for r in results
+        }
         for key in ("coverage_80", "coverage_95", "share_below_1", "worst_mase"):
-            averaged[horizon][f"per_league_{key}"] = {r["test_league"]: r["horizons"][horizon].get(key)
-                                                      for r in results}
+            averaged[horizon][f"per_league_{key}"] = {
+                r["test_league"]: r["horizons"][horizon].get(key) for r in results
+            }
         names = sorted({name for c in cards for name in c.get("subsets", {})})
         if names:
             averaged[horizon]["subsets"] = {}
@@ -241,10 +320,15 @@ def average_scorecards(results: list[dict]) -> dict:
                 subs = [c["subsets"][name] for c in cards if name in c.get("subsets", {})]
                 averaged[horizon]["subsets"][name] = {
                     **{k: _mean_of_known([s.get(k) for s in subs]) for k in (*SUMMARY_KEYS, "share_below_1")},
-                    "worst_mase": max((s.get("worst_mase", float("nan")) for s in subs), default=float("nan")),
+                    "worst_mase": max(
+                        (s.get("worst_mase", float("nan")) for s in subs), default=float("nan")
+                    ),
                     "n": int(sum(s["n"] for s in subs)),
-                    "per_league_mase": {r["test_league"]: r["horizons"][horizon]["subsets"][name]["mase"]
-                                        for r in results if name in r["horizons"][horizon].get("subsets", {})},
+                    "per_league_mase": {
+                        r["test_league"]: r["horizons"][horizon]["subsets"][name]["mase"]
+                        for r in results
+                        if name in r["horizons"][horizon].get("subsets", {})
+                    },
                 }
     return averaged
 

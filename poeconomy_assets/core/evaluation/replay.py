@@ -34,10 +34,13 @@ class QuoteBook:
         quotes = with_quote_columns(prices)
         one_sided = is_one_sided(prices)
         self.quotes: dict[tuple[str, dt.date], Quote] = {
-            (r["currency"], r["date"]): Quote(r["price_chaos"], r["buy_price_chaos"], r["confidence"],
-                                              r["buy_confidence"], one_sided)
-            for r in quotes.select("currency", "date", "price_chaos", "buy_price_chaos", "confidence",
-                                   "buy_confidence").iter_rows(named=True)}
+            (r["currency"], r["date"]): Quote(
+                r["price_chaos"], r["buy_price_chaos"], r["confidence"], r["buy_confidence"], one_sided
+            )
+            for r in quotes.select(
+                "currency", "date", "price_chaos", "buy_price_chaos", "confidence", "buy_confidence"
+            ).iter_rows(named=True)
+        }
         self.dates = sorted(set(quotes["date"].to_list()))
         self._fallback: dict[dt.date, dict[str, float]] = {}
 
@@ -48,7 +51,11 @@ class QuoteBook:
         """The conservative spread of ``item`` from the prices known on ``day``."""
         if day not in self._fallback:
             known = self.prices.filter(pl.col("date") <= day)
-            frame = fallback_spreads(known, assumed_spread=self.assumed_spread) if known.height else pl.DataFrame({"currency": [], "fallback_spread": []})
+            frame = (
+                fallback_spreads(known, assumed_spread=self.assumed_spread)
+                if known.height
+                else pl.DataFrame({"currency": [], "fallback_spread": []})
+            )
             self._fallback[day] = dict(zip(frame["currency"].to_list(), frame["fallback_spread"].to_list()))
         values = self._fallback[day]
         return values.get(item, max(values.values(), default=self.assumed_spread))
@@ -83,12 +90,22 @@ def trade_record(book: QuoteBook, item: str, units: int, day: dt.date, exit_day:
     exit_ask = exit_quote.ask if exit_quote and exit_quote.ask is not None else sale.reference
     cost = units * ((entry.price - entry.reference) + (exit_ask - sale.price))
     return {
-        "item": item, "entry_date": str(day), "exit_date": str(sold_on), "units": int(units),
-        "entry_price": entry.price, "exit_price": sale.price, "entry_side": entry.side, "exit_side": sale.side,
-        "entry_ask": entry_quote.ask, "entry_bid": entry_quote.bid,
-        "exit_ask": exit_quote.ask if exit_quote else None, "exit_bid": exit_quote.bid if exit_quote else None,
-        "entry_confidence": entry_quote.confidence, "exit_confidence": exit_quote.confidence if exit_quote else "none",
-        "cost_chaos": cost, "pnl_chaos": units * (sale.price - entry.price),
+        "item": item,
+        "entry_date": str(day),
+        "exit_date": str(sold_on),
+        "units": int(units),
+        "entry_price": entry.price,
+        "exit_price": sale.price,
+        "entry_side": entry.side,
+        "exit_side": sale.side,
+        "entry_ask": entry_quote.ask,
+        "entry_bid": entry_quote.bid,
+        "exit_ask": exit_quote.ask if exit_quote else None,
+        "exit_bid": exit_quote.bid if exit_quote else None,
+        "entry_confidence": entry_quote.confidence,
+        "exit_confidence": exit_quote.confidence if exit_quote else "none",
+        "cost_chaos": cost,
+        "pnl_chaos": units * (sale.price - entry.price),
     }
 
 
@@ -112,7 +129,9 @@ def replay_rounds(book: QuoteBook, plan, days: list[dt.date], horizon_days: int,
     day = days[0]
     marks: dict[tuple[int, str], float] = {}
     while day <= end:
-        for position in [p for p in open_positions if p["sold_on"] == day]:  # exits first: their chaos is free
+        for position in [
+            p for p in open_positions if p["sold_on"] == day
+        ]:  # exits first: their chaos is free
             cash += position["units"] * position["exit_price"]
             open_positions.remove(position)
         if day in rounds:
@@ -123,9 +142,16 @@ def replay_rounds(book: QuoteBook, plan, days: list[dt.date], horizon_days: int,
                     continue
                 cash -= record["units"] * record["entry_price"]
                 trades.append(record)
-                open_positions.append({"units": record["units"], "exit_price": record["exit_price"],
-                                       "sold_on": dt.date.fromisoformat(record["exit_date"]), "item": item,
-                                       "id": len(trades), "entry_price": record["entry_price"]})
+                open_positions.append(
+                    {
+                        "units": record["units"],
+                        "exit_price": record["exit_price"],
+                        "sold_on": dt.date.fromisoformat(record["exit_date"]),
+                        "item": item,
+                        "id": len(trades),
+                        "entry_price": record["entry_price"],
+                    }
+                )
         value = cash
         for p in open_positions:
             key = (p["id"], p["item"])

@@ -43,12 +43,15 @@ def band_verdict(coverage_80: float | None, n: int, rules: DriftRules) -> str | 
     return None
 
 
-def realized_points(forecasts: pl.DataFrame, prices: pl.DataFrame, league: str, window_days: int) -> pl.DataFrame:
+def realized_points(
+    forecasts: pl.DataFrame, prices: pl.DataFrame, league: str, window_days: int
+) -> pl.DataFrame:
     """Forecasts of ``league`` whose outcome is in ``prices``, from the last ``window_days`` as-of dates
     that have one (per horizon), with ``actual_chaos``."""
     days = pl.col("horizon").replace_strict(HORIZON_DAYS, return_dtype=pl.Int64)
     outcomes = prices.filter(pl.col("league") == league).select(
-        "currency", pl.col("date").alias("target_date"), pl.col("price_chaos").alias("actual_chaos"))
+        "currency", pl.col("date").alias("target_date"), pl.col("price_chaos").alias("actual_chaos")
+    )
     scored = (
         forecasts.filter((pl.col("league") == league) & pl.col("forecast_source").is_in(HONEST_SOURCES))
         .drop("actual_chaos", strict=False)
@@ -56,9 +59,12 @@ def realized_points(forecasts: pl.DataFrame, prices: pl.DataFrame, league: str, 
         .join(outcomes, on=["currency", "target_date"], how="inner")
     )
     last = scored.group_by("horizon").agg(pl.col("as_of").max().alias("_last"))
-    return (scored.join(last, on="horizon")
-            .filter(pl.col("as_of") > pl.col("_last") - pl.duration(days=window_days))
-            .drop("_last").sort("horizon", "currency", "as_of"))
+    return (
+        scored.join(last, on="horizon")
+        .filter(pl.col("as_of") > pl.col("_last") - pl.duration(days=window_days))
+        .drop("_last")
+        .sort("horizon", "currency", "as_of")
+    )
 
 
 def score_realized(points: pl.DataFrame, rules: DriftRules = DriftRules()) -> pl.DataFrame:
@@ -68,40 +74,84 @@ def score_realized(points: pl.DataFrame, rules: DriftRules = DriftRules()) -> pl
     for (horizon, currency), group in points.group_by("horizon", "currency", maintain_order=True):
         price, actual = group["price_chaos"].to_numpy(), group["actual_chaos"].to_numpy()
         scores = score_points(price, actual, group["forecast_chaos"].to_numpy())
-        cover80 = float(np.mean((actual >= group["lower_80"].to_numpy()) & (actual <= group["upper_80"].to_numpy())))
-        cover95 = float(np.mean((actual >= group["lower_95"].to_numpy()) & (actual <= group["upper_95"].to_numpy())))
+        cover80 = float(
+            np.mean((actual >= group["lower_80"].to_numpy()) & (actual <= group["upper_80"].to_numpy()))
+        )
+        cover95 = float(
+            np.mean((actual >= group["lower_95"].to_numpy()) & (actual <= group["upper_95"].to_numpy()))
+        )
         reasons = []
-        if (scores["n"] >= rules.min_points and horizon in rules.mase_horizons and np.isfinite(scores["mase"])
-                and scores["mase"] > rules.mase_limit):
+        if (
+            scores["n"] >= rules.min_points
+            and horizon in rules.mase_horizons
+            and np.isfinite(scores["mase"])
+            and scores["mase"] > rules.mase_limit
+        ):
             reasons.append(f"relative MAE {scores['mase']:.2f} > {rules.mase_limit}")
         verdict = band_verdict(cover80, scores["n"], rules)
         if verdict == "too narrow":
-            reasons.append(f"bands too narrow: 80% coverage {cover80:.0%} < {rules.nominal_80 - rules.coverage_drop:.0%}")
+            reasons.append(
+                f"bands too narrow: 80% coverage {cover80:.0%} < {rules.nominal_80 - rules.coverage_drop:.0%}"
+            )
         elif verdict == "too wide":
-            reasons.append(f"bands too wide: 80% coverage {cover80:.0%} > {rules.nominal_80 + rules.coverage_excess:.0%}")
-        rows.append({
-            "horizon": horizon, "currency": currency, "n": scores["n"], "mase": scores["mase"],
-            "mape": scores["mape"], "direction_accuracy": scores["direction_accuracy"],
-            "coverage_80": cover80, "coverage_95": cover95,
-            "mean_relative_width": float(np.mean((group["upper_80"] - group["lower_80"]).to_numpy() / price)),
-            "first_as_of": group["as_of"].min(), "last_as_of": group["as_of"].max(), "bands": verdict or ("ok" if scores["n"] >= rules.min_points else "too few to say"),
-            "drift": bool(reasons), "drift_reason": "; ".join(reasons) or None,
-        })
-    schema = {"horizon": pl.Utf8, "currency": pl.Utf8, "n": pl.Int64, "mase": pl.Float64, "mape": pl.Float64,
-              "direction_accuracy": pl.Float64, "coverage_80": pl.Float64, "coverage_95": pl.Float64,
-              "mean_relative_width": pl.Float64, "first_as_of": pl.Date, "last_as_of": pl.Date, "bands": pl.Utf8,
-              "drift": pl.Boolean,
-              "drift_reason": pl.Utf8}
-    return pl.DataFrame(rows, schema=schema).with_columns(pl.col(pl.Float64).fill_nan(None)).sort("horizon", "currency")
+            reasons.append(
+                f"bands too wide: 80% coverage {cover80:.0%} > {rules.nominal_80 + rules.coverage_excess:.0%}"
+            )
+        rows.append(
+            {
+                "horizon": horizon,
+                "currency": currency,
+                "n": scores["n"],
+                "mase": scores["mase"],
+                "mape": scores["mape"],
+                "direction_accuracy": scores["direction_accuracy"],
+                "coverage_80": cover80,
+                "coverage_95": cover95,
+                "mean_relative_width": float(
+                    np.mean((group["upper_80"] - group["lower_80"]).to_numpy() / price)
+                ),
+                "first_as_of": group["as_of"].min(),
+                "last_as_of": group["as_of"].max(),
+                "bands": verdict or ("ok" if scores["n"] >= rules.min_points else "too few to say"),
+                "drift": bool(reasons),
+                "drift_reason": "; ".join(reasons) or None,
+            }
+        )
+    schema = {
+        "horizon": pl.Utf8,
+        "currency": pl.Utf8,
+        "n": pl.Int64,
+        "mase": pl.Float64,
+        "mape": pl.Float64,
+        "direction_accuracy": pl.Float64,
+        "coverage_80": pl.Float64,
+        "coverage_95": pl.Float64,
+        "mean_relative_width": pl.Float64,
+        "first_as_of": pl.Date,
+        "last_as_of": pl.Date,
+        "bands": pl.Utf8,
+        "drift": pl.Boolean,
+        "drift_reason": pl.Utf8,
+    }
+    return (
+        pl.DataFrame(rows, schema=schema)
+        .with_columns(pl.col(pl.Float64).fill_nan(None))
+        .sort("horizon", "currency")
+    )
 
 
 def horizon_summary(card: pl.DataFrame) -> pl.DataFrame:
     """Per horizon: relative MAE averaged over currencies, coverage pooled over points, currencies drifting."""
-    return card.group_by("horizon").agg(
-        pl.col("n").sum(), pl.col("mase").mean(),
-        ((pl.col("coverage_80") * pl.col("n")).sum() / pl.col("n").sum()).alias("coverage_80"),
-        ((pl.col("coverage_95") * pl.col("n")).sum() / pl.col("n").sum()).alias("coverage_95"),
-        pl.col("drift").sum().alias("drifting_currencies"),
-        (pl.col("bands") == "too narrow").sum().alias("bands_too_narrow"),
-        (pl.col("bands") == "too wide").sum().alias("bands_too_wide"),
-    ).sort("horizon")
+    return (
+        card.group_by("horizon")
+        .agg(
+            pl.col("n").sum(),
+            pl.col("mase").mean(),
+            ((pl.col("coverage_80") * pl.col("n")).sum() / pl.col("n").sum()).alias("coverage_80"),
+            ((pl.col("coverage_95") * pl.col("n")).sum() / pl.col("n").sum()).alias("coverage_95"),
+            pl.col("drift").sum().alias("drifting_currencies"),
+            (pl.col("bands") == "too narrow").sum().alias("bands_too_narrow"),
+            (pl.col("bands") == "too wide").sum().alias("bands_too_wide"),
+        )
+        .sort("horizon")
+    )

@@ -38,15 +38,29 @@ from poeconomy_assets.core.report.report import ReportSettings, decide, with_cos
 from poeconomy_assets.core.schemas import HORIZON_DAYS
 
 STRATEGY_BAND_COLUMNS = ("lower_50", "median_chaos", "upper_50", "prob_up")  # besides the 80/95% bounds
-NEEDED = ("currency", "date", "price_chaos", "actual_chaos", "lower_95", "lower_80", "lower_50", "median_chaos",
-          "upper_50", "upper_80", "upper_95", "prob_up")
+NEEDED = (
+    "currency",
+    "date",
+    "price_chaos",
+    "actual_chaos",
+    "lower_95",
+    "lower_80",
+    "lower_50",
+    "median_chaos",
+    "upper_50",
+    "upper_80",
+    "upper_95",
+    "prob_up",
+)
 BUDGET_CHAOS = 1000.0
-EXECUTION = ("buy at the day's ask (sell side), sell at the exit day's bid (buy side, 1/Value of Get = Chaos Orb); "
-             "a crossed quote (bid >= ask): both legs on the worse side; a missing bid: the ask less a "
-             "conservative spread (75% quantile of comparable items' spreads, at least 5%); whole-chaos ticks; only "
-             "days with both sides at High confidence are bought; whole units, at most "
-             f"{MAX_POSITION_CHAOS:g} c x depth (share of the last 14 days the item was tradable), at least "
-             f"{MIN_POSITION_CHAOS:g} c; no compounding")
+EXECUTION = (
+    "buy at the day's ask (sell side), sell at the exit day's bid (buy side, 1/Value of Get = Chaos Orb); "
+    "a crossed quote (bid >= ask): both legs on the worse side; a missing bid: the ask less a "
+    "conservative spread (75% quantile of comparable items' spreads, at least 5%); whole-chaos ticks; only "
+    "days with both sides at High confidence are bought; whole units, at most "
+    f"{MAX_POSITION_CHAOS:g} c x depth (share of the last 14 days the item was tradable), at least "
+    f"{MIN_POSITION_CHAOS:g} c; no compounding"
+)
 
 
 @dataclass(frozen=True)
@@ -83,12 +97,15 @@ def equal_units(costs: pl.DataFrame, items: list[str], spend: float, max_share: 
     if rows.is_empty():
         return {}
     each = spend * min(1.0 / rows.height, max_share)
-    units = position_units(np.full(rows.height, each), rows["entry_price"].to_numpy(), rows["depth"].to_numpy())
+    units = position_units(
+        np.full(rows.height, each), rows["entry_price"].to_numpy(), rows["depth"].to_numpy()
+    )
     return {c: int(u) for c, u in zip(rows["currency"].to_list(), units) if u > 0}
 
 
-def follow_the_report(points: pl.DataFrame, prices: pl.DataFrame,
-                      settings: StrategySettings = StrategySettings()) -> dict:
+def follow_the_report(
+    points: pl.DataFrame, prices: pl.DataFrame, settings: StrategySettings = StrategySettings()
+) -> dict:
     """The track record of the report on one league. ``points``: one forecast distribution per currency and
     date at ``settings.horizon`` with its outcome (columns ``NEEDED``); ``prices``: that league's daily prices
     (both sides where the source has them)."""
@@ -98,9 +115,12 @@ def follow_the_report(points: pl.DataFrame, prices: pl.DataFrame,
     days = HORIZON_DAYS[settings.horizon]
     step = settings.every_days or days
     rules = settings.report.rules
-    points = (points.filter(pl.col("actual_chaos").is_not_null()).drop("forecast_chaos", strict=False)
-              .rename({"median_chaos": "forecast_chaos"})
-              .with_columns((pl.col("forecast_chaos") / pl.col("price_chaos") - 1).alias("expected_return")))
+    points = (
+        points.filter(pl.col("actual_chaos").is_not_null())
+        .drop("forecast_chaos", strict=False)
+        .rename({"median_chaos": "forecast_chaos"})
+        .with_columns((pl.col("forecast_chaos") / pl.col("price_chaos") - 1).alias("expected_return"))
+    )
     all_dates = sorted(points["date"].unique().to_list())
     dates = []
     for day in all_dates:
@@ -114,10 +134,12 @@ def follow_the_report(points: pl.DataFrame, prices: pl.DataFrame,
     def report_plan(day, spend):
         rows = with_costs(by_day[day], costs.on(day))
         known = costs.known(day)
-        report_settings = ReportSettings(rules=replace(rules, budget=spend, budget_unit="chaos"),
-                                         rank_horizon=settings.horizon,
-                                         correlation_days=settings.report.correlation_days,
-                                         fee=settings.report.fee)
+        report_settings = ReportSettings(
+            rules=replace(rules, budget=spend, budget_unit="chaos"),
+            rank_horizon=settings.horizon,
+            correlation_days=settings.report.correlation_days,
+            fee=settings.report.fee,
+        )
         decision = decide(rows, known, report_settings, _divine_price(prices, day))
         decisions[day] = int(decision["eligible"].sum())
         bought = decision.filter(pl.col("units") > 0)
@@ -133,9 +155,13 @@ def follow_the_report(points: pl.DataFrame, prices: pl.DataFrame,
     def foresight_plan(day, spend):
         today = costs.on(day)
         entry = dict(zip(today["currency"].to_list(), today["entry_price"].to_list()))
-        realized = {item: book.sell(item, day + dt.timedelta(days=days))[2].price / entry[item] - 1
-                    for item in tradable_items(day)}
-        best = sorted((i for i in realized if realized[i] > 0), key=lambda i: -realized[i])[:rules.max_positions]
+        realized = {
+            item: book.sell(item, day + dt.timedelta(days=days))[2].price / entry[item] - 1
+            for item in tradable_items(day)
+        }
+        best = sorted((i for i in realized if realized[i] > 0), key=lambda i: -realized[i])[
+            : rules.max_positions
+        ]
         return equal_units(today, best, spend, rules.max_position_share)
 
     strategy = replay_rounds(book, report_plan, dates, days, settings.budget)
@@ -145,13 +171,16 @@ def follow_the_report(points: pl.DataFrame, prices: pl.DataFrame,
     trades = strategy["trades"]
     recomputed = return_from_trades(trades, settings.budget)
     if abs(recomputed - strategy["return"]) > 1e-9:
-        raise AssertionError(f"the strategy's return {strategy['return']} differs from its trades' {recomputed}")
+        raise AssertionError(
+            f"the strategy's return {strategy['return']} differs from its trades' {recomputed}"
+        )
     curve = _merge_curves(strategy["curve"], basket["curve"], divine["curve"])
     return {
         "return": strategy["return"],
         "max_drawdown": strategy["max_drawdown"],
-        "return_from_week_4": _return_from(trades, dates[0] + dt.timedelta(days=21) if dates else None,
-                                           settings.budget),
+        "return_from_week_4": _return_from(
+            trades, dates[0] + dt.timedelta(days=21) if dates else None, settings.budget
+        ),
         "hit_rate": float(np.mean([t["pnl_chaos"] > 0 for t in trades])) if trades else None,
         "trades_count": len(trades),
         "trades": trades,
@@ -204,15 +233,29 @@ def hold_divines(book: QuoteBook, dates: list, horizon_days: int, budget: float)
     _, _, sale = book.sell(DIVINE, end)
     value = cash + units * sale.price
     curve.append({"date": str(end), "value": value / budget})
-    return {"return": value / budget - 1, "curve": curve, "max_drawdown": max_drawdown([c["value"] for c in curve]),
-            "start": str(start)}
+    return {
+        "return": value / budget - 1,
+        "curve": curve,
+        "max_drawdown": max_drawdown([c["value"] for c in curve]),
+        "start": str(start),
+    }
 
 
 def _merge_curves(strategy: list[dict], basket: list[dict], divine: list[dict]) -> list[dict]:
     """One row per day: the strategy's value and the comparisons' (null where a curve has no value)."""
-    others = {"basket": {c["date"]: c["value"] for c in basket}, "hold_divine": {c["date"]: c["value"] for c in divine}}
-    return [{"date": c["date"], "strategy": c["value"], "hold_chaos": 1.0,
-             **{name: values.get(c["date"]) for name, values in others.items()}} for c in strategy]
+    others = {
+        "basket": {c["date"]: c["value"] for c in basket},
+        "hold_divine": {c["date"]: c["value"] for c in divine},
+    }
+    return [
+        {
+            "date": c["date"],
+            "strategy": c["value"],
+            "hold_chaos": 1.0,
+            **{name: values.get(c["date"]) for name, values in others.items()},
+        }
+        for c in strategy
+    ]
 
 
 def strategy_horizon(horizons) -> str:

@@ -45,7 +45,15 @@ from poeconomy_assets.core.features.targets import (
 )
 from poeconomy_assets.core.schemas import HORIZON_DAYS
 
-__all__ = ["EARLY_DAYS", "KEYS", "MID_DAYS", "build_features", "feature_columns", "league_phase", "target_column"]
+__all__ = [
+    "EARLY_DAYS",
+    "KEYS",
+    "MID_DAYS",
+    "build_features",
+    "feature_columns",
+    "league_phase",
+    "target_column",
+]
 
 KEYS = ["league", "currency", "date", "league_day", "price_chaos"]
 STAT_WINDOWS = (3, 5, 7, 14)  # rolling mean/std/min/max/median (a 1-day window is just ret_1d)
@@ -84,8 +92,12 @@ def build_features(prices: pl.DataFrame, signal: tuple[str, ...] = SIGNAL) -> pl
     # Enum keys: every join, sort and window below compares integers instead of strings, and their codes follow
     # the sorted names, so the calendar's group order (and every running sum's last bit) is the same whatever
     # the order of the input rows.
-    keys = prices.select(*(pl.col(c).cast(pl.Enum(prices[c].unique().sort())) for c in ("league", "currency")),
-                         "date", "league_day", "price_chaos")
+    keys = prices.select(
+        *(pl.col(c).cast(pl.Enum(prices[c].unique().sort())) for c in ("league", "currency")),
+        "date",
+        "league_day",
+        "price_chaos",
+    )
     features = dense_calendar(keys).with_columns(pl.col("price_chaos").log().alias("log_price"))
     # The inputs of the cross-league profiles first (they read no rolling window), so the numpy steps
     # (profiles; rolling medians and extremes) run on worker threads beside the polars ones: both
@@ -95,10 +107,20 @@ def build_features(prices: pl.DataFrame, signal: tuple[str, ...] = SIGNAL) -> pl
     with ThreadPoolExecutor(max_workers=2) as workers:
         # Every filter or join of the wide frame copies each of its columns: profiles are computed on a
         # narrow frame, and only the output columns (no "_" helpers) of the wide one are filtered, once.
-        cross_league = workers.submit(profiles, features.select(
-            "league", "currency", "date", "league_day", "price_chaos",
-            pl.col("_since_launch").alias("since_launch"), "log_price", pl.col("^_smooth_.*$"), "_pad",
-        ).filter(~pl.col("_pad")))
+        cross_league = workers.submit(
+            profiles,
+            features.select(
+                "league",
+                "currency",
+                "date",
+                "league_day",
+                "price_chaos",
+                pl.col("_since_launch").alias("since_launch"),
+                "log_price",
+                pl.col("^_smooth_.*$"),
+                "_pad",
+            ).filter(~pl.col("_pad")),
+        )
         windows = workers.submit(_price_windows, features["log_price"].to_numpy())
         group_start = group_start_rows(features)
         features = features.with_columns(*_daily_returns(features, group_start))
@@ -111,10 +133,13 @@ def build_features(prices: pl.DataFrame, signal: tuple[str, ...] = SIGNAL) -> pl
         # Market means skip nulls, and padding rows hold null returns: they can stay in (no copy to drop).
         features = features.with_columns(*_volatility_of_volatility(), *_market_features(features))
         priced = ~features["_pad"] & features["price_chaos"].is_not_null()
-        features = features.select(*(c for c in features.columns if not c.startswith("_")), "_source").filter(priced)
+        features = features.select(*(c for c in features.columns if not c.startswith("_")), "_source").filter(
+            priced
+        )
         extra = _market_signal(prices, features, signal)
-        features = features.drop("_source").with_columns(pl.col("league", "currency").cast(pl.String),
-                                                         pl.col("league_day").cast(pl.Int64))
+        features = features.drop("_source").with_columns(
+            pl.col("league", "currency").cast(pl.String), pl.col("league_day").cast(pl.Int64)
+        )
         features = pl.concat([features, cross_league.result(), *extra], how="horizontal")
     targets = [c for h in HORIZON_DAYS for c in target_names(h)]
     ordered = KEYS + [c for c in features.columns if c not in KEYS and c not in targets] + targets
@@ -155,8 +180,9 @@ def _daily_returns(frame: pl.DataFrame, group_start: np.ndarray) -> list[pl.Seri
     ret1 = np.concatenate([[np.nan], log_price[1:] - log_price[:-1]])  # padding rows keep groups apart
     observed = ~np.isnan(ret1)
     with np.errstate(invalid="ignore", divide="ignore"):  # no move observed yet: NaN, as polars gives
-        mean_abs_move = (within_group_cum_sum(np.where(observed, np.abs(ret1), 0.0), group_start)
-                         / within_group_cum_sum(observed.astype(np.int64), group_start))
+        mean_abs_move = within_group_cum_sum(
+            np.where(observed, np.abs(ret1), 0.0), group_start
+        ) / within_group_cum_sum(observed.astype(np.int64), group_start)
     return [pl.Series("ret_1d", ret1, nan_to_null=True), pl.Series("_mean_abs_move", mean_abs_move)]
 
 
@@ -204,8 +230,10 @@ def _return_volatility() -> list[pl.Expr]:
     """Rolling std of the daily return, each computed once: the momentum and volatility features read
     it twice (raw and inside a ratio), and an eager with_columns evaluates a repeated window twice."""
     ret1 = pl.col("ret_1d")
-    return [*(ret1.rolling_std(w, min_samples=2).alias(f"_momentum_vol_{w}d") for w in MOMENTUM_WINDOWS),
-            *(ret1.rolling_std(w, min_samples=3).alias(f"_vol_{w}d") for w in VOL_WINDOWS)]
+    return [
+        *(ret1.rolling_std(w, min_samples=2).alias(f"_momentum_vol_{w}d") for w in MOMENTUM_WINDOWS),
+        *(ret1.rolling_std(w, min_samples=3).alias(f"_vol_{w}d") for w in VOL_WINDOWS),
+    ]
 
 
 def _volatility_of_volatility() -> list[pl.Expr]:

@@ -60,22 +60,26 @@ def dense_calendar(prices: pl.DataFrame) -> pl.DataFrame:
     launch = np.full(int(league.max()) + 1, np.iinfo(np.int64).max)
     np.minimum.at(launch, league, epoch_day)
     if (epoch_day != launch[league]).any():
-        raise ValueError("league_day must count the days since the league's launch: date - league_day differs "
-                         "within a league")
+        raise ValueError(
+            "league_day must count the days since the league's launch: date - league_day differs "
+            "within a league"
+        )
     league_day = first[row_group] + position
     heads = np.empty(groups.size, dtype=np.int64)
     heads[group] = np.arange(group.size)  # one input row of each group (any: they share league and currency)
     group_league = league[heads]
-    return pl.DataFrame([
-        prices["league"].gather(heads).gather(row_group),
-        prices["currency"].gather(heads).gather(row_group),
-        pl.Series("league_day", league_day, dtype=pl.Int32),
-        pl.Series("price_chaos", price).fill_nan(None),
-        pl.Series("_pad", position > (last - first)[row_group]),
-        pl.Series("_start", position == 0),
-        pl.Series("date", launch[group_league][row_group] + league_day, dtype=pl.Int32).cast(pl.Date),
-        pl.Series("_source", source).set(pl.Series(source < 0), None),
-    ])
+    return pl.DataFrame(
+        [
+            prices["league"].gather(heads).gather(row_group),
+            prices["currency"].gather(heads).gather(row_group),
+            pl.Series("league_day", league_day, dtype=pl.Int32),
+            pl.Series("price_chaos", price).fill_nan(None),
+            pl.Series("_pad", position > (last - first)[row_group]),
+            pl.Series("_start", position == 0),
+            pl.Series("date", launch[group_league][row_group] + league_day, dtype=pl.Int32).cast(pl.Date),
+            pl.Series("_source", source).set(pl.Series(source < 0), None),
+        ]
+    )
 
 
 def group_start_rows(frame: pl.DataFrame) -> np.ndarray:
@@ -97,11 +101,15 @@ def rolling_medians(values: np.ndarray, windows: tuple[int, ...]) -> list[np.nda
     return [bn.move_median(values, w, min_count=1) for w in windows]
 
 
-def rolling_extremes(values: np.ndarray, windows: tuple[int, ...]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def rolling_extremes(
+    values: np.ndarray, windows: tuple[int, ...]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(minimums, maximums): per window w, the extreme of the present values among each row and its w - 1
     predecessors (``rolling_min/max(w, min_samples=1)``); NaN where the window holds none."""
-    return ([bn.move_min(values, w, min_count=1) for w in windows],
-            [bn.move_max(values, w, min_count=1) for w in windows])
+    return (
+        [bn.move_min(values, w, min_count=1) for w in windows],
+        [bn.move_max(values, w, min_count=1) for w in windows],
+    )
 
 
 def mean_by_key(key: np.ndarray, values: np.ndarray) -> np.ndarray:

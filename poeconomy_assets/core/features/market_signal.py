@@ -17,7 +17,14 @@ FLAT = 0.005  # below this a 1-day move is noise (poe.ninja rounds cheap items)
 SIGNAL_FAMILIES = {
     "spread": ["spread", "spread_known", "spread_change_1d", "spread_gap_7d", "spread_mean_7d", "buy_ret_1d"],
     "confidence": ["confidence_level", "not_high_share_7d"],
-    "breadth": ["breadth_up", "breadth_down", "breadth_net", "breadth_big", "breadth_net_3d", "market_items_change"],
+    "breadth": [
+        "breadth_up",
+        "breadth_down",
+        "breadth_net",
+        "breadth_big",
+        "breadth_net_3d",
+        "market_items_change",
+    ],
     "tier": ["log_price_level", "price_rank"],
 }
 
@@ -41,22 +48,29 @@ def market_signal(prices: pl.DataFrame, families: list[str] | tuple[str, ...] | 
 def signal_inputs(prices: pl.DataFrame) -> pl.DataFrame:
     """The columns the signal reads, under the names :func:`signal_in_day_order` expects."""
     return prices.select(
-        "league", "currency", "date", "price_chaos",
+        "league",
+        "currency",
+        "date",
+        "price_chaos",
         _optional(prices, "log_spread", pl.Float64).alias("spread"),
         _optional(prices, "buy_price_chaos", pl.Float64).alias("_buy"),
         _optional(prices, "confidence", pl.Utf8).alias("_confidence"),
     )
 
 
-def signal_in_day_order(frame: pl.DataFrame, families: list[str] | tuple[str, ...] | None = None) -> pl.DataFrame:
+def signal_in_day_order(
+    frame: pl.DataFrame, families: list[str] | tuple[str, ...] | None = None
+) -> pl.DataFrame:
     """:func:`market_signal` of ``frame`` (:func:`signal_inputs` rows, one per (league, currency, date), each
     (league, currency) in consecutive rows by ascending date), row for row: build_features hands its rows over
     in this order, so neither the sort nor a join back is needed. Yesterday is the row before when it is the
     same (league, currency) one day earlier (after a missing day, there is none)."""
     families = tuple(SIGNAL_FAMILIES) if families is None else tuple(families)
     frame = frame.with_columns(
-        ((pl.col("date").shift(1) == pl.col("date") - pl.duration(days=1)) & _same_group_as_previous_row())
-        .alias("_follows"))
+        (
+            (pl.col("date").shift(1) == pl.col("date") - pl.duration(days=1)) & _same_group_as_previous_row()
+        ).alias("_follows")
+    )
 
     def yesterday(value: pl.Expr) -> pl.Expr:
         return pl.when(pl.col("_follows")).then(value.shift(1))
@@ -79,7 +93,10 @@ def signal_in_day_order(frame: pl.DataFrame, families: list[str] | tuple[str, ..
         frame = frame.with_columns(level.alias("confidence_level"))
         out += [
             pl.col("confidence_level"),
-            (pl.col("confidence_level") > 0).cast(pl.Float64).rolling_mean_by("date", "7d").over(BY)
+            (pl.col("confidence_level") > 0)
+            .cast(pl.Float64)
+            .rolling_mean_by("date", "7d")
+            .over(BY)
             .alias("not_high_share_7d"),
         ]
     if "breadth" in families:
@@ -89,14 +106,18 @@ def signal_in_day_order(frame: pl.DataFrame, families: list[str] | tuple[str, ..
     if "tier" in families:
         out += [
             logp.alias("log_price_level"),
-            ((pl.col("price_chaos").rank("average").over("league", "date") - 0.5)
-             / pl.len().over("league", "date")).alias("price_rank"),
+            (
+                (pl.col("price_chaos").rank("average").over("league", "date") - 0.5)
+                / pl.len().over("league", "date")
+            ).alias("price_rank"),
         ]
     return frame.select(out)
 
 
 def _same_group_as_previous_row() -> pl.Expr:
-    return (pl.col("league") == pl.col("league").shift(1)) & (pl.col("currency") == pl.col("currency").shift(1))
+    return (pl.col("league") == pl.col("league").shift(1)) & (
+        pl.col("currency") == pl.col("currency").shift(1)
+    )
 
 
 def _optional(frame: pl.DataFrame, column: str, dtype: pl.DataType) -> pl.Expr:
@@ -107,15 +128,25 @@ def _breadth(frame: pl.DataFrame) -> pl.DataFrame:
     """Per (league, date): the share of items that rose, fell, and moved more than BIG_MOVE since yesterday
     (of those priced both days), their 3-day sum, and the change in how many items were priced."""
     ret = pl.col("_ret_1d")
-    daily = frame.group_by("league", "date").agg(
-        (ret > FLAT).mean().alias("breadth_up"),
-        (ret < -FLAT).mean().alias("breadth_down"),
-        (ret.abs() > BIG_MOVE).mean().alias("breadth_big"),
-        pl.len().alias("_items"),
-    ).sort("league", "date").with_columns((pl.col("breadth_up") - pl.col("breadth_down")).alias("breadth_net"))
-    prev = daily.select("league", (pl.col("date") + pl.duration(days=1)).alias("date"),
-                        pl.col("_items").alias("_items_prev"))
-    return daily.join(prev, on=["league", "date"], how="left").with_columns(
-        pl.col("breadth_net").rolling_sum_by("date", "3d").over("league").alias("breadth_net_3d"),
-        (pl.col("_items").log() - pl.col("_items_prev").log()).alias("market_items_change"),
-    ).select("league", "date", *SIGNAL_FAMILIES["breadth"])
+    daily = (
+        frame.group_by("league", "date")
+        .agg(
+            (ret > FLAT).mean().alias("breadth_up"),
+            (ret < -FLAT).mean().alias("breadth_down"),
+            (ret.abs() > BIG_MOVE).mean().alias("breadth_big"),
+            pl.len().alias("_items"),
+        )
+        .sort("league", "date")
+        .with_columns((pl.col("breadth_up") - pl.col("breadth_down")).alias("breadth_net"))
+    )
+    prev = daily.select(
+        "league", (pl.col("date") + pl.duration(days=1)).alias("date"), pl.col("_items").alias("_items_prev")
+    )
+    return (
+        daily.join(prev, on=["league", "date"], how="left")
+        .with_columns(
+            pl.col("breadth_net").rolling_sum_by("date", "3d").over("league").alias("breadth_net_3d"),
+            (pl.col("_items").log() - pl.col("_items_prev").log()).alias("market_items_change"),
+        )
+        .select("league", "date", *SIGNAL_FAMILIES["breadth"])
+    )

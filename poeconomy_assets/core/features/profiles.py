@@ -26,10 +26,15 @@ PROFILE_SMOOTH_DAYS = 5  # one league's day-to-day noise is large: profiles aver
 def smoothed_profile_inputs() -> list[pl.Expr]:
     """Per league: each target and the path/level, averaged over ±2 league days. Computed on the padded
     frame, so the window stays in its group; the results are only ever read for *earlier* leagues."""
-    columns = {**{target_column(h): target_column(h) for h in HORIZON_DAYS},
-               "since_launch": "_since_launch", "log_price": "log_price"}  # profile input: source column
-    return [pl.col(source).rolling_mean(PROFILE_SMOOTH_DAYS, min_samples=1, center=True)
-            .alias(f"_smooth_{name}") for name, source in columns.items()]
+    columns = {
+        **{target_column(h): target_column(h) for h in HORIZON_DAYS},
+        "since_launch": "_since_launch",
+        "log_price": "log_price",
+    }  # profile input: source column
+    return [
+        pl.col(source).rolling_mean(PROFILE_SMOOTH_DAYS, min_samples=1, center=True).alias(f"_smooth_{name}")
+        for name, source in columns.items()
+    ]
 
 
 def profiles(rows: pl.DataFrame) -> pl.DataFrame:
@@ -75,16 +80,22 @@ def profiles(rows: pl.DataFrame) -> pl.DataFrame:
         out |= {f"profile_{h}_{k}": own_at(v) for k, v in earlier(own, exists).items()}
         present = ~np.isnan(own)  # np.nanmean over currencies, without its copies (same sums)
         with np.errstate(invalid="ignore", divide="ignore"):  # a (league, day) no currency reached stays NaN
-            market_mean = (np.where(present, own, 0.0).sum(axis=1, keepdims=True)
-                           / present.sum(axis=1, keepdims=True))
-        market |= {f"market_profile_{h}_{k}": market_at(v) for k, v in earlier(market_mean, market_exists).items()}
+            market_mean = np.where(present, own, 0.0).sum(axis=1, keepdims=True) / present.sum(
+                axis=1, keepdims=True
+            )
+        market |= {
+            f"market_profile_{h}_{k}": market_at(v) for k, v in earlier(market_mean, market_exists).items()
+        }
     since_launch = rows["since_launch"].to_numpy()[has_price]
     log_price = rows["log_price"].to_numpy()[has_price]
-    typical = {column: {k: own_at(v) for k, v in earlier(cube(f"_smooth_{column}"), exists).items()}
-               for column in ("since_launch", "log_price")}
+    typical = {
+        column: {k: own_at(v) for k, v in earlier(cube(f"_smooth_{column}"), exists).items()}
+        for column in ("since_launch", "log_price")
+    }
     out |= {f"typical_path_{k}": v for k, v in typical["since_launch"].items()}
     out |= market
     out |= {f"path_gap_{k}": since_launch - v for k, v in typical["since_launch"].items()}
     out |= {f"level_gap_{k}": log_price - v for k, v in typical["log_price"].items()}
-    return pl.DataFrame([pl.Series(name, values, nan_to_null=values.dtype.kind == "f")
-                         for name, values in out.items()])
+    return pl.DataFrame(
+        [pl.Series(name, values, nan_to_null=values.dtype.kind == "f") for name, values in out.items()]
+    )

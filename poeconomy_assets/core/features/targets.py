@@ -19,7 +19,12 @@ def target_column(horizon: str) -> str:
 
 
 def target_names(horizon: str) -> list[str]:
-    return [target_column(horizon), f"target_price_{horizon}", f"target_change_{horizon}", f"target_up_{horizon}"]
+    return [
+        target_column(horizon),
+        f"target_price_{horizon}",
+        f"target_change_{horizon}",
+        f"target_up_{horizon}",
+    ]
 
 
 def target_log_returns() -> list[pl.Expr]:

@@ -34,8 +34,14 @@ class CircuitOpenError(RuntimeError):
 
 
 class CircuitBreaker:
-    def __init__(self, name: str, threshold: int, cooldown_seconds: float, state_path: str | None = None,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        name: str,
+        threshold: int,
+        cooldown_seconds: float,
+        state_path: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.name, self.threshold, self.cooldown = name, threshold, cooldown_seconds
         self.path = Path(state_path) if state_path else None
         self.clock = clock

@@ -99,7 +99,7 @@ class _NearMissIndex:
 
     @staticmethod
     def _variants(key: str) -> set[str]:
-        return {key, *(key[:i] + key[i + 1:] for i in range(len(key)))}
+        return {key, *(key[:i] + key[i + 1 :] for i in range(len(key)))}
 
     def add(self, key: str) -> None:
         if len(key) > MAX_NAME_LENGTH:
@@ -171,7 +171,9 @@ class CurrencyResolver:
         close = self._index.closest(key, NEAR_MISS_RATIO)
         if close is not None:
             return Resolution(cleaned, False, near_miss_of=self._known[close])
-        self._remember(key, cleaned, new=True)  # new currency: later spellings of it in the batch resolve to it
+        self._remember(
+            key, cleaned, new=True
+        )  # new currency: later spellings of it in the batch resolve to it
         return Resolution(cleaned, cleaned != raw.strip())
 
     def canonical_names(self, raw_names: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -202,7 +204,9 @@ def canonicalize_currencies(prices: pl.DataFrame, known: Iterable[str] = ()) -> 
     Dump rows are history: a near miss is kept under its own name and reported rather than dropped.
     """
     resolver = CurrencyResolver(known)
-    order = prices.group_by("currency").agg(pl.col("date").min()).sort("date", "currency")["currency"].to_list()
+    order = (
+        prices.group_by("currency").agg(pl.col("date").min()).sort("date", "currency")["currency"].to_list()
+    )
     mapping, near = resolver.canonical_names(order)
     renamed = {raw: name for raw, name in mapping.items() if name != raw}
     if not renamed:

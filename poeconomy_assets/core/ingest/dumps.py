@@ -26,8 +26,17 @@ HEADER = ["League", "Date", "Get", "Pay", "Value", "Confidence"]
 CHAOS = "Chaos Orb"
 CONFIDENCE = {"high": "High", "medium": "Medium", "low": "Low"}
 # Columns of an imported league, before league_day and price_divine are added (see read_dump_dir).
-PRICE_COLUMNS = ["league", "currency", "date", "price_chaos", "confidence", "buy_price_chaos", "buy_confidence",
-                 "log_spread", "source"]
+PRICE_COLUMNS = [
+    "league",
+    "currency",
+    "date",
+    "price_chaos",
+    "confidence",
+    "buy_price_chaos",
+    "buy_confidence",
+    "log_spread",
+    "source",
+]
 # A Value outside these is no price (1e300 overflows sums and exp; 1e-320 is a subnormal whose inverse, the
 # buy-side price, is infinite). 18 real leagues range from 1e-5 to 1.5e7: three orders of magnitude of margin.
 MIN_VALUE = 1e-8
@@ -59,8 +68,9 @@ class DumpImport:
         return sorted(self.prices["currency"].unique().to_list())
 
 
-def _quarantine(rows: pl.DataFrame, file: str, field_name: str | pl.Expr, value: pl.Expr,
-                reason: str | pl.Expr) -> pl.DataFrame:
+def _quarantine(
+    rows: pl.DataFrame, file: str, field_name: str | pl.Expr, value: pl.Expr, reason: str | pl.Expr
+) -> pl.DataFrame:
     return rows.select(
         pl.lit(file).alias("file"),
         pl.col("line"),
@@ -80,20 +90,27 @@ def _read_raw(path: Path) -> pl.DataFrame:
     if not lines or not lines[0].strip():
         raise DumpError(f"{name} line 1: empty file (expected header {';'.join(HEADER)!r})")
     if "\r" in lines[0]:
-        raise DumpError(f"{name} line 1: lines end in a carriage return only (CR, classic Mac OS line ends), so "
-                        "the whole file reads as one line; save it with LF or CRLF line ends")
+        raise DumpError(
+            f"{name} line 1: lines end in a carriage return only (CR, classic Mac OS line ends), so "
+            "the whole file reads as one line; save it with LF or CRLF line ends"
+        )
     header = lines[0].strip()
     if header.split(";") != HEADER:
         hint = " (wrong delimiter? fields must be separated by ';')" if ";" not in header else ""
         raise DumpError(f"{name} line 1: header is {header!r} but expected {';'.join(HEADER)!r}{hint}")
     body = [line for line in lines[1:]]
     if not any(line.strip() for line in body):
-        raise DumpError(f"{name} line 2: no data rows after the header (an empty or cut-short export?); a league "
-                        "file must hold at least one price")
+        raise DumpError(
+            f"{name} line 2: no data rows after the header (an empty or cut-short export?); a league "
+            "file must hold at least one price"
+        )
     raw = pl.DataFrame({"text": body}, schema={"text": pl.Utf8}).with_row_index("line", offset=2)
     raw = raw.with_columns(pl.col("line").cast(pl.Int64)).filter(pl.col("text").str.strip_chars() != "")
     parts = pl.col("text").str.split(";")
-    return raw.with_columns(parts.list.len().alias("n_fields"), *[parts.list.get(i, null_on_oob=True).str.strip_chars().alias(c) for i, c in enumerate(HEADER)])
+    return raw.with_columns(
+        parts.list.len().alias("n_fields"),
+        *[parts.list.get(i, null_on_oob=True).str.strip_chars().alias(c) for i, c in enumerate(HEADER)],
+    )
 
 
 def read_dump_file(path: Path, *, strict: bool = False) -> DumpImport:
@@ -105,7 +122,9 @@ def read_dump_file(path: Path, *, strict: bool = False) -> DumpImport:
 
     wrong_width = raw.filter(pl.col("n_fields") != len(HEADER))
     problems.append(
-        _quarantine(wrong_width, name, "row", pl.col("text"), pl.format("{} fields, expected 6", pl.col("n_fields")))
+        _quarantine(
+            wrong_width, name, "row", pl.col("text"), pl.format("{} fields, expected 6", pl.col("n_fields"))
+        )
     )
     rows = raw.filter(pl.col("n_fields") == len(HEADER))
     rows, empty_league = _without_empty_league(rows, name)
@@ -133,15 +152,33 @@ def read_dump_file(path: Path, *, strict: bool = False) -> DumpImport:
     )
     # The item's own field is Get on the sell side and Pay on the buy side.
     checks: list[tuple[pl.Expr, str | pl.Expr, pl.Expr, str | pl.Expr]] = [
-        ((pl.col("item").is_null()) | (pl.col("item") == ""), pl.col("item_field"), pl.col("item"),
-         "empty currency name"),
+        (
+            (pl.col("item").is_null()) | (pl.col("item") == ""),
+            pl.col("item_field"),
+            pl.col("item"),
+            "empty currency name",
+        ),
         (pl.col("date").is_null(), "Date", pl.col("Date"), "unparseable date (expected YYYY-MM-DD)"),
         (pl.col("value").is_null(), "Value", pl.col("Value"), "not a number"),
-        (pl.col("value").is_nan() | pl.col("value").is_infinite(), "Value", pl.col("Value"), "not a finite number"),
+        (
+            pl.col("value").is_nan() | pl.col("value").is_infinite(),
+            "Value",
+            pl.col("Value"),
+            "not a finite number",
+        ),
         (pl.col("value") <= 0, "Value", pl.col("Value"), "zero or negative price"),
-        ((pl.col("value") < MIN_VALUE) | (pl.col("value") > MAX_VALUE), "Value", pl.col("Value"),
-         f"implausible price (outside [{MIN_VALUE:g}, {MAX_VALUE:g}])"),
-        (pl.col("confidence").is_null(), "Confidence", pl.col("Confidence"), "unknown confidence word (expected High, Medium or Low)"),
+        (
+            (pl.col("value") < MIN_VALUE) | (pl.col("value") > MAX_VALUE),
+            "Value",
+            pl.col("Value"),
+            f"implausible price (outside [{MIN_VALUE:g}, {MAX_VALUE:g}])",
+        ),
+        (
+            pl.col("confidence").is_null(),
+            "Confidence",
+            pl.col("Confidence"),
+            "unknown confidence word (expected High, Medium or Low)",
+        ),
     ]
     checks += _name_checks()
     bad = pl.lit(False)
@@ -169,23 +206,36 @@ def read_dump_file(path: Path, *, strict: bool = False) -> DumpImport:
     quarantine = pl.concat(problems).sort("line")
     if strict and quarantine.height:
         first = quarantine.row(0, named=True)
-        raise DumpError(f"{name} line {first['line']}: field {first['field']} = {first['value']!r}: {first['reason']}")
+        raise DumpError(
+            f"{name} line {first['line']}: field {first['field']} = {first['value']!r}: {first['reason']}"
+        )
 
     sells = rows.filter(pl.col("side") == "sell").select(
-        pl.col("League").alias("league"), pl.col("item").alias("currency"), "date",
-        pl.col("value").alias("price_chaos"), "confidence",
+        pl.col("League").alias("league"),
+        pl.col("item").alias("currency"),
+        "date",
+        pl.col("value").alias("price_chaos"),
+        "confidence",
     )
     buys = rows.filter(pl.col("side") == "buy").select(
-        pl.col("League").alias("league"), pl.col("item").alias("currency"), "date",
-        (1.0 / pl.col("value")).alias("buy_price_chaos"), pl.col("confidence").alias("buy_confidence"),
+        pl.col("League").alias("league"),
+        pl.col("item").alias("currency"),
+        "date",
+        (1.0 / pl.col("value")).alias("buy_price_chaos"),
+        pl.col("confidence").alias("buy_confidence"),
     )
     prices = sells.join(buys, on=["league", "currency", "date"], how="left").with_columns(
         (pl.col("price_chaos") / pl.col("buy_price_chaos")).log().alias("log_spread"),
         pl.lit("poe.ninja").alias("source"),
     )
     buy_only = buys.join(sells, on=["league", "currency", "date"], how="anti").height
-    return DumpImport(prices=prices.select(*PRICE_COLUMNS), quarantine=quarantine,
-                      skipped_not_chaos=not_chaos.height, buy_only_rows=buy_only, files=[name])
+    return DumpImport(
+        prices=prices.select(*PRICE_COLUMNS),
+        quarantine=quarantine,
+        skipped_not_chaos=not_chaos.height,
+        buy_only_rows=buy_only,
+        files=[name],
+    )
 
 
 def read_dump_dir(directory: Path, *, strict: bool = False) -> DumpImport:
@@ -200,7 +250,9 @@ def read_dump_dir(directory: Path, *, strict: bool = False) -> DumpImport:
     seen = prices.group_by("league").agg(pl.len())
     if prices.select("league", "currency", "date").is_duplicated().any():
         clash = prices.filter(prices.select("league", "currency", "date").is_duplicated()).row(0, named=True)
-        raise DumpError(f"league {clash['league']!r} appears in more than one file of {directory} ({seen.height} leagues)")
+        raise DumpError(
+            f"league {clash['league']!r} appears in more than one file of {directory} ({seen.height} leagues)"
+        )
     prices = add_divine_prices(add_league_day(prices)).select(*DAILY_COLUMNS, *MARKET_SIDE_COLUMNS)
     return DumpImport(
         prices=prices.sort("league", "currency", "date"),
@@ -223,20 +275,35 @@ def _physical_lines(text: str) -> list[str]:
 def _without_empty_league(rows: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(rows with a League, the others quarantined as "empty league name" with file and line)."""
     empty = pl.col("League").is_null() | (pl.col("League") == "")
-    return rows.filter(~empty), _quarantine(rows.filter(empty), file, "League", pl.col("League"), "empty league name")
+    return rows.filter(~empty), _quarantine(
+        rows.filter(empty), file, "League", pl.col("League"), "empty league name"
+    )
 
 
 def _name_checks() -> list[tuple[pl.Expr, str, pl.Expr, str]]:
     """Quarantine checks on names: control/bidi characters (NUL, RLO, zero-width, ...) and absurd lengths."""
     checks = []
     for column in ("Get", "League"):
-        checks.append((pl.col(column).str.contains(FORBIDDEN_IN_NAMES.pattern), column, pl.col(column),
-                       "control or bidi character in the name"))
+        checks.append(
+            (
+                pl.col(column).str.contains(FORBIDDEN_IN_NAMES.pattern),
+                column,
+                pl.col(column),
+                "control or bidi character in the name",
+            )
+        )
         # Raw, and after NFC (what is stored: clean_name normalises; "\ufb2c" * 34 is 102 characters after it).
-        too_long = ((pl.col(column).str.len_chars() > MAX_NAME_LENGTH)
-                    | (pl.col(column).str.normalize("NFC").str.len_chars() > MAX_NAME_LENGTH))
-        checks.append((too_long, column, pl.col(column).str.slice(0, 60),
-                       f"name longer than {MAX_NAME_LENGTH} characters"))
+        too_long = (pl.col(column).str.len_chars() > MAX_NAME_LENGTH) | (
+            pl.col(column).str.normalize("NFC").str.len_chars() > MAX_NAME_LENGTH
+        )
+        checks.append(
+            (
+                too_long,
+                column,
+                pl.col(column).str.slice(0, 60),
+                f"name longer than {MAX_NAME_LENGTH} characters",
+            )
+        )
     return checks
 
 
@@ -244,7 +311,9 @@ def _without_far_dates(rows: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.
     """(rows, rows dated more than MAX_DAYS_FROM_MEDIAN days from the league's median date, quarantined)."""
     if rows.is_empty():
         return rows, pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    median = median_day(rows["date"].to_list())  # the rule live history follows too (core.ingest.league_dates)
+    median = median_day(
+        rows["date"].to_list()
+    )  # the rule live history follows too (core.ingest.league_dates)
     far = (pl.col("date") - pl.lit(median)).dt.total_days().abs() > MAX_DAYS_FROM_MEDIAN
     reason = far_reason(median)
     return rows.filter(~far), _quarantine(rows.filter(far), file, "Date", pl.col("Date"), reason)
@@ -256,8 +325,10 @@ def _require_one_file_per_league(parts: list[DumpImport]) -> None:
     for part in parts:
         for league in part.prices["league"].unique().to_list():
             if league in seen:
-                raise DumpError(f"league {league!r} is split across two files, {seen[league]} and {part.files[0]}; "
-                                "one league must come from one file")
+                raise DumpError(
+                    f"league {league!r} is split across two files, {seen[league]} and {part.files[0]}; "
+                    "one league must come from one file"
+                )
             seen[league] = part.files[0]
 
 

@@ -73,11 +73,16 @@ def parse_leagues(data: Any, problems: list[str] | None = None) -> tuple[list[Le
         if problem:
             skip(index, f"{problem}: name {printable(name, 40)} ({len(name)} characters)")
             continue
-        leagues.append(League(name.strip(), parse_timestamp(entry.get("start_date")),
-                              parse_timestamp(entry.get("end_date"))))
+        leagues.append(
+            League(
+                name.strip(), parse_timestamp(entry.get("start_date")), parse_timestamp(entry.get("end_date"))
+            )
+        )
     if not leagues and bad:
-        raise PayloadError(f"/leagues held {bad} entries and none had a usable name"
-                           + (f" ({problems[-1]})" if problems else ""))
+        raise PayloadError(
+            f"/leagues held {bad} entries and none had a usable name"
+            + (f" ({problems[-1]})" if problems else "")
+        )
     return leagues, bad
 
 

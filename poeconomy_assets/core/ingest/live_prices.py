@@ -15,8 +15,15 @@ from poeconomy_assets.core.prices import add_divine_prices, add_league_day
 from poeconomy_assets.core.schemas import DAILY_COLUMNS, MARKET_SIDE_COLUMNS
 
 SLOT_SECONDS = 300
-LIVE_COLUMNS = ["open_chaos", "close_chaos", "low_chaos", "high_chaos", "n_snapshots", "low_confidence_share",
-                "volume"]
+LIVE_COLUMNS = [
+    "open_chaos",
+    "close_chaos",
+    "low_chaos",
+    "high_chaos",
+    "n_snapshots",
+    "low_confidence_share",
+    "volume",
+]
 LOW_CONFIDENCE_MAJORITY = 0.5
 
 
@@ -37,7 +44,9 @@ def parse_slot(text: str) -> datetime:
         raise ValueError(f"slot {text!r} has no timezone; use e.g. 2025-06-14T10:05:00Z")
     aligned = slot_start(value)
     if aligned != value.astimezone(UTC):
-        raise ValueError(f"slot {text!r} is not aligned to {SLOT_SECONDS} s (nearest start {slot_key(aligned)})")
+        raise ValueError(
+            f"slot {text!r} is not aligned to {SLOT_SECONDS} s (nearest start {slot_key(aligned)})"
+        )
     return aligned
 
 
@@ -60,7 +69,9 @@ def daily_from_snapshots(snapshots: pl.DataFrame) -> pl.DataFrame:
     )
     daily = daily.with_columns(
         pl.when(pl.col("low_confidence_share") > LOW_CONFIDENCE_MAJORITY)
-        .then(pl.lit("Low")).otherwise(pl.lit("High")).alias("confidence"),
+        .then(pl.lit("Low"))
+        .otherwise(pl.lit("High"))
+        .alias("confidence"),
         pl.lit("poe.watch").alias("source"),
         # POE Watch reports one price per item, not both sides of the market: no buy side, no spread.
         pl.lit(None, dtype=pl.Float64).alias("buy_price_chaos"),
@@ -68,4 +79,6 @@ def daily_from_snapshots(snapshots: pl.DataFrame) -> pl.DataFrame:
         pl.lit(None, dtype=pl.Float64).alias("log_spread"),
     )
     daily = add_divine_prices(add_league_day(daily))
-    return daily.select(*DAILY_COLUMNS, *MARKET_SIDE_COLUMNS, *LIVE_COLUMNS).sort("league", "currency", "date")
+    return daily.select(*DAILY_COLUMNS, *MARKET_SIDE_COLUMNS, *LIVE_COLUMNS).sort(
+        "league", "currency", "date"
+    )

@@ -50,8 +50,13 @@ SKIP_REASONS = (
 INT64_MAX = 2**63 - 1
 MAX_FLOAT = 1e308  # any finite price or count beyond this is garbage (and overflows sums downstream)
 MAX_ELEMENT_DEPTH = 64  # a list element nested deeper is skipped as too_deeply_nested
-FLAG_REASONS = ("mean_outside_min_max", "low_confidence", "missing_low_confidence", "coerced_strings",
-                "renamed_or_aliased")
+FLAG_REASONS = (
+    "mean_outside_min_max",
+    "low_confidence",
+    "missing_low_confidence",
+    "coerced_strings",
+    "renamed_or_aliased",
+)
 
 
 class PayloadError(ValueError):
@@ -72,8 +77,9 @@ def decode_json(body: bytes, content_type: str | None = None) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PayloadError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}; "
-                           f"body starts {text[:60]!r}") from exc
+        raise PayloadError(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}; body starts {text[:60]!r}"
+        ) from exc
     except RecursionError:
         return _decode_list_elementwise(text)
 
@@ -110,7 +116,7 @@ def _decode_list_elementwise(text: str) -> list:
             depth -= 1
             if depth == 0:
                 _append_element(out, text[start:position], deepest)
-                rest = text[position + 1:].strip()
+                rest = text[position + 1 :].strip()
                 if rest:
                     raise PayloadError(f"malformed JSON: {rest[:40]!r} after the top-level list")
                 return out
@@ -132,13 +138,15 @@ def _append_element(out: list, span: str, deepest: int) -> None:
     try:
         out.append(json.loads(span))
     except json.JSONDecodeError as exc:
-        raise PayloadError(f"malformed JSON in a list element: {exc.msg}; element starts {span[:60]!r}") from exc
+        raise PayloadError(
+            f"malformed JSON in a list element: {exc.msg}; element starts {span[:60]!r}"
+        ) from exc
 
 
 def _html_title(text: str) -> str:
     low = text.lower()
     start, end = low.find("<title>"), low.find("</title>")
-    return text[start + 7:end].strip() if 0 <= start < end else ""
+    return text[start + 7 : end].strip() if 0 <= start < end else ""
 
 
 def require_list(data: Any, what: str) -> list:
@@ -212,8 +220,10 @@ def parse_items(
     """Validate one ``/get`` response into snapshot rows; never raises on a bad row, only on a bad payload."""
     league_problem = name_problem(league) if isinstance(league, str) else "bad_name"
     if league_problem:  # one league per payload: no row of it can be stored, say so instead of crashing later
-        raise PayloadError(f"league name {_short_repr(league)} cannot be stored ({league_problem}); "
-                           "the league list should have skipped it")
+        raise PayloadError(
+            f"league name {_short_repr(league)} cannot be stored ({league_problem}); "
+            "the league list should have skipped it"
+        )
     items = require_list(data, f"/get?league={_short_repr(league)}&category={category}")
     parsed = ParsedItems(rows=pl.DataFrame(schema=SNAPSHOT_COLUMNS), received=len(items))
     last_prices = last_prices or {}
@@ -243,13 +253,19 @@ def parse_items(
             continue
         bad_name = name_problem(raw_name.strip())
         if bad_name:
-            problem(index, bad_name, f"id {int(item_id)}: name of {len(raw_name)} characters (at most "
-                                     f"{MAX_NAME_LENGTH}, no control characters) {_short_repr(raw_name[:40])}")
+            problem(
+                index,
+                bad_name,
+                f"id {int(item_id)}: name of {len(raw_name)} characters (at most "
+                f"{MAX_NAME_LENGTH}, no control characters) {_short_repr(raw_name[:40])}",
+            )
             continue
         row_category = item.get("category")
         row_category = category if row_category is None else str(row_category).strip().lower()
         if row_category not in CATEGORIES:
-            problem(index, "other_category", f"{raw_name.strip()}: category {_short_repr(item.get('category'))}")
+            problem(
+                index, "other_category", f"{raw_name.strip()}: category {_short_repr(item.get('category'))}"
+            )
             continue
         if "mean" not in item or item.get("mean") is None:
             problem(index, "missing_mean", f"{raw_name.strip()}: mean missing or null")
@@ -261,26 +277,42 @@ def parse_items(
         if any(v is not None and math.isnan(v) for v in (mean, low, high, daily)):
             problem(index, "non_numeric", f"{raw_name.strip()}: mean/min/max/daily not numbers")
             continue
-        out_of_range = [key for key, value, integer in (("mean", mean, False), ("min", low, False),
-                                                        ("max", high, False), ("daily", daily, True))
-                        if _out_of_range(item.get(key), value, integer)
-                        or (integer and value is not None and math.isinf(value))]
+        out_of_range = [
+            key
+            for key, value, integer in (
+                ("mean", mean, False),
+                ("min", low, False),
+                ("max", high, False),
+                ("daily", daily, True),
+            )
+            if _out_of_range(item.get(key), value, integer)
+            or (integer and value is not None and math.isinf(value))
+        ]
         if out_of_range:
-            problem(index, "number_out_of_range", f"{raw_name.strip()}: {', '.join(out_of_range)} out of range")
+            problem(
+                index, "number_out_of_range", f"{raw_name.strip()}: {', '.join(out_of_range)} out of range"
+            )
             continue
         if mean is None or not math.isfinite(mean) or mean <= 0:
             problem(index, "non_positive_mean", f"{raw_name.strip()}: mean = {_short_repr(item.get('mean'))}")
             continue
         resolution = resolver.resolve(raw_name)
         if resolution.near_miss_of is not None:
-            problem(index, "near_miss_name", f"{raw_name.strip()!r} looks like {resolution.near_miss_of!r} "
-                                             "but is not a known alias")
+            problem(
+                index,
+                "near_miss_name",
+                f"{raw_name.strip()!r} looks like {resolution.near_miss_of!r} but is not a known alias",
+            )
             continue
         name = resolution.name
         bad_name = name_problem(name)  # what is stored: the canonical, NFC-normalised name
         if bad_name:
-            problem(index, bad_name, f"id {int(item_id)}: name of {len(name)} characters once normalised (at most "
-                                     f"{MAX_NAME_LENGTH}) {_short_repr(name[:40])}")
+            problem(
+                index,
+                bad_name,
+                f"id {int(item_id)}: name of {len(name)} characters once normalised (at most "
+                f"{MAX_NAME_LENGTH}) {_short_repr(name[:40])}",
+            )
             continue
         if resolution.changed:
             problem(index, "renamed_or_aliased", f"{raw_name!r} → {name!r}", skip=False)
@@ -293,15 +325,25 @@ def parse_items(
         low = low if low is not None and math.isfinite(low) and low >= 0 else None
         high = high if high is not None and math.isfinite(high) and high >= 0 else None
         if low is not None and high is not None and not (low <= mean <= high):
-            problem(index, "mean_outside_min_max", f"{name}: mean {mean:g} not in [{low:g}, {high:g}]", skip=False)
+            problem(
+                index, "mean_outside_min_max", f"{name}: mean {mean:g} not in [{low:g}, {high:g}]", skip=False
+            )
         low_confidence = item.get("lowConfidence")
         if not isinstance(low_confidence, bool):
             # Unknown confidence is treated as low: a row the API could not vouch for.
-            problem(index, "missing_low_confidence", f"{name}: lowConfidence = {low_confidence!r}", skip=False)
+            problem(
+                index, "missing_low_confidence", f"{name}: lowConfidence = {low_confidence!r}", skip=False
+            )
             low_confidence = True
         row = {
-            "league": league, "currency": name, "category": row_category, "item_id": _exact_int(item.get("id")),
-            "snapshot_at": snapshot_at.astimezone(UTC), "mean_chaos": mean, "min_chaos": low, "max_chaos": high,
+            "league": league,
+            "currency": name,
+            "category": row_category,
+            "item_id": _exact_int(item.get("id")),
+            "snapshot_at": snapshot_at.astimezone(UTC),
+            "mean_chaos": mean,
+            "min_chaos": low,
+            "max_chaos": high,
             "daily": None if daily is None or daily < 0 else _exact_int(item.get("daily")),
             "low_confidence": low_confidence,
             "payload_hash": payload_hash,
@@ -309,16 +351,23 @@ def parse_items(
         key = row["item_id"]
         if key in accepted:
             kept, dropped = _prefer(accepted[key], row)
-            problem(index, "duplicate_id", f"id {key} ({name}): kept mean {kept['mean_chaos']:g} "
-                                           f"(daily {kept['daily']}), dropped mean {dropped['mean_chaos']:g}")
+            problem(
+                index,
+                "duplicate_id",
+                f"id {key} ({name}): kept mean {kept['mean_chaos']:g} "
+                f"(daily {kept['daily']}), dropped mean {dropped['mean_chaos']:g}",
+            )
             accepted[key] = kept
             continue
         accepted[key] = row
     rows = _storable(list(accepted.values()), problem)
     frame = pl.DataFrame(rows, schema=SNAPSHOT_COLUMNS) if rows else parsed.rows
     # Two ids may resolve to one currency name (an alias): the key is (league, currency, snapshot_at).
-    parsed.rows = frame.sort("daily", descending=True, nulls_last=True).unique(
-        ["currency"], keep="first", maintain_order=True).sort("currency")
+    parsed.rows = (
+        frame.sort("daily", descending=True, nulls_last=True)
+        .unique(["currency"], keep="first", maintain_order=True)
+        .sort("currency")
+    )
     parsed.counts["low_confidence"] = int(parsed.rows["low_confidence"].sum() or 0)
     merged = frame.height - parsed.rows.height
     if merged:
@@ -330,6 +379,7 @@ def _storable(rows: list[dict], problem: Any) -> list[dict]:
     """``rows`` that the price store takes. The checks above should leave none it refuses; should one slip
     through anyway, it is skipped as ``unstorable_row`` (with the store's own reason) instead of costing the
     payload's other rows. The whole batch is tried first: row by row only when it fails."""
+
     def fits(batch: list[dict]) -> str | None:
         try:
             validate_snapshots(pl.DataFrame(batch, schema=SNAPSHOT_COLUMNS))
@@ -367,7 +417,9 @@ def _prefer(a: dict, b: dict) -> tuple[dict, dict]:
 def _history_median(history: Any) -> float | None:
     if not isinstance(history, list):
         return None
-    values = sorted(v for v in (to_number(x)[0] for x in history) if v is not None and math.isfinite(v) and v > 0)
+    values = sorted(
+        v for v in (to_number(x)[0] for x in history) if v is not None and math.isfinite(v) and v > 0
+    )
     return values[len(values) // 2] if values else None
 
 
@@ -409,7 +461,7 @@ def parse_timestamp(value: Any) -> datetime | None:
     if "." in text:  # Python < 3.11.? accepts only 3 or 6 fractional digits: pad to 6
         head, _, rest = text.partition(".")
         digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
-        tail = rest[len(digits):]
+        tail = rest[len(digits) :]
         text = f"{head}.{(digits + '000000')[:6]}{tail}"
     try:
         parsed = datetime.fromisoformat(text)

@@ -33,8 +33,10 @@ class SlotAccount:
     lost: dict[str, str]  # reason per slot, including slots nobody reported on
 
     def summary(self) -> str:
-        return (f"{len(self.expected)} slots expected, {len(self.stored)} stored, {len(self.refilled)} refilled, "
-                f"{len(self.lost)} lost")
+        return (
+            f"{len(self.expected)} slots expected, {len(self.stored)} stored, {len(self.refilled)} refilled, "
+            f"{len(self.lost)} lost"
+        )
 
 
 def slots_between(first: datetime, last: datetime) -> list[str]:
@@ -85,7 +87,9 @@ def refill(missed: dict[str, str], hashes: dict[str, str], earlier: pl.DataFrame
         in_effect = before.sort("snapshot_at").group_by("category").last()
         changed = [c for c, h in zip(in_effect["category"], in_effect["payload_hash"]) if hashes.get(c) != h]
         if changed:
-            lost[slot] = f"{reason}; POE Watch changed its {', '.join(changed)} prices since (not recoverable)"
+            lost[slot] = (
+                f"{reason}; POE Watch changed its {', '.join(changed)} prices since (not recoverable)"
+            )
         else:
             refilled[slot] = f"{reason}; refilled: the payload fetched now is the one in effect then"
     return refilled, lost

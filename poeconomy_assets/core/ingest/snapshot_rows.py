@@ -70,10 +70,18 @@ def validate_snapshots(rows: pl.DataFrame) -> pl.DataFrame:
     for column in NOT_EMPTY:
         _first_bad(indexed, pl.col(column).str.strip_chars() == "", column, "is empty")
         # Refused here, before any database: PostgreSQL rejects NUL with a raw error, SQLite stores it.
-        _first_bad(indexed, pl.col(column).str.len_chars() > MAX_NAME_LENGTH, column,
-                   f"is longer than {MAX_NAME_LENGTH} characters")
-        _first_bad(indexed, pl.col(column).str.contains(FORBIDDEN_IN_NAMES.pattern), column,
-                   "holds a NUL, control or bidi character")
+        _first_bad(
+            indexed,
+            pl.col(column).str.len_chars() > MAX_NAME_LENGTH,
+            column,
+            f"is longer than {MAX_NAME_LENGTH} characters",
+        )
+        _first_bad(
+            indexed,
+            pl.col(column).str.contains(FORBIDDEN_IN_NAMES.pattern),
+            column,
+            "holds a NUL, control or bidi character",
+        )
     _first_bad(
         indexed,
         ~(pl.col("mean_chaos").is_finite() & (pl.col("mean_chaos") > 0)),

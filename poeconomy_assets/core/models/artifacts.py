@@ -78,8 +78,10 @@ def key_from_secret(secret: str | bytes) -> bytes:
     """A signing key from configured text (an environment variable, resource config); at least 16 bytes."""
     key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     if len(key.strip()) < MIN_KEY_BYTES:
-        raise ValueError(f"the model signing key must be at least {MIN_KEY_BYTES} bytes (got {len(key.strip())}); "
-                         f"e.g. {KEY_ENV}=$(python -c 'import secrets; print(secrets.token_hex(32))')")
+        raise ValueError(
+            f"the model signing key must be at least {MIN_KEY_BYTES} bytes (got {len(key.strip())}); "
+            f"e.g. {KEY_ENV}=$(python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
     return key.strip()
 
 
@@ -100,8 +102,10 @@ def load_or_create_key(path: Path) -> bytes:
     if not stat.S_ISREG(mode):
         raise ArtifactIntegrityError(f"{path}: the model signing key file is not a regular file (symlink?)")
     if mode & 0o022:
-        raise ArtifactIntegrityError(f"{path}: the model signing key file is writable by group or others "
-                                     f"(mode {stat.S_IMODE(mode):o}); chmod 600 it")
+        raise ArtifactIntegrityError(
+            f"{path}: the model signing key file is writable by group or others "
+            f"(mode {stat.S_IMODE(mode):o}); chmod 600 it"
+        )
     return key_from_secret(path.read_bytes())
 
 
@@ -118,8 +122,12 @@ def write_manifest(directory: Path, files: list[str], fields: dict, *, key: byte
     """Hash ``files`` (names inside ``directory``), write the manifest with ``fields`` and sign it with ``key``
     (``manifest.sig``); returns the manifest."""
     directory = Path(directory)
-    manifest = {**fields, "files": {name: sha256(directory / name) for name in files},
-                "code_version": CODE_VERSION, "git_commit": _git_commit()}
+    manifest = {
+        **fields,
+        "files": {name: sha256(directory / name) for name in files},
+        "code_version": CODE_VERSION,
+        "git_commit": _git_commit(),
+    }
     data = json.dumps(manifest, indent=1, sort_keys=True, default=_jsonable).encode("utf-8")
     (directory / MANIFEST).write_bytes(data)
     sign(directory, key)
@@ -156,21 +164,29 @@ def verify_signature(directory: Path, key: bytes) -> bytes:
         raise ArtifactIntegrityError(
             f"{signature_path}: missing: the model is unsigned (saved before models were signed, or not by this "
             "store); refusing to load it before any parser reads it. Retrain it (the next training run saves a "
-            "signed model)")
+            "signed model)"
+        )
     _require_plain(signature_path, "signature")
     data = _read_bounded(path, MAX_MANIFEST_BYTES, "manifest")
     try:
-        signature = json.loads(_read_bounded(signature_path, MAX_SIGNATURE_BYTES, "signature").decode("utf-8"))
+        signature = json.loads(
+            _read_bounded(signature_path, MAX_SIGNATURE_BYTES, "signature").decode("utf-8")
+        )
         algorithm, signer, mac = signature["algorithm"], signature["key_id"], signature["mac"]
     except (UnicodeDecodeError, json.JSONDecodeError, TypeError, KeyError) as exc:
-        raise ArtifactIntegrityError(f"{signature_path}: not a signature ({type(exc).__name__}); refusing to load") \
-            from None
+        raise ArtifactIntegrityError(
+            f"{signature_path}: not a signature ({type(exc).__name__}); refusing to load"
+        ) from None
     if algorithm != SIGNATURE_ALGORITHM or not isinstance(mac, str):
-        raise ArtifactIntegrityError(f"{signature_path}: algorithm {algorithm!r} is not {SIGNATURE_ALGORITHM}")
+        raise ArtifactIntegrityError(
+            f"{signature_path}: algorithm {algorithm!r} is not {SIGNATURE_ALGORITHM}"
+        )
     if not hmac.compare_digest(mac.encode("ascii", "replace"), _mac(key, data).encode("ascii")):
-        why = (f"signed with another key (key id {signer!r}, this store's is {key_id(key)!r})"
-               if signer != key_id(key) else "changed since it was signed (a model file or the manifest was "
-               "modified on disk)")
+        why = (
+            f"signed with another key (key id {signer!r}, this store's is {key_id(key)!r})"
+            if signer != key_id(key)
+            else "changed since it was signed (a model file or the manifest was modified on disk)"
+        )
         raise ArtifactIntegrityError(f"{path}: signature does not verify: {why}; refusing to load")
     return data
 
@@ -183,7 +199,9 @@ def read_signed_manifest(directory: Path, key: bytes) -> dict:
     try:
         manifest = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ArtifactIntegrityError(f"{path}: manifest is not valid JSON ({exc}); refusing to load") from None
+        raise ArtifactIntegrityError(
+            f"{path}: manifest is not valid JSON ({exc}); refusing to load"
+        ) from None
     if not isinstance(manifest, dict):
         raise ArtifactIntegrityError(f"{path}: manifest is not a JSON object but a {type(manifest).__name__}")
     files = manifest.get("files")
@@ -196,19 +214,24 @@ def require_fields(manifest: dict, directory: Path, fields: dict[str, type | tup
     """Every field of ``fields`` present in the manifest with its type; else ArtifactIntegrityError naming it."""
     for name, kind in fields.items():
         if name not in manifest:
-            raise ArtifactIntegrityError(f"{Path(directory) / MANIFEST}: field {name!r} is missing; refusing to "
-                                         "load a partial model")
+            raise ArtifactIntegrityError(
+                f"{Path(directory) / MANIFEST}: field {name!r} is missing; refusing to load a partial model"
+            )
         if not isinstance(manifest[name], kind):
-            raise ArtifactIntegrityError(f"{Path(directory) / MANIFEST}: field {name!r} is a "
-                                         f"{type(manifest[name]).__name__}, not what a model stores there")
+            raise ArtifactIntegrityError(
+                f"{Path(directory) / MANIFEST}: field {name!r} is a "
+                f"{type(manifest[name]).__name__}, not what a model stores there"
+            )
 
 
 def require_files(manifest: dict, directory: Path, names: list[str], why: str) -> None:
     """Each of ``names`` listed in the manifest; else ArtifactIntegrityError (never a half-loaded model)."""
     missing = [name for name in names if name not in manifest["files"]]
     if missing:
-        raise ArtifactIntegrityError(f"{Path(directory) / MANIFEST}: does not list {', '.join(missing)} ({why}); "
-                                     "refusing to load a partial model")
+        raise ArtifactIntegrityError(
+            f"{Path(directory) / MANIFEST}: does not list {', '.join(missing)} ({why}); "
+            "refusing to load a partial model"
+        )
 
 
 def _require_plain(path: Path, kind: str) -> None:
@@ -218,11 +241,15 @@ def _require_plain(path: Path, kind: str) -> None:
     except FileNotFoundError:
         raise ArtifactIntegrityError(f"{path}: {kind} missing") from None
     if stat.S_ISLNK(mode):
-        raise ArtifactIntegrityError(f"{path}: {kind} is a symlink; model files must be regular files in the "
-                                     "model folder (refusing to load)")
+        raise ArtifactIntegrityError(
+            f"{path}: {kind} is a symlink; model files must be regular files in the "
+            "model folder (refusing to load)"
+        )
     wanted = stat.S_ISDIR if kind == "model folder" else stat.S_ISREG
     if not wanted(mode):
-        raise ArtifactIntegrityError(f"{path}: {kind} is not a regular {'folder' if kind == 'model folder' else 'file'}")
+        raise ArtifactIntegrityError(
+            f"{path}: {kind} is not a regular {'folder' if kind == 'model folder' else 'file'}"
+        )
 
 
 def read_verified_manifest(directory: Path, key: bytes) -> dict:
@@ -247,7 +274,8 @@ def verify_files(directory: Path, manifest: dict, names: list[str]) -> None:
         if name.lower().endswith(CODE_BEARING_SUFFIXES):
             raise ArtifactIntegrityError(
                 f"{file}: listed in {MANIFEST} in a pickle format, which can run code when loaded; refusing "
-                "(models saved before RandomForest moved to LightGBM text must be retrained)")
+                "(models saved before RandomForest moved to LightGBM text must be retrained)"
+            )
         if name in (MANIFEST, SIGNATURE):
             raise ArtifactIntegrityError(f"{path}: lists {name} as a model file")
         if not os.path.lexists(file):
@@ -268,7 +296,7 @@ def _leftovers(target: Path) -> list[tuple[Path, str, int]]:
     for entry in target.parent.iterdir() if target.parent.is_dir() else []:
         if not entry.name.startswith(prefix):
             continue
-        kind, _, rest = entry.name[len(prefix):].partition("-")
+        kind, _, rest = entry.name[len(prefix) :].partition("-")
         pid = rest.split("-", 1)[0]
         if kind in ("staging", "previous") and pid.isdigit():
             found.append((entry, kind, int(pid)))
@@ -281,7 +309,9 @@ def committed_directory(target: Path) -> Path:
     target = Path(target)
     if os.path.lexists(target):
         return target
-    previous = [path for path, kind, _ in _leftovers(target) if kind == "previous" and (path / MANIFEST).exists()]
+    previous = [
+        path for path, kind, _ in _leftovers(target) if kind == "previous" and (path / MANIFEST).exists()
+    ]
     return max(previous, key=lambda p: p.stat().st_mtime) if previous else target
 
 
@@ -340,8 +370,14 @@ def _git_commit() -> str:
     """The code version models were trained with (the commit of this checkout, when it is one)."""
     if not _COMMIT:
         try:
-            out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                                 text=True, timeout=5, check=False)
+            out = subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                cwd=Path(__file__).parent,
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            )
             _COMMIT.append(out.stdout.strip() if out.returncode == 0 else "unknown")
         except (OSError, subprocess.SubprocessError):
             _COMMIT.append("unknown")

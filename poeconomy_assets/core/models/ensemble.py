@@ -48,7 +48,12 @@ from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.schemas import HORIZON_DAYS
 
 __all__ = [
-    "PROFILES", "ArtifactIntegrityError", "PooledModel", "TrainedModel", "TrainingProfile", "train_currency_model",
+    "PROFILES",
+    "ArtifactIntegrityError",
+    "PooledModel",
+    "TrainedModel",
+    "TrainingProfile",
+    "train_currency_model",
     "train_pooled_model",
 ]
 
@@ -86,8 +91,14 @@ class TrainingProfile:
 
 PROFILES = {
     "test": TrainingProfile("test", n_trials=3, n_folds=1),
-    "development": TrainingProfile("development", n_trials=50, n_folds=3, search_budget_seconds=20.0,
-                                   pooled_late_thinning=3, pooled_families=("lightgbm", "random_forest")),
+    "development": TrainingProfile(
+        "development",
+        n_trials=50,
+        n_folds=3,
+        search_budget_seconds=20.0,
+        pooled_late_thinning=3,
+        pooled_families=("lightgbm", "random_forest"),
+    ),
     "production": TrainingProfile("production", n_trials=200, n_folds=5, search_budget_seconds=20.0),
 }
 
@@ -126,12 +137,23 @@ class TrainedModel:
             files.append(FAMILIES[name].file_name)
         np.save(directory / "residuals.npy", self.residuals)
         files.append("residuals.npy")
-        return write_manifest(directory, files, {
-            "currency": self.currency, "horizon": self.horizon, "features": self.feature_names,
-            "weights": self.weights, "return_scale": self.return_scale, "currency_codes": self.currency_codes,
-            "metrics": self.metrics, "params": self.params, "info": self.info,
-            "data_version": self.info.get("data_version"),
-        }, key=key)
+        return write_manifest(
+            directory,
+            files,
+            {
+                "currency": self.currency,
+                "horizon": self.horizon,
+                "features": self.feature_names,
+                "weights": self.weights,
+                "return_scale": self.return_scale,
+                "currency_codes": self.currency_codes,
+                "metrics": self.metrics,
+                "params": self.params,
+                "info": self.info,
+                "data_version": self.info.get("data_version"),
+            },
+            key=key,
+        )
 
     @classmethod
     def load(cls, directory: Path, *, key: bytes) -> "TrainedModel":
@@ -139,16 +161,30 @@ class TrainedModel:
         manifest lists every field and file the model needs; no file is parsed before all of that passed."""
         directory = Path(directory)
         manifest = read_verified_manifest(directory, key)
-        require_fields(manifest, directory, {"currency": str, "horizon": str, "features": list, "weights": dict,
-                                             "currency_codes": dict, "metrics": dict})
+        require_fields(
+            manifest,
+            directory,
+            {
+                "currency": str,
+                "horizon": str,
+                "features": list,
+                "weights": dict,
+                "currency_codes": dict,
+                "metrics": dict,
+            },
+        )
         scale = manifest.get("return_scale", manifest.get("shrink"))  # "shrink" before the rename
         if not isinstance(scale, dict) or any(phase not in scale for phase in PHASES):
             raise ArtifactIntegrityError(f"{directory}: manifest has no return scale for each of {PHASES}")
         weights = manifest["weights"]
         unknown = [name for name in weights if name not in FAMILIES]
-        if unknown or not all(isinstance(w, int | float) and not isinstance(w, bool) for w in weights.values()):
-            raise ArtifactIntegrityError(f"{directory}: manifest weights {weights!r:.200} name unknown families "
-                                         f"{unknown} or are not numbers")
+        if unknown or not all(
+            isinstance(w, int | float) and not isinstance(w, bool) for w in weights.values()
+        ):
+            raise ArtifactIntegrityError(
+                f"{directory}: manifest weights {weights!r:.200} name unknown families "
+                f"{unknown} or are not numbers"
+            )
         used = [FAMILIES[name].file_name for name, weight in weights.items() if weight > 0]
         require_files(manifest, directory, [*used, "residuals.npy"], "its weights use them")
         members = {
@@ -157,11 +193,17 @@ class TrainedModel:
             if family.file_name in manifest["files"]
         }
         return cls(
-            currency=manifest["currency"], horizon=manifest["horizon"], feature_names=manifest["features"],
-            members=members, weights=weights, return_scale=scale,
-            currency_codes=manifest["currency_codes"], metrics=manifest["metrics"],
+            currency=manifest["currency"],
+            horizon=manifest["horizon"],
+            feature_names=manifest["features"],
+            members=members,
+            weights=weights,
+            return_scale=scale,
+            currency_codes=manifest["currency_codes"],
+            metrics=manifest["metrics"],
             residuals=np.load(directory / "residuals.npy", allow_pickle=False),
-            params=manifest.get("params") or {}, info=manifest.get("info") or {},
+            params=manifest.get("params") or {},
+            info=manifest.get("info") or {},
         )
 
 
@@ -172,8 +214,13 @@ def _feature_matrix(rows: pl.DataFrame, names: list[str], codes: dict[str, int])
         return np.ascontiguousarray(_with_code(rows, codes).select(names).to_numpy(), dtype=np.float64)
     series = {s.name: s for s in rows.iter_columns()}
     currency = series["currency"].to_list()
-    return np.array([[codes.get(currency[i], -1) if n == "currency_code" else series[n][i] for n in names]
-                     for i in range(rows.height)], dtype=np.float64)
+    return np.array(
+        [
+            [codes.get(currency[i], -1) if n == "currency_code" else series[n][i] for n in names]
+            for i in range(rows.height)
+        ],
+        dtype=np.float64,
+    )
 
 
 def _with_code(rows: pl.DataFrame, codes: dict[str, int]) -> pl.DataFrame:
@@ -193,9 +240,18 @@ class _Scope:
     trials: int
 
 
-def _fit_scope(rows: pl.DataFrame, names: list[str], target: str, gap: int, profile: TrainingProfile, seed: int,
-               storage: StudyStorage, label: str, params: dict | None = None,
-               families: tuple[str, ...] | None = None) -> _Scope | None:
+def _fit_scope(
+    rows: pl.DataFrame,
+    names: list[str],
+    target: str,
+    gap: int,
+    profile: TrainingProfile,
+    seed: int,
+    storage: StudyStorage,
+    label: str,
+    params: dict | None = None,
+    families: tuple[str, ...] | None = None,
+) -> _Scope | None:
     folds = walk_forward_folds(rows, profile.n_folds, gap)
     if not folds:
         return None
@@ -210,8 +266,17 @@ def _fit_scope(rows: pl.DataFrame, names: list[str], target: str, gap: int, prof
             seconds = profile.search_budget_seconds * share if profile.search_budget_seconds else None
             study = f"{label}-{family.name}-{profile.name}-{seed}"
             params[family.name], scores[family.name], ran = tune_family(
-                family, folds, names, target, n, seed, storage, study, budget_seconds=seconds,
-                predictions=fold_predictions[family.name])
+                family,
+                folds,
+                names,
+                target,
+                n,
+                seed,
+                storage,
+                study,
+                budget_seconds=seconds,
+                predictions=fold_predictions[family.name],
+            )
             trials += ran if family.searchable else 0
     oof_parts = []
     for fold in folds:
@@ -224,11 +289,16 @@ def _fit_scope(rows: pl.DataFrame, names: list[str], target: str, gap: int, prof
                 model = family.fit(train_x, fold.train[target].to_numpy(), params[name], seed)
                 predicted = family.predict(model, fold.validation.select(names).to_numpy().astype(np.float64))
             preds[f"pred_{name}"] = predicted
-        oof_parts.append(fold.validation.select("league", "currency", "date", "league_day", "price_chaos", target)
-                         .with_columns(**{k: pl.Series(np.asarray(v, dtype=float)) for k, v in preds.items()}))
+        oof_parts.append(
+            fold.validation.select(
+                "league", "currency", "date", "league_day", "price_chaos", target
+            ).with_columns(**{k: pl.Series(np.asarray(v, dtype=float)) for k, v in preds.items()})
+        )
     x_all = rows.select(names).to_numpy().astype(np.float64)
-    members = {name: family.fit(x_all, rows[target].to_numpy(), params[name], seed)
-               for name, family in chosen.items()}
+    members = {
+        name: family.fit(x_all, rows[target].to_numpy(), params[name], seed)
+        for name, family in chosen.items()
+    }
     return _Scope(params, scores, pl.concat(oof_parts), members, trials)
 
 
@@ -264,7 +334,10 @@ def _blend(oof: pl.DataFrame, target: str) -> tuple[dict[str, float], dict[str, 
 
 def _data_version(rows: pl.DataFrame, target: str) -> str:
     """A short fingerprint of the training rows (count + hash of the columns that define them)."""
-    digest = int(rows.select("league", "currency", "date", "price_chaos", target).hash_rows().sum()) & 0xFFFFFFFFFFFF
+    digest = (
+        int(rows.select("league", "currency", "date", "price_chaos", target).hash_rows().sum())
+        & 0xFFFFFFFFFFFF
+    )
     return f"{rows.height}-{digest:x}"
 
 
@@ -300,12 +373,24 @@ class PooledModel:
             files.append(FAMILIES[name].file_name)
         self.scope.oof.write_parquet(directory / "oof.parquet")
         files.append("oof.parquet")
-        return write_manifest(directory, files, {
-            "kind": "pooled", "horizon": self.horizon, "profile": asdict(self.profile), "seed": self.seed,
-            "features": self.feature_names, "currency_codes": self.currency_codes,
-            "data_version": self.data_version, "params": self.scope.params, "family_scores": self.scope.scores,
-            "trials": self.scope.trials, "seconds": self.seconds,
-        }, key=key)
+        return write_manifest(
+            directory,
+            files,
+            {
+                "kind": "pooled",
+                "horizon": self.horizon,
+                "profile": asdict(self.profile),
+                "seed": self.seed,
+                "features": self.feature_names,
+                "currency_codes": self.currency_codes,
+                "data_version": self.data_version,
+                "params": self.scope.params,
+                "family_scores": self.scope.scores,
+                "trials": self.scope.trials,
+                "seconds": self.seconds,
+            },
+            key=key,
+        )
 
     @classmethod
     def load(cls, directory: Path, *, key: bytes) -> "PooledModel":
@@ -314,19 +399,52 @@ class PooledModel:
         manifest = read_verified_manifest(directory, key)
         if manifest.get("kind") != "pooled":
             raise ArtifactIntegrityError(f"{directory}: not a pooled model's manifest")
-        require_fields(manifest, directory, {"horizon": str, "profile": dict, "seed": int, "features": list,
-                                             "currency_codes": dict, "data_version": str, "params": dict,
-                                             "family_scores": dict, "trials": int})
+        require_fields(
+            manifest,
+            directory,
+            {
+                "horizon": str,
+                "profile": dict,
+                "seed": int,
+                "features": list,
+                "currency_codes": dict,
+                "data_version": str,
+                "params": dict,
+                "family_scores": dict,
+                "trials": int,
+            },
+        )
         fitted = [FAMILIES[name].file_name for name in manifest["params"] if name in FAMILIES]
-        require_files(manifest, directory, ["oof.parquet", *fitted], "the out-of-fold predictions every model "
-                      "blends, and a fit of each family it searched")
-        members = {family.name: family.load(directory / family.file_name)
-                   for family in FAMILIES.values() if family.file_name in manifest["files"]}
-        scope = _Scope(manifest["params"], manifest["family_scores"], pl.read_parquet(directory / "oof.parquet"),
-                       members, int(manifest["trials"]))
-        return cls(manifest["horizon"], TrainingProfile(**{k: tuple(v) if isinstance(v, list) else v for k, v in manifest["profile"].items()}), int(manifest["seed"]),
-                   manifest["features"], manifest["currency_codes"], manifest["data_version"], scope,
-                   float(manifest.get("seconds", 0.0)))
+        require_files(
+            manifest,
+            directory,
+            ["oof.parquet", *fitted],
+            "the out-of-fold predictions every model blends, and a fit of each family it searched",
+        )
+        members = {
+            family.name: family.load(directory / family.file_name)
+            for family in FAMILIES.values()
+            if family.file_name in manifest["files"]
+        }
+        scope = _Scope(
+            manifest["params"],
+            manifest["family_scores"],
+            pl.read_parquet(directory / "oof.parquet"),
+            members,
+            int(manifest["trials"]),
+        )
+        return cls(
+            manifest["horizon"],
+            TrainingProfile(
+                **{k: tuple(v) if isinstance(v, list) else v for k, v in manifest["profile"].items()}
+            ),
+            int(manifest["seed"]),
+            manifest["features"],
+            manifest["currency_codes"],
+            manifest["data_version"],
+            scope,
+            float(manifest.get("seconds", 0.0)),
+        )
 
 
 def _thinned(rows: pl.DataFrame, profile: TrainingProfile) -> pl.DataFrame:
@@ -334,9 +452,12 @@ def _thinned(rows: pl.DataFrame, profile: TrainingProfile) -> pl.DataFrame:
     ``TrainingProfile.pooled_late_thinning``): every league's first month and every validation league stay whole."""
     if profile.pooled_late_thinning <= 1:
         return rows
-    validation = league_order(rows)[-profile.n_folds:]
-    keep = ((pl.col("league_day") < MID_DAYS) | pl.col("league").is_in(validation)
-            | (pl.col("date").cast(pl.Int64) % profile.pooled_late_thinning == 0))
+    validation = league_order(rows)[-profile.n_folds :]
+    keep = (
+        (pl.col("league_day") < MID_DAYS)
+        | pl.col("league").is_in(validation)
+        | (pl.col("date").cast(pl.Int64) % profile.pooled_late_thinning == 0)
+    )
     return rows.filter(keep)
 
 
@@ -358,12 +479,25 @@ def train_pooled_model(
     names = [*feature_columns(features), "currency_code"]
     data_version = _data_version(rows, target)
     # The study name carries the data version: new data is a new search, never a continuation of an old one.
-    scope = _fit_scope(_thinned(rows, profile), names, target, HORIZON_DAYS[horizon], profile, seed, storage,
-                       f"pooled-{horizon}-{data_version}", families=profile.pooled_families)
+    scope = _fit_scope(
+        _thinned(rows, profile),
+        names,
+        target,
+        HORIZON_DAYS[horizon],
+        profile,
+        seed,
+        storage,
+        f"pooled-{horizon}-{data_version}",
+        families=profile.pooled_families,
+    )
     if scope is None:
-        raise ValueError(f"pooled {horizon}: too few leagues for walk-forward validation "
-                         f"({rows['league'].n_unique()} with a known target)")
-    return PooledModel(horizon, profile, seed, names, codes, data_version, scope, time.perf_counter() - started)
+        raise ValueError(
+            f"pooled {horizon}: too few leagues for walk-forward validation "
+            f"({rows['league'].n_unique()} with a known target)"
+        )
+    return PooledModel(
+        horizon, profile, seed, names, codes, data_version, scope, time.perf_counter() - started
+    )
 
 
 def train_currency_model(
@@ -394,8 +528,10 @@ def train_currency_model(
         raise ValueError(f"{currency!r} has no feature rows: nothing to forecast it from")
     missing = [n for n in pooled.feature_names if n != "currency_code" and n not in features.columns]
     if missing:
-        raise ValueError(f"the pooled {horizon} model uses features these rows lack ({missing[:5]}): "
-                         "re-train the pooled model on the current features")
+        raise ValueError(
+            f"the pooled {horizon} model uses features these rows lack ({missing[:5]}): "
+            "re-train the pooled model on the current features"
+        )
     codes, names = pooled.currency_codes, pooled.feature_names
     rows = training_rows if training_rows is not None else _training_rows(features, target, codes)
     own_rows = rows.filter(pl.col("currency") == currency)
@@ -409,8 +545,9 @@ def train_currency_model(
         # rows (often 150 leaves x 500 trees) overfit ~1.5k rows, and a search per currency would cost
         # 13 times the pooled one.
         defaults = {name: family.defaults() for name, family in FAMILIES.items()}
-        own = _fit_scope(own_rows, names, target, gap, profile, seed, storage, f"own-{horizon}-{currency}",
-                         params=defaults)
+        own = _fit_scope(
+            own_rows, names, target, gap, profile, seed, storage, f"own-{horizon}-{currency}", params=defaults
+        )
         if own is not None:
             candidates["own"] = own
     else:
@@ -427,11 +564,18 @@ def train_currency_model(
         # New to the data (e.g. first seen in the live league): nothing of its own to validate on, so the
         # pooled model serves it, blended and scaled as validated on every currency.
         weights, scale, blended = _blend(pooled.scope.oof, target)
-        evaluated["pooled"] = (validation_relative_mae(pooled.scope.oof, target, blended), weights, scale,
-                               pooled.scope.oof, blended)
+        evaluated["pooled"] = (
+            validation_relative_mae(pooled.scope.oof, target, blended),
+            weights,
+            scale,
+            pooled.scope.oof,
+            blended,
+        )
         borrowed = True  # its validation rows are other currencies': no residuals of its own to calibrate on
-        reason = (f"no validation days of its own ({own_rows.height} rows with a known target): pooled model, "
-                  "blend and return scale validated on every currency")
+        reason = (
+            f"no validation days of its own ({own_rows.height} rows with a known target): pooled model, "
+            "blend and return scale validated on every currency"
+        )
     scope_name = min(evaluated, key=lambda k: (evaluated[k][0], k != "pooled"))
     _, weights, scale, oof, blended = evaluated[scope_name]
     scope = candidates[scope_name]
@@ -443,8 +587,12 @@ def train_currency_model(
     forecast = price * np.exp(blended[mask])
     points = score_points(price, actual, forecast)
     metrics = {
-        "mae_model": points["mae"], "mae_persistence": points["mae_persistence"], "mase": points["mase"],
-        "mape": points["mape"], "direction_accuracy": points["direction_accuracy"], "n_val": float(points["n"]),
+        "mae_model": points["mae"],
+        "mae_persistence": points["mae_persistence"],
+        "mase": points["mase"],
+        "mape": points["mape"],
+        "direction_accuracy": points["direction_accuracy"],
+        "n_val": float(points["n"]),
         "rmse_model": float(np.sqrt(np.mean((actual - forecast) ** 2))),
         "rmse_persistence": float(np.sqrt(np.mean((actual - price) ** 2))),
         "validation_mase_all_folds": float(evaluated[scope_name][0]),
@@ -456,13 +604,27 @@ def train_currency_model(
         "training_rows": float(rows.height if scope_name == "pooled" else own_rows.height),
     }
     return TrainedModel(
-        currency=currency, horizon=horizon, feature_names=names, members=scope.members, weights=weights,
-        return_scale=scale, currency_codes=codes, metrics=metrics,
-        residuals=np.empty(0) if borrowed else oof[target].to_numpy() - blended, params=scope.params,
-        info={"scope": scope_name, "scope_reason": reason, "profile": profile.name, "validation_league": last,
-              "validation_leagues": sorted(set(oof["league"].to_list())), "family_scores": scope.scores,
-              "scope_mase": {k: v[0] for k, v in evaluated.items()}, "data_version": data_version,
-              "pooled_data_version": pooled.data_version},
+        currency=currency,
+        horizon=horizon,
+        feature_names=names,
+        members=scope.members,
+        weights=weights,
+        return_scale=scale,
+        currency_codes=codes,
+        metrics=metrics,
+        residuals=np.empty(0) if borrowed else oof[target].to_numpy() - blended,
+        params=scope.params,
+        info={
+            "scope": scope_name,
+            "scope_reason": reason,
+            "profile": profile.name,
+            "validation_league": last,
+            "validation_leagues": sorted(set(oof["league"].to_list())),
+            "family_scores": scope.scores,
+            "scope_mase": {k: v[0] for k, v in evaluated.items()},
+            "data_version": data_version,
+            "pooled_data_version": pooled.data_version,
+        },
     )
 
 
@@ -472,12 +634,16 @@ def horizon_training_rows(features: pl.DataFrame, pooled: PooledModel) -> pl.Dat
     return _training_rows(features, target_column(pooled.horizon), pooled.currency_codes)
 
 
-def _check_pooled(pooled: PooledModel, horizon: str, profile: TrainingProfile | str | None, seed: int | None) -> None:
+def _check_pooled(
+    pooled: PooledModel, horizon: str, profile: TrainingProfile | str | None, seed: int | None
+) -> None:
     if pooled.horizon != horizon:
         raise ValueError(f"the pooled model given is the {pooled.horizon} one, not {horizon}")
     name = profile if isinstance(profile, str) or profile is None else profile.name
     if name is not None and name != pooled.profile.name:
-        raise ValueError(f"profile {name!r} asked, but the pooled {horizon} model was searched with "
-                         f"{pooled.profile.name!r}: re-train the pooled model with that profile")
+        raise ValueError(
+            f"profile {name!r} asked, but the pooled {horizon} model was searched with "
+            f"{pooled.profile.name!r}: re-train the pooled model with that profile"
+        )
     if seed is not None and seed != pooled.seed:
         raise ValueError(f"seed {seed} asked, but the pooled {horizon} model used seed {pooled.seed}")

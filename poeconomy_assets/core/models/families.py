@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-if TYPE_CHECKING:  # the libraries load on first fit or load: importing this module (the code location) stays light
+if (
+    TYPE_CHECKING
+):  # the libraries load on first fit or load: importing this module (the code location) stays light
     import lightgbm as lgb
     import optuna
     import xgboost as xgb
@@ -63,6 +65,7 @@ REFERENCE_ROWS = 17_500
 def _per_tree_cost(intercept_ms: float, slope_ms: float, parameter: str) -> Callable[[dict, int], float]:
     """A boosted fit's cost: milliseconds per tree on REFERENCE_ROWS rows, a line in one parameter (leaves,
     depth), times the trees, scaled by the rows."""
+
     def cost(p: dict, rows: int) -> float:
         return rows / REFERENCE_ROWS * p["n_estimators"] * (intercept_ms + slope_ms * p[parameter]) / 1000
 
@@ -87,8 +90,16 @@ def _lgb_load(path: Path) -> lgb.Booster:
 
 # LightGBM -----------------------------------------------------------------------------------------
 def _lgb_defaults() -> dict:
-    return {"num_leaves": 20, "learning_rate": 0.03, "feature_fraction": 0.8, "bagging_fraction": 0.8,
-            "min_child_samples": 40, "lambda_l1": 0.0, "lambda_l2": 1.0, "n_estimators": 300}
+    return {
+        "num_leaves": 20,
+        "learning_rate": 0.03,
+        "feature_fraction": 0.8,
+        "bagging_fraction": 0.8,
+        "min_child_samples": 40,
+        "lambda_l1": 0.0,
+        "lambda_l2": 1.0,
+        "n_estimators": 300,
+    }
 
 
 def _lgb_suggest(trial: optuna.Trial) -> dict:
@@ -109,8 +120,17 @@ def _lgb_fit(x: pl.DataFrame, y: np.ndarray, params: dict, seed: int) -> lgb.Boo
 
     p = dict(params)
     rounds = int(p.pop("n_estimators"))
-    p.update(objective="l1", bagging_freq=1, verbose=-1, seed=seed, num_threads=THREADS, max_bin=63,
-             min_data_in_leaf=p.pop("min_child_samples"), deterministic=True, force_row_wise=True)
+    p.update(
+        objective="l1",
+        bagging_freq=1,
+        verbose=-1,
+        seed=seed,
+        num_threads=THREADS,
+        max_bin=63,
+        min_data_in_leaf=p.pop("min_child_samples"),
+        deterministic=True,
+        force_row_wise=True,
+    )
     return lgb.train(p, lgb.Dataset(_matrix(x), y, free_raw_data=True), num_boost_round=rounds)
 
 
@@ -127,7 +147,13 @@ LIGHTGBM = _lightgbm_booster_family(
 
 # XGBoost ------------------------------------------------------------------------------------------
 def _xgb_defaults() -> dict:
-    return {"max_depth": 4, "subsample": 0.8, "colsample_bytree": 0.8, "n_estimators": 300, "learning_rate": 0.03}
+    return {
+        "max_depth": 4,
+        "subsample": 0.8,
+        "colsample_bytree": 0.8,
+        "n_estimators": 300,
+        "learning_rate": 0.03,
+    }
 
 
 def _xgb_suggest(trial: optuna.Trial) -> dict:
@@ -143,8 +169,14 @@ def _xgb_suggest(trial: optuna.Trial) -> dict:
 def _xgb_fit(x: pl.DataFrame, y: np.ndarray, params: dict, seed: int) -> xgb.XGBRegressor:
     import xgboost as xgb
 
-    model = xgb.XGBRegressor(objective="reg:absoluteerror", tree_method="hist", max_bin=64, n_jobs=THREADS,
-                             random_state=seed, **params)
+    model = xgb.XGBRegressor(
+        objective="reg:absoluteerror",
+        tree_method="hist",
+        max_bin=64,
+        n_jobs=THREADS,
+        random_state=seed,
+        **params,
+    )
     model.fit(_matrix(x), y)
     model.get_booster().set_param({"nthread": 1})  # forecasts are a few rows: threads only add latency
     return model
@@ -184,7 +216,13 @@ FOREST_ROWS_PER_TREE = 10_000
 def _rf_defaults() -> dict:
     # Shallow-ish trees on row and column subsamples: a forest here is the low-variance member of the
     # blend, and full-depth trees would cost more than the two boosters together.
-    return {"n_estimators": 50, "min_samples_leaf": 20, "max_features": 0.3, "max_samples": 0.2, "max_depth": 10}
+    return {
+        "n_estimators": 50,
+        "min_samples_leaf": 20,
+        "max_features": 0.3,
+        "max_samples": 0.2,
+        "max_depth": 10,
+    }
 
 
 def _forest_rows(params: dict, rows: int) -> float:
@@ -197,10 +235,19 @@ def _rf_fit(x: pl.DataFrame, y: np.ndarray, params: dict, seed: int) -> lgb.Boos
     low, high = np.quantile(y, [0.02, 0.98])  # squared error would chase launch-day outliers
     fraction = min(params["max_samples"], FOREST_ROWS_PER_TREE / max(len(y), 1))
     p = {
-        "boosting": "rf", "objective": "regression", "bagging_fraction": fraction, "bagging_freq": 1,
-        "feature_fraction_bynode": params["max_features"], "max_depth": params["max_depth"],
-        "num_leaves": min(2 ** params["max_depth"], 1024), "min_data_in_leaf": params["min_samples_leaf"],
-        "lambda_l2": 0.0, "verbose": -1, "seed": seed, "num_threads": THREADS, "deterministic": True,
+        "boosting": "rf",
+        "objective": "regression",
+        "bagging_fraction": fraction,
+        "bagging_freq": 1,
+        "feature_fraction_bynode": params["max_features"],
+        "max_depth": params["max_depth"],
+        "num_leaves": min(2 ** params["max_depth"], 1024),
+        "min_data_in_leaf": params["min_samples_leaf"],
+        "lambda_l2": 0.0,
+        "verbose": -1,
+        "seed": seed,
+        "num_threads": THREADS,
+        "deterministic": True,
         "force_row_wise": True,
     }
     data = lgb.Dataset(_matrix(x), np.clip(y, low, high), free_raw_data=True)

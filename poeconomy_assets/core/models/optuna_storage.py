@@ -18,8 +18,12 @@ HEARTBEAT_SECONDS = 5  # a running trial's process proves it is alive this often
 GRACE_SECONDS = 20  # ... and a trial without a heartbeat this long is failed and queued again
 
 
-def optuna_storage(url: str | None, schema: str = "optuna", heartbeat_seconds: int = HEARTBEAT_SECONDS,
-                   grace_seconds: int = GRACE_SECONDS) -> optuna.storages.BaseStorage | None:
+def optuna_storage(
+    url: str | None,
+    schema: str = "optuna",
+    heartbeat_seconds: int = HEARTBEAT_SECONDS,
+    grace_seconds: int = GRACE_SECONDS,
+) -> optuna.storages.BaseStorage | None:
     """An RDB storage in ``schema`` of the PostgreSQL database at ``url``, or None (in-memory) without a URL.
 
     ``url`` may be ``postgresql://`` or ``postgresql+psycopg2://``; the schema and Optuna's tables are created
@@ -43,8 +47,10 @@ def optuna_storage(url: str | None, schema: str = "optuna", heartbeat_seconds: i
             cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"poeconomy-optuna-{schema}",))
             cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')  # schema matched _SCHEMA above
             return optuna.storages.RDBStorage(
-                url=sqlalchemy_url, engine_kwargs={"pool_pre_ping": True},
-                heartbeat_interval=heartbeat_seconds, grace_period=grace_seconds,
+                url=sqlalchemy_url,
+                engine_kwargs={"pool_pre_ping": True},
+                heartbeat_interval=heartbeat_seconds,
+                grace_period=grace_seconds,
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
             )
     finally:

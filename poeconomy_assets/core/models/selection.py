@@ -44,8 +44,9 @@ class Selection:
         return {"live_league": self.live_league, "selected": self.selected, "excluded": self.excluded}
 
 
-def select_currencies(prices: pl.DataFrame, config: SelectionConfig | None = None,
-                      live_items: set[str] | None = None) -> Selection:
+def select_currencies(
+    prices: pl.DataFrame, config: SelectionConfig | None = None, live_items: set[str] | None = None
+) -> Selection:
     """Currencies to model from DailyPrices rows of every league, and a reason for each one left out.
 
     ``live_items``: the items trading in the live league when ``prices`` holds only the history (a
@@ -56,15 +57,23 @@ def select_currencies(prices: pl.DataFrame, config: SelectionConfig | None = Non
     if prices.is_empty():
         return Selection([], {}, config.live_league)
     live = config.live_league or league_order(prices)[-1]
-    floor = max(config.min_avg_price, HIGH_VALUE_MIN_AVG_PRICE) if config.profile == "high_value" else config.min_avg_price
+    floor = (
+        max(config.min_avg_price, HIGH_VALUE_MIN_AVG_PRICE)
+        if config.profile == "high_value"
+        else config.min_avg_price
+    )
     reliable = (pl.col("confidence") != "Low").sum() if "confidence" in prices.columns else pl.len()
-    stats = prices.group_by("currency").agg(
-        pl.col("date").n_unique().alias("days"),
-        pl.len().alias("rows"),
-        reliable.alias("reliable"),
-        pl.col("price_chaos").mean().alias("avg_price"),
-        (pl.col("league") == live).any().alias("in_live"),
-    ).sort("currency")
+    stats = (
+        prices.group_by("currency")
+        .agg(
+            pl.col("date").n_unique().alias("days"),
+            pl.len().alias("rows"),
+            reliable.alias("reliable"),
+            pl.col("price_chaos").mean().alias("avg_price"),
+            (pl.col("league") == live).any().alias("in_live"),
+        )
+        .sort("currency")
+    )
     if live_items is not None:
         stats = stats.with_columns(pl.col("currency").is_in(sorted(live_items)).alias("in_live"))
     wanted = set(config.currencies)
@@ -79,11 +88,14 @@ def select_currencies(prices: pl.DataFrame, config: SelectionConfig | None = Non
         elif row["rows"] < config.min_days:
             excluded[name] = f"only {row['rows']} priced days (need {config.min_days})"
         elif row["reliable"] < config.min_reliable_rows:
-            excluded[name] = (f"only {row['reliable']} priced days not marked Low confidence "
-                              f"(need {config.min_reliable_rows})")
+            excluded[name] = (
+                f"only {row['reliable']} priced days not marked Low confidence "
+                f"(need {config.min_reliable_rows})"
+            )
         elif row["avg_price"] < floor:
-            excluded[name] = (f"average price {row['avg_price']:.3g}c is below {floor:g}c"
-                              + (" (high-value profile)" if config.profile == "high_value" else ""))
+            excluded[name] = f"average price {row['avg_price']:.3g}c is below {floor:g}c" + (
+                " (high-value profile)" if config.profile == "high_value" else ""
+            )
         else:
             selected.append(name)
     for name in sorted(unknown):

@@ -33,16 +33,26 @@ POLL_SECONDS = 0.5
 DONE = "search_done"  # study user attribute: the search ended (value: rounds planned)
 
 
-def shared_search(family: ModelFamily, folds: list, n_trials: int, seed: int, storage: optuna.storages.BaseStorage,
-                  study_name: str, evaluate: Callable[[dict, object, dict], float], budget_seconds: float | None = None,
-                  predictions: dict[str, np.ndarray] | None = None) -> tuple[dict, float, int]:
+def shared_search(
+    family: ModelFamily,
+    folds: list,
+    n_trials: int,
+    seed: int,
+    storage: optuna.storages.BaseStorage,
+    study_name: str,
+    evaluate: Callable[[dict, object, dict], float],
+    budget_seconds: float | None = None,
+    predictions: dict[str, np.ndarray] | None = None,
+) -> tuple[dict, float, int]:
     """Best parameters (defaults filled in), their mean validation MASE, and the trials in the search.
 
     ``evaluate(params, fold, fold_predictions) -> score`` scores one fold (``tuning._fold_score``).
     ``predictions`` receives the best trial's validation predictions per fold league when this process
     evaluated it."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(storage=storage, study_name=study_name, direction="minimize", load_if_exists=True)
+    study = optuna.create_study(
+        storage=storage, study_name=study_name, direction="minimize", load_if_exists=True
+    )
     seen: dict[tuple[int, int], dict[str, np.ndarray]] = {}
     rounds = 0
     while True:
@@ -77,19 +87,31 @@ def _complete(study: optuna.Study) -> dict[tuple[int, int], optuna.trial.FrozenT
     return found
 
 
-def _plan_round(study: optuna.Study, family: ModelFamily, folds: list, round_: int, n_trials: int, seed: int,
-                budget_seconds: float | None) -> bool:
+def _plan_round(
+    study: optuna.Study,
+    family: ModelFamily,
+    folds: list,
+    round_: int,
+    n_trials: int,
+    seed: int,
+    budget_seconds: float | None,
+) -> bool:
     """Enqueue round ``round_`` (False when the trial cap or the budget says the search is over)."""
     complete = _complete(study)
     so_far = sum(1 for _ in complete) if round_ else 0
     spent = sum(_cost(family, t.params, folds) for t in complete.values())
     if round_ and (so_far >= n_trials or (budget_seconds is not None and spent >= budget_seconds)):
         return False
-    planner = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed * 1009 + round_))
+    planner = optuna.create_study(
+        direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed * 1009 + round_)
+    )
     for key in sorted(complete):
         trial = complete[key]
-        planner.add_trial(optuna.trial.create_trial(params=trial.params, distributions=trial.distributions,
-                                                    value=trial.value))
+        planner.add_trial(
+            optuna.trial.create_trial(
+                params=trial.params, distributions=trial.distributions, value=trial.value
+            )
+        )
     slots = min(ROUND_SIZE, n_trials - so_far)
     for slot in range(slots):
         if round_ == 0 and slot == 0:
@@ -98,7 +120,9 @@ def _plan_round(study: optuna.Study, family: ModelFamily, folds: list, round_: i
             trial = planner.ask()
             family.suggest(trial)
             params = trial.params
-            planner.tell(trial, state=optuna.trial.TrialState.FAIL)  # planned, not scored: keep TPE's view clean
+            planner.tell(
+                trial, state=optuna.trial.TrialState.FAIL
+            )  # planned, not scored: keep TPE's view clean
         study.enqueue_trial(params, user_attrs={"round": round_, "slot": slot})
         spent += _cost(family, params, folds)
         if budget_seconds is not None and spent >= budget_seconds:
@@ -107,7 +131,11 @@ def _plan_round(study: optuna.Study, family: ModelFamily, folds: list, round_: i
 
 
 def _cost(family: ModelFamily, params: dict, folds: list) -> float:
-    full = {**family.defaults(), **family.suggest(optuna.trial.FixedTrial(params))} if params else family.defaults()
+    full = (
+        {**family.defaults(), **family.suggest(optuna.trial.FixedTrial(params))}
+        if params
+        else family.defaults()
+    )
     return sum(family.cost(full, fold.train.height) for fold in folds)
 
 
@@ -135,9 +163,13 @@ def _finish_round(study: optuna.Study, round_: int, evaluate_waiting) -> None:
     while True:
         evaluate_waiting()
         optuna.storages.fail_stale_trials(study)
-        open_ = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,
-                                                                      optuna.trial.TrialState.RUNNING))
-                 if t.user_attrs.get("round") == round_]
+        open_ = [
+            t
+            for t in study.get_trials(
+                deepcopy=False, states=(optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
+            )
+            if t.user_attrs.get("round") == round_
+        ]
         if not open_:
             return
         if all(t.state == optuna.trial.TrialState.RUNNING for t in open_):

@@ -29,15 +29,19 @@ class Fold:
     league: str
 
 
-def walk_forward_folds(rows: pl.DataFrame, n_folds: int, gap_days: int, min_train_leagues: int = 2) -> list[Fold]:
+def walk_forward_folds(
+    rows: pl.DataFrame, n_folds: int, gap_days: int, min_train_leagues: int = 2
+) -> list[Fold]:
     """Up to ``n_folds`` folds over the most recent leagues of ``rows`` (oldest fold first)."""
     leagues = league_order(rows)
     folds = []
-    for league in leagues[max(min_train_leagues, len(leagues) - n_folds):]:
+    for league in leagues[max(min_train_leagues, len(leagues) - n_folds) :]:
         validation = rows.filter(pl.col("league") == league)
         start = validation["date"].min()
         earlier = leagues[: leagues.index(league)]
-        train = rows.filter(pl.col("league").is_in(earlier) & (pl.col("date") < start - pl.duration(days=gap_days)))
+        train = rows.filter(
+            pl.col("league").is_in(earlier) & (pl.col("date") < start - pl.duration(days=gap_days))
+        )
         if train.height and validation.height:
             folds.append(Fold(train, validation, league))
     return folds
@@ -50,8 +54,11 @@ def validation_relative_mae(validation: pl.DataFrame, target: str, predicted: np
     price = validation["price_chaos"].to_numpy()
     actual = price * np.exp(validation[target].to_numpy())
     forecast = price * np.exp(np.asarray(predicted, dtype=float))
-    codes = validation["currency"].to_physical().to_numpy() if validation["currency"].dtype == pl.Categorical else \
-        np.unique(validation["currency"].to_numpy(), return_inverse=True)[1]
+    codes = (
+        validation["currency"].to_physical().to_numpy()
+        if validation["currency"].dtype == pl.Categorical
+        else np.unique(validation["currency"].to_numpy(), return_inverse=True)[1]
+    )
     score = relative_mae(price, actual, forecast, groups=codes)
     return 1.0 if np.isnan(score) else score
 
@@ -87,8 +94,9 @@ def tune_family(
 
         storage = optuna_storage(storage)
     if storage is not None and n_trials > 1 and family.searchable:
-        return search_through_storage(family, folds, features, target, n_trials, seed, storage, study_name,
-                                      budget_seconds, predictions)
+        return search_through_storage(
+            family, folds, features, target, n_trials, seed, storage, study_name, budget_seconds, predictions
+        )
     seen: dict[int, dict[str, np.ndarray]] = {}
     spent = 0.0  # estimated CPU seconds of every fit so far
     if n_trials <= 1 or not family.searchable:
@@ -117,21 +125,39 @@ def tune_family(
 
     study = create_search_study(seed, storage, study_name)
     study.enqueue_trial(family.defaults())  # the hand-picked defaults always compete
-    progress = Progress(n_trials, f"search {family.name} ({study_name or 'in memory'})", SEARCH_LOG.info,
-                        unit="trials at most (the budget may end it sooner)", every=15.0)
+    progress = Progress(
+        n_trials,
+        f"search {family.name} ({study_name or 'in memory'})",
+        SEARCH_LOG.info,
+        unit="trials at most (the budget may end it sooner)",
+        every=15.0,
+    )
     study.optimize(objective, n_trials=n_trials, callbacks=[lambda _study, _trial: progress.step()])
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:  # only possible with a shared storage whose other workers failed
-        return family.defaults(), _evaluate(family, family.defaults(), folds, features, target, seed), len(study.trials)
+        return (
+            family.defaults(),
+            _evaluate(family, family.defaults(), folds, features, target, seed),
+            len(study.trials),
+        )
     best = study.best_trial
     if predictions is not None and best.number in seen and len(seen[best.number]) == len(folds):
         predictions.update(seen[best.number])
     return {**family.defaults(), **best.params}, float(study.best_value), len(study.trials)
 
 
-def search_through_storage(family: ModelFamily, folds: list[Fold], features: list[str], target: str, n_trials: int,
-                           seed: int, storage: optuna.storages.BaseStorage, study_name: str | None,
-                           budget_seconds: float | None, predictions: dict[str, np.ndarray] | None):
+def search_through_storage(
+    family: ModelFamily,
+    folds: list[Fold],
+    features: list[str],
+    target: str,
+    n_trials: int,
+    seed: int,
+    storage: optuna.storages.BaseStorage,
+    study_name: str | None,
+    budget_seconds: float | None,
+    predictions: dict[str, np.ndarray] | None,
+):
     """With a configured RDB storage (``OptunaStudies``), the search is one study that every process
     training this scope joins: trials planned in seeded rounds, so the same data and seed give the same best
     trial however many workers share it (core/models/shared_search.py)."""
@@ -140,11 +166,22 @@ def search_through_storage(family: ModelFamily, folds: list[Fold], features: lis
     def evaluate(params: dict, fold: Fold, fold_predictions: dict[str, np.ndarray]) -> float:
         return _fold_score(family, params, fold, features, target, seed, fold_predictions)
 
-    return shared_search(family, folds, n_trials, seed, storage, study_name or f"{family.name}-{seed}", evaluate,
-                         budget_seconds, predictions)
+    return shared_search(
+        family,
+        folds,
+        n_trials,
+        seed,
+        storage,
+        study_name or f"{family.name}-{seed}",
+        evaluate,
+        budget_seconds,
+        predictions,
+    )
 
 
-def create_search_study(seed: int, storage: StudyStorage = None, study_name: str | None = None) -> optuna.Study:
+def create_search_study(
+    seed: int, storage: StudyStorage = None, study_name: str | None = None
+) -> optuna.Study:
     """The Optuna study of one family's search (TPE seeded with ``seed``, median pruning, minimising MASE).
 
     ``storage`` is an Optuna storage, a database URL (a PostgreSQL URL keeps studies in their own schema,
@@ -165,8 +202,15 @@ def create_search_study(seed: int, storage: StudyStorage = None, study_name: str
     )
 
 
-def _fold_score(family: ModelFamily, params: dict, fold: Fold, features: list[str], target: str, seed: int,
-                predictions: dict[str, np.ndarray] | None = None) -> float:
+def _fold_score(
+    family: ModelFamily,
+    params: dict,
+    fold: Fold,
+    features: list[str],
+    target: str,
+    seed: int,
+    predictions: dict[str, np.ndarray] | None = None,
+) -> float:
     model = family.fit(fold.train.select(features), fold.train[target].to_numpy(), params, seed)
     predicted = np.asarray(family.predict(model, fold.validation.select(features)), dtype=float)
     if predictions is not None:
@@ -174,6 +218,15 @@ def _fold_score(family: ModelFamily, params: dict, fold: Fold, features: list[st
     return validation_relative_mae(fold.validation, target, predicted)
 
 
-def _evaluate(family: ModelFamily, params: dict, folds: list[Fold], features: list[str], target: str,
-              seed: int, predictions: dict[str, np.ndarray] | None = None) -> float:
-    return float(np.mean([_fold_score(family, params, f, features, target, seed, predictions) for f in folds]))
+def _evaluate(
+    family: ModelFamily,
+    params: dict,
+    folds: list[Fold],
+    features: list[str],
+    target: str,
+    seed: int,
+    predictions: dict[str, np.ndarray] | None = None,
+) -> float:
+    return float(
+        np.mean([_fold_score(family, params, f, features, target, seed, predictions) for f in folds])
+    )

@@ -80,55 +80,83 @@ def allocate(candidates: pl.DataFrame, rules: AllocationRules, divine_chaos: flo
     if rules.budget_unit == "divine" and not divine_chaos:
         raise ValueError("budget given in divines but the Divine Orb's price is unknown for this league")
     budget_chaos = rules.budget * (divine_chaos if rules.budget_unit == "divine" else 1.0)
-    quality = _column(candidates, "data_quality", "ok") if "data_quality" in candidates.columns else pl.lit("ok")
+    quality = (
+        _column(candidates, "data_quality", "ok") if "data_quality" in candidates.columns else pl.lit("ok")
+    )
     tradable = _column(candidates, "tradable", True).fill_null(False)
     tradable_note = _column(candidates, "tradable_note", "").fill_null("")
     reason = (
-        pl.when(pl.col("edge").is_null()).then(pl.lit("no forecast at the ranking horizon"))
+        pl.when(pl.col("edge").is_null())
+        .then(pl.lit("no forecast at the ranking horizon"))
         .when(pl.col("edge") < rules.min_edge)
-        .then(pl.format("median gain after costs {}% < {}%", (100 * pl.col("edge")).round(2),
-                        pl.lit(round(100 * rules.min_edge, 2))))
-        .when(pl.col("prob_gain").is_null()).then(pl.lit("P(gain) unknown (too few residuals)"))
-        .when(pl.col("prob_gain") <= rules.min_prob_gain).then(pl.lit(f"P(gain) <= {rules.min_prob_gain:.0%}"))
-        .when(~tradable).then(pl.format("not tradable today: {}", tradable_note))
+        .then(
+            pl.format(
+                "median gain after costs {}% < {}%",
+                (100 * pl.col("edge")).round(2),
+                pl.lit(round(100 * rules.min_edge, 2)),
+            )
+        )
+        .when(pl.col("prob_gain").is_null())
+        .then(pl.lit("P(gain) unknown (too few residuals)"))
+        .when(pl.col("prob_gain") <= rules.min_prob_gain)
+        .then(pl.lit(f"P(gain) <= {rules.min_prob_gain:.0%}"))
+        .when(~tradable)
+        .then(pl.format("not tradable today: {}", tradable_note))
         .when(pl.col("liquidity").is_null() | (pl.col("liquidity") < rules.min_liquidity))
         .then(pl.lit(f"liquidity < {rules.min_liquidity}"))
-        .when(quality.fill_null("insufficient") == "insufficient").then(pl.lit("insufficient data"))
-        .when(quality == "suspect quote").then(pl.lit("suspect quote: today's price is far from its 14-day median"))
+        .when(quality.fill_null("insufficient") == "insufficient")
+        .then(pl.lit("insufficient data"))
+        .when(quality == "suspect quote")
+        .then(pl.lit("suspect quote: today's price is far from its 14-day median"))
         .when(pl.col("sigma").is_null() | ~pl.col("sigma").is_finite() | (pl.col("sigma") <= 0))
         .then(pl.lit("no volatility estimate"))
     )
-    frame = candidates.with_columns(reason.alias("reason")).with_columns(pl.col("reason").is_null().alias("eligible"))
+    frame = candidates.with_columns(reason.alias("reason")).with_columns(
+        pl.col("reason").is_null().alias("eligible")
+    )
     eligible = frame["eligible"].to_numpy()
     score = frame["score"].fill_null(-np.inf).to_numpy().astype(float)
     if eligible.sum() > rules.max_positions:
         order = np.argsort(-np.where(eligible, score, -np.inf), kind="stable")
-        beyond = order[rules.max_positions:eligible.sum()]
+        beyond = order[rules.max_positions : eligible.sum()]
         eligible = eligible.copy()
         eligible[beyond] = False
-        frame = frame.with_columns(pl.when(pl.int_range(pl.len()).is_in(beyond.tolist()))
-                                   .then(pl.lit(f"beyond the top {rules.max_positions} scores"))
-                                   .otherwise(pl.col("reason")).alias("reason"))
+        frame = frame.with_columns(
+            pl.when(pl.int_range(pl.len()).is_in(beyond.tolist()))
+            .then(pl.lit(f"beyond the top {rules.max_positions} scores"))
+            .otherwise(pl.col("reason"))
+            .alias("reason")
+        )
     sigma = frame["sigma"].fill_null(np.nan).to_numpy().astype(float)
     diversification = frame["diversification"].fill_null(0.0).to_numpy().astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         raw = np.where(eligible, np.clip(diversification, 0.05, 1.0) / sigma, 0.0)
     planned = capped_weights(np.nan_to_num(raw, nan=0.0, posinf=0.0), rules.max_position_share) * budget_chaos
-    entry = (frame["entry_price"] if "entry_price" in frame.columns else frame["price_chaos"]).fill_null(
-        frame["price_chaos"]).to_numpy().astype(float)
+    entry = (
+        (frame["entry_price"] if "entry_price" in frame.columns else frame["price_chaos"])
+        .fill_null(frame["price_chaos"])
+        .to_numpy()
+        .astype(float)
+    )
     depth = frame["depth"].fill_null(0.0).to_numpy() if "depth" in frame.columns else np.ones(frame.height)
     units = position_units(planned, entry, depth, rules.max_position_chaos, rules.min_position_chaos)
     chaos = units * entry
     too_small = (planned > 0) & (units == 0)
     weights = chaos / budget_chaos if budget_chaos > 0 else np.zeros(frame.height)
     return frame.with_columns(
-        pl.when(pl.Series(too_small)).then(pl.lit(
-            f"position below the minimum ({rules.min_position_chaos:g} c, whole units within the depth cap)"))
-        .otherwise(pl.col("reason")).alias("reason"),
+        pl.when(pl.Series(too_small))
+        .then(
+            pl.lit(
+                f"position below the minimum ({rules.min_position_chaos:g} c, whole units within the depth cap)"
+            )
+        )
+        .otherwise(pl.col("reason"))
+        .alias("reason"),
         pl.Series("weight", weights),
         pl.Series("allocation_chaos", chaos),
-        pl.Series("allocation_divine", chaos / divine_chaos if divine_chaos else np.full(chaos.size, np.nan))
-        .fill_nan(None),
+        pl.Series(
+            "allocation_divine", chaos / divine_chaos if divine_chaos else np.full(chaos.size, np.nan)
+        ).fill_nan(None),
         pl.Series("units", units),
     )
 
@@ -154,9 +182,12 @@ def hold_reason(table: pl.DataFrame, rules: AllocationRules, horizon: str) -> st
     p_gain = f"p_gain_{horizon}"
     best = table.sort("edge", descending=True, nulls_last=True).row(0, named=True)
     edge = best.get("edge")
-    best_text = (f"the best, {best['currency']}, has a median gain after the round trip of {100 * edge:+.2f}% "
-                 f"and P(gain) {_pct(best.get(p_gain))} ({best.get('allocation_note') or 'eligible'})"
-                 if edge is not None else "no forecast qualifies")
+    best_text = (
+        f"the best, {best['currency']}, has a median gain after the round trip of {100 * edge:+.2f}% "
+        f"and P(gain) {_pct(best.get(p_gain))} ({best.get('allocation_note') or 'eligible'})"
+        if edge is not None
+        else "no forecast qualifies"
+    )
     advice = hold_advice(table, horizon)
     divine = table.filter(pl.col("currency") == DIVINE)
     if divine.is_empty() or divine[f"return_{horizon}"][0] is None:
@@ -164,14 +195,18 @@ def hold_reason(table: pl.DataFrame, rules: AllocationRules, horizon: str) -> st
     else:
         row = divine.row(0, named=True)
         change = f"{100 * row[f'return_{horizon}']:+.2f}%"
-        why = (f"the Divine Orb's median forecast is {change} over {horizon} in chaos terms"
-               + (f", but buying more would cost {100 * row['cost']:.1f}% round trip: keep the divines you hold, "
-                  "buy none" if advice == "divines" and row.get("cost") is not None else
-                  ", so divines are not expected to gain on chaos"))
-    return (f"hold {advice}: nothing clears the costs (a median gain after the whole round trip, buy at the ask "
-            f"and sell at the bid, of at least {100 * rules.min_edge:.1f}% over {horizon}, P(gain) above "
-            f"{rules.min_prob_gain:.0%}, a tradable quote, liquidity at least {rules.min_liquidity}); "
-            f"{best_text}. Why {advice}: {why}.")
+        why = f"the Divine Orb's median forecast is {change} over {horizon} in chaos terms" + (
+            f", but buying more would cost {100 * row['cost']:.1f}% round trip: keep the divines you hold, "
+            "buy none"
+            if advice == "divines" and row.get("cost") is not None
+            else ", so divines are not expected to gain on chaos"
+        )
+    return (
+        f"hold {advice}: nothing clears the costs (a median gain after the whole round trip, buy at the ask "
+        f"and sell at the bid, of at least {100 * rules.min_edge:.1f}% over {horizon}, P(gain) above "
+        f"{rules.min_prob_gain:.0%}, a tradable quote, liquidity at least {rules.min_liquidity}); "
+        f"{best_text}. Why {advice}: {why}."
+    )
 
 
 def _pct(value: float | None) -> str:

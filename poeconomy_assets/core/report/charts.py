@@ -44,17 +44,37 @@ def forecast_history_png(forecasts: pl.DataFrame, currency: str, horizon: str, d
     plt = _pyplot()
     shift = pl.duration(days=HORIZON_DAYS[horizon])
     league = forecasts.sort("as_of")["league"][-1]
-    rows = (forecasts.filter(pl.col("league") == league).sort("as_of").tail(days)
-            .with_columns((pl.col("as_of") + shift).alias("target")))
+    rows = (
+        forecasts.filter(pl.col("league") == league)
+        .sort("as_of")
+        .tail(days)
+        .with_columns((pl.col("as_of") + shift).alias("target"))
+    )
     history = rows.select(pl.col("as_of").alias("date"), "price_chaos")  # the price on each forecast date
     fig, ax = plt.subplots(figsize=(7.5, 3.2))
     x = rows["target"].to_list()
-    ax.fill_between(x, rows["lower_95"].to_numpy(), rows["upper_95"].to_numpy(), color="#e9c46a", alpha=0.35,
-                    label="95%", step="mid")
-    ax.fill_between(x, rows["lower_80"].to_numpy(), rows["upper_80"].to_numpy(), color="#f4a261", alpha=0.5,
-                    label="80%", step="mid")
+    ax.fill_between(
+        x,
+        rows["lower_95"].to_numpy(),
+        rows["upper_95"].to_numpy(),
+        color="#e9c46a",
+        alpha=0.35,
+        label="95%",
+        step="mid",
+    )
+    ax.fill_between(
+        x,
+        rows["lower_80"].to_numpy(),
+        rows["upper_80"].to_numpy(),
+        color="#f4a261",
+        alpha=0.5,
+        label="80%",
+        step="mid",
+    )
     ax.plot(x, rows["forecast_chaos"].to_numpy(), color="#e76f51", lw=1.2, ls="--", label="median forecast")
-    ax.plot(history["date"].to_list(), history["price_chaos"].to_numpy(), color="#264653", lw=1.4, label="price")
+    ax.plot(
+        history["date"].to_list(), history["price_chaos"].to_numpy(), color="#264653", lw=1.4, label="price"
+    )
     ax.set_title(f"{currency}, {horizon} ahead: forecast band for each target date vs the price", fontsize=9)
     readable_axes(ax)
     ax.legend(fontsize=7, loc="upper left")
@@ -85,8 +105,13 @@ def fan_path(price0: float, days: np.ndarray, bands: dict[str, np.ndarray], step
     return np.array(hours), {c: np.array(v) for c, v in values.items()}
 
 
-def fan_chart_png(prices: pl.DataFrame, latest: pl.DataFrame, currencies: list[str], divine_chaos: float | None,
-                  history_days: int = 30) -> bytes:
+def fan_chart_png(
+    prices: pl.DataFrame,
+    latest: pl.DataFrame,
+    currencies: list[str],
+    divine_chaos: float | None,
+    history_days: int = 30,
+) -> bytes:
     """Per currency: the last ``history_days`` of price and the forecast fan (80% and 95% intervals at
     each horizon from the latest as-of date), in chaos, with the divine equivalent in the title."""
     plt = _pyplot()
@@ -98,16 +123,33 @@ def fan_chart_png(prices: pl.DataFrame, latest: pl.DataFrame, currencies: list[s
         ax.axis("off")
     last_date = prices["date"].max()
     for ax, currency in zip(axes.ravel(), currencies):
-        history = prices.filter((pl.col("currency") == currency)
-                                & (pl.col("date") > pl.lit(last_date) - pl.duration(days=history_days))).sort("date")
-        fan = latest.filter(pl.col("currency") == currency).with_columns(
-            pl.col("horizon").replace_strict(HORIZON_DAYS, return_dtype=pl.Int64).alias("days")).sort("days")
-        ax.plot(history["date"].to_list(), history["price_chaos"].to_numpy(), color="#264653", lw=1.4, label="price")
+        history = prices.filter(
+            (pl.col("currency") == currency)
+            & (pl.col("date") > pl.lit(last_date) - pl.duration(days=history_days))
+        ).sort("date")
+        fan = (
+            latest.filter(pl.col("currency") == currency)
+            .with_columns(pl.col("horizon").replace_strict(HORIZON_DAYS, return_dtype=pl.Int64).alias("days"))
+            .sort("days")
+        )
+        ax.plot(
+            history["date"].to_list(),
+            history["price_chaos"].to_numpy(),
+            color="#264653",
+            lw=1.4,
+            label="price",
+        )
         if not fan.is_empty():
             start = fan["as_of"][0]
             price0 = float(fan["price_chaos"][0])
-            hours, line = fan_path(price0, fan["days"].to_numpy(), {
-                c: fan[c].to_numpy() for c in ("lower_95", "upper_95", "lower_80", "upper_80", "forecast_chaos")})
+            hours, line = fan_path(
+                price0,
+                fan["days"].to_numpy(),
+                {
+                    c: fan[c].to_numpy()
+                    for c in ("lower_95", "upper_95", "lower_80", "upper_80", "forecast_chaos")
+                },
+            )
             x = [start + np.timedelta64(int(h), "h") for h in hours]
             ax.fill_between(x, line["lower_95"], line["upper_95"], color="#e9c46a", alpha=0.35, label="95%")
             ax.fill_between(x, line["lower_80"], line["upper_80"], color="#f4a261", alpha=0.5, label="80%")
@@ -131,7 +173,9 @@ def allocation_chart_png(allocation: pl.DataFrame, cash_chaos: float, divine_cha
     colors = ["#2a9d8f"] * (len(names) - 1) + ["#adb5bd"]
     ax.barh(range(len(names)), chaos, color=colors)
     for i, value in enumerate(chaos):
-        label = f"{price_text(value)} c" + (f" / {price_text(value / divine_chaos)} div" if divine_chaos else "")
+        label = f"{price_text(value)} c" + (
+            f" / {price_text(value / divine_chaos)} div" if divine_chaos else ""
+        )
         ax.text(value, i, " " + label, va="center", fontsize=8)
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.invert_yaxis()

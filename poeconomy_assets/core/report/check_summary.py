@@ -24,8 +24,10 @@ def check_summary_line(evaluations: Iterable) -> str:
     failed = Counter(e.check_name for e in evaluations if not e.passed and _severity(e) != "WARN")
     warned = Counter(e.check_name for e in evaluations if not e.passed and _severity(e) == "WARN")
     passed = sum(1 for e in evaluations if e.passed)
-    line = (f"checks: {passed} passed, {sum(failed.values())} failed, {sum(warned.values())} "
-            f"warning{'' if sum(warned.values()) == 1 else 's'}")
+    line = (
+        f"checks: {passed} passed, {sum(failed.values())} failed, {sum(warned.values())} "
+        f"warning{'' if sum(warned.values()) == 1 else 's'}"
+    )
     details = [f"failed: {_named(failed)}"] if failed else []
     details += [f"warnings: {_named(warned)}"] if warned else []
     return line + (f" ({'; '.join(details)})" if details else "")

@@ -39,15 +39,20 @@ def data_quality(prices: pl.DataFrame, window: int = WINDOW_DAYS) -> pl.DataFram
     if has_volume:  # a reported volume scales liquidity against the league's median currency
         liquidity = liquidity * (pl.col("volume") / pl.col("volume").median()).clip(0, 1)
     flag = (
-        pl.when(~enough).then(pl.lit("insufficient"))
+        pl.when(~enough)
+        .then(pl.lit("insufficient"))
         .when((pl.col("quote_vs_median") > SUSPECT_JUMP) | (pl.col("quote_vs_median") < 1 / SUSPECT_JUMP))
         .then(pl.lit("suspect quote"))
-        .when(pl.col("low_confidence_share") > LOW_CONFIDENCE_LIMIT).then(pl.lit("low confidence"))
-        .when(missing > MISSING_LIMIT).then(pl.lit("sparse"))
+        .when(pl.col("low_confidence_share") > LOW_CONFIDENCE_LIMIT)
+        .then(pl.lit("low confidence"))
+        .when(missing > MISSING_LIMIT)
+        .then(pl.lit("sparse"))
         .otherwise(pl.lit("ok"))
     )
     reason = pl.format(
-        "{} of the last {} days priced, {}% low-confidence{}", observed, pl.lit(window),
+        "{} of the last {} days priced, {}% low-confidence{}",
+        observed,
+        pl.lit(window),
         (100 * pl.col("low_confidence_share")).round(0).cast(pl.Int64),
         pl.lit("" if has_volume else "; source reports no volume"),
     )

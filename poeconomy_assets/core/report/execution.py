@@ -59,8 +59,14 @@ class Quote:
     def tradable(self) -> bool:
         if self.one_sided:
             return self.ask is not None and self.ask > 0 and self.ask_confidence == "High"
-        return (self.ask is not None and self.bid is not None and self.ask_confidence == "High"
-                and self.bid_confidence == "High" and self.ask > 0 and self.bid > 0)
+        return (
+            self.ask is not None
+            and self.bid is not None
+            and self.ask_confidence == "High"
+            and self.bid_confidence == "High"
+            and self.ask > 0
+            and self.bid > 0
+        )
 
     @property
     def confidence(self) -> str:
@@ -106,7 +112,9 @@ def entry_fill(quote: Quote) -> Fill | None:
     if not quote.tradable:
         return None
     if quote.crossed:
-        return Fill(tick_up(max(quote.ask, quote.bid)), "bid: crossed quote, bought at the worse side", quote.ask)
+        return Fill(
+            tick_up(max(quote.ask, quote.bid)), "bid: crossed quote, bought at the worse side", quote.ask
+        )
     return Fill(tick_up(quote.ask), "ask", quote.ask)
 
 
@@ -124,14 +132,20 @@ def exit_fill(quote: Quote | None, fallback_spread: float) -> Fill:
     if quote.bid is not None and quote.bid_confidence == "High":
         return Fill(tick_down(quote.bid), "bid", quote.bid)
     if quote.ask is None:
-        return Fill(tick_down(quote.bid * (1 - spread)),
-                    f"fallback: bid at {quote.bid_confidence} confidence and no ask, less {100 * spread:.1f}%",
-                    quote.bid)
+        return Fill(
+            tick_down(quote.bid * (1 - spread)),
+            f"fallback: bid at {quote.bid_confidence} confidence and no ask, less {100 * spread:.1f}%",
+            quote.bid,
+        )
     less = quote.ask * (1 - spread)
     if quote.bid is None:
         return Fill(tick_down(less), f"fallback: no bid quote, ask less {100 * spread:.1f}%", quote.ask)
-    return Fill(tick_down(min(less, quote.bid)), f"fallback: bid at {quote.bid_confidence} confidence, the lower "
-                f"of it and the ask less {100 * spread:.1f}%", quote.ask)
+    return Fill(
+        tick_down(min(less, quote.bid)),
+        f"fallback: bid at {quote.bid_confidence} confidence, the lower "
+        f"of it and the ask less {100 * spread:.1f}%",
+        quote.ask,
+    )
 
 
 def round_trip_cost(quote: Quote, spread: float) -> float:
@@ -144,6 +158,7 @@ def round_trip_cost(quote: Quote, spread: float) -> float:
 
 
 # ---- frame versions (one row per item and day), used by the report and the track record ----
+
 
 def is_one_sided(prices: pl.DataFrame) -> bool:
     """True when ``prices`` never quote a bid (the source has one side only)."""
@@ -165,19 +180,26 @@ def with_quote_columns(prices: pl.DataFrame) -> pl.DataFrame:
     bid, ask = pl.col("buy_price_chaos"), pl.col("price_chaos")
     crossed = bid.is_not_null() & (bid >= ask)
     one_sided = is_one_sided(frame)
-    tradable = (pl.col("confidence") == "High") if one_sided else (
-        bid.is_not_null() & (pl.col("confidence") == "High") & (pl.col("buy_confidence") == "High"))
+    tradable = (
+        (pl.col("confidence") == "High")
+        if one_sided
+        else (bid.is_not_null() & (pl.col("confidence") == "High") & (pl.col("buy_confidence") == "High"))
+    )
     return frame.with_columns(
-        crossed.alias("crossed"), tradable.alias("tradable"), pl.lit(one_sided).alias("one_sided"),
+        crossed.alias("crossed"),
+        tradable.alias("tradable"),
+        pl.lit(one_sided).alias("one_sided"),
         pl.when(bid.is_not_null() & ~crossed).then(1 - bid / ask).alias("spread"),
         # what a round trip at an unchanged quote loses when both legs are priced on the worse side
-        pl.when(bid.is_not_null()).then(pl.max_horizontal((1 - bid / ask).abs(), pl.lit(MIN_QUOTED_SPREAD)))
+        pl.when(bid.is_not_null())
+        .then(pl.max_horizontal((1 - bid / ask).abs(), pl.lit(MIN_QUOTED_SPREAD)))
         .alias("gap"),
     )
 
 
-def fallback_spreads(prices: pl.DataFrame, days: int = COMPARABLE_DAYS,
-                     assumed_spread: float = ASSUMED_SPREAD) -> pl.DataFrame:
+def fallback_spreads(
+    prices: pl.DataFrame, days: int = COMPARABLE_DAYS, assumed_spread: float = ASSUMED_SPREAD
+) -> pl.DataFrame:
     """Per item: the conservative spread standing in for a missing or crossed side, from comparable items
     (same power of ten of price) over the last ``days`` days; ``fallback_source`` says which estimate."""
     quotes = with_quote_columns(prices)
@@ -185,28 +207,36 @@ def fallback_spreads(prices: pl.DataFrame, days: int = COMPARABLE_DAYS,
     items = items.with_columns(pl.col("_last").log10().floor().alias("_bucket"))
     if quotes.is_empty() or quotes["spread"].is_null().all():
         assumed = max(assumed_spread, MIN_SPREAD)
-        return items.select("currency", pl.lit(assumed).alias("fallback_spread"),
-                            pl.lit(f"assumed {100 * assumed:.0f}% (the prices carry no buy side)")
-                            .alias("fallback_source"))
+        return items.select(
+            "currency",
+            pl.lit(assumed).alias("fallback_spread"),
+            pl.lit(f"assumed {100 * assumed:.0f}% (the prices carry no buy side)").alias("fallback_source"),
+        )
     last = quotes["date"].max()
-    recent = quotes.filter((pl.col("date") > pl.lit(last) - pl.duration(days=days)) & pl.col("spread").is_not_null()
-                           ).with_columns(pl.col("price_chaos").log10().floor().alias("_bucket"))
+    recent = quotes.filter(
+        (pl.col("date") > pl.lit(last) - pl.duration(days=days)) & pl.col("spread").is_not_null()
+    ).with_columns(pl.col("price_chaos").log10().floor().alias("_bucket"))
     overall = recent["spread"].quantile(FALLBACK_QUANTILE) if recent.height else None
     overall = ASSUMED_SPREAD if overall is None else max(float(overall), MIN_SPREAD)
-    buckets = recent.group_by("_bucket").agg(pl.col("spread").quantile(FALLBACK_QUANTILE).alias("_q"),
-                                             pl.len().alias("_n"))
+    buckets = recent.group_by("_bucket").agg(
+        pl.col("spread").quantile(FALLBACK_QUANTILE).alias("_q"), pl.len().alias("_n")
+    )
     return items.join(buckets, on="_bucket", how="left").select(
         "currency",
-        pl.when(pl.col("_n") >= MIN_COMPARABLES).then(pl.max_horizontal(pl.col("_q"), pl.lit(MIN_SPREAD)))
-        .otherwise(pl.lit(overall)).alias("fallback_spread"),
+        pl.when(pl.col("_n") >= MIN_COMPARABLES)
+        .then(pl.max_horizontal(pl.col("_q"), pl.lit(MIN_SPREAD)))
+        .otherwise(pl.lit(overall))
+        .alias("fallback_spread"),
         pl.when(pl.col("_n") >= MIN_COMPARABLES)
         .then(pl.lit(f"{FALLBACK_QUANTILE:.0%} quantile of comparable items' spreads"))
-        .otherwise(pl.lit(f"{FALLBACK_QUANTILE:.0%} quantile of every item's spreads")).alias("fallback_source"),
+        .otherwise(pl.lit(f"{FALLBACK_QUANTILE:.0%} quantile of every item's spreads"))
+        .alias("fallback_source"),
     )
 
 
-def execution_costs(prices: pl.DataFrame, days: int = SPREAD_DAYS,
-                    assumed_spread: float = ASSUMED_SPREAD) -> pl.DataFrame:
+def execution_costs(
+    prices: pl.DataFrame, days: int = SPREAD_DAYS, assumed_spread: float = ASSUMED_SPREAD
+) -> pl.DataFrame:
     """One row per item of ``prices`` (one league, up to the decision day): what buying it on the last day costs.
 
     ``entry_price`` (what ``entry_fill`` pays on the last day: the ask, or the worse side of a crossed quote,
@@ -218,52 +248,102 @@ def execution_costs(prices: pl.DataFrame, days: int = SPREAD_DAYS,
     the last DEPTH_DAYS days the item was tradable). Without any buy side in ``prices`` (simulated or one-sided
     sources) nothing is tradable by the rules above; every item then counts as tradable at its ask with the
     ``assumed_spread`` (depth: the share of the last DEPTH_DAYS days it was quoted at High confidence)."""
-    quotes = with_quote_columns(prices).join(fallback_spreads(prices, assumed_spread=assumed_spread),
-                                             on="currency", how="left")
+    quotes = with_quote_columns(prices).join(
+        fallback_spreads(prices, assumed_spread=assumed_spread), on="currency", how="left"
+    )
     if quotes.is_empty():
-        return pl.DataFrame(schema={"currency": pl.Utf8, "entry_price": pl.Float64, "tradable": pl.Boolean,
-                                    "tradable_note": pl.Utf8, "spread": pl.Float64, "cost": pl.Float64,
-                                    "cost_source": pl.Utf8, "fallback_spread": pl.Float64, "depth": pl.Float64})
+        return pl.DataFrame(
+            schema={
+                "currency": pl.Utf8,
+                "entry_price": pl.Float64,
+                "tradable": pl.Boolean,
+                "tradable_note": pl.Utf8,
+                "spread": pl.Float64,
+                "cost": pl.Float64,
+                "cost_source": pl.Utf8,
+                "fallback_spread": pl.Float64,
+                "depth": pl.Float64,
+            }
+        )
     last = quotes["date"].max()
     day_spread = pl.coalesce(pl.col("gap"), pl.col("fallback_spread"))
     window = quotes.filter(pl.col("date") > pl.lit(last) - pl.duration(days=days)).with_columns(
-        day_spread.alias("_day_spread"))
+        day_spread.alias("_day_spread")
+    )
     spreads = window.group_by("currency").agg(
         pl.col("_day_spread").median().alias("spread"),
-        pl.col("spread").is_not_null().any().alias("_measured"))
-    depth = (quotes.filter(pl.col("date") > pl.lit(last) - pl.duration(days=DEPTH_DAYS))
-             .group_by("currency").agg((pl.col("tradable").sum() / DEPTH_DAYS).clip(0, 1).alias("depth")))
+        pl.col("spread").is_not_null().any().alias("_measured"),
+    )
+    depth = (
+        quotes.filter(pl.col("date") > pl.lit(last) - pl.duration(days=DEPTH_DAYS))
+        .group_by("currency")
+        .agg((pl.col("tradable").sum() / DEPTH_DAYS).clip(0, 1).alias("depth"))
+    )
     today = quotes.filter(pl.col("date") == last)
-    notes = [Quote(r["price_chaos"], r["buy_price_chaos"], r["confidence"], r["buy_confidence"],
-                   r["one_sided"]).why_not_tradable() for r in today.iter_rows(named=True)]
-    fills = [entry_fill(Quote(r["price_chaos"], r["buy_price_chaos"], r["confidence"], r["buy_confidence"],
-                              r["one_sided"])) for r in today.iter_rows(named=True)]
+    notes = [
+        Quote(
+            r["price_chaos"], r["buy_price_chaos"], r["confidence"], r["buy_confidence"], r["one_sided"]
+        ).why_not_tradable()
+        for r in today.iter_rows(named=True)
+    ]
+    fills = [
+        entry_fill(
+            Quote(
+                r["price_chaos"], r["buy_price_chaos"], r["confidence"], r["buy_confidence"], r["one_sided"]
+            )
+        )
+        for r in today.iter_rows(named=True)
+    ]
     today = today.select("currency", "price_chaos", "tradable", "fallback_spread").with_columns(
         pl.Series("tradable_note", notes, dtype=pl.Utf8),
-        pl.Series("_fill", [None if f is None else f.price for f in fills], dtype=pl.Float64))
+        pl.Series("_fill", [None if f is None else f.price for f in fills], dtype=pl.Float64),
+    )
     items = quotes.select("currency", "fallback_spread").unique("currency")
-    frame = (items.join(today.drop("fallback_spread"), on="currency", how="left")
-             .join(spreads, on="currency", how="left").join(depth, on="currency", how="left")
-             .with_columns(pl.col("spread").fill_null(pl.col("fallback_spread")),
-                           pl.col("tradable").fill_null(False), pl.col("depth").fill_null(0.0),
-                           pl.col("tradable_note").fill_null("not quoted on the decision day"))
-             .with_columns(pl.when(pl.col("tradable")).then(None).otherwise(pl.col("tradable_note"))
-                           .alias("tradable_note")))
-    entry = [fill if fill is not None else None if p is None else tick_up(p)
-             for fill, p in zip(frame["_fill"].to_list(), frame["price_chaos"].to_list())]
-    cost = [None if p is None else round_trip_cost(Quote(p, None), s)
-            for p, s in zip(frame["price_chaos"].to_list(), frame["spread"].to_list())]
+    frame = (
+        items.join(today.drop("fallback_spread"), on="currency", how="left")
+        .join(spreads, on="currency", how="left")
+        .join(depth, on="currency", how="left")
+        .with_columns(
+            pl.col("spread").fill_null(pl.col("fallback_spread")),
+            pl.col("tradable").fill_null(False),
+            pl.col("depth").fill_null(0.0),
+            pl.col("tradable_note").fill_null("not quoted on the decision day"),
+        )
+        .with_columns(
+            pl.when(pl.col("tradable")).then(None).otherwise(pl.col("tradable_note")).alias("tradable_note")
+        )
+    )
+    entry = [
+        fill if fill is not None else None if p is None else tick_up(p)
+        for fill, p in zip(frame["_fill"].to_list(), frame["price_chaos"].to_list())
+    ]
+    cost = [
+        None if p is None else round_trip_cost(Quote(p, None), s)
+        for p, s in zip(frame["price_chaos"].to_list(), frame["spread"].to_list())
+    ]
     return frame.select(
-        "currency", pl.Series("entry_price", entry, dtype=pl.Float64), "tradable", "tradable_note", "spread",
+        "currency",
+        pl.Series("entry_price", entry, dtype=pl.Float64),
+        "tradable",
+        "tradable_note",
+        "spread",
         pl.Series("cost", cost, dtype=pl.Float64),
-        pl.when(pl.col("_measured").fill_null(False)).then(pl.lit("bid/ask spread and tick"))
-        .otherwise(pl.lit("conservative fallback spread and tick")).alias("cost_source"),
-        "fallback_spread", "depth")
+        pl.when(pl.col("_measured").fill_null(False))
+        .then(pl.lit("bid/ask spread and tick"))
+        .otherwise(pl.lit("conservative fallback spread and tick"))
+        .alias("cost_source"),
+        "fallback_spread",
+        "depth",
+    )
 
 
-def position_units(chaos: np.ndarray, entry_price: np.ndarray, depth: np.ndarray,
-                   max_position_chaos: float = MAX_POSITION_CHAOS,
-                   min_position_chaos: float = MIN_POSITION_CHAOS) -> np.ndarray:
+def position_units(
+    chaos: np.ndarray,
+    entry_price: np.ndarray,
+    depth: np.ndarray,
+    max_position_chaos: float = MAX_POSITION_CHAOS,
+    min_position_chaos: float = MIN_POSITION_CHAOS,
+) -> np.ndarray:
     """Whole units for each planned ``chaos`` amount: at most ``max_position_chaos`` × depth worth, none when
     the position would be below ``min_position_chaos`` or a single unit."""
     chaos = np.nan_to_num(np.asarray(chaos, dtype=float))
@@ -277,7 +357,9 @@ def position_units(chaos: np.ndarray, entry_price: np.ndarray, depth: np.ndarray
 
 def tick_down_array(prices: np.ndarray) -> np.ndarray:
     """``tick_down`` of each price (NaN stays NaN)."""
-    return np.array([np.nan if not np.isfinite(p) else tick_down(float(p)) for p in np.asarray(prices, dtype=float)])
+    return np.array(
+        [np.nan if not np.isfinite(p) else tick_down(float(p)) for p in np.asarray(prices, dtype=float)]
+    )
 
 
 def break_even_bid(entry_price: np.ndarray) -> np.ndarray:

@@ -27,16 +27,25 @@ def envelope(report, track_record: dict | None = None) -> dict:
         "league": report.league,
         "as_of": report.as_of,
         "divine_chaos": round_sig(report.divine_price_chaos),
-        "budget": {"amount": rules.budget, "unit": rules.budget_unit, "chaos": round_sig(float(report.budget_chaos)),
-                   "max_position_share": rules.max_position_share, "min_edge": rules.min_edge,
-                   "min_prob_gain": rules.min_prob_gain, "min_liquidity": rules.min_liquidity},
+        "budget": {
+            "amount": rules.budget,
+            "unit": rules.budget_unit,
+            "chaos": round_sig(float(report.budget_chaos)),
+            "max_position_share": rules.max_position_share,
+            "min_edge": rules.min_edge,
+            "min_prob_gain": rules.min_prob_gain,
+            "min_liquidity": rules.min_liquidity,
+        },
         "rank_horizon": report.settings.rank_horizon,
         "costs": report.cost_source,
         "cash_chaos": round_sig(report.cash_chaos),
         "hold_reason": report.hold_reason,
-        "track_record": None if not strategy else {
+        "track_record": None
+        if not strategy
+        else {
             "test_league": track_record.get("test_league"),
-            **{k: round_sig(v) if isinstance(v, float) else v for k, v in strategy.items() if k != "curve"}},
+            **{k: round_sig(v) if isinstance(v, float) else v for k, v in strategy.items() if k != "curve"},
+        },
     }
 
 
@@ -51,5 +60,11 @@ def report_json(report, track_record: dict | None = None) -> str:
 
 
 def report_csv(report, track_record: dict | None = None) -> str:
-    head = csv_comment_lines(envelope(report, track_record))  # one text cell per line, whatever the names hold
-    return "\n".join([*head, *glossary_comment_lines()]) + "\n" + csv_safe_frame(rounded(report.ranking)).write_csv()
+    head = csv_comment_lines(
+        envelope(report, track_record)
+    )  # one text cell per line, whatever the names hold
+    return (
+        "\n".join([*head, *glossary_comment_lines()])
+        + "\n"
+        + csv_safe_frame(rounded(report.ranking)).write_csv()
+    )

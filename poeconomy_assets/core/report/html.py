@@ -54,10 +54,14 @@ def _cell(text: str, sort_value: object = None, name: bool = False) -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]], sortable: bool = False, name_column: int = 0) -> str:
-    head = "".join(f'<th{" class=name" if i == name_column else ""}>{_e(h)}</th>' for i, h in enumerate(headers))
+    head = "".join(
+        f"<th{' class=name' if i == name_column else ''}>{_e(h)}</th>" for i, h in enumerate(headers)
+    )
     body = "".join("<tr>" + "".join(row) + "</tr>" for row in rows)
-    return (f'<div class="scroll"><table{" class=sortable" if sortable else ""}><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table></div>")
+    return (
+        f'<div class="scroll"><table{" class=sortable" if sortable else ""}><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 def _money(chaos: float | None, divine: float | None) -> str:
@@ -73,21 +77,28 @@ def summary_html(report, track_record: dict | None) -> str:
     allocation = report.allocation
     parts = []
     if allocation.is_empty():
-        parts.append(f'<div class="box hold"><b>Hold {_e(report.hold_advice)}.</b> {_e(report.hold_reason)}</div>')
+        parts.append(
+            f'<div class="box hold"><b>Hold {_e(report.hold_advice)}.</b> {_e(report.hold_reason)}</div>'
+        )
     else:
         buys = "".join(
             f"<li><b>{_e(r['currency'])}</b>: {_money(r['allocation_chaos'], divine)}, {r['units']:,} "
             f"whole units at the ask, {price_text(r['entry_price'])} c each; median {pct_text(r[f'return_{rank}'])} "
             f"over {rank}, {pct_text(r['edge'])} after selling at the bid, P(gain) {prob_text(r[f'p_gain_{rank}'])}, 80% range {price_text(r[f'low80_chaos_{rank}'])}"
             f"–{price_text(r[f'high80_chaos_{rank}'])} c</li>"
-            for r in allocation.iter_rows(named=True))
-        parts.append(f'<div class="box"><b>Buy {allocation.height} currenc{"y" if allocation.height == 1 else "ies"}'
-                     f"</b> for {_money(report.budget_chaos - report.cash_chaos, divine)}; keep "
-                     f"{_money(report.cash_chaos, divine)} in chaos.<ul>{buys}</ul></div>")
-    parts.append(f'<p class="muted">As of {_e(report.as_of)}. One Divine Orb = {price_text(divine)} chaos. '
-                 f"Budget {rules.budget:g} {rules.budget_unit}, at most {rules.max_position_share:.0%} per "
-                 f"currency, minimum edge {100 * rules.min_edge:.1f}% after costs ({_e(report.cost_source)}), "
-                 f"minimum liquidity {rules.min_liquidity}. Forecasts are not promises: see the ranges.</p>")
+            for r in allocation.iter_rows(named=True)
+        )
+        parts.append(
+            f'<div class="box"><b>Buy {allocation.height} currenc{"y" if allocation.height == 1 else "ies"}'
+            f"</b> for {_money(report.budget_chaos - report.cash_chaos, divine)}; keep "
+            f"{_money(report.cash_chaos, divine)} in chaos.<ul>{buys}</ul></div>"
+        )
+    parts.append(
+        f'<p class="muted">As of {_e(report.as_of)}. One Divine Orb = {price_text(divine)} chaos. '
+        f"Budget {rules.budget:g} {rules.budget_unit}, at most {rules.max_position_share:.0%} per "
+        f"currency, minimum edge {100 * rules.min_edge:.1f}% after costs ({_e(report.cost_source)}), "
+        f"minimum liquidity {rules.min_liquidity}. Forecasts are not promises: see the ranges.</p>"
+    )
     parts.append(f"<p><b>Track record.</b> {_e(track_record_sentence(track_record))}</p>")
     return "".join(parts)
 
@@ -96,26 +107,43 @@ def track_record_sentence(track_record: dict | None) -> str:
     """Plain sentences on how following the report did on a held-out league, against each comparison under
     the same execution; "beat" only where it did."""
     if not track_record or not track_record.get("strategy"):
-        return ("No backtest yet: materialize backtest_scorecard (or run poeconomy backtest) to see what following "
-                "this report would have made on a league the models never saw.")
+        return (
+            "No backtest yet: materialize backtest_scorecard (or run poeconomy backtest) to see what following "
+            "this report would have made on a league the models never saw."
+        )
     s = track_record["strategy"]
     trades = s["trades"] if isinstance(s["trades"], list) else []
     count = len(trades) if isinstance(s["trades"], list) else int(s["trades"])
     every = s.get("every_days", 7)
     rounds = "weekly" if every == 7 else "daily" if every == 1 else f"{every}-day"
     hit = f"{s['hit_rate']:.0%}" if s.get("hit_rate") is not None else "no trades"
-    head = (f"Following it on {track_record.get('test_league', 'a held-out league')} ({s['periods']} {rounds} "
-            f"rounds of at most {price_text(s.get('budget_chaos'))} c, {count} trades bought at the ask and sold at "
-            f"the bid): {pct_text(s['return'])}; worst drawdown {pct_text(s['max_drawdown'], signed=False)} "
-            f"(daily, marked at the bid), hit rate {hit}.")
+    head = (
+        f"Following it on {track_record.get('test_league', 'a held-out league')} ({s['periods']} {rounds} "
+        f"rounds of at most {price_text(s.get('budget_chaos'))} c, {count} trades bought at the ask and sold at "
+        f"the bid): {pct_text(s['return'])}; worst drawdown {pct_text(s['max_drawdown'], signed=False)} "
+        f"(daily, marked at the bid), hit rate {hit}."
+    )
     if count == 0:
-        return (head + " It never traded: nothing cleared the costs, so it made what holding chaos makes (0%); "
-                f"holding divines made {pct_text(s.get('hold_divine_return'))}, the equal-weight basket of the "
-                f"tradable items {pct_text(s.get('basket_return'))}.")
-    comparisons = [("holding chaos", s.get("hold_chaos_return", 0.0)), ("holding divines", s.get("hold_divine_return")),
-                   ("an equal-weight basket of the tradable items", s.get("basket_return"))]
-    beat = [f"{name} ({pct_text(value)})" for name, value in comparisons if value is not None and s["return"] > value]
-    lost = [f"{name} ({pct_text(value)})" for name, value in comparisons if value is not None and s["return"] <= value]
+        return (
+            head + " It never traded: nothing cleared the costs, so it made what holding chaos makes (0%); "
+            f"holding divines made {pct_text(s.get('hold_divine_return'))}, the equal-weight basket of the "
+            f"tradable items {pct_text(s.get('basket_return'))}."
+        )
+    comparisons = [
+        ("holding chaos", s.get("hold_chaos_return", 0.0)),
+        ("holding divines", s.get("hold_divine_return")),
+        ("an equal-weight basket of the tradable items", s.get("basket_return")),
+    ]
+    beat = [
+        f"{name} ({pct_text(value)})"
+        for name, value in comparisons
+        if value is not None and s["return"] > value
+    ]
+    lost = [
+        f"{name} ({pct_text(value)})"
+        for name, value in comparisons
+        if value is not None and s["return"] <= value
+    ]
     parts = [head]
     if beat:
         parts.append(f"It beat {_join(beat)}.")
@@ -138,22 +166,50 @@ def allocation_html(report, chart: bytes | None) -> str:
     allocation = report.allocation
     if allocation.is_empty():
         return f"<p><b>Nothing allocated.</b> {_e(report.hold_reason)}</p>"
-    rows = [[_cell(r["currency"], r["currency"], name=True), _cell(price_text(r["allocation_chaos"]), r["allocation_chaos"]),
-             _cell(price_text(r["allocation_divine"]), r["allocation_divine"]),
-             _cell(f"{r['weight']:.0%}", r["weight"]), _cell(f"{r['units']:,}", r["units"]),
-             _cell(pct_text(r[f"return_{rank}"]), r[f"return_{rank}"]),
-             _cell(prob_text(r[f"p_gain_{rank}"]), r[f"p_gain_{rank}"]),
-             _cell(pct_text(r["cost"], signed=False), r["cost"]), _cell(f"{r['score']:.2f}", r["score"]),
-             _cell(f"{r['diversification']:.2f}", r["diversification"])]
-            for r in allocation.iter_rows(named=True)]
-    rows.append([_cell("(kept in chaos)", name=True), _cell(price_text(report.cash_chaos)),
-                 _cell(price_text(report.cash_chaos / divine) if divine else "–"),
-                 _cell(f"{report.cash_chaos / report.budget_chaos:.0%}" if report.budget_chaos else "–"),
-                 *[_cell("") for _ in range(6)]])
-    table = _table(["Currency", "Chaos", "Divines", "Share", "Units", f"Median {rank}",
-                    f"P(gain) {rank}", "Cost", "Score", "Diversification"], rows)
-    image = (f'<img alt="allocation chart" src="data:image/png;base64,{base64.b64encode(chart).decode()}">'
-             if chart else "")
+    rows = [
+        [
+            _cell(r["currency"], r["currency"], name=True),
+            _cell(price_text(r["allocation_chaos"]), r["allocation_chaos"]),
+            _cell(price_text(r["allocation_divine"]), r["allocation_divine"]),
+            _cell(f"{r['weight']:.0%}", r["weight"]),
+            _cell(f"{r['units']:,}", r["units"]),
+            _cell(pct_text(r[f"return_{rank}"]), r[f"return_{rank}"]),
+            _cell(prob_text(r[f"p_gain_{rank}"]), r[f"p_gain_{rank}"]),
+            _cell(pct_text(r["cost"], signed=False), r["cost"]),
+            _cell(f"{r['score']:.2f}", r["score"]),
+            _cell(f"{r['diversification']:.2f}", r["diversification"]),
+        ]
+        for r in allocation.iter_rows(named=True)
+    ]
+    rows.append(
+        [
+            _cell("(kept in chaos)", name=True),
+            _cell(price_text(report.cash_chaos)),
+            _cell(price_text(report.cash_chaos / divine) if divine else "–"),
+            _cell(f"{report.cash_chaos / report.budget_chaos:.0%}" if report.budget_chaos else "–"),
+            *[_cell("") for _ in range(6)],
+        ]
+    )
+    table = _table(
+        [
+            "Currency",
+            "Chaos",
+            "Divines",
+            "Share",
+            "Units",
+            f"Median {rank}",
+            f"P(gain) {rank}",
+            "Cost",
+            "Score",
+            "Diversification",
+        ],
+        rows,
+    )
+    image = (
+        f'<img alt="allocation chart" src="data:image/png;base64,{base64.b64encode(chart).decode()}">'
+        if chart
+        else ""
+    )
     return table + image
 
 
@@ -162,24 +218,59 @@ def ranking_html(report) -> str:
     shown = report.ranking.head(TABLE_ROWS)
     rows = []
     for r in shown.iter_rows(named=True):
-        rows.append([
-            _cell(str(r["rank"]), r["rank"]), _cell(r["currency"], r["currency"], name=True),
-            _cell(price_text(r["price_chaos"]), r["price_chaos"]), _cell(price_text(r["price_divine"]), r["price_divine"]),
-            _cell(pct_text(r[f"return_{rank}"]), r[f"return_{rank}"]),
-            _cell(prob_text(r[f"p_gain_{rank}"]), r[f"p_gain_{rank}"]),
-            _cell(price_text(r[f"low80_chaos_{rank}"]), r[f"low80_chaos_{rank}"]),
-            _cell(price_text(r[f"high80_chaos_{rank}"]), r[f"high80_chaos_{rank}"]),
-            _cell(pct_text(r[f"downside_{rank}"]), r[f"downside_{rank}"]),
-            _cell("–" if r["score"] is None else f"{r['score']:.2f}", r["score"]),
-            _cell("–" if r["liquidity"] is None else f"{r['liquidity']:.2f}", r["liquidity"]),
-            _cell(r["data_quality"] or "–", r["data_quality"]),
-            _cell(price_text(r["allocation_chaos"]) if r["allocation_chaos"] else "–", r["allocation_chaos"]),
-            _cell(price_text(r["allocation_divine"]) if r["allocation_chaos"] else "–", r["allocation_divine"]),
-        ])
-    more = (f'<p class="muted">The {TABLE_ROWS} best-ranked of {report.ranking.height} currencies; the CSV/JSON '
-            f"exports hold every one.</p>" if report.ranking.height > TABLE_ROWS else "")
-    return _table(["#", "Currency", "Price c", "Price div", f"Median {rank}", f"P(gain) {rank}", "80% low c",
-                   "80% high c", "Downside", "Score", "Liquidity", "Data", "Buy c", "Buy div"], rows, sortable=True, name_column=1) + more
+        rows.append(
+            [
+                _cell(str(r["rank"]), r["rank"]),
+                _cell(r["currency"], r["currency"], name=True),
+                _cell(price_text(r["price_chaos"]), r["price_chaos"]),
+                _cell(price_text(r["price_divine"]), r["price_divine"]),
+                _cell(pct_text(r[f"return_{rank}"]), r[f"return_{rank}"]),
+                _cell(prob_text(r[f"p_gain_{rank}"]), r[f"p_gain_{rank}"]),
+                _cell(price_text(r[f"low80_chaos_{rank}"]), r[f"low80_chaos_{rank}"]),
+                _cell(price_text(r[f"high80_chaos_{rank}"]), r[f"high80_chaos_{rank}"]),
+                _cell(pct_text(r[f"downside_{rank}"]), r[f"downside_{rank}"]),
+                _cell("–" if r["score"] is None else f"{r['score']:.2f}", r["score"]),
+                _cell("–" if r["liquidity"] is None else f"{r['liquidity']:.2f}", r["liquidity"]),
+                _cell(r["data_quality"] or "–", r["data_quality"]),
+                _cell(
+                    price_text(r["allocation_chaos"]) if r["allocation_chaos"] else "–", r["allocation_chaos"]
+                ),
+                _cell(
+                    price_text(r["allocation_divine"]) if r["allocation_chaos"] else "–",
+                    r["allocation_divine"],
+                ),
+            ]
+        )
+    more = (
+        f'<p class="muted">The {TABLE_ROWS} best-ranked of {report.ranking.height} currencies; the CSV/JSON '
+        f"exports hold every one.</p>"
+        if report.ranking.height > TABLE_ROWS
+        else ""
+    )
+    return (
+        _table(
+            [
+                "#",
+                "Currency",
+                "Price c",
+                "Price div",
+                f"Median {rank}",
+                f"P(gain) {rank}",
+                "80% low c",
+                "80% high c",
+                "Downside",
+                "Score",
+                "Liquidity",
+                "Data",
+                "Buy c",
+                "Buy div",
+            ],
+            rows,
+            sortable=True,
+            name_column=1,
+        )
+        + more
+    )
 
 
 def details_html(report) -> str:
@@ -192,26 +283,59 @@ def details_html(report) -> str:
 
     blocks = []
     for r in report.ranking.head(TABLE_ROWS).iter_rows(named=True):
-        rows = [[_cell(h, h, name=True), _cell(price_text(r[f"forecast_chaos_{h}"])),
-                 _cell(in_divines(r[f"forecast_chaos_{h}"])),
-                 _cell(pct_text(r[f"return_{h}"])), _cell(prob_text(r[f"p_up_{h}"])),
-                 _cell(prob_text(r[f"p_gain_{h}"])),
-                 _cell(f"{price_text(r[f'low80_chaos_{h}'])} – {price_text(r[f'high80_chaos_{h}'])}"),
-                 _cell(f"{in_divines(r[f'low80_chaos_{h}'])} – {in_divines(r[f'high80_chaos_{h}'])}"),
-                 _cell(f"{price_text(r[f'low95_chaos_{h}'])} – {price_text(r[f'high95_chaos_{h}'])}"),
-                 _cell(pct_text(r[f"downside_{h}"])), _cell(r[f"interval_method_{h}"] or "–")]
-                for h in horizons]
-        notes = [f"Data: {r['data_quality']} ({r['data_quality_reason']})" if r["data_quality"] else "Data: none recent",
-                 f"Allocation: {r['allocation_note'] or 'bought'}", f"Cost: {pct_text(r['cost'], signed=False)}",
-                 *([f"Rebalance: {r['rebalance']}"] if r["rebalance"] else []),
-                 *([f"P(gain) unknown: {r[f'p_gain_reason_{h}']}" for h in horizons if r[f"p_gain_reason_{h}"]][:1]),
-                 *[note for h in horizons[:1] if (note := heavy_tail_note(r, h))]]
+        rows = [
+            [
+                _cell(h, h, name=True),
+                _cell(price_text(r[f"forecast_chaos_{h}"])),
+                _cell(in_divines(r[f"forecast_chaos_{h}"])),
+                _cell(pct_text(r[f"return_{h}"])),
+                _cell(prob_text(r[f"p_up_{h}"])),
+                _cell(prob_text(r[f"p_gain_{h}"])),
+                _cell(f"{price_text(r[f'low80_chaos_{h}'])} – {price_text(r[f'high80_chaos_{h}'])}"),
+                _cell(f"{in_divines(r[f'low80_chaos_{h}'])} – {in_divines(r[f'high80_chaos_{h}'])}"),
+                _cell(f"{price_text(r[f'low95_chaos_{h}'])} – {price_text(r[f'high95_chaos_{h}'])}"),
+                _cell(pct_text(r[f"downside_{h}"])),
+                _cell(r[f"interval_method_{h}"] or "–"),
+            ]
+            for h in horizons
+        ]
+        notes = [
+            f"Data: {r['data_quality']} ({r['data_quality_reason']})"
+            if r["data_quality"]
+            else "Data: none recent",
+            f"Allocation: {r['allocation_note'] or 'bought'}",
+            f"Cost: {pct_text(r['cost'], signed=False)}",
+            *([f"Rebalance: {r['rebalance']}"] if r["rebalance"] else []),
+            *(
+                [f"P(gain) unknown: {r[f'p_gain_reason_{h}']}" for h in horizons if r[f"p_gain_reason_{h}"]][
+                    :1
+                ]
+            ),
+            *[note for h in horizons[:1] if (note := heavy_tail_note(r, h))],
+        ]
         blocks.append(
             f"<details><summary>#{r['rank']} {_e(r['currency'])}: {price_text(r['price_chaos'])} c = "
             f"{in_divines(r['price_chaos'])} div</summary>"
-            + _table(["Horizon", "Median c", "Median div", "Median", "P(up)", "P(gain)", "80% range c",
-                      "80% range div", "95% range c", "Downside", "Calibration"], rows)
-            + "<p class=muted>" + "; ".join(_e(n) for n in notes) + "</p></details>")
+            + _table(
+                [
+                    "Horizon",
+                    "Median c",
+                    "Median div",
+                    "Median",
+                    "P(up)",
+                    "P(gain)",
+                    "80% range c",
+                    "80% range div",
+                    "95% range c",
+                    "Downside",
+                    "Calibration",
+                ],
+                rows,
+            )
+            + "<p class=muted>"
+            + "; ".join(_e(n) for n in notes)
+            + "</p></details>"
+        )
     return "".join(blocks)
 
 
@@ -237,10 +361,12 @@ def heavy_tail_note(row: dict, horizon: str) -> str | None:
     ratio = tail_ratio(row, horizon)
     if ratio is None or ratio < HEAVY_TAIL_RATIO:
         return None
-    return (f"Heavy tails at {horizon}: the 95% range is {ratio:.1f}× as wide as the 80% range (a normal "
-            f"distribution: {NORMAL_TAIL_RATIO:.2f}×). The ranges are calibrated on the model's past errors, where "
-            "most days move little and a few (league starts, patches, glitches) move a lot: read the 80% range as "
-            "the usual week and the 95% range as the jump risk, not as a contradiction")
+    return (
+        f"Heavy tails at {horizon}: the 95% range is {ratio:.1f}× as wide as the 80% range (a normal "
+        f"distribution: {NORMAL_TAIL_RATIO:.2f}×). The ranges are calibrated on the model's past errors, where "
+        "most days move little and a few (league starts, patches, glitches) move a lot: read the 80% range as "
+        "the usual week and the 95% range as the jump risk, not as a contradiction"
+    )
 
 
 def triggers_html(report) -> str:
@@ -251,10 +377,18 @@ def triggers_html(report) -> str:
     summary = ", ".join(f"{n} {t}" for t, n in counts.iter_rows())
     top = set(report.ranking.head(TABLE_ROWS)["currency"].to_list())
     shown = triggers.filter(pl.col("currency").is_in(list(top))).head(TRIGGER_ROWS)
-    rows = [[_cell(t["currency"], name=True), _cell(t["horizon"]), _cell(t["trigger"]), _cell(t["detail"], name=True)]
-            for t in shown.iter_rows(named=True)]
+    rows = [
+        [
+            _cell(t["currency"], name=True),
+            _cell(t["horizon"]),
+            _cell(t["trigger"]),
+            _cell(t["detail"], name=True),
+        ]
+        for t in shown.iter_rows(named=True)
+    ]
     return f"<p>{_e(summary)} (shown: the best-ranked currencies').</p>" + _table(
-        ["Currency", "Horizon", "Trigger", "Detail"], rows)
+        ["Currency", "Horizon", "Trigger", "Detail"], rows
+    )
 
 
 def glossary_html() -> str:
@@ -265,7 +399,9 @@ def report_html(report, charts: dict[str, bytes], track_record: dict | None = No
     """The page. ``charts``: title → PNG; an "Allocation" chart goes into the allocation section."""
     other_charts = "".join(
         f'<h3>{_e(title)}</h3><img alt="{_e(title)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-        for title, png in charts.items() if title != "Allocation")
+        for title, png in charts.items()
+        if title != "Allocation"
+    )
     sections = [
         ("Summary", summary_html(report, track_record)),
         ("Allocation", allocation_html(report, charts.get("Allocation"))),
@@ -276,8 +412,9 @@ def report_html(report, charts: dict[str, bytes], track_record: dict | None = No
         ("Glossary", glossary_html()),
     ]
     body = "".join(f"<h2>{_e(title)}</h2>{content}" for title, content in sections)
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
-            f'content="width=device-width, initial-scale=1"><title>{_e(report.league)} report</title>'
-            f"<style>{STYLE}</style></head><body><h1>{_e(report.league)}: investment report</h1>{body}"
-            f"<script>{SORT_SCRIPT}</script></body></html>")
-
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
+        f'content="width=device-width, initial-scale=1"><title>{_e(report.league)} report</title>'
+        f"<style>{STYLE}</style></head><body><h1>{_e(report.league)}: investment report</h1>{body}"
+        f"<script>{SORT_SCRIPT}</script></body></html>"
+    )

@@ -57,8 +57,11 @@ def csv_comment_lines(fields: dict, prefix: str = "") -> list[str]:
             items = value.items() if isinstance(value, dict) else enumerate(value)
             lines += csv_comment_lines(dict(items), prefix=f"{name}.")
             continue
-        text = json.dumps(value, default=str, ensure_ascii=False) if value not in ({}, [], ()) else (
-            "{}" if isinstance(value, dict) else "[]")
+        text = (
+            json.dumps(value, default=str, ensure_ascii=False)
+            if value not in ({}, [], ())
+            else ("{}" if isinstance(value, dict) else "[]")
+        )
         line = f"# {_csv_comment_key(name)}: {text}"
         for separator, escape in _CSV_SEPARATORS.items():
             line = line.replace(separator, escape)
@@ -83,7 +86,13 @@ def markdown_text(value: str) -> str:
             out.append("&gt;")
         elif ch in "\r\n\u2028\u2029\x85":
             out.append(" ")
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs"):  # Cs: a lone surrogate cannot be encoded
+        elif unicodedata.category(ch) in (
+            "Cc",
+            "Cf",
+            "Zl",
+            "Zp",
+            "Cs",
+        ):  # Cs: a lone surrogate cannot be encoded
             out.append("\ufffd")
         else:
             out.append(ch)

@@ -56,15 +56,26 @@ def prob_above(knots: np.ndarray, x: np.ndarray | float = 0.0) -> np.ndarray:
     return 1.0 - cdf_at(knots, x)
 
 
-def knots_from_halfwidths(center: np.ndarray, half50: np.ndarray, half80: np.ndarray,
-                          half95: np.ndarray) -> np.ndarray:
+def knots_from_halfwidths(
+    center: np.ndarray, half50: np.ndarray, half80: np.ndarray, half95: np.ndarray
+) -> np.ndarray:
     """Symmetric knots (in log space) around ``center`` from the 50/80/95% half-widths."""
     center = np.asarray(center, dtype=float)
     halves = np.column_stack([half50, half80, half95]).astype(float)
     halves = np.maximum.accumulate(np.clip(halves, 0.0, None), axis=1)
-    return strictly_increasing(np.column_stack([center - halves[:, 2], center - halves[:, 1], center - halves[:, 0],
-                                                center, center + halves[:, 0], center + halves[:, 1],
-                                                center + halves[:, 2]]))
+    return strictly_increasing(
+        np.column_stack(
+            [
+                center - halves[:, 2],
+                center - halves[:, 1],
+                center - halves[:, 0],
+                center,
+                center + halves[:, 0],
+                center + halves[:, 1],
+                center + halves[:, 2],
+            ]
+        )
+    )
 
 
 def log_knots(frame: pl.DataFrame, price: str = "price_chaos") -> np.ndarray:
@@ -81,7 +92,9 @@ def with_knots(frame: pl.DataFrame, knots: np.ndarray, price: str = "price_chaos
     updates = [pl.Series(c, price_values * np.exp(knots[:, i])) for i, c in enumerate(KNOTS)]
     updates.append(pl.Series("expected_return", np.expm1(knots[:, 3])))
     if "prob_up" in frame.columns:
-        updates.append(pl.when(pl.col("prob_up").is_null()).then(None).otherwise(pl.Series(prob)).alias("prob_up"))
+        updates.append(
+            pl.when(pl.col("prob_up").is_null()).then(None).otherwise(pl.Series(prob)).alias("prob_up")
+        )
     return frame.with_columns(updates)
 
 
@@ -90,9 +103,11 @@ def harmonize_horizons(forecasts: pl.DataFrame, horizon_days: dict[str, int]) ->
     shorter horizon's band, around its own median, and re-read P(up). Never narrows a band."""
     if forecasts.is_empty() or forecasts["horizon"].n_unique() < 2:
         return forecasts
-    ordered = (forecasts.with_row_index("_row")
-               .with_columns(pl.col("horizon").replace_strict(horizon_days, return_dtype=pl.Int64).alias("_days"))
-               .sort("currency", "as_of", "_days"))
+    ordered = (
+        forecasts.with_row_index("_row")
+        .with_columns(pl.col("horizon").replace_strict(horizon_days, return_dtype=pl.Int64).alias("_days"))
+        .sort("currency", "as_of", "_days")
+    )
     knots = log_knots(ordered)
     center = knots[:, 3:4]
     halves = np.abs(knots - center)  # per knot distance from the median
@@ -125,8 +140,9 @@ class Consistency:
         return messages
 
 
-def check_consistency(forecasts: pl.DataFrame, horizon_days: dict[str, int] | None = None,
-                      tolerance: float = 1e-6) -> Consistency:
+def check_consistency(
+    forecasts: pl.DataFrame, horizon_days: dict[str, int] | None = None, tolerance: float = 1e-6
+) -> Consistency:
     """Every way the rows of a forecast table contradict themselves: quantiles out of order, the median not
     the point forecast, P(up) on the wrong side of the bands, and, given ``horizon_days``, a longer horizon's
     band narrower than a shorter one's on the same day (see :class:`Consistency`)."""
@@ -146,8 +162,10 @@ def check_consistency(forecasts: pl.DataFrame, horizon_days: dict[str, int] | No
     width80, width95 = named[5] - named[1], named[6] - named[0]
     report(width80 > width95 * (1 + tolerance), "with an 80% band wider than the 95% band")
     if "expected_return" in f.columns:
-        report(np.abs(price * (1 + f["expected_return"].to_numpy()) / named[3] - 1) > 1e-6,
-               "whose expected return is not the median")
+        report(
+            np.abs(price * (1 + f["expected_return"].to_numpy()) / named[3] - 1) > 1e-6,
+            "whose expected return is not the median",
+        )
     if "prob_up" in f.columns:
         p = f["prob_up"].cast(pl.Float64).fill_null(np.nan).to_numpy()
         known = np.isfinite(p)
@@ -163,12 +181,18 @@ def check_consistency(forecasts: pl.DataFrame, horizon_days: dict[str, int] | No
             report(~known & f["prob_up_reason"].is_null().to_numpy(), "with no P(up) and no reason why")
     if horizon_days and "horizon" in f.columns and f["horizon"].n_unique() > 1:
         widths = f.with_row_index("_row").select(
-            "_row", "currency", "as_of", (pl.col("upper_80") / pl.col("lower_80")).log().alias("w80"),
+            "_row",
+            "currency",
+            "as_of",
+            (pl.col("upper_80") / pl.col("lower_80")).log().alias("w80"),
             (pl.col("upper_95") / pl.col("lower_95")).log().alias("w95"),
-            pl.col("horizon").replace_strict(horizon_days, return_dtype=pl.Int64).alias("days"))
-        shrinking = (widths.sort("currency", "as_of", "days")
-                     .with_columns(pl.col("w80", "w95").cum_max().over("currency", "as_of").name.suffix("_max"))
-                     .filter((pl.col("w80") < pl.col("w80_max") - 1e-9) | (pl.col("w95") < pl.col("w95_max") - 1e-9)))
+            pl.col("horizon").replace_strict(horizon_days, return_dtype=pl.Int64).alias("days"),
+        )
+        shrinking = (
+            widths.sort("currency", "as_of", "days")
+            .with_columns(pl.col("w80", "w95").cum_max().over("currency", "as_of").name.suffix("_max"))
+            .filter((pl.col("w80") < pl.col("w80_max") - 1e-9) | (pl.col("w95") < pl.col("w95_max") - 1e-9))
+        )
         mask = np.zeros(f.height, dtype=bool)
         mask[shrinking["_row"].to_numpy()] = True
         report(mask, "with a band narrower than a shorter horizon's on the same day")
@@ -176,14 +200,16 @@ def check_consistency(forecasts: pl.DataFrame, horizon_days: dict[str, int] | No
     problems = pl.DataFrame(schema={"problem": pl.Utf8, "forecasts": pl.Int64})
     if found:
         firsts = f[[int(np.flatnonzero(mask)[0]) for _, mask in found]].select(shown)
-        problems = pl.DataFrame({"problem": [what for what, _ in found],
-                                 "forecasts": [int(mask.sum()) for _, mask in found]}).hstack(firsts)
+        problems = pl.DataFrame(
+            {"problem": [what for what, _ in found], "forecasts": [int(mask.sum()) for _, mask in found]}
+        ).hstack(firsts)
     inconsistent = int(np.logical_or.reduce([mask for _, mask in found]).sum()) if found else 0
     return Consistency(f.height, inconsistent, problems)
 
 
-def consistency_problems(forecasts: pl.DataFrame, horizon_days: dict[str, int] | None = None,
-                         tolerance: float = 1e-6) -> list[str]:
+def consistency_problems(
+    forecasts: pl.DataFrame, horizon_days: dict[str, int] | None = None, tolerance: float = 1e-6
+) -> list[str]:
     """Every way the rows of a forecast table contradict themselves, one sentence each (an empty list when
     they do not): :func:`check_consistency`'s findings as text."""
     return check_consistency(forecasts, horizon_days, tolerance).messages()
@@ -202,4 +228,3 @@ def break_even(cost: np.ndarray | float) -> np.ndarray:
 def normal_shape(half95: float) -> tuple[float, float, float]:
     """50/80/95% half-widths of a normal distribution whose 95% half-width is ``half95``."""
     return half95 * Z[0.50] / Z[0.95], half95 * Z[0.80] / Z[0.95], half95
-

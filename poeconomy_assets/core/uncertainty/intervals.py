@@ -92,7 +92,9 @@ class PhaseCalibrator:
     ``residual`` (actual − predicted log return); :func:`calibration_frame` builds them.
     """
 
-    def __init__(self, own: pl.DataFrame, pooled: pl.DataFrame | None, horizon_days: int, seed: int = 0) -> None:
+    def __init__(
+        self, own: pl.DataFrame, pooled: pl.DataFrame | None, horizon_days: int, seed: int = 0
+    ) -> None:
         self.horizon_days = horizon_days
         self.bands: dict[int, _Band] = {}
         own_parts, pool_parts = _by_phase(own), _by_phase(pooled if pooled is not None else own)
@@ -127,21 +129,29 @@ class PhaseCalibrator:
             if not mask.any():
                 continue
             method[mask], count[mask] = band.method, band.n
-            scale = 1.0 if band.method == "conservative" else np.where(
-                np.isfinite(scales[mask]), scales[mask], band.typical_scale)
+            scale = (
+                1.0
+                if band.method == "conservative"
+                else np.where(np.isfinite(scales[mask]), scales[mask], band.typical_scale)
+            )
             center[mask] = band.center * scale
             h50[mask], h80[mask], h95[mask] = band.half50 * scale, band.half80 * scale, band.half95 * scale
             known[mask] = band.method != "conservative"
         offsets = knots_from_halfwidths(center, h50, h80, h95)
         prob = np.where(known, prob_above(points[:, None] + offsets, 0.0) if n else np.zeros(0), np.nan)
-        reason = [None if k else f"only {c} walk-forward residuals (need {BOOTSTRAP_MIN})"
-                  for k, c in zip(known, count)]  # a plain list: an all-None object array cannot become strings
-        return pl.DataFrame({
-            **{name: offsets[:, i] for i, name in enumerate(OFFSET_NAMES)},
-            "prob_up": pl.Series(prob, dtype=pl.Float64).fill_nan(None),
-            "prob_up_reason": pl.Series(reason, dtype=pl.Utf8),
-            "interval_method": pl.Series(method.astype(str), dtype=pl.Utf8), "calibration_n": count,
-        })
+        reason = [
+            None if k else f"only {c} walk-forward residuals (need {BOOTSTRAP_MIN})"
+            for k, c in zip(known, count)
+        ]  # a plain list: an all-None object array cannot become strings
+        return pl.DataFrame(
+            {
+                **{name: offsets[:, i] for i, name in enumerate(OFFSET_NAMES)},
+                "prob_up": pl.Series(prob, dtype=pl.Float64).fill_nan(None),
+                "prob_up_reason": pl.Series(reason, dtype=pl.Utf8),
+                "interval_method": pl.Series(method.astype(str), dtype=pl.Utf8),
+                "calibration_n": count,
+            }
+        )
 
     def describe(self) -> dict[str, str]:
         return {PHASE_NAMES[p]: f"{b.method} (n={b.n})" for p, b in sorted(self.bands.items())}
@@ -159,8 +169,13 @@ def _by_phase(frame: pl.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         mask = (phases == phase) & np.isfinite(residual)
         s = scale[mask]
         known = s[np.isfinite(s)]
-        fill = float(np.median(known)) if known.size else float(np.nanmedian(scale)) if np.isfinite(scale).any() else 1.0
+        fill = (
+            float(np.median(known))
+            if known.size
+            else float(np.nanmedian(scale))
+            if np.isfinite(scale).any()
+            else 1.0
+        )
         s = np.where(np.isfinite(s), s, fill)
         out[phase] = (residual[mask] / s, s)
     return out
-

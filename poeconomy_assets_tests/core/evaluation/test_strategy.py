@@ -22,30 +22,54 @@ def _market(seed: int = 0) -> pl.DataFrame:
     rows = []
     for i in range(ITEMS):
         name = "Divine Orb" if i == 0 else f"Item {i}"
-        steps = rng.normal(-0.02 ** 2 / 2, 0.02, DAYS)
+        steps = rng.normal(-(0.02**2) / 2, 0.02, DAYS)
         ask = (30.0 + 10 * i) * np.exp(np.cumsum(steps))
         for d in range(DAYS):
-            rows.append({"league": "L", "currency": name, "date": START + timedelta(days=d), "price_chaos": ask[d],
-                         "confidence": "High", "buy_price_chaos": ask[d] * (1 - SPREAD), "buy_confidence": "High"})
+            rows.append(
+                {
+                    "league": "L",
+                    "currency": name,
+                    "date": START + timedelta(days=d),
+                    "price_chaos": ask[d],
+                    "confidence": "High",
+                    "buy_price_chaos": ask[d] * (1 - SPREAD),
+                    "buy_confidence": "High",
+                }
+            )
     return pl.DataFrame(rows)
 
 
 def _points(prices: pl.DataFrame, kind: str, seed: int = 1) -> pl.DataFrame:
     """7-day forecasts from day 14 on: persistence, random or the oracle (the realized ask)."""
     rng = np.random.default_rng(seed)
-    ahead = prices.select("currency", (pl.col("date") - timedelta(days=7)).alias("date"),
-                          pl.col("price_chaos").alias("actual_chaos"))
+    ahead = prices.select(
+        "currency",
+        (pl.col("date") - timedelta(days=7)).alias("date"),
+        pl.col("price_chaos").alias("actual_chaos"),
+    )
     rows = prices.filter(pl.col("date") >= START + timedelta(days=14)).join(ahead, on=["currency", "date"])
     price, actual = rows["price_chaos"].to_numpy(), rows["actual_chaos"].to_numpy()
-    median = {"persistence": price, "oracle": actual,
-              "random": price * np.exp(rng.normal(0, 0.15, rows.height))}[kind]
+    median = {
+        "persistence": price,
+        "oracle": actual,
+        "random": price * np.exp(rng.normal(0, 0.15, rows.height)),
+    }[kind]
     width = 0.01 if kind == "oracle" else 0.1
     return rows.select("currency", "date", "price_chaos", "actual_chaos").with_columns(
         pl.Series("median_chaos", median),
-        *[pl.Series(name, median * np.exp(z * width)) for name, z in
-          (("lower_95", -1.96), ("lower_80", -1.28), ("lower_50", -0.67), ("upper_50", 0.67), ("upper_80", 1.28),
-           ("upper_95", 1.96))],
-        pl.Series("prob_up", (median > price).astype(float) * 0.8 + 0.1))
+        *[
+            pl.Series(name, median * np.exp(z * width))
+            for name, z in (
+                ("lower_95", -1.96),
+                ("lower_80", -1.28),
+                ("lower_50", -0.67),
+                ("upper_50", 0.67),
+                ("upper_80", 1.28),
+                ("upper_95", 1.96),
+            )
+        ],
+        pl.Series("prob_up", (median > price).astype(float) * 0.8 + 0.1),
+    )
 
 
 def _follow(kind: str) -> tuple[dict, pl.DataFrame]:
@@ -63,8 +87,9 @@ def _check_trades(strategy: dict, prices: pl.DataFrame) -> None:
         assert t["exit_price"] <= exit_["buy_price_chaos"] + 1e-9 and t["exit_side"] == "bid"
         assert isinstance(t["units"], int) and t["units"] >= 1
         assert t["units"] * t["entry_price"] <= MAX_POSITION_CHAOS + 1e-6
-    assert strategy["return"] == pytest.approx(return_from_trades(strategy["trades"], strategy["budget_chaos"]),
-                                               abs=1e-12)
+    assert strategy["return"] == pytest.approx(
+        return_from_trades(strategy["trades"], strategy["budget_chaos"]), abs=1e-12
+    )
 
 
 def test_persistence_forecasts_make_no_trades() -> None:
@@ -97,5 +122,7 @@ def test_drawdown_comes_from_a_daily_curve() -> None:
     days = [date.fromisoformat(c["date"]) for c in curve]
     assert all(b - a == timedelta(days=1) for a, b in itertools.pairwise(days))
     values = np.array([1.0] + [c["strategy"] for c in curve])
-    assert strategy["max_drawdown"] == pytest.approx(float(np.max(1 - values / np.maximum.accumulate(values))))
+    assert strategy["max_drawdown"] == pytest.approx(
+        float(np.max(1 - values / np.maximum.accumulate(values)))
+    )
     assert strategy["max_drawdown"] > 0, "marked at the bid, every purchase shows its spread at once"

@@ -31,7 +31,8 @@ def test_targets_are_future_log_returns_within_the_league(prices: pl.DataFrame) 
     features = build_features(prices).sort("league", "currency", "date")
     row = features.filter(pl.col(target_column("3d")).is_not_null()).row(10, named=True)
     later = prices.filter(
-        (pl.col("league") == row["league"]) & (pl.col("currency") == row["currency"])
+        (pl.col("league") == row["league"])
+        & (pl.col("currency") == row["currency"])
         & (pl.col("date") == row["date"] + dt.timedelta(days=3))
     )
     assert row[target_column("3d")] == pytest.approx(math.log(later["price_chaos"][0] / row["price_chaos"]))
@@ -45,23 +46,37 @@ def test_no_look_ahead(prices: pl.DataFrame, cut_day: int) -> None:
     league = sorted(prices["league"].unique().to_list())[1]
     cut = prices.filter(pl.col("league") == league)["date"].min() + dt.timedelta(days=cut_day)
     shocked = prices.with_columns(
-        pl.when(pl.col("date") > cut).then(pl.col("price_chaos") * 3.7).otherwise(pl.col("price_chaos")).alias("price_chaos")
+        pl.when(pl.col("date") > cut)
+        .then(pl.col("price_chaos") * 3.7)
+        .otherwise(pl.col("price_chaos"))
+        .alias("price_chaos")
     )
     columns = feature_columns(build_features(prices))
-    before = build_features(prices).filter(pl.col("date") <= cut).select("league", "currency", "date", *columns)
-    after = build_features(shocked).filter(pl.col("date") <= cut).select("league", "currency", "date", *columns)
+    before = (
+        build_features(prices).filter(pl.col("date") <= cut).select("league", "currency", "date", *columns)
+    )
+    after = (
+        build_features(shocked).filter(pl.col("date") <= cut).select("league", "currency", "date", *columns)
+    )
     assert before.height > 0
     # Equal up to float rounding: windows run as running sums over one long column, so the last bits
     # of a value can depend on the order of additions, never on what comes later in time.
-    assert_frame_equal(before.sort("league", "currency", "date"), after.sort("league", "currency", "date"),
-                       check_exact=False, rel_tol=1e-9, abs_tol=1e-12)
+    assert_frame_equal(
+        before.sort("league", "currency", "date"),
+        after.sort("league", "currency", "date"),
+        check_exact=False,
+        rel_tol=1e-9,
+        abs_tol=1e-12,
+    )
 
 
 def test_the_order_of_the_input_rows_changes_no_bit(prices: pl.DataFrame) -> None:
     """Windows run as running sums over one long column: its group order must come from the names, not from
     the order the rows arrive in (the asset concatenates league partitions in whatever order it gets them)."""
     expected = build_features(prices).sort("league", "currency", "date")
-    shuffled = build_features(prices.sample(fraction=1.0, shuffle=True, seed=3)).sort("league", "currency", "date")
+    shuffled = build_features(prices.sample(fraction=1.0, shuffle=True, seed=3)).sort(
+        "league", "currency", "date"
+    )
     assert_frame_equal(shuffled, expected, check_exact=True)
     _assert_same_bits(shuffled, expected, feature_columns(expected))
 
@@ -70,15 +85,24 @@ def _assert_same_bits(actual: pl.DataFrame, expected: pl.DataFrame, columns: lis
     """To the last bit: assert_frame_equal takes -0.0 for 0.0."""
     for column in columns:
         if expected[column].dtype == pl.Float64:
-            assert (actual[column].to_numpy().view("int64") == expected[column].to_numpy().view("int64")).all(), column
+            assert (
+                actual[column].to_numpy().view("int64") == expected[column].to_numpy().view("int64")
+            ).all(), column
 
 
 @pytest.mark.parametrize("bad_price", [0.0, -1.0, math.inf])
 def test_rejects_prices_without_a_finite_log(bad_price: float) -> None:
     """The numpy windows read a NaN log price as a missing day: a price with no finite log is an error."""
     dates = [dt.date(2020, 1, 1), dt.date(2020, 1, 2)]
-    rows = pl.DataFrame({"league": ["A", "A"], "currency": ["x", "x"], "date": dates,
-                         "league_day": [0, 1], "price_chaos": [1.0, bad_price]})
+    rows = pl.DataFrame(
+        {
+            "league": ["A", "A"],
+            "currency": ["x", "x"],
+            "date": dates,
+            "league_day": [0, 1],
+            "price_chaos": [1.0, bad_price],
+        }
+    )
     with pytest.raises(ValueError, match="positive prices"):
         build_features(rows)
 
@@ -88,13 +112,23 @@ def test_market_signal_columns_are_those_of_each_row(prices: pl.DataFrame) -> No
     signal market_signal computes for its (league, currency, date), to the last bit, whatever the input order."""
     rng = np.random.default_rng(2)
     n = prices.height  # the simulator has no buy side: one, missing on a fifth of the days
-    buy = pl.when(pl.Series(rng.random(n) < 0.2)).then(None).otherwise(pl.col("price_chaos") * rng.uniform(0.8, 0.99, n))
-    prices = prices.with_columns(buy.alias("buy_price_chaos"), pl.Series("confidence", rng.choice(["High", "Low"], n)))
-    prices = prices.with_columns((pl.col("price_chaos") / pl.col("buy_price_chaos")).log().alias("log_spread"))
+    buy = (
+        pl.when(pl.Series(rng.random(n) < 0.2))
+        .then(None)
+        .otherwise(pl.col("price_chaos") * rng.uniform(0.8, 0.99, n))
+    )
+    prices = prices.with_columns(
+        buy.alias("buy_price_chaos"), pl.Series("confidence", rng.choice(["High", "Low"], n))
+    )
+    prices = prices.with_columns(
+        (pl.col("price_chaos") / pl.col("buy_price_chaos")).log().alias("log_spread")
+    )
     keys = ["league", "currency", "date"]
     families = tuple(SIGNAL_FAMILIES)
     built = build_features(prices.sample(fraction=1.0, shuffle=True, seed=7), signal=families)
-    expected = built.select(keys).join(market_signal(prices, families), on=keys, how="left", maintain_order="left")
+    expected = built.select(keys).join(
+        market_signal(prices, families), on=keys, how="left", maintain_order="left"
+    )
     assert_frame_equal(built.select(*keys, *signal_columns(families)), expected, check_exact=True)
     _assert_same_bits(built, expected, signal_columns(families))
 
@@ -105,6 +139,9 @@ def test_rejects_a_league_day_that_does_not_follow_the_date(prices: pl.DataFrame
     league, currency = prices.select(pl.col("league").min(), pl.col("currency").min()).row(0)
     shifted = prices.with_columns(
         pl.when((pl.col("league") == league) & (pl.col("currency") == currency))
-        .then(pl.col("league_day") + 1).otherwise(pl.col("league_day")).alias("league_day"))
+        .then(pl.col("league_day") + 1)
+        .otherwise(pl.col("league_day"))
+        .alias("league_day")
+    )
     with pytest.raises(ValueError, match="league_day must count the days since the league's launch"):
         build_features(shifted)

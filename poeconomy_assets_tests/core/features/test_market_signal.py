@@ -23,29 +23,45 @@ def _prices(days: int = 12, seed: int = 0) -> pl.DataFrame:
             price *= math.exp(rng.normal(0, 0.05))
             if item == "C" and d == 5:
                 continue
-            rows.append({"league": "L", "currency": item, "date": START + dt.timedelta(days=d), "price_chaos": price,
-                         "buy_price_chaos": price / math.exp(gap), "confidence": "Low" if d % 4 == 0 else "High"})
-    return pl.DataFrame(rows).with_columns((pl.col("price_chaos") / pl.col("buy_price_chaos")).log().alias("log_spread"))
+            rows.append(
+                {
+                    "league": "L",
+                    "currency": item,
+                    "date": START + dt.timedelta(days=d),
+                    "price_chaos": price,
+                    "buy_price_chaos": price / math.exp(gap),
+                    "confidence": "Low" if d % 4 == 0 else "High",
+                }
+            )
+    return pl.DataFrame(rows).with_columns(
+        (pl.col("price_chaos") / pl.col("buy_price_chaos")).log().alias("log_spread")
+    )
 
 
 def test_spread_confidence_and_tier_values() -> None:
     signal = market_signal(_prices()).sort("currency", "date")
     b = signal.filter(pl.col("currency") == "B")
     assert b["spread"].to_list() == pytest.approx([0.2] * 12)
-    assert b["spread_change_1d"].to_list()[1:] == pytest.approx([0.0] * 11) and b["spread_change_1d"][0] is None
+    assert (
+        b["spread_change_1d"].to_list()[1:] == pytest.approx([0.0] * 11) and b["spread_change_1d"][0] is None
+    )
     assert b["confidence_level"].to_list()[:4] == [2, 0, 0, 0]
     assert b["not_high_share_7d"][3] == pytest.approx(1 / 4)  # days 0..3: one Low
     c = signal.filter(pl.col("currency") == "C")
-    assert c.filter(pl.col("date") == START + dt.timedelta(days=6))["spread_change_1d"][0] is None, \
+    assert c.filter(pl.col("date") == START + dt.timedelta(days=6))["spread_change_1d"][0] is None, (
         "day 6 of C follows a hole: yesterday is missing, not the row before"
-    assert signal.filter(pl.col("date") == START)["price_rank"].sort().to_list() == pytest.approx([1 / 6, 1 / 2, 5 / 6])
+    )
+    assert signal.filter(pl.col("date") == START)["price_rank"].sort().to_list() == pytest.approx(
+        [1 / 6, 1 / 2, 5 / 6]
+    )
 
 
 def test_breadth_counts_the_items_that_moved_that_day() -> None:
     prices = _prices()
     signal = market_signal(prices)
     ret = prices.sort("currency", "date").with_columns(
-        pl.col("price_chaos").log().diff().over("currency").alias("ret"))
+        pl.col("price_chaos").log().diff().over("currency").alias("ret")
+    )
     day3 = ret.filter(pl.col("date") == START + dt.timedelta(days=3))
     row = signal.filter(pl.col("date") == START + dt.timedelta(days=3)).row(0, named=True)
     assert row["breadth_up"] == pytest.approx((day3["ret"] > 0.005).mean())
@@ -61,7 +77,10 @@ def test_no_look_ahead(cut_day: int) -> None:
     later = pl.col("date") > cut
     shocked = prices.with_columns(
         pl.when(later).then(pl.col("price_chaos") * 3).otherwise(pl.col("price_chaos")).alias("price_chaos"),
-        pl.when(later).then(pl.col("buy_price_chaos") / 5).otherwise(pl.col("buy_price_chaos")).alias("buy_price_chaos"),
+        pl.when(later)
+        .then(pl.col("buy_price_chaos") / 5)
+        .otherwise(pl.col("buy_price_chaos"))
+        .alias("buy_price_chaos"),
         pl.when(later).then(pl.lit("Medium")).otherwise(pl.col("confidence")).alias("confidence"),
     ).with_columns((pl.col("price_chaos") / pl.col("buy_price_chaos")).log().alias("log_spread"))
     columns = ["league", "currency", "date", *signal_columns()]

@@ -16,7 +16,9 @@ class Clock:
 
 
 @pytest.mark.parametrize("shared", [False, True])
-def test_opens_after_threshold_half_opens_after_cooldown_and_closes_on_success(tmp_path: Path, shared: bool) -> None:
+def test_opens_after_threshold_half_opens_after_cooldown_and_closes_on_success(
+    tmp_path: Path, shared: bool
+) -> None:
     clock = Clock()
     path = str(tmp_path / "breaker.json") if shared else None
     breaker = CircuitBreaker(f"api-{shared}", threshold=3, cooldown_seconds=60, state_path=path, clock=clock)

@@ -37,12 +37,26 @@ def test_near_miss_is_reported_not_merged(raw: str, known: str) -> None:
 
 
 def test_dump_names_are_canonicalized_oldest_spelling_first_and_near_misses_reported() -> None:
-    prices = pl.DataFrame({
-        "league": ["A", "A", "B", "B", "B"],
-        "currency": ["Jeweller's Orb", "Orb of Regret", "jewellers  orb", "Orb of Regrets", "Jeweler's Orb"],
-        "date": [date(2020, 1, 1), date(2020, 1, 1), date(2020, 6, 1), date(2020, 6, 1), date(2020, 6, 1)],
-        "price_chaos": [0.1, 0.5, 0.12, 0.6, 0.13],
-    })
+    prices = pl.DataFrame(
+        {
+            "league": ["A", "A", "B", "B", "B"],
+            "currency": [
+                "Jeweller's Orb",
+                "Orb of Regret",
+                "jewellers  orb",
+                "Orb of Regrets",
+                "Jeweler's Orb",
+            ],
+            "date": [
+                date(2020, 1, 1),
+                date(2020, 1, 1),
+                date(2020, 6, 1),
+                date(2020, 6, 1),
+                date(2020, 6, 1),
+            ],
+            "price_chaos": [0.1, 0.5, 0.12, 0.6, 0.13],
+        }
+    )
     result = canonicalize_currencies(prices)
     assert result.renamed == {"jewellers  orb": "Jeweller's Orb", "Jeweler's Orb": "Jeweller's Orb"}
     assert result.near_misses == {"Orb of Regrets": "Orb of Regret"}  # kept under its own name, reported

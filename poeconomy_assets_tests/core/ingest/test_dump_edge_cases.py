@@ -24,13 +24,19 @@ def _reasons(imported) -> dict[int, str]:
 def test_a_league_split_across_two_files_is_refused_naming_both(tmp_path: Path) -> None:
     _write(tmp_path, [HEADER, *ROWS[:5]], "Heist.currency.csv")
     _write(tmp_path, [HEADER, *ROWS[5:]], "Heist-part2.currency.csv")
-    with pytest.raises(DumpError, match=r"Heist.*Heist-part2\.currency\.csv.*Heist\.currency\.csv|"
-                                        r"Heist.*Heist\.currency\.csv.*Heist-part2\.currency\.csv"):
+    with pytest.raises(
+        DumpError,
+        match=r"Heist.*Heist-part2\.currency\.csv.*Heist\.currency\.csv|"
+        r"Heist.*Heist\.currency\.csv.*Heist-part2\.currency\.csv",
+    ):
         read_dump_dir(tmp_path)
 
 
 def test_dates_far_outside_the_league_are_quarantined(tmp_path: Path) -> None:
-    far = ["Heist;2099-01-01;Divine Orb;Chaos Orb;4.0;High", "Heist;1970-01-02;Exalted Orb;Chaos Orb;4.0;High"]
+    far = [
+        "Heist;2099-01-01;Divine Orb;Chaos Orb;4.0;High",
+        "Heist;1970-01-02;Exalted Orb;Chaos Orb;4.0;High",
+    ]
     imported = read_dump_file(_write(tmp_path, [HEADER, *ROWS, *far]))
     reasons = _reasons(imported)
     assert set(reasons) == {12, 13} and all("outside the league" in r for r in reasons.values())
@@ -48,7 +54,11 @@ def test_an_empty_league_field_names_file_and_line(tmp_path: Path) -> None:
     imported = read_dump_file(_write(tmp_path, [HEADER, *ROWS, ";2020-09-20;Exalted Orb;Chaos Orb;9;High"]))
     row = imported.quarantine.row(0, named=True)
     assert (row["file"], row["line"], row["field"], row["reason"]) == (
-        "Heist.currency.csv", 12, "League", "empty league name")
+        "Heist.currency.csv",
+        12,
+        "League",
+        "empty league name",
+    )
     assert imported.prices.height == len(ROWS)
 
 
@@ -59,7 +69,9 @@ def test_an_all_empty_league_file_fails_with_file_and_line(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("separator", ["\u2028", "\u0085", "\u2029", "\x0b", "\x0c", "\x1c"])
-def test_line_numbers_stay_right_when_a_name_holds_a_unicode_line_separator(tmp_path: Path, separator: str) -> None:
+def test_line_numbers_stay_right_when_a_name_holds_a_unicode_line_separator(
+    tmp_path: Path, separator: str
+) -> None:
     bad = f"Heist;2020-09-20;Odd{separator}Name;Chaos Orb;not-a-number;High"
     imported = read_dump_file(_write(tmp_path, [HEADER, *ROWS[:3], bad, *ROWS[3:]]))
     assert 5 in _reasons(imported)

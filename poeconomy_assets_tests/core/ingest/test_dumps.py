@@ -62,7 +62,9 @@ def test_malformed_header_names_file_and_line(tmp_path: Path, header: str, expec
         ("Heist;2020-09-20;;Chaos Orb;40;High", "Get", "empty currency name"),
     ],
 )
-def test_bad_row_is_quarantined_with_line_field_and_reason(tmp_path: Path, bad_row: str, field: str, reason: str) -> None:
+def test_bad_row_is_quarantined_with_line_field_and_reason(
+    tmp_path: Path, bad_row: str, field: str, reason: str
+) -> None:
     imported = read_dump_file(_write(tmp_path, [HEADER, *GOOD, bad_row]))
     assert imported.prices.height == 4, "good rows are all kept"
     assert imported.quarantine.height == 1
@@ -73,7 +75,9 @@ def test_bad_row_is_quarantined_with_line_field_and_reason(tmp_path: Path, bad_r
 
 def test_strict_mode_raises_on_the_first_bad_row(tmp_path: Path) -> None:
     path = _write(tmp_path, [HEADER, *GOOD, "Heist;2020-09-20;Exalted Orb;Chaos Orb;-1;High"])
-    with pytest.raises(DumpError, match=r"Heist.currency.csv line 6: field Value = '-1': zero or negative price"):
+    with pytest.raises(
+        DumpError, match=r"Heist.currency.csv line 6: field Value = '-1': zero or negative price"
+    ):
         read_dump_file(path, strict=True)
 
 
@@ -93,11 +97,20 @@ def test_buy_side_rows_become_buy_price_spread_and_confidence(tmp_path: Path) ->
     assert divine["buy_price_chaos"] == pytest.approx(1 / 0.3) and divine["buy_confidence"] == "Medium"
     assert divine["log_spread"] == pytest.approx(math.log(4.0 / (1 / 0.3)))
     others = imported.prices.filter(pl.col("buy_price_chaos").is_null())
-    assert others.height == 3 and others["log_spread"].null_count() == 3 and others["buy_confidence"].null_count() == 3
+    assert (
+        others.height == 3
+        and others["log_spread"].null_count() == 3
+        and others["buy_confidence"].null_count() == 3
+    )
 
 
 def test_a_bad_buy_side_row_is_quarantined_under_its_own_field(tmp_path: Path) -> None:
-    rows = [HEADER, *GOOD, "Heist;2020-09-18;Chaos Orb;Divine Orb;0;High", "Heist;2020-09-19;Chaos Orb;;2;High"]
+    rows = [
+        HEADER,
+        *GOOD,
+        "Heist;2020-09-18;Chaos Orb;Divine Orb;0;High",
+        "Heist;2020-09-19;Chaos Orb;;2;High",
+    ]
     imported = read_dump_file(_write(tmp_path, rows))
     assert imported.quarantine.select("line", "field").rows() == [(6, "Value"), (7, "Pay")]
     assert imported.prices.height == 4 and imported.prices["buy_price_chaos"].null_count() == 4
@@ -124,7 +137,10 @@ def test_real_leagues(real_dumps_dir: Path) -> None:
     with_buy_side = imported.prices["buy_price_chaos"].is_not_null().sum()
     assert (with_buy_side, imported.buy_only_rows, imported.quarantine.height) == (154_736, 3_357, 12)
     assert set(imported.quarantine["reason"]) == {"zero or negative price"}
-    assert imported.prices.height + with_buy_side + imported.buy_only_rows + imported.quarantine.height == 370_574
+    assert (
+        imported.prices.height + with_buy_side + imported.buy_only_rows + imported.quarantine.height
+        == 370_574
+    )
     assert imported.prices["log_spread"].null_count() == imported.prices.height - with_buy_side
     assert imported.leagues[0] == "Essence" and imported.leagues[-1] == "Phrecia"
     assert imported.leagues[imported.leagues.index("Ultimatum") :] == [
@@ -135,4 +151,6 @@ def test_real_leagues(real_dumps_dir: Path) -> None:
     catalog = league_catalog(imported.prices)
     assert catalog["league"].to_list() == imported.leagues
     assert catalog["recency_rank"].to_list() == list(range(27, -1, -1))
-    assert (catalog["start_date"].shift(-1).drop_nulls() > catalog["end_date"].head(27)).all(), "leagues do not overlap"
+    assert (catalog["start_date"].shift(-1).drop_nulls() > catalog["end_date"].head(27)).all(), (
+        "leagues do not overlap"
+    )

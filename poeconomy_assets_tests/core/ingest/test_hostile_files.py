@@ -31,8 +31,11 @@ def test_an_implausible_value_is_quarantined_and_the_other_rows_kept(tmp_path: P
 
 
 def test_real_extremes_still_pass(tmp_path: Path) -> None:
-    rows = [*ROWS, "Heist;2020-09-20;Mirror of Kalandra;Chaos Orb;15000000;High",
-            "Heist;2020-09-20;Chaos Orb;Mirror of Kalandra;0.00001;High"]
+    rows = [
+        *ROWS,
+        "Heist;2020-09-20;Mirror of Kalandra;Chaos Orb;15000000;High",
+        "Heist;2020-09-20;Chaos Orb;Mirror of Kalandra;0.00001;High",
+    ]
     imported = read_dump_file(_write(tmp_path, [HEADER, *rows]))
     assert imported.quarantine.is_empty() and imported.prices.height == len(ROWS) + 1
 

@@ -15,31 +15,48 @@ from poeconomy_assets.core.ingest.poe_watch_payloads import (
 )
 
 SLOT = datetime(2025, 6, 20, 12, 0, tzinfo=UTC)
-GOOD = {"id": 1, "name": "Divine Orb", "category": "currency", "mean": 150.0, "min": 140.0, "max": 160.0,
-        "daily": 900, "lowConfidence": False}
+GOOD = {
+    "id": 1,
+    "name": "Divine Orb",
+    "category": "currency",
+    "mean": 150.0,
+    "min": 140.0,
+    "max": 160.0,
+    "daily": 900,
+    "lowConfidence": False,
+}
 
 
 def _parse(items):
-    return parse_items(items, league="Settlers", category="currency", snapshot_at=SLOT, payload_hash="h",
-                       resolver=CurrencyResolver([]))
+    return parse_items(
+        items,
+        league="Settlers",
+        category="currency",
+        snapshot_at=SLOT,
+        payload_hash="h",
+        resolver=CurrencyResolver([]),
+    )
 
 
-@pytest.mark.parametrize("bad, reason", [
-    ({"id": 2**63}, "number_out_of_range"),
-    ({"id": 2**64 + 7}, "number_out_of_range"),
-    ({"daily": 2**63}, "number_out_of_range"),
-    ({"daily": 10**400}, "number_out_of_range"),
-    ({"mean": 1e308 * 10}, "non_positive_mean"),   # inf
-    ({"mean": 5e308}, "non_positive_mean"),
-    ({"mean": 1.7e308}, "number_out_of_range"),
-    ({"max": 1.7e308}, "number_out_of_range"),
-    ({"mean": float("nan")}, "non_numeric"),
-    ({"name": "Exalted\x00Orb"}, "bad_name"),
-    ({"name": "Exalted\x07Orb"}, "bad_name"),
-    ({"name": "Exalted\u202eOrb"}, "bad_name"),
-    ({"name": "E" * 1_000_000}, "name_too_long"),
-    ({"name": "E" * (MAX_NAME_LENGTH + 1)}, "name_too_long"),
-])
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        ({"id": 2**63}, "number_out_of_range"),
+        ({"id": 2**64 + 7}, "number_out_of_range"),
+        ({"daily": 2**63}, "number_out_of_range"),
+        ({"daily": 10**400}, "number_out_of_range"),
+        ({"mean": 1e308 * 10}, "non_positive_mean"),  # inf
+        ({"mean": 5e308}, "non_positive_mean"),
+        ({"mean": 1.7e308}, "number_out_of_range"),
+        ({"max": 1.7e308}, "number_out_of_range"),
+        ({"mean": float("nan")}, "non_numeric"),
+        ({"name": "Exalted\x00Orb"}, "bad_name"),
+        ({"name": "Exalted\x07Orb"}, "bad_name"),
+        ({"name": "Exalted\u202eOrb"}, "bad_name"),
+        ({"name": "E" * 1_000_000}, "name_too_long"),
+        ({"name": "E" * (MAX_NAME_LENGTH + 1)}, "name_too_long"),
+    ],
+)
 def test_one_bad_row_is_a_named_skip_and_the_others_are_kept(bad: dict, reason: str) -> None:
     row = {**GOOD, "id": 3, "name": "Exalted Orb", "mean": 20.0, "min": 19.0, "max": 21.0, **bad}
     parsed = _parse([GOOD, row])
@@ -63,14 +80,15 @@ def test_a_whole_body_nested_100k_deep_is_a_payload_error_not_a_crash() -> None:
     from poeconomy_assets.core.ingest.poe_watch_payloads import PayloadError
 
     with pytest.raises(PayloadError, match="nested"):
-        decode_json(("{\"a\":" * 100_000 + "1" + "}" * 100_000).encode())
+        decode_json(('{"a":' * 100_000 + "1" + "}" * 100_000).encode())
 
 
 def test_dates_out_of_range_are_none_not_overflow() -> None:
     assert parse_timestamp("9999-12-31T23:59:59-23:59") is None
     assert parse_timestamp("0001-01-01T00:00:00+23:59") is None
-    points, bad = parse_history([{"date": "9999-12-31T23:59:59-23:59", "mean": 1},
-                                 {"date": "2025-06-01T00:00:00Z", "mean": 2}], "h")
+    points, bad = parse_history(
+        [{"date": "9999-12-31T23:59:59-23:59", "mean": 1}, {"date": "2025-06-01T00:00:00Z", "mean": 2}], "h"
+    )
     assert bad == 1 and [p.mean for p in points] == [2]
 
 

@@ -9,29 +9,55 @@ from poeconomy_assets.core.ingest.live_prices import daily_from_snapshots, parse
 from poeconomy_assets.core.schemas import SNAPSHOT_COLUMNS
 
 
-def _snap(currency: str, hh: int, mm: int, mean: float, low: float | None = None, high: float | None = None,
-          daily: int | None = 100, low_confidence: bool = False, day: int = 1) -> dict:
-    return {"league": "L", "currency": currency, "category": "currency", "item_id": 1,
-            "snapshot_at": datetime(2025, 6, day, hh, mm, tzinfo=UTC), "mean_chaos": mean, "min_chaos": low,
-            "max_chaos": high, "daily": daily, "low_confidence": low_confidence, "payload_hash": "h"}
+def _snap(
+    currency: str,
+    hh: int,
+    mm: int,
+    mean: float,
+    low: float | None = None,
+    high: float | None = None,
+    daily: int | None = 100,
+    low_confidence: bool = False,
+    day: int = 1,
+) -> dict:
+    return {
+        "league": "L",
+        "currency": currency,
+        "category": "currency",
+        "item_id": 1,
+        "snapshot_at": datetime(2025, 6, day, hh, mm, tzinfo=UTC),
+        "mean_chaos": mean,
+        "min_chaos": low,
+        "max_chaos": high,
+        "daily": daily,
+        "low_confidence": low_confidence,
+        "payload_hash": "h",
+    }
 
 
 def test_one_row_per_currency_and_day_with_open_close_and_counts() -> None:
     rows = [
-        _snap("Divine Orb", 0, 0, 100.0, 95, 120, 900), _snap("Divine Orb", 12, 0, 110.0, 90, 115, 1200),
+        _snap("Divine Orb", 0, 0, 100.0, 95, 120, 900),
+        _snap("Divine Orb", 12, 0, 110.0, 90, 115, 1200),
         _snap("Divine Orb", 23, 55, 120.0, None, None, 1000, True),
-        _snap("Exalted Orb", 1, 0, 10.0, low_confidence=True), _snap("Exalted Orb", 2, 0, 12.0, low_confidence=True),
-        _snap("Divine Orb", 0, 5, 130.0, day=2), _snap("Exalted Orb", 0, 5, 13.0, day=2),
+        _snap("Exalted Orb", 1, 0, 10.0, low_confidence=True),
+        _snap("Exalted Orb", 2, 0, 12.0, low_confidence=True),
+        _snap("Divine Orb", 0, 5, 130.0, day=2),
+        _snap("Exalted Orb", 0, 5, 13.0, day=2),
     ]
     daily = daily_from_snapshots(pl.DataFrame(rows, schema=SNAPSHOT_COLUMNS))
     assert daily.height == 4 and daily.select("currency", "date").is_duplicated().sum() == 0
-    divine = daily.filter((pl.col("currency") == "Divine Orb") & (pl.col("date") == date(2025, 6, 1))).row(0, named=True)
+    divine = daily.filter((pl.col("currency") == "Divine Orb") & (pl.col("date") == date(2025, 6, 1))).row(
+        0, named=True
+    )
     assert divine["price_chaos"] == pytest.approx(110.0)
     assert (divine["open_chaos"], divine["close_chaos"]) == (100.0, 120.0)
     assert (divine["low_chaos"], divine["high_chaos"]) == (90.0, 120.0)
     assert divine["n_snapshots"] == 3 and divine["volume"] == 1200
     assert divine["low_confidence_share"] == pytest.approx(1 / 3) and divine["confidence"] == "High"
-    exalted = daily.filter((pl.col("currency") == "Exalted Orb") & (pl.col("date") == date(2025, 6, 1))).row(0, named=True)
+    exalted = daily.filter((pl.col("currency") == "Exalted Orb") & (pl.col("date") == date(2025, 6, 1))).row(
+        0, named=True
+    )
     assert exalted["confidence"] == "Low" and exalted["price_divine"] == pytest.approx(11.0 / 110.0)
     assert daily.filter(pl.col("date") == date(2025, 6, 2))["league_day"].to_list() == [1, 1]
     assert (daily["source"] == "poe.watch").all()

@@ -10,7 +10,9 @@ def _names(n: int, seed: int = 3) -> list[str]:
     """Distinct random names, none a near miss of another (what a hostile payload would send)."""
     rng = random.Random(seed)
     letters = "abcdefghijklmnopqrstuvwxyz"
-    return [" ".join("".join(rng.choice(letters) for _ in range(6)) for _ in range(3)).title() for _ in range(n)]
+    return [
+        " ".join("".join(rng.choice(letters) for _ in range(6)) for _ in range(3)).title() for _ in range(n)
+    ]
 
 
 def test_comparisons_per_name_stay_bounded_as_the_known_set_grows(monkeypatch) -> None:
@@ -56,7 +58,9 @@ def _near_identical(n: int, length: int = 100, seed: int = 5) -> list[str]:
     return list(names)
 
 
-def test_near_identical_long_names_cost_a_bounded_number_of_comparisons_and_index_entries(monkeypatch) -> None:
+def test_near_identical_long_names_cost_a_bounded_number_of_comparisons_and_index_entries(
+    monkeypatch,
+) -> None:
     from poeconomy_assets.core.ingest import currency_names
 
     calls = {"n": 0}

@@ -17,15 +17,28 @@ SLOT = datetime(2024, 8, 5, 12, 0, tzinfo=UTC)
 
 
 def _parse(data, known=(), last_prices=None):
-    return parse_items(data, league="Settlers", category="currency", snapshot_at=SLOT, payload_hash="h" * 64,
-                       resolver=CurrencyResolver(known), last_prices=last_prices)
+    return parse_items(
+        data,
+        league="Settlers",
+        category="currency",
+        snapshot_at=SLOT,
+        payload_hash="h" * 64,
+        resolver=CurrencyResolver(known),
+        last_prices=last_prices,
+    )
 
 
 def test_edge_case_fixture_keeps_only_usable_rows_and_counts_the_rest(spec_fixture) -> None:
     parsed = _parse(spec_fixture("get_currency_edge_cases.json"))
     rows = {r["currency"]: r for r in parsed.rows.iter_rows(named=True)}
-    assert sorted(rows) == ["Cartographer's Chisel", "Chaos Orb", "Divine Orb", "Jeweller's Orb",
-                            "Orb of Annulment", "Orb of Regret"]
+    assert sorted(rows) == [
+        "Cartographer's Chisel",
+        "Chaos Orb",
+        "Divine Orb",
+        "Jeweller's Orb",
+        "Orb of Annulment",
+        "Orb of Regret",
+    ]
     assert parsed.received == 16
     counts = parsed.count_table()
     assert counts["not_an_object"] == 2  # null element, string element

@@ -37,7 +37,9 @@ def _copy(source: Path, target: Path) -> Path:
     return target
 
 
-def test_manifest_records_hashes_params_features_metrics_and_versions(saved: tuple[Path, pl.DataFrame]) -> None:
+def test_manifest_records_hashes_params_features_metrics_and_versions(
+    saved: tuple[Path, pl.DataFrame],
+) -> None:
     directory, features = saved
     manifest = json.loads((directory / MANIFEST).read_text())
     assert set(manifest["files"]) == set(MODEL_FILES)
@@ -53,8 +55,9 @@ def test_manifest_records_hashes_params_features_metrics_and_versions(saved: tup
 
 
 @pytest.mark.parametrize("name", MODEL_FILES)
-def test_a_tampered_file_is_refused_before_it_is_read(saved: tuple[Path, pl.DataFrame], tmp_path: Path,
-                                                       name: str) -> None:
+def test_a_tampered_file_is_refused_before_it_is_read(
+    saved: tuple[Path, pl.DataFrame], tmp_path: Path, name: str
+) -> None:
     directory = _copy(saved[0], tmp_path / "copy")
     data = bytearray((directory / name).read_bytes())
     data[len(data) // 2] ^= 0x01  # one flipped bit
@@ -80,7 +83,9 @@ def test_a_swapped_pickle_never_runs(saved: tuple[Path, pl.DataFrame], tmp_path:
     assert not marker.exists()
 
 
-def test_missing_manifest_file_or_escaping_name_is_refused(saved: tuple[Path, pl.DataFrame], tmp_path: Path) -> None:
+def test_missing_manifest_file_or_escaping_name_is_refused(
+    saved: tuple[Path, pl.DataFrame], tmp_path: Path
+) -> None:
     no_manifest = _copy(saved[0], tmp_path / "a")
     (no_manifest / MANIFEST).unlink()
     with pytest.raises(ArtifactIntegrityError, match="no manifest"):

@@ -25,12 +25,17 @@ def test_test_profile_trains_and_reports_persistence_comparison(features: pl.Dat
     assert m["n_val"] > 10 and m["mae_persistence"] > 0
     # The test profile validates on one league, so the residuals are its validation days in date order:
     # the forecasts they imply, scored by hand against persistence, give the reported relative MAE.
-    rows = features.filter((pl.col("currency") == "Divine Orb") & (pl.col("league") == model.info["validation_league"])
-                           & pl.col("target_logret_3d").is_not_null()).sort("date")
+    rows = features.filter(
+        (pl.col("currency") == "Divine Orb")
+        & (pl.col("league") == model.info["validation_league"])
+        & pl.col("target_logret_3d").is_not_null()
+    ).sort("date")
     assert model.residuals.size == rows.height == m["n_val"]
     price, logret = rows["price_chaos"].to_numpy(), rows["target_logret_3d"].to_numpy()
     actual, forecast = price * np.exp(logret), price * np.exp(logret - model.residuals)
-    assert m["mase"] == pytest.approx(np.abs(actual - forecast).sum() / np.abs(actual - price).sum(), rel=1e-9)
+    assert m["mase"] == pytest.approx(
+        np.abs(actual - forecast).sum() / np.abs(actual - price).sum(), rel=1e-9
+    )
     assert model.predict(features.tail(5)).shape == (5,)
 
 
@@ -42,8 +47,9 @@ def test_saved_model_reloads_and_predicts_the_same(features: pl.DataFrame, tmp_p
     np.testing.assert_allclose(again.predict(rows), model.predict(rows))
 
 
-def test_forest_is_a_lightgbm_random_forest_that_round_trips_through_text(features: pl.DataFrame,
-                                                                          tmp_path) -> None:
+def test_forest_is_a_lightgbm_random_forest_that_round_trips_through_text(
+    features: pl.DataFrame, tmp_path
+) -> None:
     import lightgbm as lgb
 
     from poeconomy_assets.core.models.families import RANDOM_FOREST
@@ -60,8 +66,10 @@ def test_forest_is_a_lightgbm_random_forest_that_round_trips_through_text(featur
 
 def _with_code_matrix(model: TrainedModel, rows: pl.DataFrame) -> np.ndarray:
     codes = rows["currency"].replace_strict(model.currency_codes, default=-1, return_dtype=pl.Int64)
-    return np.ascontiguousarray(rows.with_columns(codes.alias("currency_code")).select(model.feature_names).to_numpy(),
-                                dtype=np.float64)
+    return np.ascontiguousarray(
+        rows.with_columns(codes.alias("currency_code")).select(model.feature_names).to_numpy(),
+        dtype=np.float64,
+    )
 
 
 def test_small_and_large_batches_predict_the_same(features: pl.DataFrame) -> None:
@@ -94,27 +102,38 @@ def test_short_history_gets_the_pooled_model_and_says_so(features: pl.DataFrame)
     assert "pooled model" in model.info["scope_reason"]
 
 
-def test_a_currency_new_in_the_latest_league_gets_the_pooled_model_and_says_so(features: pl.DataFrame) -> None:
+def test_a_currency_new_in_the_latest_league_gets_the_pooled_model_and_says_so(
+    features: pl.DataFrame,
+) -> None:
     latest = features["league"].unique().sort()[-1]
     # "Brand New Orb" exists only in the latest league, as a currency first listed by a live league would
     renamed = features.with_columns(
-        pl.when((pl.col("currency") == "Chromatic Orb") & (pl.col("league") == latest)).then(pl.lit("Brand New Orb"))
-        .otherwise(pl.col("currency")).alias("currency"))
+        pl.when((pl.col("currency") == "Chromatic Orb") & (pl.col("league") == latest))
+        .then(pl.lit("Brand New Orb"))
+        .otherwise(pl.col("currency"))
+        .alias("currency")
+    )
     # ... and only its first day so far: no 1-day target known yet, so nothing of its own to validate on
-    first_day = (pl.col("currency") == "Brand New Orb") & (pl.col("league_day") > pl.col("league_day").min().over(
-        "currency", "league"))
+    first_day = (pl.col("currency") == "Brand New Orb") & (
+        pl.col("league_day") > pl.col("league_day").min().over("currency", "league")
+    )
     with_new = renamed.filter((pl.col("currency") != "Chromatic Orb") & ~first_day).with_columns(
-        pl.when(pl.col("currency") == "Brand New Orb").then(None).otherwise(pl.col("^target_.*$")).name.keep())
+        pl.when(pl.col("currency") == "Brand New Orb").then(None).otherwise(pl.col("^target_.*$")).name.keep()
+    )
     model = train_currency_model(with_new, "Brand New Orb", "1d")
     assert model.info["scope"] == "pooled" and "no validation days of its own" in model.info["scope_reason"]
-    assert model.residuals.size == 0  # other currencies' residuals are not its own: intervals use the pooled ones
+    assert (
+        model.residuals.size == 0
+    )  # other currencies' residuals are not its own: intervals use the pooled ones
     rows = with_new.filter(pl.col("currency") == "Brand New Orb").tail(3)
     assert np.isfinite(model.predict(rows)).all()
     with pytest.raises(ValueError, match="no feature rows"):
         train_currency_model(with_new, "Never Seen Orb", "1d")
 
 
-def test_one_pooled_model_serves_every_currency_and_round_trips(features: pl.DataFrame, tmp_path: Path) -> None:
+def test_one_pooled_model_serves_every_currency_and_round_trips(
+    features: pl.DataFrame, tmp_path: Path
+) -> None:
     from poeconomy_assets.core.models.ensemble import PooledModel, train_pooled_model
 
     pooled = train_pooled_model(features, "3d", profile="test", seed=0)

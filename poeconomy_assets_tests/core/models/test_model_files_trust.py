@@ -39,7 +39,9 @@ def stored(trained, tmp_path: Path) -> tuple[ModelStore, Path]:
     return store, store.directory("Exalted Orb", "1d")
 
 
-def _relist(directory: Path, drop: str | None = None, add: str | None = None, key: bytes | None = None) -> None:
+def _relist(
+    directory: Path, drop: str | None = None, add: str | None = None, key: bytes | None = None
+) -> None:
     """Rewrite the manifest as an attacker with write access to the folder would: hashes that match. With
     ``key``, re-sign it too: an attacker who also stole the signing key (the pickle must still never run)."""
     manifest = json.loads((directory / MANIFEST).read_text())
@@ -63,8 +65,11 @@ def test_a_pickle_with_its_own_hash_in_the_manifest_never_runs(stored, tmp_path:
             return (Path.touch, (marker,))
 
     joblib.dump(Payload(), directory / "random_forest.joblib")
-    for name in [p.name for p in directory.iterdir() if p.name.startswith("random_forest.") and
-                 not p.name.endswith(".joblib")]:
+    for name in [
+        p.name
+        for p in directory.iterdir()
+        if p.name.startswith("random_forest.") and not p.name.endswith(".joblib")
+    ]:
         (directory / name).unlink()
         _relist(directory, drop=name)
     _relist(directory, add="random_forest.joblib")
@@ -77,10 +82,15 @@ def test_a_pickle_with_its_own_hash_in_the_manifest_never_runs(stored, tmp_path:
 
 
 def test_no_loader_in_the_package_can_unpickle() -> None:
-    pattern = re.compile(r"joblib\.load|pickle\.loads?\(|allow_pickle\s*=\s*True|import joblib|import pickle|"
-                         r"import cloudpickle|dill\.load")
-    offenders = [f"{p.relative_to(PACKAGE)}: {m.group(0)}" for p in PACKAGE.rglob("*.py")
-                 for m in pattern.finditer(p.read_text())]
+    pattern = re.compile(
+        r"joblib\.load|pickle\.loads?\(|allow_pickle\s*=\s*True|import joblib|import pickle|"
+        r"import cloudpickle|dill\.load"
+    )
+    offenders = [
+        f"{p.relative_to(PACKAGE)}: {m.group(0)}"
+        for p in PACKAGE.rglob("*.py")
+        for m in pattern.finditer(p.read_text())
+    ]
     assert offenders == []
 
 
@@ -111,8 +121,10 @@ def test_a_symlinked_model_folder_is_refused(stored, tmp_path: Path) -> None:
         store.load("Exalted Orb", "1d")
 
 
-@pytest.mark.parametrize("text, problem", [("{not json", "not valid JSON"), ("[1, 2]", "not a JSON object"),
-                                           ("\x00\x01binary", "not valid JSON")])
+@pytest.mark.parametrize(
+    "text, problem",
+    [("{not json", "not valid JSON"), ("[1, 2]", "not a JSON object"), ("\x00\x01binary", "not valid JSON")],
+)
 def test_a_manifest_that_is_not_a_json_object_is_refused(stored, text: str, problem: str) -> None:
     store, directory = stored
     (directory / MANIFEST).write_text(text)

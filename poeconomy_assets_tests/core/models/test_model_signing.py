@@ -92,13 +92,16 @@ def test_a_saved_model_is_signed_and_loads(store: ModelStore, native_reads: list
 
 @pytest.mark.parametrize("name", NATIVE_FILES)
 def test_a_file_changed_on_disk_with_its_manifest_hash_updated_is_refused_before_any_parser(
-        store: ModelStore, native_reads: list[str], name: str) -> None:
+    store: ModelStore, native_reads: list[str], name: str
+) -> None:
     directory = store.directory("Exalted Orb", "1d")
     data = bytearray((directory / name).read_bytes())
     data[len(data) // 2] ^= 0x20  # e.g. a digit of a threshold, a bracket of the JSON
     (directory / name).write_bytes(bytes(data))
     _edit_manifest(directory, lambda m: m["files"].__setitem__(name, sha256(directory / name)))
-    with pytest.raises(ArtifactIntegrityError, match="signature does not verify: changed since it was signed"):
+    with pytest.raises(
+        ArtifactIntegrityError, match="signature does not verify: changed since it was signed"
+    ):
         store.load("Exalted Orb", "1d")
     assert native_reads == []
 
@@ -110,23 +113,28 @@ def test_an_unsigned_model_is_refused_and_says_to_retrain(store: ModelStore, nat
     assert native_reads == []
 
 
-def test_a_model_signed_with_another_key_is_refused(store: ModelStore, tmp_path: Path,
-                                                     native_reads: list[str]) -> None:
+def test_a_model_signed_with_another_key_is_refused(
+    store: ModelStore, tmp_path: Path, native_reads: list[str]
+) -> None:
     other = ModelStore(base_dir=store.base_dir, signing_key="another-key-of-at-least-16-bytes")
     with pytest.raises(ArtifactIntegrityError, match="signed with another key"):
         other.load("Exalted Orb", "1d")
     assert native_reads == []
 
 
-@pytest.mark.parametrize("change, problem", [
-    (lambda m: m["files"].pop("random_forest.txt"), "does not list random_forest.txt"),
-    (lambda m: m.pop("weights"), "field 'weights' is missing"),
-    (lambda m: m["files"].pop("residuals.npy"), "does not list residuals.npy"),
-    (lambda m: m.__setitem__("weights", {"lightgbm": 0.5, "mystery": 0.5}), "unknown families"),
-    (lambda m: m.pop("return_scale"), "no return scale"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (lambda m: m["files"].pop("random_forest.txt"), "does not list random_forest.txt"),
+        (lambda m: m.pop("weights"), "field 'weights' is missing"),
+        (lambda m: m["files"].pop("residuals.npy"), "does not list residuals.npy"),
+        (lambda m: m.__setitem__("weights", {"lightgbm": 0.5, "mystery": 0.5}), "unknown families"),
+        (lambda m: m.pop("return_scale"), "no return scale"),
+    ],
+)
 def test_a_signed_but_incomplete_manifest_is_a_clear_refusal_not_a_half_model(
-        store: ModelStore, native_reads: list[str], change, problem: str) -> None:
+    store: ModelStore, native_reads: list[str], change, problem: str
+) -> None:
     """A writer holding the key (an older version, a bug) cannot produce a half-loaded model either: before,
     a manifest without the forest loaded and its predict raised KeyError; without weights, KeyError; without
     residuals.npy listed, the file on disk was read unverified."""
@@ -159,7 +167,9 @@ def test_residuals_changed_on_disk_are_skipped_not_pooled(store: ModelStore) -> 
     assert [m["currency"] for m, _ in found] == ["Divine Orb"] and "sha256 differs" in skipped["Exalted Orb"]
 
 
-def test_the_default_key_file_is_outside_the_model_folder_and_owner_only(store: ModelStore, tmp_path: Path) -> None:
+def test_the_default_key_file_is_outside_the_model_folder_and_owner_only(
+    store: ModelStore, tmp_path: Path
+) -> None:
     key_file = tmp_path / KEY_FILE_NAME
     assert key_file.is_file() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert not any(p.name == KEY_FILE_NAME for p in Path(store.base_dir).rglob("*"))
@@ -198,7 +208,9 @@ def test_a_pooled_model_changed_on_disk_is_refused(models, tmp_path: Path, nativ
     directory = store.pooled_directory("1d")
     oof = pl.read_parquet(directory / "oof.parquet")
     oof.head(3).write_parquet(directory / "oof.parquet")
-    _edit_manifest(directory, lambda m: m["files"].__setitem__("oof.parquet", sha256(directory / "oof.parquet")))
+    _edit_manifest(
+        directory, lambda m: m["files"].__setitem__("oof.parquet", sha256(directory / "oof.parquet"))
+    )
     native_reads.clear()
     with pytest.raises(ArtifactIntegrityError, match="signature does not verify"):
         store.load_pooled("1d")

@@ -51,7 +51,10 @@ def test_two_processes_tune_one_study_without_losing_or_duplicating_trials(
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager, context.Pool(2) as pool:
         barrier = manager.Barrier(2)  # one task per process, both released together
-        assert pool.starmap(tune, [(postgres_url, optuna_schema, name, 10, barrier)] * 2, chunksize=1) == [10, 10]
+        assert pool.starmap(tune, [(postgres_url, optuna_schema, name, 10, barrier)] * 2, chunksize=1) == [
+            10,
+            10,
+        ]
     storage = optuna_storage(postgres_url, optuna_schema)
     try:
         assert [s.study_name for s in optuna.get_all_study_summaries(storage)] == [name], "one study, not two"

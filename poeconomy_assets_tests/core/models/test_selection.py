@@ -11,20 +11,33 @@ def _prices(rows: list[tuple[str, str, int, float]]) -> pl.DataFrame:
     starts = {"A": dt.date(2020, 1, 1), "B": dt.date(2020, 6, 1)}
     out = []
     for league, currency, days, price in rows:
-        out += [{"league": league, "currency": currency, "date": starts[league] + dt.timedelta(days=d),
-                 "league_day": d, "price_chaos": price} for d in range(days)]
+        out += [
+            {
+                "league": league,
+                "currency": currency,
+                "date": starts[league] + dt.timedelta(days=d),
+                "league_day": d,
+                "price_chaos": price,
+            }
+            for d in range(days)
+        ]
     return pl.DataFrame(out)
 
 
 @pytest.fixture
 def prices() -> pl.DataFrame:
-    return _prices([
-        ("A", "Exalted Orb", 80, 150.0), ("B", "Exalted Orb", 20, 160.0),
-        ("A", "Chromatic Orb", 80, 0.1), ("B", "Chromatic Orb", 20, 0.1),
-        ("A", "Old Orb", 80, 5.0),  # gone from the live league
-        ("B", "New Orb", 10, 3.0),  # too little history
-        ("A", "Regal Orb", 80, 1.0), ("B", "Regal Orb", 20, 1.0),
-    ])
+    return _prices(
+        [
+            ("A", "Exalted Orb", 80, 150.0),
+            ("B", "Exalted Orb", 20, 160.0),
+            ("A", "Chromatic Orb", 80, 0.1),
+            ("B", "Chromatic Orb", 20, 0.1),
+            ("A", "Old Orb", 80, 5.0),  # gone from the live league
+            ("B", "New Orb", 10, 3.0),  # too little history
+            ("A", "Regal Orb", 80, 1.0),
+            ("B", "Regal Orb", 20, 1.0),
+        ]
+    )
 
 
 def test_every_currency_is_selected_or_has_a_reason(prices: pl.DataFrame) -> None:
@@ -57,9 +70,13 @@ def test_real_data_selection(real_dumps_dir) -> None:
 def test_low_confidence_days_do_not_count_as_history(prices: pl.DataFrame) -> None:
     """Regal Orb has 100 priced days, but only 15 not marked Low: too few reliable ones for a model."""
     marked = prices.with_columns(
-        pl.when((pl.col("currency") == "Regal Orb") & ((pl.col("league") == "B") | (pl.col("league_day") >= 15)))
+        pl.when(
+            (pl.col("currency") == "Regal Orb") & ((pl.col("league") == "B") | (pl.col("league_day") >= 15))
+        )
         .then(pl.lit("Low"))
-        .otherwise(pl.lit("High")).alias("confidence"))
+        .otherwise(pl.lit("High"))
+        .alias("confidence")
+    )
     s = select_currencies(marked)
     assert "Regal Orb" not in s.selected and "15 priced days not marked Low" in s.excluded["Regal Orb"]
     assert "Chromatic Orb" in s.selected, "no price floor by default: relative error is scale-free"
@@ -69,7 +86,9 @@ def test_low_confidence_days_do_not_count_as_history(prices: pl.DataFrame) -> No
 def test_history_and_live_items_given_apart(prices: pl.DataFrame) -> None:
     """A backtest: the history is the training leagues, the live league's items are given."""
     history = prices.filter(pl.col("league") == "A")
-    s = select_currencies(history, SelectionConfig(live_league="B"), live_items={"Exalted Orb", "Brand New Orb"})
+    s = select_currencies(
+        history, SelectionConfig(live_league="B"), live_items={"Exalted Orb", "Brand New Orb"}
+    )
     assert s.selected == ["Exalted Orb"]
     assert s.excluded["Brand New Orb"] == "no price history before the live league"
     assert "live league 'B'" in s.excluded["Regal Orb"]

@@ -27,7 +27,9 @@ TRIALS = 7  # two rounds of 4 minus one: the cap ends the second round early
 
 def simulated_folds(directory: str) -> tuple[list, list[str]]:
     if not any(os.scandir(directory)):
-        write_dumps(SimulationConfig(n_leagues=4, n_currencies=3, seed=5, min_days=30, max_days=35), directory)
+        write_dumps(
+            SimulationConfig(n_leagues=4, n_currencies=3, seed=5, min_days=30, max_days=35), directory
+        )
     features = build_features(read_dump_dir(directory).prices)
     rows = features.filter(pl.col(TARGET).is_not_null()).sort("date", "currency")
     return walk_forward_folds(rows, n_folds=2, gap_days=1), feature_columns(features)
@@ -38,7 +40,9 @@ def search(url: str, schema: str, study: str, dumps: str, grace: int = 20, start
     folds, names = simulated_folds(dumps)
     time.sleep(max(0.0, start_at - time.time()))
     storage = optuna_storage(url, schema, heartbeat_seconds=1, grace_seconds=grace)
-    return tune_family(LIGHTGBM, folds, names, TARGET, n_trials=TRIALS, seed=11, storage=storage, study_name=study)
+    return tune_family(
+        LIGHTGBM, folds, names, TARGET, n_trials=TRIALS, seed=11, storage=storage, study_name=study
+    )
 
 
 def slow_search(url: str, schema: str, study: str, dumps: str, grace: int) -> tuple:
@@ -82,8 +86,9 @@ def trials_of(url: str, schema: str, study: str) -> list[optuna.trial.FrozenTria
     return optuna.load_study(study_name=study, storage=optuna_storage(url, schema)).get_trials()
 
 
-def test_two_processes_find_the_same_best_trial_as_one(postgres_url: str, schema: str, dumps: str,
-                                                       alone: tuple) -> None:
+def test_two_processes_find_the_same_best_trial_as_one(
+    postgres_url: str, schema: str, dumps: str, alone: tuple
+) -> None:
     context = multiprocessing.get_context("spawn")
     start_at = time.time() + 8  # both children import, then join the new study together
     with context.Pool(2) as pool:
@@ -92,19 +97,28 @@ def test_two_processes_find_the_same_best_trial_as_one(postgres_url: str, schema
     assert alone[2] == TRIALS
     trials = trials_of(postgres_url, schema, "shared")
     done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
-    assert sorted((t.user_attrs["round"], t.user_attrs["slot"]) for t in done) == \
-        [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1), (1, 2)]  # every planned trial evaluated once
+    assert sorted((t.user_attrs["round"], t.user_attrs["slot"]) for t in done) == [
+        (0, 0),
+        (0, 1),
+        (0, 2),
+        (0, 3),
+        (1, 0),
+        (1, 1),
+        (1, 2),
+    ]  # every planned trial evaluated once
     assert len({t.user_attrs["evaluated_by"] for t in done}) == 2  # by both processes
     assert done[0].params == {k: v for k, v in LIGHTGBM.defaults().items() if k in done[0].params}
 
 
 def running_trials(storage: optuna.storages.BaseStorage) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name="killed", storage=storage).get_trials(
-        states=(optuna.trial.TrialState.RUNNING,))
+        states=(optuna.trial.TrialState.RUNNING,)
+    )
 
 
-def test_a_participant_killed_mid_trial_changes_nothing_but_time(postgres_url: str, schema: str, dumps: str,
-                                                                 alone: tuple) -> None:
+def test_a_participant_killed_mid_trial_changes_nothing_but_time(
+    postgres_url: str, schema: str, dumps: str, alone: tuple
+) -> None:
     context = multiprocessing.get_context("spawn")
     doomed = context.Process(target=slow_search, args=(postgres_url, schema, "killed", dumps, 3))
     doomed.start()

@@ -34,8 +34,16 @@ def test_trial_count_cap_without_budget(folds_and_names: tuple[list, list[str]])
 def test_spent_budget_keeps_the_defaults_trial_and_stops(folds_and_names: tuple[list, list[str]]) -> None:
     folds, names = folds_and_names
     predictions: dict = {}
-    params, score, trials = tune_family(LIGHTGBM, folds, names, target_column("1d"), n_trials=50, seed=0,
-                                        budget_seconds=0.0, predictions=predictions)
+    params, score, trials = tune_family(
+        LIGHTGBM,
+        folds,
+        names,
+        target_column("1d"),
+        n_trials=50,
+        seed=0,
+        budget_seconds=0.0,
+        predictions=predictions,
+    )
     assert trials == 1  # the enqueued defaults finish, the budget ends the search
     assert params == LIGHTGBM.defaults() and score > 0
     assert set(predictions) == {fold.league for fold in folds}  # its fold predictions are handed back
@@ -45,8 +53,10 @@ def test_a_budgeted_search_is_the_same_on_every_run(folds_and_names: tuple[list,
     folds, names = folds_and_names
     rows = folds[-1].train.height
     budget = 3.5 * LIGHTGBM.cost(LIGHTGBM.defaults(), rows) * len(folds)  # room for a few trials, not 50
-    first, second = (tune_family(LIGHTGBM, folds, names, target_column("1d"), n_trials=50, seed=3,
-                                 budget_seconds=budget) for _ in range(2))
+    first, second = (
+        tune_family(LIGHTGBM, folds, names, target_column("1d"), n_trials=50, seed=3, budget_seconds=budget)
+        for _ in range(2)
+    )
     assert 1 < first[2] < 50  # the budget, not the trial count, ended it
     assert first == second  # estimated cost, not a clock: same trials, same parameters, same score
 
@@ -55,4 +65,6 @@ def test_cost_models_grow_with_rows_and_trees() -> None:
     for family in FAMILIES.values():
         params = family.defaults()
         assert 0 < family.cost(params, 1_000) < family.cost(params, 20_000)
-        assert family.cost(params, 5_000) < family.cost({**params, "n_estimators": 2 * params["n_estimators"]}, 5_000)
+        assert family.cost(params, 5_000) < family.cost(
+            {**params, "n_estimators": 2 * params["n_estimators"]}, 5_000
+        )

@@ -5,13 +5,16 @@ import pytest
 from poeconomy_assets.core.report.allocation import AllocationRules, allocate, capped_weights, hold_reason
 
 
-@pytest.mark.parametrize("raw, cap", [
-    ([1.0, 1.0, 1.0, 1.0], 0.25),
-    ([10.0, 1.0, 1.0, 1.0, 1.0, 1.0], 0.3),
-    ([5.0, 4.0, 0.1], 0.4),  # cannot place everything: the rest stays in cash
-    ([3.0, 0.0, 2.0, 1.0], 1.0),
-    ([0.0, 0.0], 0.5),
-])
+@pytest.mark.parametrize(
+    "raw, cap",
+    [
+        ([1.0, 1.0, 1.0, 1.0], 0.25),
+        ([10.0, 1.0, 1.0, 1.0, 1.0, 1.0], 0.3),
+        ([5.0, 4.0, 0.1], 0.4),  # cannot place everything: the rest stays in cash
+        ([3.0, 0.0, 2.0, 1.0], 1.0),
+        ([0.0, 0.0], 0.5),
+    ],
+)
 def test_capped_weights_respect_cap_and_budget(raw: list[float], cap: float) -> None:
     weights = capped_weights(np.array(raw), cap)
     assert (weights <= cap + 1e-12).all() and (weights >= 0).all()
@@ -26,17 +29,19 @@ def test_capped_weights_respect_cap_and_budget(raw: list[float], cap: float) -> 
 
 
 def _candidates() -> pl.DataFrame:
-    return pl.DataFrame({
-        "currency": ["A", "B", "C", "D", "E"],
-        "price_chaos": [10.0, 2.0, 50.0, 1.0, 5.0],
-        "score": [2.0, 1.0, 0.5, 3.0, 1.0],
-        "diversification": [1.0, 0.8, 0.9, 1.0, 1.0],
-        "liquidity": [0.9, 0.9, 0.9, 0.1, 0.9],  # D is illiquid
-        "edge": [0.05, 0.02, 0.015, 0.2, -0.01],  # median return after costs: E is expected to lose
-        "prob_gain": [0.7, 0.6, 0.55, 0.9, 0.4],
-        "sigma": [0.1, 0.05, 0.2, 0.1, 0.1],
-        "depth": [1.0] * 5,
-    })
+    return pl.DataFrame(
+        {
+            "currency": ["A", "B", "C", "D", "E"],
+            "price_chaos": [10.0, 2.0, 50.0, 1.0, 5.0],
+            "score": [2.0, 1.0, 0.5, 3.0, 1.0],
+            "diversification": [1.0, 0.8, 0.9, 1.0, 1.0],
+            "liquidity": [0.9, 0.9, 0.9, 0.1, 0.9],  # D is illiquid
+            "edge": [0.05, 0.02, 0.015, 0.2, -0.01],  # median return after costs: E is expected to lose
+            "prob_gain": [0.7, 0.6, 0.55, 0.9, 0.4],
+            "sigma": [0.1, 0.05, 0.2, 0.1, 0.1],
+            "depth": [1.0] * 5,
+        }
+    )
 
 
 UNCAPPED = {"max_position_chaos": 1e12, "min_position_chaos": 0.0}  # whole units only, no depth cap
@@ -44,8 +49,13 @@ UNCAPPED = {"max_position_chaos": 1e12, "min_position_chaos": 0.0}  # whole unit
 
 @pytest.mark.parametrize("unit, divine", [("chaos", 200.0), ("divine", 200.0)])
 def test_allocation_sums_to_budget_with_caps_and_liquidity(unit: str, divine: float) -> None:
-    rules = AllocationRules(budget=5.0 if unit == "divine" else 1000.0, budget_unit=unit, max_position_share=0.5,
-                            min_liquidity=0.5, **UNCAPPED)
+    rules = AllocationRules(
+        budget=5.0 if unit == "divine" else 1000.0,
+        budget_unit=unit,
+        max_position_share=0.5,
+        min_liquidity=0.5,
+        **UNCAPPED,
+    )
     budget_chaos = rules.budget * (divine if unit == "divine" else 1.0)
     out = allocate(_candidates(), rules, divine)
     by = {r["currency"]: r for r in out.iter_rows(named=True)}
@@ -65,7 +75,9 @@ def test_divine_budget_needs_a_divine_price() -> None:
 
 
 def test_at_most_max_positions_best_weighted_first() -> None:
-    rules = AllocationRules(budget=100.0, max_position_share=1.0, min_liquidity=0.0, max_positions=2, **UNCAPPED)
+    rules = AllocationRules(
+        budget=100.0, max_position_share=1.0, min_liquidity=0.0, max_positions=2, **UNCAPPED
+    )
     out = allocate(_candidates(), rules, 200.0)
     held = out.filter(pl.col("allocation_chaos") > 0)["currency"].to_list()
     assert sorted(held) == ["A", "D"], "the two best score × diversification among eligible"
@@ -92,17 +104,26 @@ def test_below_the_minimum_edge_the_report_holds_chaos_and_says_why() -> None:
     assert reason.startswith("hold chaos") and "50.0%" in reason and "D" in reason, reason
     assert "P(gain) 90%" in reason, "the P(gain) of the table's row, not 'unknown'"
     assert "median gain after costs 20.0% < 50.0%" in reason, "the table's allocation note, not 'eligible'"
-    assert hold_reason(_as_report_table(allocate(_candidates(), AllocationRules(min_liquidity=0.0), 200.0)),
-                       rules, "7d") is None
+    assert (
+        hold_reason(
+            _as_report_table(allocate(_candidates(), AllocationRules(min_liquidity=0.0), 200.0)), rules, "7d"
+        )
+        is None
+    )
 
 
 def _as_report_table(allocated: pl.DataFrame, divine_return: float | None = None) -> pl.DataFrame:
     """``allocate``'s output under the report table's column names (as ``build_report`` renames them)."""
     table = allocated.rename({"reason": "allocation_note", "prob_gain": "p_gain_7d"}).with_columns(
-        pl.lit(0.0).alias("return_7d"), pl.lit(0.1).alias("cost"))
+        pl.lit(0.0).alias("return_7d"), pl.lit(0.1).alias("cost")
+    )
     if divine_return is not None:
-        row = table.head(1).with_columns(currency=pl.lit("Divine Orb"), return_7d=pl.lit(divine_return),
-                                         edge=pl.lit(-0.09), allocation_chaos=pl.lit(0.0))
+        row = table.head(1).with_columns(
+            currency=pl.lit("Divine Orb"),
+            return_7d=pl.lit(divine_return),
+            edge=pl.lit(-0.09),
+            allocation_chaos=pl.lit(0.0),
+        )
         table = pl.concat([table, row])
     return table
 
@@ -127,16 +148,29 @@ def test_a_positive_score_never_comes_with_p_gain_below_half() -> None:
 
     rng = np.random.default_rng(0)
     n = 500
-    knots = knots_from_halfwidths(rng.normal(0, 0.05, n), rng.uniform(0, 0.05, n), rng.uniform(0, 0.1, n),
-                                  rng.uniform(0, 0.3, n))
+    knots = knots_from_halfwidths(
+        rng.normal(0, 0.05, n), rng.uniform(0, 0.05, n), rng.uniform(0, 0.1, n), rng.uniform(0, 0.3, n)
+    )
     price = np.exp(rng.uniform(-5, 9, n))
-    frame = pl.DataFrame({"currency": [f"C{i}" for i in range(n)], "as_of": [date(2024, 1, 1)] * n,
-                          "price_chaos": price, **{c: price * np.exp(knots[:, i]) for i, c in enumerate(KNOTS)},
-                          "prob_up": 0.5}).with_columns((pl.col("forecast_chaos") / pl.col("price_chaos") - 1)
-                                                        .alias("expected_return"))
-    prices = pl.DataFrame({"currency": frame["currency"], "date": frame["as_of"], "price_chaos": price,
-                           "buy_price_chaos": price * rng.uniform(0.9, 1.0, n), "confidence": "High",
-                           "buy_confidence": "High"})
+    frame = pl.DataFrame(
+        {
+            "currency": [f"C{i}" for i in range(n)],
+            "as_of": [date(2024, 1, 1)] * n,
+            "price_chaos": price,
+            **{c: price * np.exp(knots[:, i]) for i, c in enumerate(KNOTS)},
+            "prob_up": 0.5,
+        }
+    ).with_columns((pl.col("forecast_chaos") / pl.col("price_chaos") - 1).alias("expected_return"))
+    prices = pl.DataFrame(
+        {
+            "currency": frame["currency"],
+            "date": frame["as_of"],
+            "price_chaos": price,
+            "buy_price_chaos": price * rng.uniform(0.9, 1.0, n),
+            "confidence": "High",
+            "buy_confidence": "High",
+        }
+    )
     rows = with_costs(frame, execution_costs(prices))
     assert rows["cost"].min() > 0, "a round trip is never free"
     scored = rows.filter(pl.col("score").abs() > 1e-6)
@@ -151,12 +185,27 @@ def test_a_one_day_glitch_is_not_a_bargain() -> None:
     from poeconomy_assets.core.report.data_quality import data_quality
 
     days = [date(2023, 10, 14) + timedelta(days=i) for i in range(14)]
-    prices = pl.DataFrame({"currency": ["Report"] * 14 + ["Steady"] * 14, "date": days * 2,
-                           "price_chaos": [20.0] * 13 + [0.845] + [5.0] * 14, "confidence": ["High"] * 28})
+    prices = pl.DataFrame(
+        {
+            "currency": ["Report"] * 14 + ["Steady"] * 14,
+            "date": days * 2,
+            "price_chaos": [20.0] * 13 + [0.845] + [5.0] * 14,
+            "confidence": ["High"] * 28,
+        }
+    )
     quality = {r["currency"]: r for r in data_quality(prices).iter_rows(named=True)}
     assert quality["Report"]["data_quality"] == "suspect quote" and quality["Steady"]["data_quality"] == "ok"
-    candidates = _candidates().head(2).with_columns(currency=pl.Series(["Report", "Steady"]),
-                                                    data_quality=pl.Series(["suspect quote", "ok"]))
+    candidates = (
+        _candidates()
+        .head(2)
+        .with_columns(
+            currency=pl.Series(["Report", "Steady"]), data_quality=pl.Series(["suspect quote", "ok"])
+        )
+    )
     out = allocate(candidates, AllocationRules(min_liquidity=0.0), 200.0)
     by = {r["currency"]: r for r in out.iter_rows(named=True)}
-    assert by["Report"]["weight"] == 0 and "suspect quote" in by["Report"]["reason"] and by["Steady"]["weight"] > 0
+    assert (
+        by["Report"]["weight"] == 0
+        and "suspect quote" in by["Report"]["reason"]
+        and by["Steady"]["weight"] > 0
+    )

@@ -36,8 +36,9 @@ def _cells(text: str, delimiter: str) -> list[list[str]]:
 
 def test_a_league_and_an_item_with_formulas_stay_inside_one_text_cell_per_header_line() -> None:
     base = _mirror_report({"C1": 0.001, "C2": -0.02})  # nothing clears the minimum edge: a hold reason
-    ranking = base.ranking.with_columns(pl.col("currency").replace({"C1": EVIL_ITEM, "C2": EVIL_ITEM + "2",
-                                                                     "C3": EVIL_ITEM + "3"}))
+    ranking = base.ranking.with_columns(
+        pl.col("currency").replace({"C1": EVIL_ITEM, "C2": EVIL_ITEM + "2", "C3": EVIL_ITEM + "3"})
+    )
     report = dataclasses.replace(base, league=EVIL_LEAGUE, ranking=ranking)
     assert report.hold_reason  # a hold reason, written into the header like every other value
     text = report_csv(report)
@@ -57,7 +58,14 @@ def test_a_league_and_an_item_with_formulas_stay_inside_one_text_cell_per_header
 
 
 def test_nested_values_become_one_line_per_leaf() -> None:
-    lines = csv_comment_lines({"budget": {"amount": 100, "unit": "chaos,=1"}, "empty": {}, "list": [1, "a;b"]})
-    assert lines == ['# budget.amount: 100', '# budget.unit: "chaos\\u002c=1"', "# empty: {}", "# list.0: 1",
-                     '# list.1: "a\\u003bb"']
+    lines = csv_comment_lines(
+        {"budget": {"amount": 100, "unit": "chaos,=1"}, "empty": {}, "list": [1, "a;b"]}
+    )
+    assert lines == [
+        "# budget.amount: 100",
+        '# budget.unit: "chaos\\u002c=1"',
+        "# empty: {}",
+        "# list.0: 1",
+        '# list.1: "a\\u003bb"',
+    ]
     assert json.loads(lines[1].split(": ", 1)[1]) == "chaos,=1"

@@ -30,7 +30,9 @@ spreads = st.floats(min_value=0.0, max_value=0.9)
 def test_ticks_never_favour_the_trader(price: float) -> None:
     assert tick_up(price) >= price * (1 - 1e-9) and tick_down(price) <= price * (1 + 1e-9)
     if 1 <= price:
-        assert tick_up(price) == int(tick_up(price)) and tick_down(price) == int(tick_down(price)), "whole chaos"
+        assert tick_up(price) == int(tick_up(price)) and tick_down(price) == int(tick_down(price)), (
+            "whole chaos"
+        )
 
 
 @given(prices, prices, confidence, confidence, spreads)
@@ -42,8 +44,9 @@ def test_no_entry_below_the_ask_and_no_exit_above_the_bid(ask, bid, ask_conf, bi
         assert bought.price >= ask * (1 - 1e-9)
     sold = exit_fill(quote, spread)
     assert sold.price <= bid * (1 + 1e-9) and sold.price <= ask * (1 + 1e-9)
-    assert exit_fill(Quote(ask, None, ask_conf, None), spread).price <= ask * (1 - MIN_SPREAD) * (1 + 1e-9), \
+    assert exit_fill(Quote(ask, None, ask_conf, None), spread).price <= ask * (1 - MIN_SPREAD) * (1 + 1e-9), (
         "a missing bid costs at least the minimum spread, never zero"
+    )
 
 
 @given(prices, st.floats(min_value=1.0, max_value=3.0), spreads)
@@ -56,25 +59,49 @@ def test_a_crossed_quote_is_never_a_discount(ask, cross, spread) -> None:
     assert sold.price <= bought.price
 
 
-@given(st.lists(st.tuples(st.floats(min_value=1.0, max_value=500.0), st.floats(min_value=0.5, max_value=2.0)),
-                min_size=3, max_size=SPREAD_DAYS))
+@given(
+    st.lists(
+        st.tuples(st.floats(min_value=1.0, max_value=500.0), st.floats(min_value=0.5, max_value=2.0)),
+        min_size=3,
+        max_size=SPREAD_DAYS,
+    )
+)
 def test_a_crossed_day_never_lowers_the_estimated_cost(days) -> None:
     """The report's cost counts a crossed day at its gap (at least MIN_QUOTED_SPREAD), never as free."""
     start = date(2024, 1, 1)
-    rows = [{"currency": "X", "date": start + timedelta(days=i), "price_chaos": ask, "buy_price_chaos": ask * ratio,
-             "confidence": "High", "buy_confidence": "High"} for i, (ask, ratio) in enumerate(days)]
+    rows = [
+        {
+            "currency": "X",
+            "date": start + timedelta(days=i),
+            "price_chaos": ask,
+            "buy_price_chaos": ask * ratio,
+            "confidence": "High",
+            "buy_confidence": "High",
+        }
+        for i, (ask, ratio) in enumerate(days)
+    ]
     costs = execution_costs(pl.DataFrame(rows)).row(0, named=True)
     assert costs["spread"] >= MIN_QUOTED_SPREAD and costs["cost"] > 0
-    uncrossed = [{**r, "buy_price_chaos": min(r["buy_price_chaos"], r["price_chaos"] * (1 - MIN_QUOTED_SPREAD))}
-                 for r in rows]
+    uncrossed = [
+        {**r, "buy_price_chaos": min(r["buy_price_chaos"], r["price_chaos"] * (1 - MIN_QUOTED_SPREAD))}
+        for r in rows
+    ]
     gaps = sorted(max(abs(1 - r["buy_price_chaos"] / r["price_chaos"]), MIN_QUOTED_SPREAD) for r in rows)
     assert costs["spread"] == pytest.approx(np.median(gaps))
     assert execution_costs(pl.DataFrame(uncrossed))["spread"][0] >= MIN_QUOTED_SPREAD
 
 
-@given(st.lists(st.tuples(st.floats(min_value=0.0, max_value=5000.0), prices, st.floats(min_value=0.0, max_value=1.0)),
-                min_size=1, max_size=20),
-       st.floats(min_value=10.0, max_value=1000.0), st.floats(min_value=0.0, max_value=50.0))
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(min_value=0.0, max_value=5000.0), prices, st.floats(min_value=0.0, max_value=1.0)
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    st.floats(min_value=10.0, max_value=1000.0),
+    st.floats(min_value=0.0, max_value=50.0),
+)
 def test_positions_are_whole_units_within_the_cap(rows, cap, minimum) -> None:
     chaos, price, depth = (np.array(column, dtype=float) for column in zip(*rows))
     units = position_units(chaos, price, depth, cap, minimum)

@@ -23,13 +23,18 @@ def _checker():
     return module
 
 
-@pytest.mark.parametrize("returns", [{"C1": 0.08, "C2": 0.06, "C3": 0.05, "C4": 0.04}, {"C1": 0.001}],
-                         ids=["allocation", "hold-chaos"])
+@pytest.mark.parametrize(
+    "returns",
+    [{"C1": 0.08, "C2": 0.06, "C3": 0.05, "C4": 0.04}, {"C1": 0.001}],
+    ids=["allocation", "hold-chaos"],
+)
 def test_report_fits_1400_px_without_repeated_headings(returns: dict, tmp_path: Path) -> None:
     checker = _checker()
     if not checker.find_chromium():
         if os.environ.get("POECONOMY_REQUIRE_BROWSER") == "1":
-            pytest.fail("POECONOMY_REQUIRE_BROWSER=1 but Chromium is not installed (apt-get install -y chromium)")
+            pytest.fail(
+                "POECONOMY_REQUIRE_BROWSER=1 but Chromium is not installed (apt-get install -y chromium)"
+            )
         pytest.skip("Chromium not installed (apt-get install -y chromium): the browser check did not run")
     from poeconomy_assets.core.report.charts import allocation_chart_png
 

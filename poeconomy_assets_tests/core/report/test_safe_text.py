@@ -10,8 +10,9 @@ from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.report.safe_text import csv_safe_frame, markdown_text
 
 
-@pytest.mark.parametrize("cell", ["=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR",
-                                  "=cmd|' /C calc'!A0"])
+@pytest.mark.parametrize(
+    "cell", ['=HYPERLINK("http://evil")', "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR", "=cmd|' /C calc'!A0"]
+)
 def test_csv_cells_that_start_a_formula_are_neutralised(cell: str) -> None:
     frame = pl.DataFrame({"currency": [cell], "price": [1.5]})
     text = csv_safe_frame(frame).write_csv()
@@ -24,8 +25,17 @@ def test_plain_cells_and_numbers_are_unchanged() -> None:
     assert csv_safe_frame(frame).equals(frame)
 
 
-@pytest.mark.parametrize("name", ["[click](http://evil.example)", "![img](http://evil.example/x.png)",
-                                  "<img src=x onerror=alert(1)>", "a|b", "`code`", "*bold*"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "[click](http://evil.example)",
+        "![img](http://evil.example/x.png)",
+        "<img src=x onerror=alert(1)>",
+        "a|b",
+        "`code`",
+        "*bold*",
+    ],
+)
 def test_markdown_metadata_escapes_links_images_and_html(name: str) -> None:
     table = frame_to_markdown(pl.DataFrame({"currency": [name]}))
     row = table.splitlines()[2]

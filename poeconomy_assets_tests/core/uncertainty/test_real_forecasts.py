@@ -45,7 +45,9 @@ def test_real_forecasts_never_contradict_themselves(real_dumps_dir: Path, tmp_pa
     assert consistency_problems(forecasts) == []
     assert consistency_problems(harmonize_horizons(forecasts, HORIZON_DAYS), HORIZON_DAYS) == []
     # the point forecast is the median: as many outcomes above it as below, roughly, where outcomes are known
-    known = forecasts.filter(pl.col("actual_chaos").is_not_null() & (pl.col("forecast_source") == "walk_forward"))
+    known = forecasts.filter(
+        pl.col("actual_chaos").is_not_null() & (pl.col("forecast_source") == "walk_forward")
+    )
     above = (known["actual_chaos"] > known["forecast_chaos"]).mean()
     assert 0.3 < above < 0.7, above
 
@@ -55,7 +57,9 @@ TOP_ITEMS = 10
 
 
 @pytest.fixture(scope="module")
-def newest_market(real_dumps_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[pl.DataFrame, list[str]]:
+def newest_market(
+    real_dumps_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[pl.DataFrame, list[str]]:
     """Features of the four newest full leagues (market-wide features from every item, as currency_features
     computes them) and the newest league's ten items with the most priced days over the four (ties by name)."""
     folder = tmp_path_factory.mktemp("newest")
@@ -65,14 +69,21 @@ def newest_market(real_dumps_dir: Path, tmp_path_factory: pytest.TempPathFactory
     newest = league_order(prices)[-1]
     assert newest == NEWEST_FULL_LEAGUES[-1]
     in_newest = prices.filter(pl.col("league") == newest)["currency"].unique().implode()
-    top = (prices.filter(pl.col("currency").is_in(in_newest)).group_by("currency").len()
-           .sort(["len", "currency"], descending=[True, False]).head(TOP_ITEMS)["currency"].to_list())
+    top = (
+        prices.filter(pl.col("currency").is_in(in_newest))
+        .group_by("currency")
+        .len()
+        .sort(["len", "currency"], descending=[True, False])
+        .head(TOP_ITEMS)["currency"]
+        .to_list()
+    )
     return build_features(prices).filter(pl.col("currency").is_in(top)), top
 
 
 @pytest.mark.parametrize("folds", [1, 2], ids=["test-profile", "test-profile-2-validation-leagues"])
-def test_every_forecast_of_the_newest_full_league_is_consistent(newest_market: tuple[pl.DataFrame, list[str]],
-                                                                folds: int) -> None:
+def test_every_forecast_of_the_newest_full_league_is_consistent(
+    newest_market: tuple[pl.DataFrame, list[str]], folds: int
+) -> None:
     """The forecast path of ``price_forecasts`` on real data: per horizon the pooled model, every item's model
     on it, calibration pooled from every model's stored residuals (``stored_calibration``), the forecast table
     (the last day of each earlier league, every day of the newest). With the test profile (one validation
@@ -85,7 +96,9 @@ def test_every_forecast_of_the_newest_full_league_is_consistent(newest_market: t
     for horizon in HORIZONS:
         pooled = train_pooled_model(features, horizon, profile=profile, seed=0)
         models = [train_currency_model(features, c, horizon, pooled=pooled) for c in top]
-        stored = [({"currency": m.currency, "info": m.info}, m.residuals) for m in models]  # (manifest, residuals)
+        stored = [
+            ({"currency": m.currency, "info": m.info}, m.residuals) for m in models
+        ]  # (manifest, residuals)
         calibration = stored_calibration(features, stored, horizon)
         tables += [build_forecasts(features, m, calibration) for m in models]
     forecasts = pl.concat(tables, how="diagonal_relaxed")
