@@ -96,7 +96,14 @@ def _run_in_process(dagster_home: Path, resources: dict) -> GraphRun:
     from poeconomy_assets.demo.in_process import materialize_in_process
 
     with dg.DagsterInstance.get() as instance:
-        return materialize_in_process(build_defs(resources), instance, PAST_LEAGUES | MAIN_GRAPH, tags=BATCH)
+        return materialize_in_process(
+            build_defs(resources),
+            instance,
+            PAST_LEAGUES | MAIN_GRAPH,
+            tags=BATCH,
+            log=lambda line: print(line, flush=True),
+            log_level="INFO",
+        )
 
 
 def _run_through_dagster_dev(dagster_home: Path, home: Path, dumps: Path, port: int) -> GraphRun:
