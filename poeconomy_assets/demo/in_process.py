@@ -16,7 +16,6 @@ from poeconomy_assets.defs.batching import PARTITION, RANGE_END, RANGE_START
 from poeconomy_assets.defs.selection import selected_keys
 
 
-
 class GraphRunError(RuntimeError):
     """A run of the graph failed; the message names the asset, the partitions and why."""
 
