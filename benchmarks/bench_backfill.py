@@ -19,9 +19,11 @@ latency however small the market. The ratio is measured, not assumed.
 """
 
 import argparse
+import importlib.util
 import os
 import resource
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -51,13 +53,15 @@ from poeconomy_assets.demo.dagster_dev import (
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
 
+def _tree_sampler():  # benchmarks/measure_tree.py, a sibling script (benchmarks/ is not a package)
+    spec = importlib.util.spec_from_file_location("measure_tree", Path(__file__).with_name("measure_tree.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.TreeSampler
+
+
 def cpu_self() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def cpu_children() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
@@ -167,12 +171,22 @@ def main() -> None:
     set_pool_limit(dagster_home, "training", 2)
     assets = [k.to_user_string() for k in selected_keys(build_defs(build_resources(home, dumps)), MAIN_GRAPH)]
     env = {"POECONOMY_HOME": str(home), "POECONOMY_DUMPS_DIR": str(dumps), "DAGSTER_HOME": str(dagster_home)}
-    children_before = cpu_children()
     with DagsterDev(dagster_home, env) as server:
+        sampler, done = _tree_sampler()(server.process.pid), threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                sampler.sample()
+                time.sleep(0.5)
+
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
         wall = time.perf_counter()
         runs = materialize_through_dagster_dev(server, assets, log=print, title="bench_backfill")
         backfill_wall = time.perf_counter() - wall
-    backfill_cpu = cpu_children() - children_before
+        done.set()
+        thread.join()
+    backfill_cpu = sum(sampler.cpu.values())
     print(
         f"dagster: a history_job run and one asset backfill, {len(runs)} runs, {backfill_wall:.1f}s wall from the "
         f"first launch to the last run's end; {backfill_cpu:.1f} CPU-s in dagster dev and every run process "

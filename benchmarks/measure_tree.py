@@ -35,30 +35,41 @@ def _processes() -> dict[int, tuple[int, float, int, str]]:
     return found
 
 
+class TreeSampler:
+    """CPU seconds and peak RSS of a process and every process it starts, sampled while ``sample()`` is called."""
+
+    def __init__(self, root_pid: int) -> None:
+        self.tree: set[int] = {root_pid}
+        self.cpu: dict[int, float] = {}
+        self.peak_one = self.peak_tree = 0
+
+    def sample(self) -> None:
+        now = _processes()
+        for pid, (ppid, _, _, _) in now.items():  # children of the tree join it (a fork seen at any depth)
+            if ppid in self.tree:
+                self.tree.add(pid)
+        alive = [pid for pid in self.tree if pid in now]
+        for pid in alive:
+            self.cpu[pid] = now[pid][1]
+        rss = [now[pid][2] for pid in alive]
+        self.peak_one, self.peak_tree = max(self.peak_one, max(rss, default=0)), max(self.peak_tree, sum(rss))
+
+    def summary(self) -> str:
+        return (
+            f"CPU {sum(self.cpu.values()):.0f} s over {len(self.cpu)} processes; peak RSS "
+            f"{self.peak_one / 2**30:.2f} GiB in one process, {self.peak_tree / 2**30:.2f} GiB for the tree at once"
+        )
+
+
 def main() -> int:
     command = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:]
     started = time.perf_counter()
     process = subprocess.Popen(command)
-    tree: set[int] = {process.pid}
-    cpu: dict[int, float] = {}
-    peak_one = peak_tree = 0
+    sampler = TreeSampler(process.pid)
     while process.poll() is None:
-        now = _processes()
-        for pid, (ppid, _, _, _) in now.items():  # children of the tree join it (a fork seen at any depth)
-            if ppid in tree:
-                tree.add(pid)
-        alive = [pid for pid in tree if pid in now]
-        for pid in alive:
-            cpu[pid] = now[pid][1]
-        rss = [now[pid][2] for pid in alive]
-        peak_one, peak_tree = max(peak_one, max(rss, default=0)), max(peak_tree, sum(rss))
+        sampler.sample()
         time.sleep(0.5)
-    wall = time.perf_counter() - started
-    print(
-        f"MEASURED wall {wall:.0f} s; CPU {sum(cpu.values()):.0f} s over {len(cpu)} processes; peak RSS "
-        f"{peak_one / 2**30:.2f} GiB in one process, {peak_tree / 2**30:.2f} GiB for the whole tree at once",
-        file=sys.stderr,
-    )
+    print(f"MEASURED wall {time.perf_counter() - started:.0f} s; {sampler.summary()}", file=sys.stderr)
     return process.returncode
 
 
