@@ -157,7 +157,8 @@ def league_report(
         f"{allocation.height} positions, {report.triggers.height} triggers → {path}"
     )
     rank = report.settings.rank_horizon  # the configured one, or the longest horizon forecast so far
-    best = report.ranking.row(0, named=True)
+    # The same "best" as the hold sentence and the allocation: the largest median gain after the round trip.
+    best = report.ranking.sort("edge", descending=True, nulls_last=True).row(0, named=True)
     decision = (
         report.hold_reason
         or f"buy {allocation.height} for {price_text(report.budget_chaos - report.cash_chaos)} chaos, keep "
@@ -188,7 +189,7 @@ def league_report(
         "costs": report.cost_source,
         "positions": allocation.height,
         "cash_left_chaos": number(report.cash_chaos),
-        "top_pick": f"{best['currency']} (median {pct_text(best.get(f'return_{rank}'))} over "
+        "top_pick": f"{best['currency']} (median gain after the round trip {pct_text(best.get('edge'))} over "
         f"{rank}, P(gain) {prob_text(best.get(f'p_gain_{rank}'))})",
         "track_record": track_record_sentence(track_record),
         "allocation": table_value(allocation) if allocation.height else report.hold_reason,

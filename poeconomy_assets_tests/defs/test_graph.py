@@ -255,3 +255,26 @@ def test_every_column_of_every_table_is_described_in_the_ui(
     schema = record.asset_materialization.metadata["dagster/column_schema"].schema
     undescribed = [c.name for c in schema.columns if not c.description]
     assert len(schema.columns) > 5 and undescribed == []
+
+
+def test_the_report_metadata_agrees_with_its_sentence(materialized_graph: Materialized) -> None:
+    """Issue 20: the UI's top pick is the hold sentence's "best" (the largest gain after the round trip), with the
+    same numbers; and it is the ranking table's row with the largest edge."""
+    records = materialized_graph.instance.fetch_materializations(
+        dg.AssetKey("investment_report"), limit=10
+    ).records
+    for record in records:
+        metadata = record.asset_materialization.metadata
+        top, decision = metadata["top_pick"].value, metadata["decision"].value
+        name = top.split(" (")[0]
+        ranking = pl.read_parquet(
+            materialized_graph.home / "data" / "investment_report" / f"{record.partition_key}.parquet"
+        )
+        best = ranking.sort("edge", descending=True, nulls_last=True).row(0, named=True)
+        assert name == best["currency"]
+        assert f"{100 * best['edge']:+.2f}%" in top
+        if decision.startswith("hold"):
+            assert (
+                f"the best, {name}, has a median gain after the round trip of {100 * best['edge']:+.2f}%"
+                in decision
+            )
