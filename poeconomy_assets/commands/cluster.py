@@ -101,7 +101,7 @@ def demo(args: argparse.Namespace) -> int:
     whose code location runs steps with the Celery executor (POECONOMY_CELERY_CONFIG)."""
     import dagster as dg
 
-    from poeconomy_assets.commands.demo import print_summary
+    from poeconomy_assets.commands.demo import print_summary, record_run_checks
     from poeconomy_assets.definitions import build_defs
     from poeconomy_assets.defs.resources import build_resources, poeconomy_home
     from poeconomy_assets.defs.selection import MAIN_GRAPH, selected_keys
@@ -133,6 +133,7 @@ def demo(args: argparse.Namespace) -> int:
             runs=len(runs), seconds=time.perf_counter() - started, run_ids=[r["runId"] for r in runs]
         )
         with dg.DagsterInstance.get() as instance:
+            record_run_checks(instance, outcome)
             print_summary(instance, build_resources(home, dumps), outcome, str(dagster_home))
         workers = sorted(p.stem for p in state.glob("*.log") if p.stem != "dagster_dev")
         print(

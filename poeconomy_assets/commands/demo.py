@@ -123,13 +123,18 @@ def _run_through_dagster_dev(dagster_home: Path, home: Path, dumps: Path, port: 
         runs=len(runs), seconds=time.perf_counter() - started, run_ids=[r["runId"] for r in runs]
     )
     with dg.DagsterInstance.get() as instance:
-        for run_id in outcome.run_ids:
-            evaluations = [
-                e.dagster_event.event_specific_data
-                for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
-            ]
-            record_checks(outcome, evaluations, [])
+        record_run_checks(instance, outcome)
     return outcome
+
+
+def record_run_checks(instance: dg.DagsterInstance, outcome: GraphRun) -> None:
+    """Every asset check evaluation of ``outcome``'s runs (launched through dagster dev), counted by severity."""
+    for run_id in outcome.run_ids:
+        evaluations = [
+            e.dagster_event.event_specific_data
+            for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        ]
+        record_checks(outcome, evaluations, [])
 
 
 def print_summary(
