@@ -164,21 +164,6 @@ def league_report(
         or f"buy {allocation.height} for {price_text(report.budget_chaos - report.cash_chaos)} chaos, keep "
         f"{price_text(report.cash_chaos)} chaos"
     )
-    summary_columns = [
-        "rank",
-        "currency",
-        "price_chaos",
-        "price_divine",
-        f"return_{rank}",
-        f"p_gain_{rank}",
-        f"low80_chaos_{rank}",
-        f"high80_chaos_{rank}",
-        "score",
-        "liquidity",
-        "data_quality",
-        "allocation_chaos",
-        "allocation_divine",
-    ]
     return report.ranking, {
         "decision": decision,
         "league": league,
@@ -193,7 +178,7 @@ def league_report(
         f"{rank}, P(gain) {prob_text(best.get(f'p_gain_{rank}'))})",
         "track_record": track_record_sentence(track_record),
         "allocation": table_value(allocation) if allocation.height else report.hold_reason,
-        "top_currencies": table_value(report.ranking.select(summary_columns), max_rows=15),
+        "top_currencies": table_value(report.ranking.select(report.summary_columns()), max_rows=15),
         "rebalancing_triggers": report.triggers.height,
         "triggers": table_value(report.triggers, max_rows=15),
         "glossary": table_value(

@@ -112,9 +112,10 @@ class Report:
         """Why the allocation is empty ("hold chaos: …"), None when something is bought."""
         return hold_reason(self.ranking, self.settings.rules, self.settings.rank_horizon)
 
-    def markdown(self, max_rows: int = 30) -> str:
+    def summary_columns(self) -> list[str]:
+        """The ranking's columns a summary shows (markdown here, the asset's inline table in the UI)."""
         rank = self.settings.rank_horizon
-        columns = [
+        return [
             "rank",
             "currency",
             "price_chaos",
@@ -129,6 +130,9 @@ class Report:
             "allocation_chaos",
             "allocation_divine",
         ]
+
+    def markdown(self, max_rows: int = 30) -> str:
+        columns = self.summary_columns()
         return frame_to_markdown(self.ranking.select(columns), max_rows=max_rows)
 
     @property
