@@ -3,7 +3,8 @@ keeps the batch lane full and the API fails on purpose.
 
 What runs: ``dagster-daemon run`` on a temporary instance whose run queue is the repo's ``dagster.yaml`` (two lanes,
 ingestion priority), the code location from ``workspace.yaml`` with ``ingestion_sensor`` on, the local POE Watch
-server, and a run of ``model_job`` for every currency × horizon launched over GraphQL as ``dagster dev`` starts (one
+server, and a run of ``training_job`` (a model and its forecasts) for every currency × horizon launched over GraphQL as
+``dagster dev`` starts (one
 run per partition, as a user launching them one by one from the UI: a job backfill of a multi-partitioned job is
 dagster-io/dagster#28861, refused by the assets). The
 training pool has 2 slots (``dagster instance concurrency set training 2``, as the README's "Retrain everything"
@@ -164,6 +165,12 @@ def _past_graph(
             )
             .success
         )
+    for horizon in HORIZONS:  # the (still empty) pooled calibration the forecasts of training_job read
+        assert (
+            defs.resolve_job_def("calibration_job")
+            .execute_in_process(instance=instance, partition_key=horizon)
+            .success
+        )
     return home, dumps, dagster_home, defs, instance
 
 
@@ -187,10 +194,10 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
         }
         dev = DagsterDev(dagster_home, env, log_path=tmp_path / "daemon.log").__enter__()
         daemon = dev.process
-        for key in training:  # the batch lane's load: one queued model_job run per partition
+        for key in training:  # the batch lane's load: one queued training_job run per partition
             currency, horizon = key.split("|")
             dev.launch_run(
-                "model_job",
+                "training_job",
                 tags={
                     "dagster/partition": key,
                     "dagster/partition/currency": currency,
@@ -299,7 +306,7 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
     ) -> int:  # most training runs in progress at once while run ran
         return max(training_at(m) for m in [run[1], *(t[1] for t in trainings if run[1] < t[1] < run[2])])
 
-    ingestion, trainings = sorted(queued("ingestion_job")), queued("model_job")
+    ingestion, trainings = sorted(queued("ingestion_job")), queued("training_job")
     assert len(trainings) == len(training) and len(ingestion) >= 3
     ingestion_delays, training_delays = waited(ingestion), waited(trainings)
     # The load: from the first snapshot to the end, some training run was always waiting for the batch lane (the
@@ -329,8 +336,11 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
         "`training` pool's limit?): the test proves nothing"
     )
     # In a shared lane an ingestion run can only start once a training run has ended, and no other starts before it
-    # ends: it never runs beside two of them.
-    assert not alone, (
+    # ends: it never runs beside two of them, so not one would. In the ingestion lane, a short ingestion run launched
+    # in the second between a training run's end and the queue's next dequeue (dequeue_interval_seconds: 1) can
+    # also see one training run only: measured 1 of 10 in 2 of 5 runs once run processes started faster (the code
+    # location no longer imports the model libraries). At most a quarter may, and most must run beside two.
+    assert len(alone) <= (len(ingestion) - 1) // 4, (
         f"{len(alone)} of {len(ingestion) - 1} ingestion runs of the hour never ran beside two "
         "training runs: ingestion takes a batch slot"
     )
