@@ -5,7 +5,7 @@
 
 Runs exactly what ``poeconomy backtest --dumps ../shared/data/poe-ninja --test-league Affliction
 --profile development --rolling 3 --json OUT`` runs (Crucible, Ancestor and Affliction each held out),
-then prints the tables against the targets, per held-out league and horizon: mean relative MAE ("MASE")
+then prints the tables against the targets, per held-out league and horizon: mean relative MAE
 over all evaluated items <= 0.92; >= 80% of items below 1.0; no liquid item above 1.10; the legacy subset
 (the 13 long-history currencies) not worse than 0.917 / 0.885 / 0.836; 80% / 95% interval coverage within
 75-85% / 91-98%.
@@ -19,9 +19,10 @@ from pathlib import Path
 
 from poeconomy_assets.commands import backtest as command
 from poeconomy_assets.core.evaluation.backtest import average_scorecards
+from poeconomy_assets.core.metrics import with_current_names
 
 ROOT = Path(__file__).resolve().parents[1]
-MASE_TARGET = 0.92
+REL_MAE_TARGET = 0.92
 SHARE_BELOW_1_TARGET = 0.80
 LIQUID_WORST_TARGET = 1.10
 LEGACY_TARGETS = {"1d": 0.917, "3d": 0.885, "7d": 0.836}
@@ -42,15 +43,15 @@ def league_rows(result: dict) -> list[str]:
     rows = []
     for h, card in result["horizons"].items():
         per = card["per_currency"]
-        share = sum(1 for c in per.values() if c["mase"] < 1.0) / max(1, len(per))
+        share = sum(1 for c in per.values() if c["rel_mae"] < 1.0) / max(1, len(per))
         subsets = card.get("subsets", {})
         liquid = set(result.get("subset_items", {}).get("liquid", []))
-        liquid_scores = {c: v["mase"] for c, v in per.items() if c in liquid}
+        liquid_scores = {c: v["rel_mae"] for c, v in per.items() if c in liquid}
         worst_liquid = max(liquid_scores, key=liquid_scores.get) if liquid_scores else None
-        legacy = subsets.get("legacy", {}).get("mase")
+        legacy = subsets.get("legacy", {}).get("rel_mae")
         c80, c95 = card.get("coverage_80"), card.get("coverage_95")
         rows.append(
-            f"| {result['test_league']} | {h} | {len(per)} | {card['mase']:.3f} ({_miss(card['mase'], MASE_TARGET)}) | "
+            f"| {result['test_league']} | {h} | {len(per)} | {card['rel_mae']:.3f} ({_miss(card['rel_mae'], REL_MAE_TARGET)}) | "
             f"{share:.1%} ({_miss(share, SHARE_BELOW_1_TARGET, above=False)}) | "
             + (
                 f"{worst_liquid} {liquid_scores[worst_liquid]:.3f} "
@@ -60,7 +61,7 @@ def league_rows(result: dict) -> list[str]:
                 else "– | "
             )
             + (f"{legacy:.3f} ({_miss(legacy, LEGACY_TARGETS[h])}) | " if legacy is not None else "– | ")
-            + (f"{subsets['liquid']['mase']:.3f} | " if "liquid" in subsets else "– | ")
+            + (f"{subsets['liquid']['rel_mae']:.3f} | " if "liquid" in subsets else "– | ")
             + f"{c80:.1%} / {c95:.1%} ({'met' if COVERAGE_80[0] <= c80 <= COVERAGE_80[1] and COVERAGE_95[0] <= c95 <= COVERAGE_95[1] else 'missed'}) |"
         )
     return rows
@@ -72,8 +73,8 @@ def report(result: dict) -> str:
         f"## Held out: {', '.join(per_league)} (profile {result['profile']})",
         "",
         (
-            "| league | horizon | items | MASE, all items (<= 0.92) | items < 1.0 (>= 80%) | worst liquid item "
-            "(<= 1.10) | legacy MASE | liquid MASE | coverage 80 / 95 |"
+            "| league | horizon | items | relative MAE, all items (<= 0.92) | items < 1.0 (>= 80%) | worst liquid item "
+            "(<= 1.10) | legacy rel. MAE | liquid rel. MAE | coverage 80 / 95 |"
         ),
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -82,15 +83,15 @@ def report(result: dict) -> str:
     if "rolling" in result:
         lines += [
             "",
-            "| horizon | mean MASE, all items | legacy | liquid | per league |",
+            "| horizon | mean relative MAE, all items | legacy | liquid | per league |",
             "|---|---|---|---|---|",
         ]
         for h, card in result["rolling"]["horizons"].items():
             subsets = card.get("subsets", {})
-            per_league_text = ", ".join(f"{k} {v:.3f}" for k, v in card["per_league_mase"].items())
+            per_league_text = ", ".join(f"{k} {v:.3f}" for k, v in card["per_league_rel_mae"].items())
             lines.append(
-                f"| {h} | {card['mase']:.3f} | {subsets.get('legacy', {}).get('mase', float('nan')):.3f} | "
-                f"{subsets.get('liquid', {}).get('mase', float('nan')):.3f} | {per_league_text} |"
+                f"| {h} | {card['rel_mae']:.3f} | {subsets.get('legacy', {}).get('rel_mae', float('nan')):.3f} | "
+                f"{subsets.get('liquid', {}).get('rel_mae', float('nan')):.3f} | {per_league_text} |"
             )
     skipped = result.get("items_skipped") or {}
     if skipped:
@@ -153,10 +154,10 @@ def main() -> None:
             min_reliable_rows=None,
         )
         command.run(namespace)
-    result = json.loads(out.read_text())
+    result = with_current_names(json.loads(out.read_text()))
     if args.league_json:
         result = with_rolling_from(
-            result, [json.loads(p.read_text()) for p in args.league_json], args.rolling
+            result, [with_current_names(json.loads(p.read_text())) for p in args.league_json], args.rolling
         )
     print(report(result))
     print(f"\nwall time: {result.get('seconds', time.perf_counter() - started):.0f}s")

@@ -6,7 +6,7 @@
 A quick loop, not the product's ensemble: one pooled LightGBM (the family's defaults, fewer trees) per
 horizon, trained on every league before the held-out one, with the base features alone and with each
 signal family added. The score is the product's: the mean over items of the item's forecast MAE over
-persistence's (relative MAE, "MASE") on the held-out league, plus the share of items below 1.0. No
+persistence's (relative MAE) on the held-out league, plus the share of items below 1.0. No
 shrink toward persistence, so the figures are above the product's; only the differences matter.
 """
 

@@ -58,7 +58,7 @@ def production(features: pl.DataFrame) -> None:
     print(
         f"production profile, Divine Orb 3d on one core: {time.perf_counter() - t:.1f}s wall, "
         f"{time.process_time() - cpu:.1f}s CPU (target <= 60 s); {int(prod.metrics['trials'])} LightGBM+XGBoost "
-        f"trials; scope {prod.info['scope']}; validation MASE {prod.metrics['mase']:.3f}; "
+        f"trials; scope {prod.info['scope']}; validation relative MAE {prod.metrics['rel_mae']:.3f}; "
         f"load average {os.getloadavg()[0]:.1f}"
     )
 

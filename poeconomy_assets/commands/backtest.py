@@ -262,8 +262,8 @@ def _table(result: dict) -> str:
             f"; {len(skipped)} items skipped)"
         ),
         (
-            "| horizon | items | MASE (relative MAE) | MAPE | direction | n | items < 1.0 | worst | "
-            "coverage 80/95 | legacy MASE | liquid MASE |"
+            "| horizon | items | relative MAE | MAPE | direction | n | items < 1.0 | worst | "
+            "coverage 80/95 | legacy rel. MAE | liquid rel. MAE |"
         ),
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -271,13 +271,13 @@ def _table(result: dict) -> str:
         if horizon not in result["horizons"]:
             continue
         h = result["horizons"][horizon]
-        below = sum(1 for c in h["per_currency"].values() if c["mase"] < 1.0)
+        below = sum(1 for c in h["per_currency"].values() if c["rel_mae"] < 1.0)
         subsets = h.get("subsets", {})
-        sub = {k: f"{subsets[k]['mase']:.3f}" if k in subsets else "–" for k in ("legacy", "liquid")}
+        sub = {k: f"{subsets[k]['rel_mae']:.3f}" if k in subsets else "–" for k in ("legacy", "liquid")}
         lines.append(
-            f"| {horizon} | {len(h['per_currency'])} | {h['mase']:.3f} | {h['mape']:.2%} | "
+            f"| {horizon} | {len(h['per_currency'])} | {h['rel_mae']:.3f} | {h['mape']:.2%} | "
             f"{h['direction_accuracy']:.1%} | {h['n']} | {below}/{len(h['per_currency'])} | "
-            f"{h.get('worst_item')} {h.get('worst_mase', float('nan')):.3f} | "
+            f"{h.get('worst_item')} {h.get('worst_rel_mae', float('nan')):.3f} | "
             f"{h.get('coverage_80', float('nan')):.1%} / {h.get('coverage_95', float('nan')):.1%} | "
             f"{sub['legacy']} | {sub['liquid']} |"
         )
@@ -292,5 +292,7 @@ def _table(result: dict) -> str:
             "|---|---|---|---|",
         ]
         for horizon, h in r["horizons"].items():
-            lines.append(f"| {horizon} | {h['mase']:.3f} | {h['mape']:.2%} | {h['direction_accuracy']:.1%} |")
+            lines.append(
+                f"| {horizon} | {h['rel_mae']:.3f} | {h['mape']:.2%} | {h['direction_accuracy']:.1%} |"
+            )
     return "\n".join(lines)

@@ -172,19 +172,19 @@ def print_summary(
 
 
 def model_scores(instance: dg.DagsterInstance) -> pl.DataFrame | None:
-    """Each model's validation MASE, from the latest materialization of every price_models partition."""
+    """Each model's validation relative MAE, from the latest materialization of every price_models partition."""
     records = instance.fetch_materializations(dg.AssetKey("price_models"), limit=10_000).records
     latest: dict[str, float] = {}
     for record in records:  # newest first
         if record.partition_key and record.partition_key not in latest:
-            latest[record.partition_key] = record.asset_materialization.metadata["mase"].value
+            latest[record.partition_key] = record.asset_materialization.metadata["rel_mae"].value
     if not latest:
         return None
-    rows = [(*split_currency_horizon(key), mase) for key, mase in latest.items()]
-    frame = pl.DataFrame(rows, schema=["currency", "horizon", "mase"], orient="row")
+    rows = [(*split_currency_horizon(key), rel_mae) for key, rel_mae in latest.items()]
+    frame = pl.DataFrame(rows, schema=["currency", "horizon", "rel_mae"], orient="row")
     present = [h for h in HORIZONS if h in frame["horizon"].unique().to_list()]
     return (
-        frame.pivot(on="horizon", index="currency", values="mase")
+        frame.pivot(on="horizon", index="currency", values="rel_mae")
         .sort("currency")
         .select("currency", *present)
     )

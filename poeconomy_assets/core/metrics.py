@@ -2,8 +2,9 @@
 
 The headline score is the *relative MAE* (:func:`relative_mae`): the forecast's mean absolute price error over
 persistence's on the same points, below 1 beats persistence. The backtest JSON, the asset metadata and the
-tables call it ``mase``, a name kept for compatibility: it is not Hyndman's MASE, which divides by the
-in-sample error of the naive forecast rather than by persistence's error on the scored points.
+tables call it ``rel_mae``. It is not Hyndman's MASE, which divides by the in-sample error of the naive
+forecast rather than by persistence's error on the scored points; files written before the rename (model
+manifests, backtest JSON) call it ``mase``, and :func:`with_current_names` is the one place that reads them.
 """
 
 import numpy as np
@@ -28,8 +29,29 @@ def relative_mae(
     return float(np.mean(model_error[scored] / persistence_error[scored])) if scored.any() else float("nan")
 
 
+# Keys of files written before the ``mase`` -> ``rel_mae`` rename, and their current names.
+LEGACY_NAMES = {
+    "mase": "rel_mae",
+    "worst_mase": "worst_rel_mae",
+    "per_league_mase": "per_league_rel_mae",
+    "validation_mase_all_folds": "validation_rel_mae_all_folds",
+    "scope_mase": "scope_rel_mae",
+}
+
+
+def with_current_names(scores: dict) -> dict:
+    """``scores`` (nested dicts too) with keys written before the rename under their current names; where a
+    file has both, the current key wins."""
+    current = {}
+    for key, value in scores.items():
+        name = LEGACY_NAMES.get(key, key)
+        if name == key or name not in scores:
+            current[name] = with_current_names(value) if isinstance(value, dict) else value
+    return current
+
+
 def score_points(price: np.ndarray, actual: np.ndarray, forecast: np.ndarray) -> dict[str, float]:
-    """Relative MAE (key ``mase``, see the module docstring), MAPE, MAE and direction accuracy of price
+    """Relative MAE (key ``rel_mae``, see the module docstring), MAPE, MAE and direction accuracy of price
     forecasts (all in chaos)."""
     price, actual, forecast = (np.asarray(a, dtype=float) for a in (price, actual, forecast))
     mae = float(np.mean(np.abs(actual - forecast))) if actual.size else float("nan")
@@ -41,7 +63,7 @@ def score_points(price: np.ndarray, actual: np.ndarray, forecast: np.ndarray) ->
         else float("nan")
     )
     return {
-        "mase": relative_mae(price, actual, forecast),
+        "rel_mae": relative_mae(price, actual, forecast),
         "mape": float(np.mean(np.abs(actual - forecast) / actual)) if actual.size else float("nan"),
         "mae": mae,
         "mae_persistence": mae_persistence,
@@ -100,13 +122,13 @@ def scorecard(points: pl.DataFrame) -> dict:
     )
     values = list(per_currency.values())
     return score_intervals(points) | {
-        "mase": float(np.nanmean([v["mase"] for v in values])) if values else float("nan"),
+        "rel_mae": float(np.nanmean([v["rel_mae"] for v in values])) if values else float("nan"),
         "mape": pooled["mape"],
         "mae": pooled["mae"],
         "direction_accuracy": pooled["direction_accuracy"],
         "n": pooled["n"],
         "per_currency": {
-            c: {k: v[k] for k in ("mase", "mape", "direction_accuracy", "n", *INTERVAL_KEYS) if k in v}
+            c: {k: v[k] for k in ("rel_mae", "mape", "direction_accuracy", "n", *INTERVAL_KEYS) if k in v}
             for c, v in sorted(per_currency.items())
         },
     }

@@ -175,7 +175,7 @@ def forecast_metadata(
         "pooled_calibration_rows": 0 if calibration is None else calibration.height,
         "forecast_sources": dg.MetadataValue.json(dict(sources)),
         "interval_methods": dg.MetadataValue.json(dict(methods)),
-        "validation_mase": metric(model.metrics["mase"]),  # type: ignore[attr-defined]
+        "validation_rel_mae": metric(model.metrics["rel_mae"]),  # type: ignore[attr-defined]
         "seconds": round(seconds, 3),
         "forecasts": dg.MetadataValue.md(
             frame_to_markdown(

@@ -210,9 +210,9 @@ def price_models(
                 )
             context.log.debug(
                 f"{currency} {horizon}: validation MAE {m['mae_model']:.4g} vs persistence {m['mae_persistence']:.4g}"
-                f" (rel_mae {m['mase']:.3f}, {int(m['n_val'])} days, scope {model.info['scope']}) in {seconds:.1f}s"
+                f" (rel_mae {m['rel_mae']:.3f}, {int(m['n_val'])} days, scope {model.info['scope']}) in {seconds:.1f}s"
             )
-            scores.append(m["mase"])
+            scores.append(m["rel_mae"])
             partition_metadata(context, key, model_metadata(model, pooled, model_store, seconds))
             progress.step()
     finite = [s for s in scores if not math.isnan(s)]
@@ -235,14 +235,16 @@ def model_metadata(model: Any, pooled: Any, model_store: ModelStore, seconds: fl
         "| on held-out days | model | persistence |\n|---|---|---|\n"
         f"| MAE (chaos) | {m['mae_model']:.4g} | {m['mae_persistence']:.4g} |\n"
         f"| RMSE (chaos) | {m.get('rmse_model', float('nan')):.4g} | {m.get('rmse_persistence', float('nan')):.4g} |\n"
-        f"| relative MAE | {m['mase']:.3f} | 1.000 |\n"
+        f"| relative MAE | {m['rel_mae']:.3f} | 1.000 |\n"
         f"| direction accuracy | {m.get('direction_accuracy', float('nan')):.1%} | – |\n"
         f"| days | {int(m['n_val'])} | {int(m['n_val'])} |"
     )
     return {
         **currency_horizon(model.currency, model.horizon),
         "profile": pooled.profile.name,
-        "mase": metric(m["mase"]),  # relative MAE: model MAE / persistence MAE (key kept for compatibility)
+        "rel_mae": metric(
+            m["rel_mae"]
+        ),  # relative MAE: model MAE / persistence MAE (key kept for compatibility)
         "mae_model": metric(m["mae_model"], 6),
         "mae_persistence": metric(m["mae_persistence"], 6),
         "validation_days": int(m["n_val"]),

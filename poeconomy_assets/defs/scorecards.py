@@ -34,8 +34,8 @@ class ScorecardConfig(dg.Config):
     """When realized forecasts count as drifting (see core.scorecard.DriftRules)."""
 
     window_days: int = 14
-    mase_limit: float = 1.1  # on the relative MAE (model MAE / persistence MAE); the name predates it
-    mase_horizons: list[str] = ["7d"]  # noqa: RUF012 (pydantic copies field defaults)
+    rel_mae_limit: float = 1.1  # on the relative MAE (model MAE / persistence MAE); the name predates it
+    rel_mae_horizons: list[str] = ["7d"]  # noqa: RUF012 (pydantic copies field defaults)
     coverage_drop: float = 0.10  # below nominal 80%, in share points: bands too narrow
     coverage_excess: float = 0.10  # above nominal 80%, in share points: bands too wide
     min_points: int = 7
@@ -77,8 +77,8 @@ def forecast_scorecard(
     relative MAE against persistence and interval coverage, per horizon and currency."""
     rules = DriftRules(
         window_days=config.window_days,
-        mase_limit=config.mase_limit,
-        mase_horizons=tuple(config.mase_horizons),
+        rel_mae_limit=config.rel_mae_limit,
+        rel_mae_horizons=tuple(config.rel_mae_horizons),
         coverage_drop=config.coverage_drop,
         coverage_excess=config.coverage_excess,
         min_points=config.min_points,
@@ -98,10 +98,10 @@ def forecast_scorecard(
         "bands_too_narrow": card.filter(pl.col("bands") == "too narrow").height,
         "bands_too_wide": card.filter(pl.col("bands") == "too wide").height,
         "by_horizon": table_value(summary),
-        # ~230 currencies × 3 horizons: the drifting ones first, then the worst MASE (the parquet has all)
+        # ~230 currencies × 3 horizons: the drifting ones first, then the worst relative MAE (the parquet has all)
         "worst": table_value(
-            card.sort(["drift", "mase"], descending=True, nulls_last=True).select(
-                "horizon", "currency", "n", "mase", "coverage_80", "coverage_95", "bands", "drift_reason"
+            card.sort(["drift", "rel_mae"], descending=True, nulls_last=True).select(
+                "horizon", "currency", "n", "rel_mae", "coverage_80", "coverage_95", "bands", "drift_reason"
             ),
             max_rows=20,
         ),
@@ -112,7 +112,7 @@ def forecast_scorecard(
         )
         metadata["chart"] = dg.MetadataValue.md(png_markdown(chart, "realized scorecard"))
     for row in summary.iter_rows(named=True):
-        metadata[f"mase_{row['horizon']}"] = number(row["mase"])
+        metadata[f"rel_mae_{row['horizon']}"] = number(row["rel_mae"])
         metadata[f"coverage_80_{row['horizon']}"] = number(row["coverage_80"])
     check = dg.AssetCheckResult(
         check_name=DRIFT_CHECK,
@@ -122,7 +122,7 @@ def forecast_scorecard(
             "drifting_partitions": dg.MetadataValue.json(keys),
             "reasons": dg.MetadataValue.md(
                 frame_to_markdown(
-                    drifting.select("currency", "horizon", "n", "mase", "coverage_80", "drift_reason")
+                    drifting.select("currency", "horizon", "n", "rel_mae", "coverage_80", "drift_reason")
                 )
             ),
             "too_narrow": int((drifting["bands"] == "too narrow").sum()),
@@ -165,7 +165,7 @@ def backtest_scorecard(
     rows = [
         {
             "horizon": h,
-            "mase": c["mase"],
+            "rel_mae": c["rel_mae"],
             "direction_accuracy": c["direction_accuracy"],
             "coverage_80": c.get("coverage_80"),
             "coverage_95": c.get("coverage_95"),
@@ -181,7 +181,9 @@ def backtest_scorecard(
             {
                 "horizon": h,
                 "currency": cur,
-                **{k: s.get(k) for k in ("mase", "coverage_80", "coverage_95", "mean_relative_width", "n")},
+                **{
+                    k: s.get(k) for k in ("rel_mae", "coverage_80", "coverage_95", "mean_relative_width", "n")
+                },
             }
             for h, c in result["horizons"].items()
             for cur, s in c["per_currency"].items()
@@ -196,10 +198,10 @@ def backtest_scorecard(
         "profile": config.profile,
         "by_horizon": table_value(pl.DataFrame(rows)),
         "worst_currencies": table_value(
-            per_currency.sort("mase", descending=True, nulls_last=True), max_rows=20
+            per_currency.sort("rel_mae", descending=True, nulls_last=True), max_rows=20
         ),
         "chart": dg.MetadataValue.md(png_markdown(chart, "backtest scorecard")),
-        **{f"mase_{r['horizon']}": number(r["mase"]) for r in rows},
+        **{f"rel_mae_{r['horizon']}": number(r["rel_mae"]) for r in rows},
         **{
             f"coverage_80_{r['horizon']}": number(r["coverage_80"])
             for r in rows

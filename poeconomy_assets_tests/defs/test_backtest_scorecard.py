@@ -45,7 +45,7 @@ def test_backtest_scorecard_holds_out_the_latest_league(tmp_path: Path) -> None:
     assert 0.0 < one_day["coverage_80"] <= one_day["coverage_95"] <= 1.0
     assert set(one_day["per_currency"]) == set(prices["currency"].unique())
     assert metadata["chart"].value.startswith("![backtest scorecard](data:image/png;base64,")
-    assert metadata["mase_1d"].value == pytest.approx(one_day["mase"], rel=1e-3)  # rounded to 4 digits
+    assert metadata["rel_mae_1d"].value == pytest.approx(one_day["rel_mae"], rel=1e-3)  # rounded to 4 digits
     strategy = card["strategy"]  # following the report on the held-out league, day by day at 1d
     assert strategy["horizon"] == "1d" and strategy["hold_chaos_return"] == 0.0 and strategy["periods"] > 20
     assert metadata["strategy_trades"].value == len(strategy["trades"])

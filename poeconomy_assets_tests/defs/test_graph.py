@@ -130,7 +130,7 @@ def test_model_metadata_compares_with_persistence(materialized_graph: Materializ
         # The metadata describes the model on disk: the stored manifest holds the same validation scores
         # (rounded in the metadata for the reader).
         manifest = json.loads((Path(metadata["artifact_dir"].value) / "manifest.json").read_text())
-        for key, digits in (("mase", 4), ("mae_model", 6), ("mae_persistence", 6)):
+        for key, digits in (("rel_mae", 4), ("mae_model", 6), ("mae_persistence", 6)):
             assert metadata[key].value == round(manifest["metrics"][key], digits), key
         assert "persistence" in metadata["model_vs_persistence"].value
 

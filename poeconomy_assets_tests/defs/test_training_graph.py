@@ -132,7 +132,7 @@ def _models(home: Path) -> dict[str, dict]:
             "scope": manifest["info"]["scope"],
             "weights": manifest["weights"],
             "return_scale": manifest["return_scale"],
-            "mase": manifest["metrics"]["mase"],
+            "rel_mae": manifest["metrics"]["rel_mae"],
             "params": manifest["params"],
             "residuals": np.load(manifest_path.parent / "residuals.npy").tolist(),
         }
@@ -179,7 +179,7 @@ def test_a_batched_run_materializes_exactly_its_keys_each_with_its_own_metadata(
     for event in events:  # each partition's own numbers, not the run's
         metadata = event.materialization.metadata
         assert metadata["currency"].value == split_currency_horizon(event.partition)[0]
-        assert metadata["models_in_run"].value == 2 and "mase" in metadata
+        assert metadata["models_in_run"].value == 2 and "rel_mae" in metadata
     stored = sorted(
         str(p.relative_to(home / "data" / "price_models"))
         for p in (home / "data" / "price_models").rglob("*.json")

@@ -35,7 +35,7 @@ from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
 from poeconomy_assets.core.uncertainty.calibration import model_calibration, price_bands
 from poeconomy_assets.core.uncertainty.intervals import PhaseCalibrator
 
-SUMMARY_KEYS = ("mase", "mape", "mae", "direction_accuracy", *INTERVAL_KEYS)
+SUMMARY_KEYS = ("rel_mae", "mape", "mae", "direction_accuracy", *INTERVAL_KEYS)
 # The 13 long-history currencies of the old 18-league folder (every league since Essence/Harbinger).
 LEGACY_CURRENCIES = (
     "Armourer's Scrap",
@@ -253,18 +253,20 @@ def _score_horizon(
 def _spread_of(per_currency: dict[str, dict]) -> dict:
     """How the items' relative MAEs spread: how many evaluated, the share below 1.0, the worst."""
     values = [
-        v["mase"] for v in per_currency.values() if v.get("mase") is not None and np.isfinite(v["mase"])
+        v["rel_mae"]
+        for v in per_currency.values()
+        if v.get("rel_mae") is not None and np.isfinite(v["rel_mae"])
     ]
     worst = max(
         per_currency,
-        key=lambda c: per_currency[c]["mase"] if np.isfinite(per_currency[c]["mase"]) else -1,
+        key=lambda c: per_currency[c]["rel_mae"] if np.isfinite(per_currency[c]["rel_mae"]) else -1,
         default=None,
     )
     return {
         "items": len(values),
         "share_below_1": float(np.mean(np.array(values) < 1.0)) if values else float("nan"),
         "worst_item": worst,
-        "worst_mase": float(max(values)) if values else float("nan"),
+        "worst_rel_mae": float(max(values)) if values else float("nan"),
     }
 
 
@@ -306,10 +308,10 @@ def average_scorecards(results: list[dict]) -> dict:
         cards = [r["horizons"][horizon] for r in results]
         averaged[horizon] = {k: _mean_of_known([c.get(k) for c in cards]) for k in SUMMARY_KEYS}
         averaged[horizon]["n"] = int(sum(c["n"] for c in cards))
-        averaged[horizon]["per_league_mase"] = {
-            r["test_league"]: r["horizons"][horizon]["mase"] for r in results
+        averaged[horizon]["per_league_rel_mae"] = {
+            r["test_league"]: r["horizons"][horizon]["rel_mae"] for r in results
         }
-        for key in ("coverage_80", "coverage_95", "share_below_1", "worst_mase"):
+        for key in ("coverage_80", "coverage_95", "share_below_1", "worst_rel_mae"):
             averaged[horizon][f"per_league_{key}"] = {
                 r["test_league"]: r["horizons"][horizon].get(key) for r in results
             }
@@ -320,12 +322,12 @@ def average_scorecards(results: list[dict]) -> dict:
                 subs = [c["subsets"][name] for c in cards if name in c.get("subsets", {})]
                 averaged[horizon]["subsets"][name] = {
                     **{k: _mean_of_known([s.get(k) for s in subs]) for k in (*SUMMARY_KEYS, "share_below_1")},
-                    "worst_mase": max(
-                        (s.get("worst_mase", float("nan")) for s in subs), default=float("nan")
+                    "worst_rel_mae": max(
+                        (s.get("worst_rel_mae", float("nan")) for s in subs), default=float("nan")
                     ),
                     "n": int(sum(s["n"] for s in subs)),
-                    "per_league_mase": {
-                        r["test_league"]: r["horizons"][horizon]["subsets"][name]["mase"]
+                    "per_league_rel_mae": {
+                        r["test_league"]: r["horizons"][horizon]["subsets"][name]["rel_mae"]
                         for r in results
                         if name in r["horizons"][horizon].get("subsets", {})
                     },

@@ -3,8 +3,8 @@
 A forecast made on ``as_of`` at horizon ``h`` is scored against the price on ``as_of + h`` (same
 league), next to persistence on the same points. Only honest forecasts count (``model`` and
 ``walk_forward`` sources, never ``in_sample``), and only the last ``window`` as-of dates that have an
-outcome. Drift: realized relative MAE (metrics.relative_mae, key ``mase``) above ``mase_limit`` at the horizons in
-``mase_horizons``, or 80% coverage more than ``coverage_drop`` below nominal (bands too narrow: the model is surer
+outcome. Drift: realized relative MAE (metrics.relative_mae, key ``rel_mae``) above ``rel_mae_limit`` at the horizons in
+``rel_mae_horizons``, or 80% coverage more than ``coverage_drop`` below nominal (bands too narrow: the model is surer
 than it should be) or more than ``coverage_excess`` above it (bands too wide: the report hides real edges behind
 needless doubt), on at least ``min_points`` points. Both are calibration failures and both ask for a retrain.
 """
@@ -23,8 +23,8 @@ HONEST_SOURCES = ("model", "walk_forward")
 @dataclass(frozen=True)
 class DriftRules:
     window_days: int = 14
-    mase_limit: float = 1.1
-    mase_horizons: tuple[str, ...] = ("7d",)
+    rel_mae_limit: float = 1.1
+    rel_mae_horizons: tuple[str, ...] = ("7d",)
     nominal_80: float = 0.80
     coverage_drop: float = 0.10
     coverage_excess: float = 0.10  # 80% coverage above nominal + this (90%): bands too wide
@@ -68,7 +68,7 @@ def realized_points(
 
 
 def score_realized(points: pl.DataFrame, rules: DriftRules = DriftRules()) -> pl.DataFrame:
-    """One row per horizon × currency: n, mase, coverage_80, coverage_95, mean_relative_width, first and
+    """One row per horizon × currency: n, rel_mae, coverage_80, coverage_95, mean_relative_width, first and
     last as-of date, and ``drift`` with its ``drift_reason`` (null when there is no drift or no verdict)."""
     rows = []
     for (horizon, currency), group in points.group_by("horizon", "currency", maintain_order=True):
@@ -83,11 +83,11 @@ def score_realized(points: pl.DataFrame, rules: DriftRules = DriftRules()) -> pl
         reasons = []
         if (
             scores["n"] >= rules.min_points
-            and horizon in rules.mase_horizons
-            and np.isfinite(scores["mase"])
-            and scores["mase"] > rules.mase_limit
+            and horizon in rules.rel_mae_horizons
+            and np.isfinite(scores["rel_mae"])
+            and scores["rel_mae"] > rules.rel_mae_limit
         ):
-            reasons.append(f"relative MAE {scores['mase']:.2f} > {rules.mase_limit}")
+            reasons.append(f"relative MAE {scores['rel_mae']:.2f} > {rules.rel_mae_limit}")
         verdict = band_verdict(cover80, scores["n"], rules)
         if verdict == "too narrow":
             reasons.append(
@@ -102,7 +102,7 @@ def score_realized(points: pl.DataFrame, rules: DriftRules = DriftRules()) -> pl
                 "horizon": horizon,
                 "currency": currency,
                 "n": scores["n"],
-                "mase": scores["mase"],
+                "rel_mae": scores["rel_mae"],
                 "mape": scores["mape"],
                 "direction_accuracy": scores["direction_accuracy"],
                 "coverage_80": cover80,
@@ -121,7 +121,7 @@ def score_realized(points: pl.DataFrame, rules: DriftRules = DriftRules()) -> pl
         "horizon": pl.Utf8,
         "currency": pl.Utf8,
         "n": pl.Int64,
-        "mase": pl.Float64,
+        "rel_mae": pl.Float64,
         "mape": pl.Float64,
         "direction_accuracy": pl.Float64,
         "coverage_80": pl.Float64,
@@ -146,7 +146,7 @@ def horizon_summary(card: pl.DataFrame) -> pl.DataFrame:
         card.group_by("horizon")
         .agg(
             pl.col("n").sum(),
-            pl.col("mase").mean(),
+            pl.col("rel_mae").mean(),
             ((pl.col("coverage_80") * pl.col("n")).sum() / pl.col("n").sum()).alias("coverage_80"),
             ((pl.col("coverage_95") * pl.col("n")).sum() / pl.col("n").sum()).alias("coverage_95"),
             pl.col("drift").sum().alias("drifting_currencies"),

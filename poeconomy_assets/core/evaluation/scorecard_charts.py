@@ -17,12 +17,12 @@ def shown_currencies(per_horizon: dict[str, dict], horizons: list[str], limit: i
     if len(currencies) <= limit:
         return currencies
 
-    def mean_mase(currency: str) -> float:
-        values = [per_horizon[h]["per_currency"].get(currency, {}).get("mase") for h in horizons]
+    def mean_rel_mae(currency: str) -> float:
+        values = [per_horizon[h]["per_currency"].get(currency, {}).get("rel_mae") for h in horizons]
         known = [v for v in values if v is not None and np.isfinite(v)]
         return float(np.mean(known)) if known else float("nan")
 
-    ranked = sorted((c for c in currencies if np.isfinite(mean_mase(c))), key=mean_mase, reverse=True)
+    ranked = sorted((c for c in currencies if np.isfinite(mean_rel_mae(c))), key=mean_rel_mae, reverse=True)
     return ranked[: limit // 2] + ranked[-(limit - limit // 2) :]
 
 
@@ -46,12 +46,12 @@ def scorecard_chart_png(per_horizon: dict[str, dict], title: str) -> bytes:
     height = 0.8 / max(1, len(horizons))
     colors = {"1d": "#2a9d8f", "3d": "#e9c46a", "7d": "#e76f51"}
     for i, h in enumerate(horizons):
-        values = [per_horizon[h]["per_currency"].get(c, {}).get("mase") or np.nan for c in currencies]
+        values = [per_horizon[h]["per_currency"].get(c, {}).get("rel_mae") or np.nan for c in currencies]
         left.barh(
             np.arange(len(currencies)) + i * height,
             values,
             height=height,
-            label=f"{h} (mean {per_horizon[h]['mase']:.3f})",
+            label=f"{h} (mean {per_horizon[h]['rel_mae']:.3f})",
             color=colors.get(h),
         )
     left.axvline(1.0, color="black", ls="--", lw=1, label="persistence = 1.0")

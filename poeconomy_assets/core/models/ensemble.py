@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from poeconomy_assets.core.features.build import MID_DAYS, feature_columns, league_phase, target_column
-from poeconomy_assets.core.metrics import score_points
+from poeconomy_assets.core.metrics import score_points, with_current_names
 from poeconomy_assets.core.models.artifacts import (
     ArtifactIntegrityError,
     clear_directory,
@@ -200,10 +200,10 @@ class TrainedModel:
             weights=weights,
             return_scale=scale,
             currency_codes=manifest["currency_codes"],
-            metrics=manifest["metrics"],
+            metrics=with_current_names(manifest["metrics"]),
             residuals=np.load(directory / "residuals.npy", allow_pickle=False),
             params=manifest.get("params") or {},
-            info=manifest.get("info") or {},
+            info=with_current_names(manifest.get("info") or {}),
         )
 
 
@@ -589,13 +589,13 @@ def train_currency_model(
     metrics = {
         "mae_model": points["mae"],
         "mae_persistence": points["mae_persistence"],
-        "mase": points["mase"],
+        "rel_mae": points["rel_mae"],
         "mape": points["mape"],
         "direction_accuracy": points["direction_accuracy"],
         "n_val": float(points["n"]),
         "rmse_model": float(np.sqrt(np.mean((actual - forecast) ** 2))),
         "rmse_persistence": float(np.sqrt(np.mean((actual - price) ** 2))),
-        "validation_mase_all_folds": float(evaluated[scope_name][0]),
+        "validation_rel_mae_all_folds": float(evaluated[scope_name][0]),
         "pooled_model": float(scope_name == "pooled"),
         "own_history_rows": float(own_rows.height),
         "train_seconds": time.perf_counter() - started,
@@ -621,7 +621,7 @@ def train_currency_model(
             "validation_league": last,
             "validation_leagues": sorted(set(oof["league"].to_list())),
             "family_scores": scope.scores,
-            "scope_mase": {k: v[0] for k, v in evaluated.items()},
+            "scope_rel_mae": {k: v[0] for k, v in evaluated.items()},
             "data_version": data_version,
             "pooled_data_version": pooled.data_version,
         },

@@ -44,7 +44,7 @@ def shared_search(
     budget_seconds: float | None = None,
     predictions: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict, float, int]:
-    """Best parameters (defaults filled in), their mean validation MASE, and the trials in the search.
+    """Best parameters (defaults filled in), their mean validation relative MAE, and the trials in the search.
 
     ``evaluate(params, fold, fold_predictions) -> score`` scores one fold (``tuning._fold_score``).
     ``predictions`` receives the best trial's validation predictions per fold league when this process

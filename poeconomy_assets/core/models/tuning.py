@@ -182,7 +182,7 @@ def search_through_storage(
 def create_search_study(
     seed: int, storage: StudyStorage = None, study_name: str | None = None
 ) -> optuna.Study:
-    """The Optuna study of one family's search (TPE seeded with ``seed``, median pruning, minimising MASE).
+    """The Optuna study of one family's search (TPE seeded with ``seed``, median pruning, minimising the relative MAE).
 
     ``storage`` is an Optuna storage, a database URL (a PostgreSQL URL keeps studies in their own schema,
     see ``optuna_storage``) or None (this process's memory). With a storage, every worker that creates

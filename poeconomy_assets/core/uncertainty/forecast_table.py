@@ -120,7 +120,7 @@ def build_forecasts(features: pl.DataFrame, model: Any, pooled: pl.DataFrame | N
             }
         )
         .hstack(bands.drop("median_chaos"))
-        .with_columns(validation_mase=pl.lit(float(model.metrics.get("mase", np.nan))))
+        .with_columns(validation_rel_mae=pl.lit(float(model.metrics.get("rel_mae", np.nan))))
     )
     return add_divine_columns(frame, features)
 

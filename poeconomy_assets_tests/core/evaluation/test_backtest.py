@@ -56,17 +56,19 @@ def test_backtest_json_has_the_documented_shape(dumps: Path, tmp_path: Path) -> 
         "persistence_relative_width",
     }
     for card in result["horizons"].values():
-        assert {"mase", "mape", "mae", "direction_accuracy", "n", "per_currency"} | interval_keys <= set(card)
+        assert {"rel_mae", "mape", "mae", "direction_accuracy", "n", "per_currency"} | interval_keys <= set(
+            card
+        )
         assert set(card["per_currency"]) == set(CURRENCIES.split(","))
         for scores in card["per_currency"].values():
             assert (
-                set(scores) == {"mase", "mape", "direction_accuracy", "n"} | interval_keys
+                set(scores) == {"rel_mae", "mape", "direction_accuracy", "n"} | interval_keys
                 and scores["n"] > 50
             )
             assert 0.0 <= scores["coverage_80"] <= scores["coverage_95"] <= 1.0
             assert scores["mean_relative_width"] > 0 and scores["persistence_relative_width"] > 0
         assert set(card["interval_methods"]) == set(CURRENCIES.split(","))
-        assert 0.3 < card["mase"] < 2.0 and card["n"] == sum(s["n"] for s in card["per_currency"].values())
+        assert 0.3 < card["rel_mae"] < 2.0 and card["n"] == sum(s["n"] for s in card["per_currency"].values())
     assert result["horizons"]["7d"]["n"] < result["horizons"]["1d"]["n"], (
         "no 7d point without a price 7 days on"
     )
@@ -78,16 +80,16 @@ def test_backtest_json_has_the_documented_shape(dumps: Path, tmp_path: Path) -> 
     for card in result["horizons"].values():
         legacy = card["subsets"]["legacy"]
         assert {
-            "mase",
+            "rel_mae",
             "mape",
             "mae",
             "direction_accuracy",
             "n",
             "share_below_1",
-            "worst_mase",
+            "worst_rel_mae",
         } | interval_keys <= set(legacy)
         assert legacy["n"] == card["n"], "both currencies asked for are legacy ones"
-        assert legacy["mase"] == pytest.approx(card["mase"])
+        assert legacy["rel_mae"] == pytest.approx(card["rel_mae"])
 
     strategy = result["strategy"]  # the track record of following the report on the held-out league
     assert {
@@ -127,22 +129,22 @@ def test_rolling_ends_at_the_test_league_and_averages_subsets() -> None:
         }
     )
     card = {
-        "mase": 0.8,
+        "rel_mae": 0.8,
         "mape": 0.1,
         "mae": 1.0,
         "direction_accuracy": 0.6,
         "n": 10,
         "per_currency": {},
-        "subsets": {"legacy": {"mase": 0.9, "n": 4, "worst_mase": 1.0}},
+        "subsets": {"legacy": {"rel_mae": 0.9, "n": 4, "worst_rel_mae": 1.0}},
     }
     done = {league: {"test_league": league, "horizons": {"1d": card}} for league in "ABC"}
     result = rolling_backtest(prices, 2, done=done, last_league="B")
     assert result["leagues"] == ["A", "B"]
     legacy = result["horizons"]["1d"]["subsets"]["legacy"]
     assert (
-        legacy["mase"] == pytest.approx(0.9)
+        legacy["rel_mae"] == pytest.approx(0.9)
         and legacy["n"] == 8
-        and legacy["per_league_mase"] == {"A": 0.9, "B": 0.9}
+        and legacy["per_league_rel_mae"] == {"A": 0.9, "B": 0.9}
     )
 
 
@@ -165,11 +167,11 @@ def test_only_earlier_leagues_train() -> None:
 
 
 def test_rolling_average_is_the_mean_over_leagues() -> None:
-    card = {"mase": 0.8, "mape": 0.1, "mae": 1.0, "direction_accuracy": 0.6, "n": 10, "per_currency": {}}
+    card = {"rel_mae": 0.8, "mape": 0.1, "mae": 1.0, "direction_accuracy": 0.6, "n": 10, "per_currency": {}}
     results = [
         {"test_league": "A", "horizons": {"1d": card}},
-        {"test_league": "B", "horizons": {"1d": {**card, "mase": 1.0, "n": 30}}},
+        {"test_league": "B", "horizons": {"1d": {**card, "rel_mae": 1.0, "n": 30}}},
     ]
     averaged = average_scorecards(results)["1d"]
-    assert averaged["mase"] == pytest.approx(0.9) and averaged["n"] == 40
-    assert averaged["per_league_mase"] == {"A": 0.8, "B": 1.0}
+    assert averaged["rel_mae"] == pytest.approx(0.9) and averaged["n"] == 40
+    assert averaged["per_league_rel_mae"] == {"A": 0.8, "B": 1.0}

@@ -66,14 +66,14 @@ def test_perfect_forecasts_score_zero_and_cover_everything(prices: pl.DataFrame)
         _forecasts(prices, "3d", noise=0.0, band=0.01), prices, "Sim01 Abyssal", window_days=14
     )
     card = score_realized(points)
-    assert card["mase"].max() < 1e-6
+    assert card["rel_mae"].max() < 1e-6
     assert (card["coverage_80"] == 1.0).all()
     assert (card["n"] == 14).all(), "the last 14 as-of dates with an outcome, per currency"
     # a band that never misses is too wide: the scorecard says so both ways, not only when bands are too narrow
     assert (card["bands"] == "too wide").all() and card["drift"].all()
     assert (
         card["drift_reason"].str.contains("too wide").all()
-        and not card["drift_reason"].str.contains("MASE").any()
+        and not card["drift_reason"].str.contains("relative MAE").any()
     )
 
 
@@ -87,7 +87,7 @@ def test_calibrated_bands_do_not_drift(prices: pl.DataFrame) -> None:
 def test_persistence_scores_one(prices: pl.DataFrame) -> None:
     forecasts = _forecasts(prices, "1d", noise=0.01).with_columns(forecast_chaos=pl.col("price_chaos"))
     card = score_realized(realized_points(forecasts, prices, "Sim01 Abyssal", 14))
-    assert card["mase"].to_numpy() == pytest.approx(1.0)
+    assert card["rel_mae"].to_numpy() == pytest.approx(1.0)
 
 
 def test_coverage_matches_the_known_noise(prices: pl.DataFrame) -> None:

@@ -45,7 +45,7 @@ def test_manifest_records_hashes_params_features_metrics_and_versions(
     assert set(manifest["files"]) == set(MODEL_FILES)
     assert all(len(digest) == 64 for digest in manifest["files"].values())
     assert {"lightgbm", "xgboost", "random_forest"} <= set(manifest["params"])
-    assert "ret_7d" in manifest["features"] and manifest["metrics"]["mase"] > 0
+    assert "ret_7d" in manifest["features"] and manifest["metrics"]["rel_mae"] > 0
     for key in ("train_seconds", "peak_rss_mb", "trials", "pooled_model"):
         assert key in manifest["metrics"]
     assert manifest["data_version"] and manifest["code_version"] and manifest["git_commit"]

@@ -33,7 +33,7 @@ def test_test_profile_trains_and_reports_persistence_comparison(features: pl.Dat
     assert model.residuals.size == rows.height == m["n_val"]
     price, logret = rows["price_chaos"].to_numpy(), rows["target_logret_3d"].to_numpy()
     actual, forecast = price * np.exp(logret), price * np.exp(logret - model.residuals)
-    assert m["mase"] == pytest.approx(
+    assert m["rel_mae"] == pytest.approx(
         np.abs(actual - forecast).sum() / np.abs(actual - price).sum(), rel=1e-9
     )
     assert model.predict(features.tail(5)).shape == (5,)
