@@ -262,10 +262,10 @@ def _table(result: dict) -> str:
             f"; {len(skipped)} items skipped)"
         ),
         (
-            "| horizon | items | relative MAE | MAPE | direction | n | items < 1.0 | worst | "
+            "| horizon | items | relative MAE | MAPE | direction | n | items < 1.0 | no change (gated) | worst | "
             "coverage 80/95 | legacy rel. MAE | liquid rel. MAE |"
         ),
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for horizon in HORIZONS:
         if horizon not in result["horizons"]:
@@ -277,6 +277,7 @@ def _table(result: dict) -> str:
         lines.append(
             f"| {horizon} | {len(h['per_currency'])} | {h['rel_mae']:.3f} | {h['mape']:.2%} | "
             f"{h['direction_accuracy']:.1%} | {h['n']} | {below}/{len(h['per_currency'])} | "
+            f"{len(h.get('gated_items', []))} | "
             f"{h.get('worst_item')} {h.get('worst_rel_mae', float('nan')):.3f} | "
             f"{h.get('coverage_80', float('nan')):.1%} / {h.get('coverage_95', float('nan')):.1%} | "
             f"{sub['legacy']} | {sub['liquid']} |"

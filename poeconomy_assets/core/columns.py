@@ -31,6 +31,12 @@ EXACT = {
     "spread_change_1d": "Change of the spread since the day before",
     "spread_mean_7d": "Mean spread over the last 7 days",
     "spread_gap_7d": "Spread today minus its 7-day mean",
+    "tick_distance": "Distance of the chaos price from the nearest whole chaos (prices move in ticks)",
+    "tick_size": "Size of a one-chaos tick against the price: log(1 + 1 / price)",
+    "unchanged_share_7d": "Share of the last 7 days whose price was the same as the day before",
+    "unchanged_share_14d": "Share of the last 14 days whose price was the same as the day before",
+    "days_since_change": "Days since the price last changed (since the league's first price before any)",
+    "both_sides": "1 when both sides of the market were quoted that day",
     "source": "Where the row came from (poe.ninja dumps or POE Watch)",
     "volume": "Listings counted by POE Watch that day (live leagues only)",
     "low_confidence_share": "Share of the day's snapshots POE Watch marked low-confidence",
@@ -52,6 +58,8 @@ EXACT = {
     "interval_method": "How the intervals were calibrated (own residuals, pooled, widened, ...)",
     "calibration_n": "Walk-forward residuals the intervals were calibrated on",
     "validation_rel_mae": "Relative MAE of the model on its validation days (model MAE / persistence MAE)",
+    "skill_gate": "model (the model's move: it beat no change on its validation days) or no change (no proven skill)",
+    "skill_gate_reason": "Why: the validation days, the model's relative MAE on them and the test's p-value",
     "rel_mae": "Relative MAE: model MAE / persistence MAE (below 1 beats 'no change')",
     "rank": "Rank in the report (1 = best score)",
     "score": "Risk-adjusted score the report ranks by",
@@ -120,6 +128,14 @@ PATTERNS = [
     (r"p_gain_reason_(\d+d)", "Why P(gain) over {1} is what it is"),
     (r"p_up_(\d+d)", "Probability that the price is higher after {1}"),
     (r"interval_method_(\d+d)", "How the {1} intervals were calibrated"),
+    (
+        r"skill_gate_(\d+d)",
+        "Forecast over {1}: model (it beat no change on validation) or no change (no proven skill)",
+    ),
+    (
+        r"skill_gate_reason_(\d+d)",
+        "Why the {1} forecast is the model's or no change: validation days, relative MAE, p-value",
+    ),
 ]
 
 

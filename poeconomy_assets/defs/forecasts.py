@@ -176,6 +176,7 @@ def forecast_metadata(
         "forecast_sources": dg.MetadataValue.json(dict(sources)),
         "interval_methods": dg.MetadataValue.json(dict(methods)),
         "validation_rel_mae": metric(model.metrics["rel_mae"]),  # type: ignore[attr-defined]
+        "forecast": f"{newest['skill_gate']}: {newest['skill_gate_reason']}",
         "seconds": round(seconds, 3),
         "forecasts": dg.MetadataValue.md(
             frame_to_markdown(

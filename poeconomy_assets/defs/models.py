@@ -179,7 +179,7 @@ def price_models(
         pooled_models if isinstance(pooled_models, ByPartition) else {next(iter(by_horizon)): pooled_models}
     )
     progress = Progress(len(keys), "price_models", context.log.info, unit="models")
-    manifests, scores = ByPartition(), []
+    manifests, scores, gated = ByPartition(), [], 0
     for horizon, currencies in by_horizon.items():
         pooled = model_store.load_pooled(horizon)  # sha256 checked against its own manifest
         if recorded[horizon].get("files") != model_store.pooled_manifest(horizon).get("files"):
@@ -213,6 +213,7 @@ def price_models(
                 f" (rel_mae {m['rel_mae']:.3f}, {int(m['n_val'])} days, scope {model.info['scope']}) in {seconds:.1f}s"
             )
             scores.append(m["rel_mae"])
+            gated += not model.gate.use_model
             partition_metadata(context, key, model_metadata(model, pooled, model_store, seconds))
             progress.step()
     finite = [s for s in scores if not math.isnan(s)]
@@ -222,6 +223,7 @@ def price_models(
             "models_in_run": len(keys),
             "horizons_in_run": ", ".join(by_horizon),
             "median_rel_mae_in_run": metric(sorted(finite)[len(finite) // 2]) if finite else "n/a",
+            "no_change_forecasts_in_run": gated,  # models whose skill gate is closed
             "peak_rss_mb": _peak_rss_mb(),
         },
     )
@@ -242,9 +244,11 @@ def model_metadata(model: Any, pooled: Any, model_store: ModelStore, seconds: fl
     return {
         **currency_horizon(model.currency, model.horizon),
         "profile": pooled.profile.name,
-        "rel_mae": metric(
-            m["rel_mae"]
-        ),  # relative MAE: model MAE / persistence MAE (key kept for compatibility)
+        "rel_mae": metric(m["rel_mae"]),  # relative MAE: model MAE / persistence MAE
+        # the skill gate (core.models.skill_gate): the model's move, or no change where it proved no skill
+        "forecast": model.gate.label,
+        "forecast_reason": model.gate.reason,
+        "gate_p_value": metric(model.gate.p_value),
         "mae_model": metric(m["mae_model"], 6),
         "mae_persistence": metric(m["mae_persistence"], 6),
         "validation_days": int(m["n_val"]),

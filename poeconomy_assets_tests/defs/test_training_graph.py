@@ -160,7 +160,7 @@ def test_batched_and_one_partition_runs_in_any_order_give_identical_models_and_f
     mine, theirs = _forecasts(in_process), _forecasts(other)
     assert sorted(mine) == sorted(theirs) and len(mine) == len(keys)
     for path, frame in mine.items():
-        assert frame.equals(theirs[path]), path
+        assert frame.equals(theirs[path]), (path, _differences(frame, theirs[path]))
 
 
 def test_a_batched_run_materializes_exactly_its_keys_each_with_its_own_metadata(prepared: Prepared) -> None:
@@ -286,4 +286,18 @@ def test_daemon_backfill_searches_once_per_horizon_and_matches_the_in_process_pa
     mine, theirs = _forecasts(in_process), _forecasts(home)
     assert sorted(mine) == sorted(theirs)
     for path, frame in mine.items():
-        assert frame.equals(theirs[path]), path
+        assert frame.equals(theirs[path]), (path, _differences(frame, theirs[path]))
+
+
+def _differences(mine: pl.DataFrame, theirs: pl.DataFrame) -> dict:
+    """The columns where two tables of the same shape differ, with their first differing values."""
+    if mine.columns != theirs.columns or mine.height != theirs.height:
+        return {"columns": (mine.columns, theirs.columns), "rows": (mine.height, theirs.height)}
+    return {
+        c: (
+            mine[c].filter(~mine[c].eq_missing(theirs[c])).head(3).to_list(),
+            theirs[c].filter(~mine[c].eq_missing(theirs[c])).head(3).to_list(),
+        )
+        for c in mine.columns
+        if not mine[c].equals(theirs[c])
+    }

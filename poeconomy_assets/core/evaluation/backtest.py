@@ -192,11 +192,14 @@ def _score_horizon(
 ) -> tuple[dict, pl.DataFrame]:
     """One horizon's scorecard, and its forecast points (what the track record follows)."""
     target = target_column(horizon)
-    trained, scopes = [], {}
+    trained, scopes, gated, gates = [], {}, [], {}
     for currency in wanted:
         model = train_currency_model(train, currency, horizon, profile=profile, seed=seed, pooled=pooled)
         trained.append((currency, model, model_calibration(train, model)))
         scopes[currency] = model.info.get("scope")
+        gates[currency] = model.gate.as_dict()
+        if not model.gate.use_model:
+            gated.append(currency)
         progress.step()
     # Intervals: each currency's own walk-forward residuals, everyone's when it has too few (per phase).
     pooled_residuals = pl.concat([calibration for _, _, calibration in trained])
@@ -238,14 +241,22 @@ def _score_horizon(
     card = scorecard(points) | {"interval_methods": methods}
     card |= _spread_of(card["per_currency"])
     card["own_models"] = sorted(c for c, scope in scopes.items() if scope == "own")
+    # The skill gate: items forecast as "no change" (no proven skill on their validation days).
+    card["gated_items"] = sorted(c for c in gated if c in card["per_currency"])
+    card["share_gated"] = len(card["gated_items"]) / max(1, len(card["per_currency"]))
+    card["gates"] = {
+        c: gate for c, gate in gates.items() if c in card["per_currency"]
+    }  # decision and evidence
     card["subsets"] = {}
     for name, items in subsets.items():
         subset_points = points.filter(pl.col("currency").is_in(items))
         if subset_points.is_empty():
             continue
         sub = scorecard(subset_points)
-        card["subsets"][name] = {k: v for k, v in sub.items() if k != "per_currency"} | _spread_of(
-            sub["per_currency"]
+        card["subsets"][name] = (
+            {k: v for k, v in sub.items() if k != "per_currency"}
+            | _spread_of(sub["per_currency"])
+            | {"share_gated": len([c for c in items if c in card["gated_items"]]) / max(1, len(items))}
         )
     return card, points
 
@@ -265,6 +276,7 @@ def _spread_of(per_currency: dict[str, dict]) -> dict:
     return {
         "items": len(values),
         "share_below_1": float(np.mean(np.array(values) < 1.0)) if values else float("nan"),
+        "share_above_1": float(np.mean(np.array(values) > 1.0)) if values else float("nan"),
         "worst_item": worst,
         "worst_rel_mae": float(max(values)) if values else float("nan"),
     }
@@ -306,12 +318,22 @@ def average_scorecards(results: list[dict]) -> dict:
     averaged = {}
     for horizon in results[0]["horizons"]:
         cards = [r["horizons"][horizon] for r in results]
-        averaged[horizon] = {k: _mean_of_known([c.get(k) for c in cards]) for k in SUMMARY_KEYS}
+        averaged[horizon] = {
+            k: _mean_of_known([c.get(k) for c in cards])
+            for k in (*SUMMARY_KEYS, "share_below_1", "share_above_1", "share_gated")
+        }
         averaged[horizon]["n"] = int(sum(c["n"] for c in cards))
         averaged[horizon]["per_league_rel_mae"] = {
             r["test_league"]: r["horizons"][horizon]["rel_mae"] for r in results
         }
-        for key in ("coverage_80", "coverage_95", "share_below_1", "worst_rel_mae"):
+        for key in (
+            "coverage_80",
+            "coverage_95",
+            "share_below_1",
+            "share_above_1",
+            "share_gated",
+            "worst_rel_mae",
+        ):
             averaged[horizon][f"per_league_{key}"] = {
                 r["test_league"]: r["horizons"][horizon].get(key) for r in results
             }
@@ -321,7 +343,10 @@ def average_scorecards(results: list[dict]) -> dict:
             for name in names:
                 subs = [c["subsets"][name] for c in cards if name in c.get("subsets", {})]
                 averaged[horizon]["subsets"][name] = {
-                    **{k: _mean_of_known([s.get(k) for s in subs]) for k in (*SUMMARY_KEYS, "share_below_1")},
+                    **{
+                        k: _mean_of_known([s.get(k) for s in subs])
+                        for k in (*SUMMARY_KEYS, "share_below_1", "share_above_1", "share_gated")
+                    },
                     "worst_rel_mae": max(
                         (s.get("worst_rel_mae", float("nan")) for s in subs), default=float("nan")
                     ),

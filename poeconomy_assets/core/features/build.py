@@ -35,7 +35,7 @@ from poeconomy_assets.core.features.kernels import (
     rolling_medians,
     within_group_cum_sum,
 )
-from poeconomy_assets.core.features.market_signal import signal_in_day_order, signal_inputs
+from poeconomy_assets.core.features.market_signal import SIGNAL_FAMILIES, signal_in_day_order, signal_inputs
 from poeconomy_assets.core.features.profiles import profiles, smoothed_profile_inputs
 from poeconomy_assets.core.features.targets import (
     other_targets,
@@ -60,10 +60,17 @@ STAT_WINDOWS = (3, 5, 7, 14)  # rolling mean/std/min/max/median (a 1-day window 
 MOMENTUM_WINDOWS = (3, 5, 7)
 VOL_WINDOWS = (7, 14)
 EARLY_DAYS, MID_DAYS = 7, 28  # league phases: the launch rush, the settling month, the long tail
-FEATURES_VERSION = "2"  # bump when a feature's values change for the same prices (the asset's code version)
-# The market-signal families (market_signal.SIGNAL_FAMILIES) the models read: the ones that helped on held-out
-# leagues (benchmarks/RESULTS-forecasting.md, "Market signal").
-SIGNAL = ("spread",)
+FEATURES_VERSION = "3"  # bump when a feature's values change for the same prices (the asset's code version)
+# The market-signal families (market_signal.SIGNAL_FAMILIES) each horizon's models read: the ones that helped
+# on validation leagues held out before any development league (Sentinel, Kalandra, Sanctum; see
+# benchmarks/RESULTS-forecasting.md, "Market signal per horizon"). The features table carries their union.
+# The rule: the variant of bench_signal.py with the lowest mean relative MAE over those three leagues.
+HORIZON_SIGNAL: dict[str, tuple[str, ...]] = {
+    "1d": (),  # no family helped
+    "3d": ("sticky",),
+    "7d": ("spread", "confidence", "breadth", "tier", "sticky"),
+}
+SIGNAL = tuple(f for f in SIGNAL_FAMILIES if any(f in families for families in HORIZON_SIGNAL.values()))
 
 
 def league_phase(league_day: np.ndarray) -> np.ndarray:
@@ -73,9 +80,15 @@ def league_phase(league_day: np.ndarray) -> np.ndarray:
     return np.where(day < EARLY_DAYS, 0, np.where(day < MID_DAYS, 1, 2))
 
 
-def feature_columns(features: pl.DataFrame) -> list[str]:
-    """The model inputs: every column except keys, raw price and targets."""
-    return [c for c in features.columns if c not in KEYS and not c.startswith("target_")]
+def feature_columns(features: pl.DataFrame, horizon: str | None = None) -> list[str]:
+    """The model inputs: every column except keys, raw price and targets; for ``horizon``, without the
+    market-signal families its models do not read (``HORIZON_SIGNAL``)."""
+    unread = set()
+    if horizon is not None:
+        unread = {
+            c for f, columns in SIGNAL_FAMILIES.items() if f not in HORIZON_SIGNAL[horizon] for c in columns
+        }
+    return [c for c in features.columns if c not in KEYS and not c.startswith("target_") and c not in unread]
 
 
 def build_features(prices: pl.DataFrame, signal: tuple[str, ...] = SIGNAL) -> pl.DataFrame:

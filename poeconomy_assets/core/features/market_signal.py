@@ -26,7 +26,19 @@ SIGNAL_FAMILIES = {
         "market_items_change",
     ],
     "tier": ["log_price_level", "price_rank"],
+    # Prices are sticky and move in ticks (36-45% of 1-day changes are exactly zero): where the price sits
+    # against a whole chaos, how big one chaos is against it, how often it did not move lately, for how long
+    # it has not, and whether both sides of the market are quoted.
+    "sticky": [
+        "tick_distance",
+        "tick_size",
+        "unchanged_share_7d",
+        "unchanged_share_14d",
+        "days_since_change",
+        "both_sides",
+    ],
 }
+UNCHANGED = 1e-9  # a 1-day log move below this is "no change" (the same quoted price)
 
 
 def signal_columns(families: list[str] | tuple[str, ...] | None = None) -> list[str]:
@@ -111,7 +123,39 @@ def signal_in_day_order(
                 / pl.len().over("league", "date")
             ).alias("price_rank"),
         ]
+    if "sticky" in families:
+        frame = frame.with_columns(_sticky_inputs(logp, yesterday(logp)))
+        out += [
+            (pl.col("price_chaos") - pl.col("price_chaos").round()).abs().alias("tick_distance"),
+            (1.0 / pl.col("price_chaos")).log1p().alias("tick_size"),
+            *(
+                (
+                    pl.col("_unchanged").rolling_sum_by("date", f"{w}d").over(BY)
+                    / pl.col("_compared").rolling_sum_by("date", f"{w}d").over(BY)
+                )
+                .fill_nan(None)
+                .alias(f"unchanged_share_{w}d")
+                for w in (7, 14)
+            ),
+            (pl.col("date") - pl.col("_last_change")).dt.total_days().alias("days_since_change"),
+            pl.col("_buy").is_not_null().cast(pl.Int8).alias("both_sides"),
+        ]
     return frame.select(out)
+
+
+def _sticky_inputs(logp: pl.Expr, yesterday_logp: pl.Expr) -> list[pl.Expr]:
+    """Per row: whether today could be compared with yesterday, whether the price was unchanged, and the date
+    of the last change (the group's first day before any)."""
+    move = (logp - yesterday_logp).abs()
+    changed = move >= UNCHANGED
+    return [
+        move.is_not_null().cast(pl.Float64).alias("_compared"),
+        (move < UNCHANGED).fill_null(False).cast(pl.Float64).alias("_unchanged"),
+        pl.when(changed.fill_null(False) | ~_same_group_as_previous_row().fill_null(False))
+        .then(pl.col("date"))
+        .forward_fill()
+        .alias("_last_change"),
+    ]
 
 
 def _same_group_as_previous_row() -> pl.Expr:

@@ -38,6 +38,7 @@ from poeconomy_assets.core.models.artifacts import (
     write_manifest,
 )
 from poeconomy_assets.core.models.families import FALLBACK_WEIGHTS, FAMILIES
+from poeconomy_assets.core.models.skill_gate import GATE_ALPHA, GATE_MIN_DAYS, SkillGate, skill_gate
 from poeconomy_assets.core.models.tuning import (
     StudyStorage,
     tune_family,
@@ -87,6 +88,11 @@ class TrainingProfile:
     # pooled fit for a member that mostly agrees with it (both are L1 gradient boosting): development drops it
     # there (own-history models keep all three).
     pooled_families: tuple[str, ...] | None = None
+    # The skill gate (core.models.skill_gate): an item × horizon keeps its model's move only where it beat
+    # persistence on its validation days at this one-sided level, on at least gate_min_days of them.
+    # gate_alpha=1 with gate_min_days=0 turns the gate off (every model moves).
+    gate_alpha: float = GATE_ALPHA
+    gate_min_days: int = GATE_MIN_DAYS
 
 
 PROFILES = {
@@ -116,9 +122,17 @@ class TrainedModel:
     residuals: np.ndarray
     params: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    gate: SkillGate = field(default_factory=lambda: SkillGate.from_dict(None))
 
     def predict(self, rows: pl.DataFrame) -> np.ndarray:
-        """Predicted log return over the horizon for each feature row (built by ``build_features``)."""
+        """Predicted log return over the horizon for each feature row (built by ``build_features``): 0 (no
+        change) for every row when the skill gate is closed (see ``core.models.skill_gate``)."""
+        if not self.gate.use_model:
+            return np.zeros(rows.height)
+        return self.model_move(rows)
+
+    def model_move(self, rows: pl.DataFrame) -> np.ndarray:
+        """The ensemble's own log return, whatever the gate says (what the gate was tested on)."""
         x = _feature_matrix(rows, self.feature_names, self.currency_codes)
         blend = np.zeros(x.shape[0])
         for name, weight in self.weights.items():
@@ -150,6 +164,7 @@ class TrainedModel:
                 "metrics": self.metrics,
                 "params": self.params,
                 "info": self.info,
+                "gate": self.gate.as_dict(),
                 "data_version": self.info.get("data_version"),
             },
             key=key,
@@ -204,6 +219,7 @@ class TrainedModel:
             residuals=np.load(directory / "residuals.npy", allow_pickle=False),
             params=manifest.get("params") or {},
             info=with_current_names(manifest.get("info") or {}),
+            gate=SkillGate.from_dict(manifest.get("gate")),
         )
 
 
@@ -476,7 +492,7 @@ def train_pooled_model(
     target = target_column(horizon)
     codes = {c: i for i, c in enumerate(sorted(features["currency"].unique().to_list()))}
     rows = _training_rows(features, target, codes)
-    names = [*feature_columns(features), "currency_code"]
+    names = [*feature_columns(features, horizon), "currency_code"]
     data_version = _data_version(rows, target)
     # The study name carries the data version: new data is a new search, never a continuation of an old one.
     scope = _fit_scope(
@@ -580,10 +596,30 @@ def train_currency_model(
     _, weights, scale, oof, blended = evaluated[scope_name]
     scope = candidates[scope_name]
 
+    all_price = oof["price_chaos"].to_numpy()
+    all_actual = all_price * np.exp(oof[target].to_numpy())
+    if borrowed and profile.gate_min_days > 0:
+        gate = SkillGate(
+            False,
+            "no validation days of its own: no change until it earns the move on its own days",
+            0,
+        )
+    elif borrowed:
+        gate = SkillGate(True, "no validation days of its own; the gate is off in this profile")
+    else:
+        gate = skill_gate(
+            all_price,
+            all_actual,
+            all_price * np.exp(blended),
+            oof["league"].to_numpy(),
+            gap,
+            alpha=profile.gate_alpha,
+            min_days=profile.gate_min_days,
+        )
     last = oof["league"].to_list()[-1]
     mask = (oof["league"] == last).to_numpy()
-    price = oof["price_chaos"].to_numpy()[mask]
-    actual = price * np.exp(oof[target].to_numpy()[mask])
+    price = all_price[mask]
+    actual = all_actual[mask]
     forecast = price * np.exp(blended[mask])
     points = score_points(price, actual, forecast)
     metrics = {
@@ -602,6 +638,7 @@ def train_currency_model(
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "trials": float(pooled.trials),
         "training_rows": float(rows.height if scope_name == "pooled" else own_rows.height),
+        "gate_open": float(gate.use_model),
     }
     return TrainedModel(
         currency=currency,
@@ -612,7 +649,8 @@ def train_currency_model(
         return_scale=scale,
         currency_codes=codes,
         metrics=metrics,
-        residuals=np.empty(0) if borrowed else oof[target].to_numpy() - blended,
+        # The residuals the intervals calibrate on are those of the forecast served: persistence's when gated.
+        residuals=np.empty(0) if borrowed else oof[target].to_numpy() - (blended if gate.use_model else 0.0),
         params=scope.params,
         info={
             "scope": scope_name,
@@ -625,6 +663,7 @@ def train_currency_model(
             "data_version": data_version,
             "pooled_data_version": pooled.data_version,
         },
+        gate=gate,
     )
 
 

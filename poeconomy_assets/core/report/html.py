@@ -296,6 +296,7 @@ def details_html(report) -> str:
                 _cell(f"{price_text(r[f'low95_chaos_{h}'])} – {price_text(r[f'high95_chaos_{h}'])}"),
                 _cell(pct_text(r[f"downside_{h}"])),
                 _cell(r[f"interval_method_{h}"] or "–"),
+                _cell(r[f"skill_gate_{h}"] or "–"),
             ]
             for h in horizons
         ]
@@ -312,6 +313,11 @@ def details_html(report) -> str:
                 ]
             ),
             *[note for h in horizons[:1] if (note := heavy_tail_note(r, h))],
+            *[
+                f"{h} forecast: {r[f'skill_gate_{h}']} ({r[f'skill_gate_reason_{h}']})"
+                for h in horizons
+                if r[f"skill_gate_reason_{h}"]
+            ],
         ]
         blocks.append(
             f"<details><summary>#{r['rank']} {_e(r['currency'])}: {price_text(r['price_chaos'])} c = "
@@ -329,6 +335,7 @@ def details_html(report) -> str:
                     "95% range c",
                     "Downside",
                     "Calibration",
+                    "Forecast",
                 ],
                 rows,
             )

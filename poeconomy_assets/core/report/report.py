@@ -124,6 +124,7 @@ class Report:
             f"p_gain_{rank}",
             f"low80_chaos_{rank}",
             f"high80_chaos_{rank}",
+            f"skill_gate_{rank}",
             "score",
             "liquidity",
             "data_quality",
@@ -274,7 +275,7 @@ def build_report(
         raise ValueError(f"no forecasts for league {league!r}")
     prices = prices.filter(pl.col("league") == league)
     stored = latest_forecasts(league_forecasts)
-    latest = harmonize_horizons(stored, HORIZON_DAYS)
+    latest = with_skill_gate(harmonize_horizons(stored, HORIZON_DAYS))
     # No report on forecasts that contradict themselves: as stored (harmonizing could hide it), nor as harmonized.
     if problems := consistency_problems(stored) or consistency_problems(latest, HORIZON_DAYS):
         raise ValueError(
@@ -312,6 +313,8 @@ def build_report(
             "high95_chaos",
             "prob_up_reason",
             "interval_method",
+            "skill_gate",
+            "skill_gate_reason",
         ],
         aggregate_function="first",
     )
@@ -371,6 +374,8 @@ def build_report(
                 "p_up",
                 "interval_method",
                 "p_gain_reason",
+                "skill_gate",
+                "skill_gate_reason",
             )
         ],
     ]
@@ -393,6 +398,16 @@ def build_report(
     )
 
 
+def with_skill_gate(forecasts: pl.DataFrame) -> pl.DataFrame:
+    """``forecasts`` with the skill gate's columns (``core.models.skill_gate``); forecasts stored before the gate
+    existed were the model's move."""
+    if "skill_gate" in forecasts.columns:
+        return forecasts
+    return forecasts.with_columns(
+        skill_gate=pl.lit("model"), skill_gate_reason=pl.lit("forecast before the skill gate existed")
+    )
+
+
 def _horizon_name(column: str) -> str:
     """Pivoted ``return_7d`` / ``prob_up_reason_7d`` → the report's names (``return_7d``, ``p_gain_reason_7d``)."""
     renames = {
@@ -408,6 +423,8 @@ def _horizon_name(column: str) -> str:
         "low95_chaos": "low95_chaos_{}",
         "high95_chaos": "high95_chaos_{}",
         "interval_method": "interval_method_{}",
+        "skill_gate_reason": "skill_gate_reason_{}",
+        "skill_gate": "skill_gate_{}",
     }
     for prefix, pattern in renames.items():
         if column.startswith(prefix + "_"):

@@ -12,6 +12,9 @@ forecast came from:
   league's own residuals;
 - ``in_sample``: a day whose outcome the model was trained on; kept for the chart, never scored.
 
+``skill_gate`` says whether the point forecast is the model's move (``model``) or "no change" (``no change``:
+the model did not prove skill on its validation days; ``core.models.skill_gate``), ``skill_gate_reason`` why.
+
 Prices are in chaos and in divines, converted with the Divine Orb's own price on the as-of date (or its latest price
 at most DIVINE_STALENESS_DAYS earlier in the same league, when that day has none).
 """
@@ -23,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from poeconomy_assets.core.features.build import target_column
+from poeconomy_assets.core.models.skill_gate import SkillGate
 from poeconomy_assets.core.prices import DIVINE
 from poeconomy_assets.core.schemas import HORIZON_DAYS
 from poeconomy_assets.core.uncertainty.calibration import (
@@ -53,6 +57,7 @@ def build_forecasts(features: pl.DataFrame, model: Any, pooled: pl.DataFrame | N
     own; the Divine Orb's rows give the divine prices). ``pooled`` holds every currency's calibration rows
     (see ``core.calibration``); the model's own walk-forward residuals are always used first."""
     currency, horizon = model.currency, model.horizon
+    gate = getattr(model, "gate", None) or SkillGate.from_dict(None)
     days = HORIZON_DAYS[horizon]
     own_features = features.filter(pl.col("currency") == currency)
     if own_features.is_empty():
@@ -120,7 +125,11 @@ def build_forecasts(features: pl.DataFrame, model: Any, pooled: pl.DataFrame | N
             }
         )
         .hstack(bands.drop("median_chaos"))
-        .with_columns(validation_rel_mae=pl.lit(float(model.metrics.get("rel_mae", np.nan))))
+        .with_columns(
+            validation_rel_mae=pl.lit(float(model.metrics.get("rel_mae", np.nan))),
+            skill_gate=pl.lit(gate.label),
+            skill_gate_reason=pl.lit(gate.reason),
+        )
     )
     return add_divine_columns(frame, features)
 

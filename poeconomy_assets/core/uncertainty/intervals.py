@@ -9,7 +9,8 @@ the point + its scale × the median score of its phase (the model's typical bias
 half-widths = its scale × the conformal quantiles of |score − median score|; P(up) is read from that same
 distribution. The ladder, per currency × horizon × phase:
 
-- ``conformal-own``    (≥ OWN_MIN of this currency's scores in the phase): split conformal on them;
+- ``conformal-own``    (≥ OWN_MIN × h of this currency's scores in the phase at horizon h: h-day outcomes of
+  consecutive days overlap, so that is about OWN_MIN independent ones): split conformal on them;
 - ``conformal-pooled`` (≥ CONFORMAL_MIN scores of every currency in the phase): split conformal on those;
 - ``bootstrap``        (BOOTSTRAP_MIN to CONFORMAL_MIN − 1): the quantile averaged over bootstrap
   resamples, widened 1.5× for the small sample;
@@ -43,8 +44,11 @@ def scale_expr(horizon_days: int) -> pl.Expr:
     return (pl.coalesce(sources).clip(lower_bound=MIN_DAILY_VOL) * math.sqrt(horizon_days)).alias("scale")
 
 
-def _conformal_quantile(scores: np.ndarray, coverage: float) -> float:
-    n = scores.size
+def _conformal_quantile(scores: np.ndarray, coverage: float, overlap: int = 1) -> float:
+    """The split-conformal quantile, its finite-sample correction taken on the *independent* scores: outcomes
+    ``overlap`` days long on consecutive days share days, so n of them carry about n / overlap residuals'
+    worth of evidence."""
+    n = max(1.0, scores.size / max(1, overlap))
     level = min(1.0, math.ceil((n + 1) * coverage) / n)
     return float(np.quantile(scores, level))
 
@@ -68,7 +72,7 @@ class _Band:
     typical_scale: float  # stands in for a forecast whose own scale is unknown
 
 
-def _band(scores: np.ndarray, scales: np.ndarray, method: str, seed: int) -> _Band:
+def _band(scores: np.ndarray, scales: np.ndarray, method: str, seed: int, overlap: int = 1) -> _Band:
     typical = float(np.median(scales)) if scales.size else float("nan")
     center = float(np.median(scores))
     centred = np.abs(scores - center)
@@ -77,7 +81,7 @@ def _band(scores: np.ndarray, scales: np.ndarray, method: str, seed: int) -> _Ba
         draws = rng.choice(centred, size=(500, centred.size), replace=True)
         halves = np.quantile(draws, [0.50, 0.80, 0.95], axis=1).mean(axis=1) * BOOTSTRAP_WIDEN
         return _Band(method, scores.size, center, *map(float, halves), typical)
-    halves = [_conformal_quantile(centred, level) for level in (0.50, 0.80, 0.95)]
+    halves = [_conformal_quantile(centred, level, overlap) for level in (0.50, 0.80, 0.95)]
     return _Band(method, scores.size, center, *halves, typical)
 
 
@@ -101,10 +105,11 @@ class PhaseCalibrator:
         for phase in range(len(PHASE_NAMES)):
             own_scores, own_scales = own_parts[phase]
             pool_scores, pool_scales = pool_parts[phase]
-            if own_scores.size >= OWN_MIN:
-                self.bands[phase] = _band(own_scores, own_scales, "conformal-own", seed)
+            # h-day outcomes of consecutive days overlap: OWN_MIN independent residuals take h times as many.
+            if own_scores.size >= OWN_MIN * horizon_days:
+                self.bands[phase] = _band(own_scores, own_scales, "conformal-own", seed, horizon_days)
             elif pool_scores.size >= CONFORMAL_MIN:
-                self.bands[phase] = _band(pool_scores, pool_scales, "conformal-pooled", seed)
+                self.bands[phase] = _band(pool_scores, pool_scales, "conformal-pooled", seed, horizon_days)
             else:
                 scores, scales = max((own_parts[phase], pool_parts[phase]), key=lambda p: p[0].size)
                 if scores.size >= BOOTSTRAP_MIN:

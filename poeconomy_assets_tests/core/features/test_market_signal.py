@@ -101,3 +101,29 @@ def test_rejects_two_rows_for_one_day() -> None:
     prices = _prices()
     with pytest.raises(ValueError, match="one row per"):
         market_signal(pl.concat([prices, prices.head(1)]))
+
+
+def test_sticky_prices_count_their_unchanged_days_and_ticks() -> None:
+    """A price that sits on whole chaos: 3, 3, 4, 4, (no day 5), 4, 4.5, 4.5; one-sided B never moves."""
+    day = [START + dt.timedelta(days=d) for d in (0, 1, 2, 3, 5, 6, 7)]
+    prices = pl.DataFrame(
+        {
+            "league": "L",
+            "currency": ["A"] * 7 + ["B"] * 3,
+            "date": day + day[:3],
+            "price_chaos": [3.0, 3.0, 4.0, 4.0, 4.0, 4.5, 4.5, 10.0, 10.0, 10.0],
+            "buy_price_chaos": [2.9] * 7 + [None] * 3,
+        }
+    )
+    a, b = (market_signal(prices, ["sticky"]).filter(pl.col("currency") == c) for c in ("A", "B"))
+    assert a["tick_distance"].to_list() == [0.0] * 5 + [0.5, 0.5]
+    assert a["tick_size"][0] == pytest.approx(math.log(1 + 1 / 3))
+    # compared days (yesterday known): 1 same, 2 moved, 3 same, 5 after a hole (not compared), 6 moved, 7 same
+    assert a["unchanged_share_7d"].to_list() == pytest.approx([None, 1.0, 0.5, 2 / 3, 2 / 3, 0.5, 0.6])
+    assert a["days_since_change"].to_list() == [0, 1, 0, 1, 3, 0, 1], "day 5: the last move was on day 2"
+    assert a["both_sides"].to_list() == [1] * 7 and b["both_sides"].to_list() == [0] * 3
+    assert b["unchanged_share_14d"].to_list()[1:] == [1.0, 1.0] and b["days_since_change"].to_list() == [
+        0,
+        1,
+        2,
+    ]

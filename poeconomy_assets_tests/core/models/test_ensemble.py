@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 
 from poeconomy_assets.core.features.build import build_features
 from poeconomy_assets.core.ingest.dumps import read_dump_dir
-from poeconomy_assets.core.models.ensemble import TrainedModel, train_currency_model
+from poeconomy_assets.core.models.ensemble import PROFILES, TrainedModel, train_currency_model
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
 TEST_KEY = b"test-signing-key-0123456789abcdef"
@@ -20,7 +21,10 @@ def features(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
 
 
 def test_test_profile_trains_and_reports_persistence_comparison(features: pl.DataFrame) -> None:
-    model = train_currency_model(features, "Divine Orb", "3d", profile="test")
+    # The skill gate off, so the residuals are the model's own (a closed gate stores persistence's).
+    ungated = replace(PROFILES["test"], gate_alpha=1.0, gate_min_days=0)
+    model = train_currency_model(features, "Divine Orb", "3d", profile=ungated)
+    assert model.gate.use_model
     m = model.metrics
     assert m["n_val"] > 10 and m["mae_persistence"] > 0
     # The test profile validates on one league, so the residuals are its validation days in date order:

@@ -1,0 +1,115 @@
+"""The skill gate: a model's move is kept only where walk-forward validation shows skill beyond noise.
+
+On this market 36–45% of 1-day price changes are exactly zero: a forecast that moves off the last price loses
+on each of those days, and many items' models lose to "no change" (persistence) on the league after their
+validation. So each item × horizon model has to *earn* its move: on its own walk-forward validation days
+(earlier leagues only, never the league it will forecast) the model's absolute price error must be lower than
+persistence's, by more than noise. Otherwise the item is forecast as "no change", and the report says so.
+
+The test is Diebold–Mariano's on the loss differential d_t = |actual − model| − |actual − persistence|, each
+league's days divided by that league's persistence MAE (so each league's d averages to its relative MAE − 1,
+the score the backtest reports, and no league weighs more for being expensive). Its variance is Newey–West's
+with the horizon's overlap in the lag (h-day outcomes of consecutive days share h − 1 days), with Harvey,
+Leybourne and Newbold's small-sample correction and a Student t reference (one-sided: "the model is better").
+The level and the minimum number of validation days are fixed before any held-out league is looked at
+(:data:`GATE_ALPHA`, :data:`GATE_MIN_DAYS`).
+"""
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["GATE_ALPHA", "GATE_MIN_DAYS", "SkillGate", "skill_gate"]
+
+GATE_ALPHA = 0.10  # one-sided level: the model moves where P(no better than persistence) < 10% on validation
+GATE_MIN_DAYS = 30  # fewer validation days with a known outcome: too little evidence, forecast no change
+
+
+@dataclass(frozen=True)
+class SkillGate:
+    """The gate's decision for one item × horizon, and its evidence (what model metadata and reports show)."""
+
+    use_model: bool
+    reason: str
+    n: int = 0  # validation days the test read
+    p_value: float | None = None  # one-sided: small means the model beats persistence
+    rel_mae: float | None = None  # the model's relative MAE on those days (mean over their leagues)
+
+    @property
+    def label(self) -> str:
+        return "model" if self.use_model else "no change"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, stored: dict | None) -> "SkillGate":
+        """A stored gate; a model saved before the gate existed keeps its move (as it was trained)."""
+        if not stored:
+            return cls(True, "trained before the skill gate: the model's forecast, untested")
+        return cls(**{k: stored.get(k) for k in ("use_model", "reason", "n", "p_value", "rel_mae")})
+
+
+def skill_gate(
+    price: np.ndarray,
+    actual: np.ndarray,
+    forecast: np.ndarray,
+    leagues: np.ndarray,
+    horizon_days: int,
+    alpha: float = GATE_ALPHA,
+    min_days: int = GATE_MIN_DAYS,
+) -> SkillGate:
+    """Whether the model's ``forecast`` beat persistence (``price``) on these validation days by more than noise.
+
+    Rows are one item's walk-forward validation days, in date order within each league (``leagues``)."""
+    price, actual, forecast = (np.asarray(a, dtype=float) for a in (price, actual, forecast))
+    leagues = np.asarray(leagues)
+    known = np.isfinite(price) & np.isfinite(actual) & np.isfinite(forecast)
+    n = int(known.sum())
+    if n < min_days:
+        return SkillGate(
+            False, f"only {n} validation days (< {min_days}): no change until it earns the move", n
+        )
+    price, actual, forecast, leagues = price[known], actual[known], forecast[known], leagues[known]
+    model_error, persistence_error = np.abs(actual - forecast), np.abs(actual - price)
+    differential = np.empty(n)
+    ratios = []
+    for league in dict.fromkeys(leagues.tolist()):  # first-seen order
+        mask = leagues == league
+        scale = persistence_error[mask].mean()
+        if scale <= 0:  # the price never moved over a horizon: any move off it is pure loss
+            scale = max(model_error[mask].mean(), 1e-12)
+        differential[mask] = (model_error[mask] - persistence_error[mask]) / scale
+        ratios.append(model_error[mask].mean() / scale)
+    rel_mae = float(np.mean(ratios))
+    mean = float(differential.mean())
+    lag = max(horizon_days, 1)
+    variance = _newey_west_variance(differential, lag) / n
+    if variance <= 0:
+        use = mean < 0
+        p_value = 0.0 if use else 1.0
+    else:
+        statistic = mean / np.sqrt(variance)
+        h = horizon_days
+        correction = np.sqrt(max((n + 1 - 2 * h + h * (h - 1) / n) / n, 1e-12))
+        p_value = float(stats.t.cdf(statistic * correction, df=n - 1))
+        use = p_value < alpha
+    if use:
+        reason = f"beat no change on {n} validation days (relative MAE {rel_mae:.3f}, p = {p_value:.3f})"
+    else:
+        reason = (
+            f"no proven skill on {n} validation days (relative MAE {rel_mae:.3f}, p = {p_value:.3f} "
+            f">= {alpha}): no change"
+        )
+    return SkillGate(bool(use), reason, n, p_value, rel_mae)
+
+
+def _newey_west_variance(values: np.ndarray, lag: int) -> float:
+    """Long-run variance of ``values`` (Bartlett weights up to ``lag``)."""
+    centred = values - values.mean()
+    n = centred.size
+    variance = float(centred @ centred) / n
+    for k in range(1, min(lag, n - 1) + 1):
+        variance += 2 * (1 - k / (lag + 1)) * float(centred[k:] @ centred[:-k]) / n
+    return variance
