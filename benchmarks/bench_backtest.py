@@ -1,14 +1,15 @@
-"""Forecast accuracy against persistence on leagues the models never saw, over the whole market (issue 12).
+"""Forecast accuracy against persistence on leagues the models never saw, over the whole market (issue 22).
 
     nice -n 10 .venv/bin/python benchmarks/bench_backtest.py [--profile development] [--rolling 3]
         [--test-league Affliction] [--json OUT]
 
 Runs exactly what ``poeconomy backtest --dumps ../shared/data/poe-ninja --test-league Affliction
 --profile development --rolling 3 --json OUT`` runs (Crucible, Ancestor and Affliction each held out),
-then prints the tables against the targets, per held-out league and horizon: mean relative MAE
-over all evaluated items <= 0.92; >= 80% of items below 1.0; no liquid item above 1.10; the legacy subset
-(the 13 long-history currencies) not worse than 0.917 / 0.885 / 0.836; 80% / 95% interval coverage within
-75-85% / 91-98%.
+then prints the tables against issue 22's targets, per held-out league and horizon: mean relative MAE over
+all evaluated items <= 0.92; >= 75% of items below 1.0 (items the skill gate forecasts as "no change" score
+exactly 1.0: the table gives their share too); at most 3 liquid items above 1.10; the legacy subset (the 13
+long-history currencies) <= 0.90; at least 0.03 better than the plain pooled LightGBM of issue 22's table;
+80% / 95% interval coverage within 75-85% / 91-98%.
 """
 
 import argparse
@@ -23,9 +24,18 @@ from poeconomy_assets.core.metrics import with_current_names
 
 ROOT = Path(__file__).resolve().parents[1]
 REL_MAE_TARGET = 0.92
-SHARE_BELOW_1_TARGET = 0.80
-LIQUID_WORST_TARGET = 1.10
-LEGACY_TARGETS = {"1d": 0.917, "3d": 0.885, "7d": 0.836}
+SHARE_BELOW_1_TARGET = 0.75
+LIQUID_WORST = 1.10
+LIQUID_ABOVE_MAX = 3
+LEGACY_TARGET = 0.90
+# "A plain pooled LightGBM on returns, volatility and spread" (issue 22's table, measured by whoever filed it):
+# the product should beat it by at least PLAIN_MARGIN at every league x horizon.
+PLAIN_POOLED = {
+    "Crucible": {"1d": 0.960, "3d": 0.967, "7d": 0.970},
+    "Ancestor": {"1d": 0.974, "3d": 0.974, "7d": 0.953},
+    "Affliction": {"1d": 0.956, "3d": 0.965, "7d": 0.961},
+}
+PLAIN_MARGIN = 0.03
 COVERAGE_80 = (0.75, 0.85)
 COVERAGE_95 = (0.91, 0.98)
 
@@ -41,28 +51,31 @@ def _miss(value: float | None, limit: float, above: bool = True) -> str:
 def league_rows(result: dict) -> list[str]:
     """One row per horizon of one held-out league: every target with its verdict."""
     rows = []
+    league = result["test_league"]
     for h, card in result["horizons"].items():
         per = card["per_currency"]
-        share = sum(1 for c in per.values() if c["rel_mae"] < 1.0) / max(1, len(per))
+        below = sum(1 for c in per.values() if c["rel_mae"] < 1.0) / max(1, len(per))
+        gated = len(card.get("gated_items", [])) / max(1, len(per))
         subsets = card.get("subsets", {})
         liquid = set(result.get("subset_items", {}).get("liquid", []))
         liquid_scores = {c: v["rel_mae"] for c, v in per.items() if c in liquid}
-        worst_liquid = max(liquid_scores, key=liquid_scores.get) if liquid_scores else None
+        above = sorted((c for c, v in liquid_scores.items() if v > LIQUID_WORST), key=liquid_scores.get)
         legacy = subsets.get("legacy", {}).get("rel_mae")
+        plain = PLAIN_POOLED.get(league, {}).get(h)
         c80, c95 = card.get("coverage_80"), card.get("coverage_95")
+        coverage_met = COVERAGE_80[0] <= c80 <= COVERAGE_80[1] and COVERAGE_95[0] <= c95 <= COVERAGE_95[1]
+        worst = f"; worst {above[-1]} {liquid_scores[above[-1]]:.2f}" if above else ""
         rows.append(
-            f"| {result['test_league']} | {h} | {len(per)} | {card['rel_mae']:.3f} ({_miss(card['rel_mae'], REL_MAE_TARGET)}) | "
-            f"{share:.1%} ({_miss(share, SHARE_BELOW_1_TARGET, above=False)}) | "
+            f"| {league} | {h} | {len(per)} | {card['rel_mae']:.3f} ({_miss(card['rel_mae'], REL_MAE_TARGET)}) | "
+            f"{below:.1%} ({_miss(below, SHARE_BELOW_1_TARGET, above=False)}) | {gated:.1%} | "
+            f"{len(above)} of {len(liquid_scores)} ({_miss(len(above), LIQUID_ABOVE_MAX)}{worst}) | "
+            + (f"{legacy:.3f} ({_miss(legacy, LEGACY_TARGET)}) | " if legacy is not None else "– | ")
             + (
-                f"{worst_liquid} {liquid_scores[worst_liquid]:.3f} "
-                f"({_miss(liquid_scores[worst_liquid], LIQUID_WORST_TARGET)}; "
-                f"{sum(v > LIQUID_WORST_TARGET for v in liquid_scores.values())}/{len(liquid_scores)} above) | "
-                if worst_liquid
+                f"{plain - card['rel_mae']:+.3f} ({_miss(PLAIN_MARGIN, plain - card['rel_mae'])}) | "
+                if plain
                 else "– | "
             )
-            + (f"{legacy:.3f} ({_miss(legacy, LEGACY_TARGETS[h])}) | " if legacy is not None else "– | ")
-            + (f"{subsets['liquid']['rel_mae']:.3f} | " if "liquid" in subsets else "– | ")
-            + f"{c80:.1%} / {c95:.1%} ({'met' if COVERAGE_80[0] <= c80 <= COVERAGE_80[1] and COVERAGE_95[0] <= c95 <= COVERAGE_95[1] else 'missed'}) |"
+            + f"{c80:.1%} / {c95:.1%} ({'met' if coverage_met else 'missed'}) |"
         )
     return rows
 
@@ -73,10 +86,11 @@ def report(result: dict) -> str:
         f"## Held out: {', '.join(per_league)} (profile {result['profile']})",
         "",
         (
-            "| league | horizon | items | relative MAE, all items (<= 0.92) | items < 1.0 (>= 80%) | worst liquid item "
-            "(<= 1.10) | legacy rel. MAE | liquid rel. MAE | coverage 80 / 95 |"
+            "| league | horizon | items | relative MAE, all items (<= 0.92) | items < 1.0 (>= 75%) | no change "
+            "(gated) | liquid items > 1.10 (<= 3) | legacy (<= 0.90) | better than plain pooled LightGBM "
+            "(>= 0.03) | coverage 80 / 95 |"
         ),
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for league_result in per_league.values():
         lines += league_rows(league_result)

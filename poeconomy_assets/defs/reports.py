@@ -173,6 +173,10 @@ def league_report(
         "budget": f"{config.budget:g} {config.budget_unit}",
         "costs": report.cost_source,
         "positions": allocation.height,
+        # the skill gate at the ranking horizon: how many items are forecast as "no change" (no proven skill)
+        "no_change_forecasts": int(
+            (report.ranking[f"skill_gate_{report.settings.rank_horizon}"] == "no change").sum()
+        ),
         "cash_left_chaos": number(report.cash_chaos),
         "top_pick": f"{best['currency']} (median gain after the round trip {pct_text(best.get('edge'))} over "
         f"{rank}, P(gain) {prob_text(best.get(f'p_gain_{rank}'))})",

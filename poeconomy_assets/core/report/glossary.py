@@ -15,6 +15,11 @@ GLOSSARY: dict[str, str] = {
     "80% range": "The low and high price the forecast gives four chances in five: one time in ten the price "
     "ends below the low, one time in ten above the high. The 95% range is the same for 19 times "
     "in 20 and always contains the 80% range; both widen with the horizon.",
+    "Forecast: model or no change": "model: the forecast is the model's move, because on its validation days "
+    "(earlier leagues, never the one forecast) it beat 'no change' by more than noise (a Diebold-Mariano "
+    "test at 10%). no change: it did not prove that skill, so the forecast is today's price and the ranges "
+    "are those of 'no change'; such an item is never bought for its forecast. The reason column gives the "
+    "days, the model's relative MAE on them and the test's p-value.",
     "Downside": "The change from today's price to the low end of the 80% range: a bad but not extreme case "
     "(one chance in ten of worse).",
     "Cost": "What a round trip loses at an unchanged price: you buy at the ask (the sell side) and sell at the "
