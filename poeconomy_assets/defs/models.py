@@ -134,6 +134,10 @@ def pooled_models(
                     {k: round(v, 4) for k, v in scores.items()}
                 ),
                 "params": dg.MetadataValue.json(pooled.scope.params),
+                # the skill gate's level for this horizon, chosen on the validation leagues (core.models.skill_gate)
+                "skill_gate_level": pooled.gate.alpha,
+                "skill_gate_level_reason": pooled.gate.reason,
+                "skill_gate_level_scores": dg.MetadataValue.json(pooled.gate.scores),
                 "currencies": len(pooled.currency_codes),
                 "training_rows": int(pooled.data_version.split("-")[0]),  # rows with a known target
                 "validation_rows": pooled.scope.oof.height,

@@ -38,7 +38,15 @@ from poeconomy_assets.core.models.artifacts import (
     write_manifest,
 )
 from poeconomy_assets.core.models.families import FALLBACK_WEIGHTS, FAMILIES
-from poeconomy_assets.core.models.skill_gate import GATE_ALPHA, GATE_MIN_DAYS, SkillGate, skill_gate
+from poeconomy_assets.core.models.skill_gate import (
+    GATE_ALPHA,
+    GATE_ALPHAS,
+    GATE_MIN_DAYS,
+    GateChoice,
+    SkillGate,
+    choose_gate_alpha,
+    skill_gate,
+)
 from poeconomy_assets.core.models.tuning import (
     StudyStorage,
     tune_family,
@@ -89,9 +97,10 @@ class TrainingProfile:
     # there (own-history models keep all three).
     pooled_families: tuple[str, ...] | None = None
     # The skill gate (core.models.skill_gate): an item × horizon keeps its model's move only where it beat
-    # persistence on its validation days at this one-sided level, on at least gate_min_days of them.
-    # gate_alpha=1 with gate_min_days=0 turns the gate off (every model moves).
-    gate_alpha: float = GATE_ALPHA
+    # persistence on its validation days at a one-sided level, on at least gate_min_days of them. The level is
+    # chosen per horizon from gate_alphas on the validation leagues alone (see choose_gate_alpha); one value
+    # fixes it. gate_alphas=(1.0,) with gate_min_days=0 turns the gate off (every model moves).
+    gate_alphas: tuple[float, ...] = GATE_ALPHAS
     gate_min_days: int = GATE_MIN_DAYS
 
 
@@ -348,6 +357,13 @@ def _blend(oof: pl.DataFrame, target: str) -> tuple[dict[str, float], dict[str, 
     return weights, scale, factors * blend
 
 
+def _apply_blend(oof: pl.DataFrame, weights: dict[str, float], scale: dict[str, float]) -> np.ndarray:
+    """The blended, scaled log return of ``oof`` rows with weights and return scales fitted elsewhere."""
+    blend = sum(w * oof[f"pred_{name}"].to_numpy() for name, w in weights.items())
+    factors = np.array([scale[p] for p in PHASES])
+    return factors[league_phase(oof["league_day"].to_numpy())] * blend
+
+
 def _data_version(rows: pl.DataFrame, target: str) -> str:
     """A short fingerprint of the training rows (count + hash of the columns that define them)."""
     digest = (
@@ -374,6 +390,7 @@ class PooledModel:
     data_version: str
     scope: _Scope
     seconds: float = 0.0
+    gate: GateChoice = field(default_factory=lambda: GateChoice(GATE_ALPHA, "the default level", {}))
 
     @property
     def trials(self) -> int:
@@ -404,6 +421,7 @@ class PooledModel:
                 "family_scores": self.scope.scores,
                 "trials": self.scope.trials,
                 "seconds": self.seconds,
+                "gate": self.gate.as_dict(),
             },
             key=key,
         )
@@ -452,7 +470,11 @@ class PooledModel:
         return cls(
             manifest["horizon"],
             TrainingProfile(
-                **{k: tuple(v) if isinstance(v, list) else v for k, v in manifest["profile"].items()}
+                **{
+                    k: tuple(v) if isinstance(v, list) else v
+                    for k, v in manifest["profile"].items()
+                    if k in TrainingProfile.__dataclass_fields__  # a field since dropped is ignored
+                }
             ),
             int(manifest["seed"]),
             manifest["features"],
@@ -460,6 +482,7 @@ class PooledModel:
             manifest["data_version"],
             scope,
             float(manifest.get("seconds", 0.0)),
+            GateChoice.from_dict(manifest.get("gate")),
         )
 
 
@@ -511,8 +534,17 @@ def train_pooled_model(
             f"pooled {horizon}: too few leagues for walk-forward validation "
             f"({rows['league'].n_unique()} with a known target)"
         )
+    gate = choose_gate_alpha(
+        scope.oof,
+        target,
+        HORIZON_DAYS[horizon],
+        profile.gate_alphas,
+        profile.gate_min_days,
+        lambda oof: _blend(oof, target),
+        _apply_blend,
+    )
     return PooledModel(
-        horizon, profile, seed, names, codes, data_version, scope, time.perf_counter() - started
+        horizon, profile, seed, names, codes, data_version, scope, time.perf_counter() - started, gate
     )
 
 
@@ -613,7 +645,7 @@ def train_currency_model(
             all_price * np.exp(blended),
             oof["league"].to_numpy(),
             gap,
-            alpha=profile.gate_alpha,
+            alpha=pooled.gate.alpha,
             min_days=profile.gate_min_days,
         )
     last = oof["league"].to_list()[-1]

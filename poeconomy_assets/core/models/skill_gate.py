@@ -11,18 +11,33 @@ league's days divided by that league's persistence MAE (so each league's d avera
 the score the backtest reports, and no league weighs more for being expensive). Its variance is Newey–West's
 with the horizon's overlap in the lag (h-day outcomes of consecutive days share h − 1 days), with Harvey,
 Leybourne and Newbold's small-sample correction and a Student t reference (one-sided: "the model is better").
-The level and the minimum number of validation days are fixed before any held-out league is looked at
-(:data:`GATE_ALPHA`, :data:`GATE_MIN_DAYS`).
+Which level? Too strict a gate throws away real but modest skill (every gated item scores exactly 1.0); too loose
+one keeps moves that lose. :func:`choose_gate_alpha` picks it per horizon from :data:`GATE_ALPHAS` on the
+validation leagues alone: each item's blend is fitted and its gate decided on the earlier validation leagues,
+then scored on the last one (the model's relative MAE where the gate opens, 1.0 where it stays closed); the level
+with the lowest mean over items wins. The held-out league is never read: it is not among the validation leagues.
 """
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import polars as pl
 from scipy import stats
 
-__all__ = ["GATE_ALPHA", "GATE_MIN_DAYS", "SkillGate", "skill_gate"]
+__all__ = [
+    "GATE_ALPHA",
+    "GATE_ALPHAS",
+    "GATE_MIN_DAYS",
+    "GateChoice",
+    "SkillGate",
+    "choose_gate_alpha",
+    "skill_gate",
+]
 
-GATE_ALPHA = 0.10  # one-sided level: the model moves where P(no better than persistence) < 10% on validation
+GATE_ALPHA = 0.10  # the level when it cannot be chosen (a single validation league): a conventional one
+# The levels validation chooses from; 1.0 is "no gate" beyond the minimum of days (any p-value passes).
+GATE_ALPHAS = (0.05, 0.10, 0.20, 0.35, 0.50, 1.0)
 GATE_MIN_DAYS = 30  # fewer validation days with a known outcome: too little evidence, forecast no change
 
 
@@ -113,3 +128,87 @@ def _newey_west_variance(values: np.ndarray, lag: int) -> float:
     for k in range(1, min(lag, n - 1) + 1):
         variance += 2 * (1 - k / (lag + 1)) * float(centred[k:] @ centred[:-k]) / n
     return variance
+
+
+@dataclass(frozen=True)
+class GateChoice:
+    """The gate's level for one horizon, how it was chosen, and each candidate level's nested validation score
+    (mean relative MAE over items on the last validation league)."""
+
+    alpha: float
+    reason: str
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, stored: dict | None) -> "GateChoice":
+        if not stored:
+            return cls(GATE_ALPHA, "stored before the level was chosen: the default level")
+        return cls(float(stored["alpha"]), str(stored["reason"]), dict(stored.get("scores") or {}))
+
+
+def choose_gate_alpha(
+    oof: pl.DataFrame,
+    target: str,
+    horizon_days: int,
+    alphas: tuple[float, ...],
+    min_days: int,
+    fit_blend: Callable[[pl.DataFrame], tuple[dict, dict, np.ndarray]],
+    apply_blend: Callable[[pl.DataFrame, dict, dict], np.ndarray],
+) -> GateChoice:
+    """The level of :func:`skill_gate` that would have served the last validation league best.
+
+    ``oof`` holds every item's out-of-fold predictions on the validation leagues (columns league, currency, date,
+    league_day, price_chaos, ``target``, pred_<family>). ``fit_blend(rows)`` returns (weights, return scales, the
+    blended log returns of ``rows``); ``apply_blend(rows, weights, scales)`` applies them to other rows."""
+    if len(alphas) == 1:
+        return GateChoice(float(alphas[0]), "fixed by the training profile")
+    leagues = oof.sort("date")["league"].unique(maintain_order=True).to_list()
+    if len(leagues) < 2:
+        return GateChoice(
+            GATE_ALPHA, f"one validation league: nothing to choose on, the default {GATE_ALPHA}"
+        )
+    last = leagues[-1]
+    earlier, later = oof.filter(pl.col("league") != last), oof.filter(pl.col("league") == last)
+    later_by_item = later.partition_by("currency", as_dict=True)
+    scores: dict[float, list[float]] = {a: [] for a in alphas}
+    for (currency,), rows in earlier.sort("date").partition_by("currency", as_dict=True).items():
+        ahead = later_by_item.get((currency,))
+        if ahead is None or ahead.is_empty():
+            continue
+        price, future = (
+            ahead["price_chaos"].to_numpy(),
+            ahead["price_chaos"].to_numpy() * np.exp(ahead[target].to_numpy()),
+        )
+        persistence_error = np.abs(future - price).sum()
+        if persistence_error <= 0:
+            continue
+        weights, scale, blended = fit_blend(rows)
+        model_ratio = (
+            np.abs(future - price * np.exp(apply_blend(ahead, weights, scale))).sum() / persistence_error
+        )
+        before = rows["price_chaos"].to_numpy()
+        actual = before * np.exp(rows[target].to_numpy())
+        for alpha in alphas:
+            gate = skill_gate(
+                before,
+                actual,
+                before * np.exp(blended),
+                rows["league"].to_numpy(),
+                horizon_days,
+                alpha,
+                min_days,
+            )
+            scores[alpha].append(float(model_ratio) if gate.use_model else 1.0)
+    if not scores[alphas[0]]:
+        return GateChoice(GATE_ALPHA, f"no item on both sides of {last}: the default {GATE_ALPHA}")
+    means = {alpha: float(np.mean(values)) for alpha, values in scores.items()}
+    best = min(alphas, key=lambda a: (round(means[a], 9), a))  # a tie goes to the stricter level
+    return GateChoice(
+        best,
+        f"gates decided on {', '.join(leagues[:-1])} and scored on {last} ({len(scores[best])} items): "
+        f"mean relative MAE {means[best]:.4f} at {best}",
+        {str(a): round(m, 6) for a, m in means.items()},
+    )

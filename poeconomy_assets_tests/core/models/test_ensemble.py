@@ -22,7 +22,7 @@ def features(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
 
 def test_test_profile_trains_and_reports_persistence_comparison(features: pl.DataFrame) -> None:
     # The skill gate off, so the residuals are the model's own (a closed gate stores persistence's).
-    ungated = replace(PROFILES["test"], gate_alpha=1.0, gate_min_days=0)
+    ungated = replace(PROFILES["test"], gate_alphas=(1.0,), gate_min_days=0)
     model = train_currency_model(features, "Divine Orb", "3d", profile=ungated)
     assert model.gate.use_model
     m = model.metrics

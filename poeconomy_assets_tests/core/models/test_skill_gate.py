@@ -1,6 +1,7 @@
 """The skill gate (issue 22): a model keeps its move only where its validation days show skill beyond noise;
 an item without that evidence is forecast as "no change", and the held-out league never enters the decision."""
 
+import datetime as dt
 from dataclasses import replace
 
 import numpy as np
@@ -11,7 +12,7 @@ from poeconomy_assets.core.evaluation.backtest import backtest_league
 from poeconomy_assets.core.features.build import build_features
 from poeconomy_assets.core.ingest.dumps import read_dump_dir
 from poeconomy_assets.core.models.ensemble import PROFILES, TrainedModel, train_currency_model
-from poeconomy_assets.core.models.skill_gate import SkillGate, skill_gate
+from poeconomy_assets.core.models.skill_gate import GATE_ALPHAS, SkillGate, choose_gate_alpha, skill_gate
 from poeconomy_assets.core.uncertainty.forecast_table import build_forecasts
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
 
@@ -122,3 +123,62 @@ def test_the_gate_never_reads_the_held_out_league(sticky_market: pl.DataFrame) -
 
 def test_a_model_saved_before_the_gate_keeps_its_move() -> None:
     assert SkillGate.from_dict(None).use_model
+
+
+def _oof(skill: float, noise: float, days: int, seed: int, last_skill: float | None = None) -> pl.DataFrame:
+    """Out-of-fold rows of 20 items over three validation leagues: the model calls ``skill`` of each move (in the
+    last league ``last_skill``, when given), plus noise of its own."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for league_index, league in enumerate(("V1", "V2", "V3")):
+        for item in range(20):
+            move = rng.normal(0, 0.05, days)
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "league": league,
+                        "currency": f"item {item}",
+                        "date": pl.date_range(
+                            dt.date(2020 + league_index, 1, 1),
+                            dt.date(2020 + league_index, 1, 1) + dt.timedelta(days=days - 1),
+                            eager=True,
+                        ),
+                        "league_day": np.arange(days) + 40,  # late league: one return scale
+                        "price_chaos": 10.0,
+                        "target_logret_1d": move,
+                        "pred_lightgbm": (skill if league != "V3" or last_skill is None else last_skill)
+                        * move
+                        + rng.normal(0, noise, days),
+                    }
+                )
+            )
+    return pl.concat(frames)
+
+
+@pytest.mark.parametrize(
+    ("skill", "last_skill", "chosen"),
+    [
+        # modest real skill on few days: a strict level would throw it away
+        (0.1, None, {0.35, 0.5, 1.0}),
+        # weak skill that turns against the model in the last league: the strictest levels keep it at no change
+        (0.1, -0.3, {0.05, 0.1}),
+    ],
+)
+def test_the_level_is_the_one_that_served_the_last_validation_league_best(
+    skill: float, last_skill: float | None, chosen: set[float]
+) -> None:
+    from poeconomy_assets.core.models.ensemble import _apply_blend, _blend
+
+    target = "target_logret_1d"
+    choice = choose_gate_alpha(
+        _oof(skill, 0.01, 15, seed=3, last_skill=last_skill),
+        target,
+        1,
+        GATE_ALPHAS,
+        30,
+        lambda o: _blend(o, target),
+        _apply_blend,
+    )
+    assert choice.alpha in chosen, choice
+    assert "scored on V3" in choice.reason and set(choice.scores) == {str(a) for a in GATE_ALPHAS}
+    assert choice.scores[str(choice.alpha)] == min(choice.scores.values())
