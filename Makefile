@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: install demo demo-real demo-postgres celery-db cluster-up cluster-down demo-celery test ui ui-real lock bench clean
+.PHONY: install demo demo-real demo-postgres celery-db cluster-up cluster-down demo-celery test ui ui-real lock bench bench-anchors clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,13 @@ test: install  ## run the test suite
 
 ui: install  ## the Dagster web UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# mlforecast and statsforecast on the held-out leagues, through the project's scorer (benchmarks/bench_anchors.py).
+# They are the optional `bench` extra, never runtime dependencies.
+ANCHORS_ARGS ?= --json benchmarks/out/anchors.json
+bench-anchors: install  ## the field's standard tools (mlforecast, statsforecast) on held-out leagues
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[bench]'
+	nice -n 10 $(BIN)/python benchmarks/bench_anchors.py --dumps $(REAL_DUMPS) $(ANCHORS_ARGS)
 
 lock:  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock -q --python $(BIN)/python
