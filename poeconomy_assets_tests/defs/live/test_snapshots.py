@@ -8,8 +8,8 @@ import pytest
 
 from poeconomy_assets.core.keys import key_from_name
 
-from ..conftest import fast_client
-from .conftest import Live
+from ...conftest import fast_client
+from ..conftest import Live
 
 SLOT, NEXT_SLOT = "2025-06-20T12:00:00Z", "2025-06-20T12:05:00Z"
 N_ROWS = 4  # the server's 4 simulated currencies (its fragment list is empty)

@@ -25,8 +25,8 @@ from poeconomy_assets.core.ingest.poe_watch_payloads import (
 from poeconomy_assets.core.ingest.slot_accounting import SlotReport, account, refill
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.report.markdown import frame_to_markdown
-from poeconomy_assets.defs.partitions import league_partitions, register_partitions
-from poeconomy_assets.defs.slot_ledger import as_json, queue_delays, queue_window, slot_reports
+from poeconomy_assets.defs.live.slot_ledger import as_json, queue_delays, queue_window, slot_reports
+from poeconomy_assets.defs.partitions import known_currencies, league_partitions, register_partitions
 from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.resources.poe_watch import Fetched, PoeWatchClient, PoeWatchUnavailable
 from poeconomy_assets.resources.price_store import SNAPSHOT_COLUMNS, PriceStore, RawPayload, payload_hash
@@ -43,11 +43,6 @@ class SnapshotConfig(dg.Config):
     slot: str | None = None  # e.g. "2025-06-14T10:05:00Z"
     missed_slots: dict[str, str] = {}  # noqa: RUF012 (pydantic copies defaults per instance)
     categories: list[str] = list(CATEGORIES)  # noqa: RUF012 (pydantic copies defaults per instance)
-
-
-def known_currencies(instance: dg.DagsterInstance) -> list[str]:
-    """Names of the currency partitions (every currency seen in dumps or earlier snapshots)."""
-    return [name_from_key(k) for k in instance.get_dynamic_partitions("currency")]
 
 
 def fetch_or_fail(fetch: Callable[[], Fetched], what: str) -> Fetched:

@@ -3,7 +3,7 @@
 A slot is *missed* when its tick was skipped (an ingestion run still in flight, the circuit breaker open), when
 its run failed or was canceled, or when no tick happened in it at all. Missed slots ride along, with their
 reasons, in the config of the next run request; once a run has succeeded they are its business (it refills what
-it can and records the rest as lost, see ``defs/ingestion.py``). The same module reads the operations view back
+it can and records the rest as lost, see ``defs/live/snapshots.py``). The same module reads the operations view back
 from the instance: the slot reports of the last day's runs and the queue delay of the last runs.
 """
 

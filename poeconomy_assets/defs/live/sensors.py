@@ -6,25 +6,22 @@ Both start STOPPED unless ``POECONOMY_POE_WATCH_URL`` is set (see ``defs/resourc
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
 
-from poeconomy_assets.core.ingest.currency_names import name_problem
+from poeconomy_assets.core.ingest.currency_names import CurrencyResolver, name_problem
 from poeconomy_assets.core.ingest.leagues import followed_leagues, parse_leagues
 from poeconomy_assets.core.ingest.live_prices import slot_start
-from poeconomy_assets.core.ingest.poe_watch_payloads import PayloadError
+from poeconomy_assets.core.ingest.poe_watch_payloads import CATEGORIES, PayloadError, parse_items
 from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.defs.backfill import (
-    asset_backfill_request,
-    league_backfill_partitions,
-    new_league_currencies,
-)
+from poeconomy_assets.defs.backfill import asset_backfill_request, league_backfill_partitions
 from poeconomy_assets.defs.jobs import BATCH, ingestion_job
-from poeconomy_assets.defs.partitions import currency_partitions, league_partitions
+from poeconomy_assets.defs.live.slot_ledger import IN_FLIGHT, SlotLedger
+from poeconomy_assets.defs.partitions import currency_partitions, known_currencies, league_partitions
 from poeconomy_assets.defs.resources import live_clock_from_env, live_sensor_status
 from poeconomy_assets.defs.selection import NEW_LEAGUE
-from poeconomy_assets.defs.slot_ledger import IN_FLIGHT, SlotLedger
 from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.resources.live_leagues import LiveLeagues
 from poeconomy_assets.resources.poe_watch import PoeWatchClient, PoeWatchError
@@ -45,6 +42,26 @@ def followed_league_names(
     for problem in problems[:20]:  # skipped, never followed: the valid leagues go on
         log.warning(f"skipped a POE Watch league: {problem}")
     return [lg.name for lg in followed_leagues(leagues, live_clock.now(), live_leagues.rules())]
+
+
+def new_league_currencies(
+    poe_watch: PoeWatchClient, league: str, instance: dg.DagsterInstance, now: datetime, log: object
+) -> list[str]:
+    """Canonical names of the currencies and fragments POE Watch lists for ``league`` (near misses left out)."""
+    resolver = CurrencyResolver(known_currencies(instance))
+    names: set[str] = set()
+    for category in CATEGORIES:
+        data = poe_watch.get_items(league, category, log=log).data
+        parsed = parse_items(
+            data,
+            league=league,
+            category=category,
+            snapshot_at=slot_start(now),
+            payload_hash="",
+            resolver=resolver,
+        )
+        names |= set(parsed.rows["currency"].to_list())
+    return sorted(names)
 
 
 @live_sensor(

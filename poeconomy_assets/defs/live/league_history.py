@@ -15,8 +15,8 @@ from poeconomy_assets.core.ingest.poe_watch_payloads import (
 )
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.schemas import SNAPSHOT_COLUMNS
-from poeconomy_assets.defs.ingestion import fetch_or_fail, known_currencies
-from poeconomy_assets.defs.partitions import league_partitions
+from poeconomy_assets.defs.live.snapshots import fetch_or_fail
+from poeconomy_assets.defs.partitions import known_currencies, league_partitions
 from poeconomy_assets.resources.poe_watch import PoeWatchClient
 from poeconomy_assets.resources.price_store import PriceStore
 
