@@ -17,13 +17,13 @@ from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.schemas import SNAPSHOT_COLUMNS
 from poeconomy_assets.defs.live.snapshots import fetch_or_fail
 from poeconomy_assets.defs.partitions import known_currencies, league_partitions
-from poeconomy_assets.resources.poe_watch import PoeWatchClient
+from poeconomy_assets.resources.price_source import PriceSource
 from poeconomy_assets.resources.price_store import PriceStore
 
 
 @dg.asset(group_name="ingestion", partitions_def=league_partitions, pool="poe_watch_api", kinds={"polars"})
 def poe_watch_history(
-    context: dg.AssetExecutionContext, poe_watch: PoeWatchClient, price_store: PriceStore
+    context: dg.AssetExecutionContext, poe_watch: PriceSource, price_store: PriceStore
 ) -> dg.MaterializeResult:
     """One daily mean per currency for every earlier day of a live league, stored beside its snapshots.
 

@@ -23,12 +23,13 @@ from poeconomy_assets.core.ingest.poe_watch_payloads import (
     require_list,
 )
 from poeconomy_assets.core.ingest.slot_accounting import SlotReport, account, refill
+from poeconomy_assets.core.ingest.sources import Fetched, SourceUnavailable
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.defs.live.slot_ledger import as_json, queue_delays, queue_window, slot_reports
 from poeconomy_assets.defs.partitions import known_currencies, league_partitions, register_partitions
 from poeconomy_assets.resources.live_clock import LiveClock
-from poeconomy_assets.resources.poe_watch import Fetched, PoeWatchClient, PoeWatchUnavailable
+from poeconomy_assets.resources.price_source import PriceSource
 from poeconomy_assets.resources.price_store import SNAPSHOT_COLUMNS, PriceStore, RawPayload, payload_hash
 
 FRESHNESS = dg.FreshnessPolicy.time_window(
@@ -46,10 +47,10 @@ class SnapshotConfig(dg.Config):
 
 
 def fetch_or_fail(fetch: Callable[[], Fetched], what: str) -> Fetched:
-    """Call POE Watch; an unreachable API fails the step with the attempts and breaker state in metadata."""
+    """Call the price source; an unreachable one fails the step with the attempts and breaker state in metadata."""
     try:
         return fetch()
-    except PoeWatchUnavailable as exc:
+    except SourceUnavailable as exc:
         raise dg.Failure(
             description=f"{what}: {exc}",
             metadata={
@@ -113,7 +114,7 @@ def operations_view(
 def poe_watch_snapshots(
     context: dg.AssetExecutionContext,
     config: SnapshotConfig,
-    poe_watch: PoeWatchClient,
+    poe_watch: PriceSource,
     price_store: PriceStore,
     live_clock: LiveClock,
 ) -> dg.MaterializeResult:
@@ -220,7 +221,7 @@ def poe_watch_snapshots(
             "fetched_at": fetched_at.isoformat(timespec="seconds"),
             "refilled_slots": as_json(refilled),
             "lost_slots": as_json(lost),
-            **operations_view(context, reports, first, fetched_at, report, poe_watch.breaker.status()),
+            **operations_view(context, reports, first, fetched_at, report, poe_watch.breaker_status()),
             "no_op": no_op,
             "unchanged_categories": ", ".join(unchanged) or "none",
             "no_data_categories": ", ".join(no_data) or "none",
