@@ -2,20 +2,12 @@
 
 import dagster as dg
 
-from poeconomy_assets.defs import (
-    features,
-    forecasts,
-    history,
-    ingestion,
-    league_history,
-    models,
-    prices,
-    reports,
-    scorecards,
-)
+from poeconomy_assets.defs import features, forecasts, history, models, prices, reports, scorecards
 from poeconomy_assets.defs.catalog import with_catalog_facts
 from poeconomy_assets.defs.drift import SENSORS as DRIFT_SENSORS
 from poeconomy_assets.defs.jobs import JOBS
+from poeconomy_assets.defs.live import league_history, snapshots
+from poeconomy_assets.defs.live.sensors import SENSORS as LIVE_SENSORS
 from poeconomy_assets.defs.resources import build_resources
 from poeconomy_assets.defs.schedules import (
     SCHEDULES,
@@ -23,11 +15,10 @@ from poeconomy_assets.defs.schedules import (
     weekly_retrain_sensor,
     with_refresh_automation,
 )
-from poeconomy_assets.defs.sensors import SENSORS as INGESTION_SENSORS
 from poeconomy_assets.execution.executor import executor_from_env
 
-ASSET_MODULES = [history, ingestion, league_history, prices, features, models, forecasts, reports, scorecards]
-SENSORS = [*INGESTION_SENSORS, *DRIFT_SENSORS, refresh_automation_sensor, weekly_retrain_sensor]
+ASSET_MODULES = [history, snapshots, league_history, prices, features, models, forecasts, reports, scorecards]
+SENSORS = [*LIVE_SENSORS, *DRIFT_SENSORS, refresh_automation_sensor, weekly_retrain_sensor]
 
 
 def build_defs(resources: dict[str, object], executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:

@@ -1,4 +1,5 @@
-"""What a new league needs materialized, as one asset backfill (the sensor launches it; the UI can too).
+"""What a new league needs materialized, as one asset backfill (``new_league_sensor`` in ``defs/live/sensors.py``
+launches it; the UI can too).
 
 The backfill covers the ``NEW_LEAGUE`` selection over the league's own partitions: its POE Watch history and
 daily prices, the features of every currency seen in it, a model for every currency × horizon that has none yet
@@ -9,15 +10,9 @@ is the weekly retrain's work. Before any model was ever trained (too few leagues
 stops at the features.
 """
 
-from datetime import datetime
-
 import dagster as dg
 
-from poeconomy_assets.core.ingest.currency_names import CurrencyResolver
-from poeconomy_assets.core.ingest.live_prices import slot_start
-from poeconomy_assets.core.ingest.poe_watch_payloads import CATEGORIES, parse_items
 from poeconomy_assets.core.schemas import HORIZONS
-from poeconomy_assets.defs.ingestion import known_currencies
 from poeconomy_assets.defs.partitions import (
     currency_horizon_partitions,
     currency_partitions,
@@ -25,27 +20,6 @@ from poeconomy_assets.defs.partitions import (
     league_partitions,
 )
 from poeconomy_assets.defs.selection import NEW_LEAGUE, TRAINED_ONCE
-from poeconomy_assets.resources.poe_watch import PoeWatchClient
-
-
-def new_league_currencies(
-    poe_watch: PoeWatchClient, league: str, instance: dg.DagsterInstance, now: datetime, log: object
-) -> list[str]:
-    """Canonical names of the currencies and fragments POE Watch lists for ``league`` (near misses left out)."""
-    resolver = CurrencyResolver(known_currencies(instance))
-    names: set[str] = set()
-    for category in CATEGORIES:
-        data = poe_watch.get_items(league, category, log=log).data
-        parsed = parse_items(
-            data,
-            league=league,
-            category=category,
-            snapshot_at=slot_start(now),
-            payload_hash="",
-            resolver=resolver,
-        )
-        names |= set(parsed.rows["currency"].to_list())
-    return sorted(names)
 
 
 def partitions_for(

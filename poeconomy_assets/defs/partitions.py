@@ -35,6 +35,11 @@ def split_currency_horizon(key: str | dg.MultiPartitionKey) -> tuple[str, str]:
     return name_from_key(currency_key), horizon
 
 
+def known_currencies(instance: dg.DagsterInstance) -> list[str]:
+    """Names of the currency partitions (every currency seen in dumps or earlier snapshots)."""
+    return [name_from_key(k) for k in instance.get_dynamic_partitions(currency_partitions.name)]
+
+
 def register_partitions(
     instance: dg.DagsterInstance, leagues: list[str], currencies: list[str]
 ) -> dict[str, list[str]]:

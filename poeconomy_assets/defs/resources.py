@@ -25,6 +25,7 @@ from poeconomy_assets.resources.optuna_studies import OptunaStudies
 from poeconomy_assets.resources.parquet_io_manager import ParquetIOManager
 from poeconomy_assets.resources.poe_ninja_dumps import PoeNinjaDumps
 from poeconomy_assets.resources.poe_watch import PoeWatchClient
+from poeconomy_assets.resources.price_source import PriceSource
 from poeconomy_assets.resources.price_store import PriceStore
 from poeconomy_assets.resources.price_store_postgres import PostgresPriceStore
 from poeconomy_assets.resources.price_store_sqlite import EmbeddedPriceStore
@@ -87,7 +88,7 @@ def build_resources(
     home: Path | None = None,
     dumps_dir: Path | None = None,
     price_store: PriceStore | None = None,
-    poe_watch: PoeWatchClient | None = None,
+    poe_watch: PriceSource | None = None,
 ) -> dict[str, object]:
     """Resources for one deployment. Defaults: the embedded store, Parquet files and folders under ``home``."""
     home = home or poeconomy_home()

@@ -1,32 +1,33 @@
-"""The POE Watch API client: polite, patient with transient failures, and quick to stop when it is down.
+"""The POE Watch API client, the HTTP implementation of ``PriceSource``: polite, patient with transient
+failures, and quick to stop when the API is down.
 
 - a descriptive User-Agent, connect/read timeouts, at least ``min_interval_seconds`` between requests;
-- retries with exponential backoff and jitter on timeouts, connection errors, 403, 429, 5xx and bodies that
-  are not JSON (HTML error pages, empty or malformed bodies), waiting at least ``Retry-After`` when sent;
-- a circuit breaker (``core.circuit_breaker``) that refuses to call after ``breaker_threshold`` consecutive
-  failed attempts and lets one trial call through after ``breaker_cooldown_seconds``. With
-  ``breaker_state_path`` set, every run process shares it;
+- retries (``core.ingest.retries``, tenacity) with exponential backoff and jitter on timeouts, connection
+  errors, 403, 429, 5xx and bodies that are not JSON (HTML error pages, empty or malformed bodies), waiting at
+  least ``Retry-After`` when sent;
+- a circuit breaker (``core.ingest.circuit_breaker``) that refuses to call after ``breaker_threshold``
+  consecutive failed attempts and lets one trial call through after ``breaker_cooldown_seconds``. With
+  ``breaker_state_path`` set, every run process shares it (under a file lock);
 - limits against a hostile or broken server: a response body over ``max_body_bytes`` (as sent) or over
   ``max_decompressed_bytes`` (after gzip/deflate; read in small steps, so a 200 KB gzip bomb is refused after
   inflating at most the cap) is refused and not retried; an attempt that has not finished reading its body
   ``request_deadline_seconds`` after it started (a server dripping a byte a second) is cut and retried.
 """
 
-import logging
-import random
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import dagster as dg
 import requests
 import urllib3
 
-from poeconomy_assets.core.ingest.circuit_breaker import CircuitBreaker, CircuitOpenError
+from poeconomy_assets.core.ingest.circuit_breaker import CircuitBreaker
 from poeconomy_assets.core.ingest.poe_watch_payloads import PayloadError, decode_json
+from poeconomy_assets.core.ingest.retries import RetryPolicy, Transient, call_with_retries
+from poeconomy_assets.core.ingest.sources import Fetched, SourceError, SourceUnavailable
+from poeconomy_assets.resources.price_source import PriceSource
 
 RETRY_STATUSES = frozenset({403, 429, 500, 502, 503, 504})
 DEFAULT_USER_AGENT = (
@@ -36,12 +37,12 @@ DEFAULT_USER_AGENT = (
 _SPACING_LOCK = threading.Lock()
 _LAST_REQUEST: dict[str, float] = {}  # base URL -> monotonic time of the last request from this process
 
+# The names these errors had before sources were pluggable (every source raises the core ones).
+PoeWatchError = SourceError
+PoeWatchUnavailable = SourceUnavailable
 
-class PoeWatchError(RuntimeError):
-    """POE Watch answered in a way no retry can fix (e.g. 400/404), or could not be reached."""
 
-
-class ResponseTooLarge(PoeWatchError):
+class ResponseTooLarge(SourceError):
     """A body over the client's size caps: refused, never retried."""
 
 
@@ -49,36 +50,14 @@ class _DeadlineExceeded(Exception):
     pass
 
 
-class PoeWatchUnavailable(PoeWatchError):
-    """Every attempt failed, or the circuit breaker is open; ``breaker`` is its status afterwards."""
-
-    def __init__(self, message: str, attempts: int, errors: list[str], breaker: str):
-        super().__init__(message)
-        self.attempts, self.errors, self.breaker = attempts, errors, breaker
-
-
-@dataclass
-class Fetched:
-    """One successful response: the raw body (for the archive) and its decoded JSON."""
-
-    url: str
-    body: bytes
-    data: Any
-    fetched_at: datetime
-    attempts: int
-    seconds: float
-    errors: list[str] = field(default_factory=list)  # what the retried attempts ran into
-    breaker_reclosed: bool = False  # this success closed a breaker that was open or half-open
-
-
-class PoeWatchClient(dg.ConfigurableResource):
+class PoeWatchClient(PriceSource):
     """HTTP client for https://api.poe.watch (or the local ``poeconomy serve-api``)."""
 
     base_url: str = "https://api.poe.watch"
     user_agent: str = DEFAULT_USER_AGENT
     connect_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 30.0
-    max_attempts: int = 4
+    max_attempts: int = 4  # these four: core.ingest.retries.RetryPolicy
     backoff_base_seconds: float = 1.0  # attempt n waits about base * 2^(n-1), with jitter
     backoff_max_seconds: float = 60.0
     max_retry_after_seconds: float = 300.0  # a longer Retry-After gives up instead of blocking the pool
@@ -99,6 +78,26 @@ class PoeWatchClient(dg.ConfigurableResource):
             self.breaker_state_path,
         )
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            self.max_attempts,
+            self.backoff_base_seconds,
+            self.backoff_max_seconds,
+            self.max_retry_after_seconds,
+        )
+
+    def location(self) -> str:
+        return self.base_url
+
+    def breaker_status(self) -> str:
+        return self.breaker.status()
+
+    def refusing_calls(self) -> str | None:
+        if self.breaker.status() != "open":
+            return None
+        return f"circuit breaker open ({self.breaker.state().last_error})"
+
     def get_items(self, league: str, category: str, log: Any = None) -> Fetched:
         return self.fetch("/get", {"league": league, "category": category}, log)
 
@@ -109,58 +108,24 @@ class PoeWatchClient(dg.ConfigurableResource):
         return self.fetch("/history", {"league": league, "id": item_id}, log)
 
     def fetch(self, path: str, params: dict[str, Any], log: Any = None) -> Fetched:
-        """GET ``path`` and decode its JSON, retrying transient failures; raises PoeWatchError otherwise."""
-        log = log or logging.getLogger(__name__)
+        """GET ``path`` and decode its JSON, retrying transient failures; raises SourceError otherwise."""
         url = self.base_url.rstrip("/") + path
-        breaker = self.breaker
-        errors: list[str] = []
-        started = time.perf_counter()
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                breaker.before_call()
-            except CircuitOpenError as exc:
-                log.error(str(exc))
-                raise PoeWatchUnavailable(f"{url}: {exc}", attempt - 1, errors, "open") from exc
+
+        def attempt() -> Fetched:
             self._wait_for_spacing()
-            outcome, retry_after = self._attempt(url, params)
-            if isinstance(outcome, Fetched):
-                outcome.attempts, outcome.errors = attempt, errors
-                outcome.seconds = round(time.perf_counter() - started, 3)
-                outcome.breaker_reclosed = breaker.record_success()
-                if outcome.breaker_reclosed:
-                    log.info(f"circuit breaker for {self.base_url} closed again after a successful call")
-                return outcome
-            error = outcome
-            errors.append(f"attempt {attempt}: {error}")
-            if breaker.record_failure(error):
-                message = (
-                    f"circuit breaker for {self.base_url} opened after {breaker.state().consecutive_failures} "
-                    f"consecutive failures (last: {error}); calls stop for {self.breaker_cooldown_seconds:g} s"
-                )
-                log.error(message)
-                raise PoeWatchUnavailable(f"{url}: {message}", attempt, errors, "open")
-            if attempt == self.max_attempts:
-                break
-            delay = self._delay(attempt, retry_after)
-            if delay is None:
-                errors.append(f"Retry-After {retry_after:g} s exceeds max_retry_after_seconds")
-                break
-            log.warning(
-                f"POE Watch {path} attempt {attempt}/{self.max_attempts} failed: {error}; "
-                f"retrying in {delay:.2f} s"
-            )
-            time.sleep(delay)
-        raise PoeWatchUnavailable(
-            f"POE Watch {url} params={params} failed after {len(errors)} attempt(s): " + "; ".join(errors),
-            len(errors),
-            errors,
-            breaker.status(),
+            return self._attempt(url, params)
+
+        return call_with_retries(
+            attempt,
+            request=f"POE Watch {url} params={params}",
+            policy=self.retry_policy,
+            breaker=self.breaker,
+            log=log,
         )
 
-    def _attempt(self, url: str, params: dict[str, Any]) -> tuple["Fetched | str", float | None]:
-        """(Fetched, None) on success, else (what went wrong, Retry-After seconds or None).
-
-        Raises PoeWatchError on answers no retry can fix (4xx other than 403/429)."""
+    def _attempt(self, url: str, params: dict[str, Any]) -> Fetched:
+        """One GET: the Fetched on success; Transient for what a retry may fix (with the server's
+        Retry-After); SourceError for answers no retry can fix (4xx other than 403/429, a body over a cap)."""
         deadline = time.monotonic() + self.request_deadline_seconds
         try:
             with requests.get(
@@ -174,31 +139,33 @@ class PoeWatchClient(dg.ConfigurableResource):
                 stream=True,
             ) as response:
                 if response.status_code in RETRY_STATUSES:
-                    return (
+                    raise Transient(
                         f"HTTP {response.status_code} {response.reason}",
                         _retry_after(response.headers.get("Retry-After")),
                     )
                 body = self._read_body(response, deadline)
         except _DeadlineExceeded:
-            return f"deadline of {self.request_deadline_seconds:g} s passed before the body was read", None
+            raise Transient(
+                f"deadline of {self.request_deadline_seconds:g} s passed before the body was read"
+            ) from None
         except requests.Timeout as exc:
-            return f"timeout ({type(exc).__name__})", None
+            raise Transient(f"timeout ({type(exc).__name__})") from exc
         except requests.ConnectionError as exc:
-            return f"connection error ({type(exc).__name__}: {str(exc)[:100]})", None
+            raise Transient(f"connection error ({type(exc).__name__}: {str(exc)[:100]})") from exc
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:  # e.g. a dropped connection
-            return f"broken response ({type(exc).__name__}: {str(exc)[:100]})", None
+            raise Transient(f"broken response ({type(exc).__name__}: {str(exc)[:100]})") from exc
         if response.status_code >= 400:
-            raise PoeWatchError(
+            raise SourceError(
                 f"POE Watch {response.url} answered HTTP {response.status_code} {response.reason}: "
                 f"{body[:200].decode('utf-8', 'replace')!r} (not retried)"
             )
         try:
             data = decode_json(body, response.headers.get("Content-Type"))
         except PayloadError as exc:
-            return str(exc), None
+            raise Transient(str(exc)) from exc
         return Fetched(
             url=response.url, body=body, data=data, fetched_at=datetime.now(UTC), attempts=0, seconds=0.0
-        ), None
+        )
 
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
         """The decoded body, read in small steps under the size caps and the attempt's deadline."""
@@ -229,17 +196,6 @@ class PoeWatchClient(dg.ConfigurableResource):
                 )
             parts.append(chunk)
         return b"".join(parts)
-
-    def _delay(self, attempt: int, retry_after: float | None) -> float | None:
-        backoff = min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
-        backoff = backoff / 2 + random.uniform(
-            0, backoff / 2
-        )  # "equal jitter": never zero, never in lockstep
-        if retry_after is None:
-            return backoff
-        if retry_after > self.max_retry_after_seconds:
-            return None
-        return max(retry_after, backoff)
 
     def _wait_for_spacing(self) -> None:
         with _SPACING_LOCK:

@@ -11,7 +11,6 @@ keep one contract, tested against both:
 """
 
 import gzip
-import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,19 +24,11 @@ from poeconomy_assets.core.ingest.snapshot_rows import (  # noqa: F401 (re-expor
     NOT_EMPTY,
     NOT_NULL,
     SNAPSHOT_KEY,
+    RawPayload,
+    payload_hash,
     validate_snapshots,
 )
 from poeconomy_assets.core.schemas import DAILY_COLUMNS, SNAPSHOT_COLUMNS
-
-
-@dataclass(frozen=True)
-class RawPayload:
-    """A raw API response to archive with the rows parsed from it."""
-
-    league: str
-    category: str
-    fetched_at: datetime
-    body: bytes
 
 
 @dataclass(frozen=True)
@@ -47,10 +38,6 @@ class PayloadRecord:
     hash: str
     unchanged: bool  # same hash as the latest payload archived for this (league, category)
     payload_id: int
-
-
-def payload_hash(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
 
 
 def compress(body: bytes) -> bytes:

@@ -48,9 +48,9 @@ from poeconomy_assets.core.ingest.live_prices import parse_slot, slot_key
 from poeconomy_assets.core.ingest.slot_accounting import SlotAccount, account
 from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.definitions import build_defs
+from poeconomy_assets.defs.live.slot_ledger import queue_window, slot_reports
 from poeconomy_assets.defs.resources import build_resources
 from poeconomy_assets.defs.scorecards import DRIFT_CHECK_KEY
-from poeconomy_assets.defs.slot_ledger import queue_window, slot_reports
 from poeconomy_assets.demo.dagster_dev import DagsterDev
 from poeconomy_assets.sim.live_market import SimulatedMarket
 from poeconomy_assets.sim.poe_watch_server import PoeWatchServer

@@ -2,12 +2,18 @@
 
 closed → (``threshold`` consecutive failed attempts) → open: no calls until ``cooldown`` has passed →
 half-open: one trial call; success closes it, failure opens it again for another cool-down.
+
+With a state file, every change (a failure counted, a success closing it) is a read-modify-write under an
+exclusive ``flock`` on ``<state file>.lock`` beside it, so two processes failing at once never lose a count;
+readers need no lock, because the file is replaced whole (``atomic_write_text``).
 """
 
+import fcntl
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -45,6 +51,18 @@ class CircuitBreaker:
         self.name, self.threshold, self.cooldown = name, threshold, cooldown_seconds
         self.path = Path(state_path) if state_path else None
         self.clock = clock
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold the change lock: this process's threads (``_LOCK``) and, with a state file, every process."""
+        with _LOCK:
+            if self.path is None:
+                yield
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, even if we are killed
+                yield
 
     def _load(self) -> BreakerState:
         if self.path is None:
@@ -87,7 +105,7 @@ class CircuitBreaker:
 
     def record_success(self) -> bool:
         """Close the breaker; returns True when it was open or half-open before."""
-        with _LOCK:
+        with self._exclusive():
             state = self._load()
             was_open = state.opened_at is not None
             if was_open or state.consecutive_failures:
@@ -96,7 +114,7 @@ class CircuitBreaker:
 
     def record_failure(self, error: str) -> bool:
         """Count a failed attempt; returns True when this failure opened (or re-opened) the breaker."""
-        with _LOCK:
+        with self._exclusive():
             state = self._load()
             now = self.clock()
             half_open = state.status(now, self.cooldown) == "half-open"

@@ -13,13 +13,20 @@ Two levels, following the spec's "failures a client must survive" section:
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import polars as pl
 
-from poeconomy_assets.core.ingest.currency_names import MAX_NAME_LENGTH, CurrencyResolver, name_problem
+from poeconomy_assets.core.ingest.currency_names import (
+    MAX_NAME_LENGTH,
+    CurrencyResolver,
+    Resolution,
+    name_problem,
+)
 from poeconomy_assets.core.ingest.league_dates import far_from_median
 from poeconomy_assets.core.ingest.snapshot_rows import validate_snapshots
 from poeconomy_assets.core.schemas import SNAPSHOT_COLUMNS
@@ -207,6 +214,227 @@ class ParsedItems:
         return {reason: int(self.counts.get(reason, 0)) for reason in (*SKIP_REASONS, *FLAG_REASONS)}
 
 
+class Element:
+    """One element of a ``/get`` list as the row rules read it. Each value is worked out the first time a rule
+    asks for it, and a rule only asks for what the rules before it have vouched for (``name`` once the element
+    is an object with a name, ``mean`` once it is present)."""
+
+    def __init__(
+        self, item: Any, category: str, resolver: CurrencyResolver, last_prices: dict[str, float]
+    ) -> None:
+        self.item, self.category, self.resolver, self.last_prices = item, category, resolver, last_prices
+
+    @property
+    def shown_item(self) -> str:
+        return _short_repr(self.item)
+
+    def shown(self, key: str) -> str:
+        """A field as sent, bounded for messages."""
+        return _short_repr(self.item.get(key))
+
+    @cached_property
+    def numbers(self) -> dict[str, tuple[float | None, bool]]:
+        """(value, sent as a string) of the numeric fields."""
+        return {key: to_number(self.item.get(key)) for key in ("id", "mean", "min", "max", "daily")}
+
+    @property
+    def item_id(self) -> float | None:
+        return self.numbers["id"][0]
+
+    @property
+    def mean(self) -> float | None:
+        return self.numbers["mean"][0]
+
+    @property
+    def id_out_of_range(self) -> bool:
+        return _out_of_range(self.item.get("id"), self.item_id, integer=True)
+
+    @property
+    def id_missing(self) -> bool:
+        """No positive whole number (0, null, -3, 1.5, NaN)."""
+        i = self.item_id
+        return i is None or not math.isfinite(i) or i <= 0 or i != int(i)
+
+    @property
+    def raw_name(self) -> Any:
+        return self.item.get("name")
+
+    @property
+    def name_missing(self) -> bool:
+        return not isinstance(self.raw_name, str) or not self.raw_name.strip()
+
+    @cached_property
+    def name(self) -> str:
+        """The name as sent, trimmed."""
+        return self.raw_name.strip()
+
+    @cached_property
+    def name_problem(self) -> str | None:
+        return name_problem(self.name)
+
+    @cached_property
+    def row_category(self) -> str:
+        """The row's own category (trimmed, lower case), else the one asked for."""
+        sent = self.item.get("category")
+        return self.category if sent is None else str(sent).strip().lower()
+
+    @property
+    def mean_missing(self) -> bool:
+        return self.item.get("mean") is None
+
+    @property
+    def mean_not_positive(self) -> bool:
+        return self.mean is None or not math.isfinite(self.mean) or self.mean <= 0
+
+    @property
+    def not_numbers(self) -> bool:
+        return any(v is not None and math.isnan(v) for k, (v, _) in self.numbers.items() if k != "id")
+
+    @cached_property
+    def out_of_range(self) -> list[str]:
+        """Numeric fields beyond what is stored: a count beyond Int64 or infinite, a float over MAX_FLOAT."""
+        return [
+            key
+            for key, integer in (("mean", False), ("min", False), ("max", False), ("daily", True))
+            if _out_of_range(self.item.get(key), self.numbers[key][0], integer)
+            or (integer and self.numbers[key][0] is not None and math.isinf(self.numbers[key][0]))
+        ]
+
+    @cached_property
+    def resolution(self) -> Resolution:
+        return self.resolver.resolve(self.raw_name)
+
+    @property
+    def canonical(self) -> str:
+        """The currency name stored: canonical, NFC-normalised."""
+        return self.resolution.name
+
+    @cached_property
+    def canonical_problem(self) -> str | None:
+        return name_problem(self.canonical)
+
+    @cached_property
+    def reference(self) -> float | None:
+        """The price a jump is measured against: the last accepted snapshot, else the row's recent history."""
+        return self.last_prices.get(self.canonical) or _history_median(self.item.get("history"))
+
+    @property
+    def jumped(self) -> bool:
+        ref = self.reference
+        return bool(ref) and (self.mean > ref * JUMP_FACTOR or self.mean < ref / JUMP_FACTOR)
+
+    @property
+    def coerced(self) -> bool:
+        return any(coerced for _, coerced in self.numbers.values())
+
+    def bound(self, key: str) -> float | None:
+        """``min`` or ``max`` when a finite number >= 0, else None (not stored)."""
+        value = self.numbers[key][0]
+        return value if value is not None and math.isfinite(value) and value >= 0 else None
+
+    @property
+    def outside_min_max(self) -> bool:
+        low, high = self.bound("min"), self.bound("max")
+        return low is not None and high is not None and not (low <= self.mean <= high)
+
+    @property
+    def low_confidence_sent(self) -> Any:
+        return self.item.get("lowConfidence")
+
+    @property
+    def low_confidence_missing(self) -> bool:
+        return not isinstance(self.low_confidence_sent, bool)
+
+    @property
+    def low_confidence(self) -> bool:
+        """``lowConfidence`` as sent; unknown confidence is low (a row the API could not vouch for)."""
+        sent = self.low_confidence_sent
+        return sent if isinstance(sent, bool) else True
+
+    def row(self, league: str, snapshot_at: datetime, payload_hash: str) -> dict:
+        daily = self.numbers["daily"][0]
+        return {
+            "league": league,
+            "currency": self.canonical,
+            "category": self.row_category,
+            "item_id": _exact_int(self.item.get("id")),
+            "snapshot_at": snapshot_at.astimezone(UTC),
+            "mean_chaos": self.mean,
+            "min_chaos": self.bound("min"),
+            "max_chaos": self.bound("max"),
+            "daily": None if daily is None or daily < 0 else _exact_int(self.item.get("daily")),
+            "low_confidence": self.low_confidence,
+            "payload_hash": payload_hash,
+        }
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A check of one element's ``field``: when ``fails``, the element is counted under ``reason`` and listed
+    with ``detail``, then skipped (``skip``) or only flagged and kept."""
+
+    field: str
+    reason: str
+    fails: Callable[[Element], bool]
+    detail: Callable[[Element], str]
+    skip: bool = True
+
+
+def _raw_name_detail(e: Element) -> str:
+    return (
+        f"id {int(e.item_id)}: name of {len(e.raw_name)} characters (at most {MAX_NAME_LENGTH}, "
+        f"no control characters) {_short_repr(e.raw_name[:40])}"
+    )
+
+
+def _canonical_detail(e: Element) -> str:
+    return (
+        f"id {int(e.item_id)}: name of {len(e.canonical)} characters once normalised "
+        f"(at most {MAX_NAME_LENGTH}) {_short_repr(e.canonical[:40])}"
+    )
+
+
+# Every element meets these in order; the first skip ends its turn (flags before it stay recorded).
+# fmt: off
+ROW_RULES: tuple[RowRule, ...] = (
+    # field, reason, fails when ..., detail (shown in the asset's problems table)
+    RowRule("element", "too_deeply_nested", lambda e: isinstance(e.item, TooDeep), lambda e: repr(e.item)),
+    RowRule("element", "not_an_object", lambda e: not isinstance(e.item, dict), lambda e: e.shown_item),
+    RowRule("id", "number_out_of_range", lambda e: e.id_out_of_range, lambda e: f"id = {e.shown('id')}"),
+    RowRule("id", "missing_id", lambda e: e.id_missing, lambda e: f"id = {e.shown('id')}"),
+    RowRule("name", "missing_name", lambda e: e.name_missing,
+            lambda e: f"id {int(e.item_id)}: name = {e.shown('name')}"),
+    RowRule("name", "bad_name", lambda e: e.name_problem == "bad_name", _raw_name_detail),
+    RowRule("name", "name_too_long", lambda e: e.name_problem == "name_too_long", _raw_name_detail),
+    RowRule("category", "other_category", lambda e: e.row_category not in CATEGORIES,
+            lambda e: f"{e.name}: category {e.shown('category')}"),
+    RowRule("mean", "missing_mean", lambda e: e.mean_missing,
+            lambda e: f"{e.name}: mean missing or null"),
+    RowRule("mean/min/max/daily", "non_numeric", lambda e: e.not_numbers,
+            lambda e: f"{e.name}: mean/min/max/daily not numbers"),
+    RowRule("mean/min/max/daily", "number_out_of_range", lambda e: bool(e.out_of_range),
+            lambda e: f"{e.name}: {', '.join(e.out_of_range)} out of range"),
+    RowRule("mean", "non_positive_mean", lambda e: e.mean_not_positive,
+            lambda e: f"{e.name}: mean = {e.shown('mean')}"),
+    RowRule("name", "near_miss_name", lambda e: e.resolution.near_miss_of is not None,
+            lambda e: f"{e.name!r} looks like {e.resolution.near_miss_of!r} but is not a known alias"),
+    RowRule("name", "bad_name", lambda e: e.canonical_problem == "bad_name", _canonical_detail),
+    RowRule("name", "name_too_long", lambda e: e.canonical_problem == "name_too_long", _canonical_detail),
+    RowRule("name", "renamed_or_aliased", lambda e: e.resolution.changed,
+            lambda e: f"{e.raw_name!r} → {e.canonical!r}", skip=False),
+    RowRule("mean", "price_jump", lambda e: e.jumped,
+            lambda e: f"{e.canonical}: mean {e.mean:g} vs reference {e.reference:g}"),
+    RowRule("id/mean/min/max/daily", "coerced_strings", lambda e: e.coerced,
+            lambda e: f"{e.canonical}: numbers sent as strings", skip=False),
+    RowRule("mean", "mean_outside_min_max", lambda e: e.outside_min_max,
+            lambda e: f"{e.canonical}: mean {e.mean:g} not in [{e.bound('min'):g}, {e.bound('max'):g}]",
+            skip=False),
+    RowRule("lowConfidence", "missing_low_confidence", lambda e: e.low_confidence_missing,
+            lambda e: f"{e.canonical}: lowConfidence = {e.low_confidence_sent!r}", skip=False),
+)
+# fmt: on
+
+
 def parse_items(
     data: Any,
     *,
@@ -217,7 +445,10 @@ def parse_items(
     resolver: CurrencyResolver,
     last_prices: dict[str, float] | None = None,
 ) -> ParsedItems:
-    """Validate one ``/get`` response into snapshot rows; never raises on a bad row, only on a bad payload."""
+    """Validate one ``/get`` response into snapshot rows; never raises on a bad row, only on a bad payload.
+
+    Each element meets ``ROW_RULES`` in order; one that passes every skip becomes a row. Two rows with one id
+    keep the one with more listings (``daily``)."""
     league_problem = name_problem(league) if isinstance(league, str) else "bad_name"
     if league_problem:  # one league per payload: no row of it can be stored, say so instead of crashing later
         raise PayloadError(
@@ -226,7 +457,6 @@ def parse_items(
         )
     items = require_list(data, f"/get?league={_short_repr(league)}&category={category}")
     parsed = ParsedItems(rows=pl.DataFrame(schema=SNAPSHOT_COLUMNS), received=len(items))
-    last_prices = last_prices or {}
     accepted: dict[int, dict] = {}
 
     def problem(index: int, reason: str, detail: str, skip: bool = True) -> None:
@@ -234,131 +464,23 @@ def parse_items(
         parsed.problems.append({"index": index, "reason": reason, "detail": detail[:120], "skipped": skip})
 
     for index, item in enumerate(items):
-        if isinstance(item, TooDeep):
-            problem(index, "too_deeply_nested", repr(item))
+        element = Element(item, category, resolver, last_prices or {})
+        failed = failed_rules(element)
+        for rule in failed:
+            problem(index, rule.reason, rule.detail(element), rule.skip)
+        if failed and failed[-1].skip:
             continue
-        if not isinstance(item, dict):
-            problem(index, "not_an_object", _short_repr(item))
-            continue
-        item_id, id_coerced = to_number(item.get("id"))
-        if _out_of_range(item.get("id"), item_id, integer=True):
-            problem(index, "number_out_of_range", f"id = {_short_repr(item.get('id'))}")
-            continue
-        if item_id is None or not math.isfinite(item_id) or item_id <= 0 or item_id != int(item_id):
-            problem(index, "missing_id", f"id = {_short_repr(item.get('id'))}")
-            continue
-        raw_name = item.get("name")
-        if not isinstance(raw_name, str) or not raw_name.strip():
-            problem(index, "missing_name", f"id {int(item_id)}: name = {_short_repr(raw_name)}")
-            continue
-        bad_name = name_problem(raw_name.strip())
-        if bad_name:
-            problem(
-                index,
-                bad_name,
-                f"id {int(item_id)}: name of {len(raw_name)} characters (at most "
-                f"{MAX_NAME_LENGTH}, no control characters) {_short_repr(raw_name[:40])}",
-            )
-            continue
-        row_category = item.get("category")
-        row_category = category if row_category is None else str(row_category).strip().lower()
-        if row_category not in CATEGORIES:
-            problem(
-                index, "other_category", f"{raw_name.strip()}: category {_short_repr(item.get('category'))}"
-            )
-            continue
-        if "mean" not in item or item.get("mean") is None:
-            problem(index, "missing_mean", f"{raw_name.strip()}: mean missing or null")
-            continue
-        mean, mean_coerced = to_number(item.get("mean"))
-        low, low_coerced = to_number(item.get("min"))
-        high, high_coerced = to_number(item.get("max"))
-        daily, daily_coerced = to_number(item.get("daily"))
-        if any(v is not None and math.isnan(v) for v in (mean, low, high, daily)):
-            problem(index, "non_numeric", f"{raw_name.strip()}: mean/min/max/daily not numbers")
-            continue
-        out_of_range = [
-            key
-            for key, value, integer in (
-                ("mean", mean, False),
-                ("min", low, False),
-                ("max", high, False),
-                ("daily", daily, True),
-            )
-            if _out_of_range(item.get(key), value, integer)
-            or (integer and value is not None and math.isinf(value))
-        ]
-        if out_of_range:
-            problem(
-                index, "number_out_of_range", f"{raw_name.strip()}: {', '.join(out_of_range)} out of range"
-            )
-            continue
-        if mean is None or not math.isfinite(mean) or mean <= 0:
-            problem(index, "non_positive_mean", f"{raw_name.strip()}: mean = {_short_repr(item.get('mean'))}")
-            continue
-        resolution = resolver.resolve(raw_name)
-        if resolution.near_miss_of is not None:
-            problem(
-                index,
-                "near_miss_name",
-                f"{raw_name.strip()!r} looks like {resolution.near_miss_of!r} but is not a known alias",
-            )
-            continue
-        name = resolution.name
-        bad_name = name_problem(name)  # what is stored: the canonical, NFC-normalised name
-        if bad_name:
-            problem(
-                index,
-                bad_name,
-                f"id {int(item_id)}: name of {len(name)} characters once normalised (at most "
-                f"{MAX_NAME_LENGTH}) {_short_repr(name[:40])}",
-            )
-            continue
-        if resolution.changed:
-            problem(index, "renamed_or_aliased", f"{raw_name!r} → {name!r}", skip=False)
-        reference = last_prices.get(name) or _history_median(item.get("history"))
-        if reference and (mean > reference * JUMP_FACTOR or mean < reference / JUMP_FACTOR):
-            problem(index, "price_jump", f"{name}: mean {mean:g} vs reference {reference:g}")
-            continue
-        if any((id_coerced, mean_coerced, low_coerced, high_coerced, daily_coerced)):
-            problem(index, "coerced_strings", f"{name}: numbers sent as strings", skip=False)
-        low = low if low is not None and math.isfinite(low) and low >= 0 else None
-        high = high if high is not None and math.isfinite(high) and high >= 0 else None
-        if low is not None and high is not None and not (low <= mean <= high):
-            problem(
-                index, "mean_outside_min_max", f"{name}: mean {mean:g} not in [{low:g}, {high:g}]", skip=False
-            )
-        low_confidence = item.get("lowConfidence")
-        if not isinstance(low_confidence, bool):
-            # Unknown confidence is treated as low: a row the API could not vouch for.
-            problem(
-                index, "missing_low_confidence", f"{name}: lowConfidence = {low_confidence!r}", skip=False
-            )
-            low_confidence = True
-        row = {
-            "league": league,
-            "currency": name,
-            "category": row_category,
-            "item_id": _exact_int(item.get("id")),
-            "snapshot_at": snapshot_at.astimezone(UTC),
-            "mean_chaos": mean,
-            "min_chaos": low,
-            "max_chaos": high,
-            "daily": None if daily is None or daily < 0 else _exact_int(item.get("daily")),
-            "low_confidence": low_confidence,
-            "payload_hash": payload_hash,
-        }
+        row = element.row(league, snapshot_at, payload_hash)
         key = row["item_id"]
         if key in accepted:
             kept, dropped = _prefer(accepted[key], row)
             problem(
                 index,
                 "duplicate_id",
-                f"id {key} ({name}): kept mean {kept['mean_chaos']:g} "
+                f"id {key} ({row['currency']}): kept mean {kept['mean_chaos']:g} "
                 f"(daily {kept['daily']}), dropped mean {dropped['mean_chaos']:g}",
             )
-            accepted[key] = kept
-            continue
+            row = kept
         accepted[key] = row
     rows = _storable(list(accepted.values()), problem)
     frame = pl.DataFrame(rows, schema=SNAPSHOT_COLUMNS) if rows else parsed.rows
@@ -373,6 +495,17 @@ def parse_items(
     if merged:
         parsed.counts["duplicate_id"] += merged
     return parsed
+
+
+def failed_rules(element: Element) -> list[RowRule]:
+    """The rules ``element`` fails, in order, up to the first that skips it (the last one, if any skips)."""
+    failed = []
+    for rule in ROW_RULES:
+        if rule.fails(element):
+            failed.append(rule)
+            if rule.skip:
+                break
+    return failed
 
 
 def _storable(rows: list[dict], problem: Any) -> list[dict]:

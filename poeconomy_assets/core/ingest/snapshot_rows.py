@@ -1,7 +1,12 @@
-"""The price store's rules for snapshot rows, in core (no dagster) so the payload parser applies the same ones.
+"""The price store's rules for snapshot rows, in core (no dagster) so the payload parser applies the same ones,
+and the raw payloads stored with them.
 
 ``resources.price_store`` re-exports them; see its docstring for the store's contract.
 """
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
 
 import polars as pl
 
@@ -20,6 +25,20 @@ NOT_NULL = (
     "payload_hash",
 )
 NOT_EMPTY = ("league", "currency", "category")
+
+
+@dataclass(frozen=True)
+class RawPayload:
+    """A raw API response to archive with the rows parsed from it."""
+
+    league: str
+    category: str
+    fetched_at: datetime
+    body: bytes
+
+
+def payload_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
 
 
 def _dtype_fits(dtype: pl.DataType, target: pl.DataType) -> bool:

@@ -25,3 +25,8 @@ def _cell(value: object, digits: int) -> str:
     if isinstance(value, float):
         return price_text(value)  # 4 significant digits, never scientific notation
     return markdown_text(str(value))  # link, image and table syntax in names stays literal
+
+
+class Markdown(str):
+    """Text that is markdown: plain code returns it among metadata values, and the Dagster side
+    (``defs/metadata.py``'s ``as_metadata``) shows it rendered."""

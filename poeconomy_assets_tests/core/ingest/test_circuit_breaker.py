@@ -1,6 +1,8 @@
 """The circuit breaker's states, with a controllable clock, in memory and shared through its state file."""
 
+import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,3 +43,31 @@ def test_a_success_resets_the_count() -> None:
     breaker.record_failure("x")
     assert breaker.record_success() is False
     assert breaker.record_failure("y") is False and breaker.status() == "closed"
+
+
+def _record_failures(path: str, name: str, count: int, start: Any) -> None:
+    """A run process's share of the failures (importable, so 'spawn' finds it); waits for the common start."""
+    breaker = CircuitBreaker(name, threshold=10**9, cooldown_seconds=600, state_path=path)
+    assert start.wait(timeout=120)
+    for i in range(count):
+        breaker.record_failure(f"HTTP 503 #{i}")
+
+
+def test_processes_sharing_the_state_file_lose_no_failure(tmp_path: Path) -> None:
+    """Several processes count failures into one state file at once (read-modify-write under the file lock):
+    the count is the sum of them all, and a second breaker in the same file keeps its own state."""
+    path = str(tmp_path / "breaker.json")
+    other = CircuitBreaker("other", threshold=3, cooldown_seconds=60, state_path=path)
+    other.record_failure("kept")
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    workers = [context.Process(target=_record_failures, args=(path, "shared", 150, start)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+    shared = CircuitBreaker("shared", threshold=10**9, cooldown_seconds=600, state_path=path)
+    assert shared.state().consecutive_failures == 4 * 150
+    assert other.state().consecutive_failures == 1 and other.state().last_error == "kept"

@@ -9,11 +9,11 @@ import dagster as dg
 import polars as pl
 
 from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.defs.sensors import ingestion_sensor, new_league_sensor
+from poeconomy_assets.defs.live.sensors import ingestion_sensor, new_league_sensor
 from poeconomy_assets.demo.in_process import materialize_subset, ops_config
 
-from ..conftest import SPEC_FIXTURES, fast_client
-from .conftest import TEST_PROFILE, Live
+from ...conftest import SPEC_FIXTURES, fast_client
+from ..conftest import TEST_PROFILE, Live
 
 N_ROWS = 4
 

@@ -5,10 +5,10 @@ import json
 import pytest
 
 from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.defs.sensors import ingestion_sensor, new_league_sensor
+from poeconomy_assets.defs.live.sensors import ingestion_sensor, new_league_sensor
 
-from ..conftest import fast_client
-from .conftest import Live
+from ...conftest import fast_client
+from ..conftest import Live
 from .test_sensors import _tick
 
 HOSTILE_NAMES = ["Simulated \ud800", "Nul\x00League", "Std\u202eevil", "L" * 1_000_000, "\ufb2c" * 34]

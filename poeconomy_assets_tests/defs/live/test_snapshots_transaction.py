@@ -8,7 +8,7 @@ import dagster as dg
 from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.resources.price_store_sqlite import EmbeddedPriceStore
 
-from .conftest import Live
+from ..conftest import Live
 
 SLOT, NEXT_SLOT = "2025-06-20T12:00:00Z", "2025-06-20T12:05:00Z"
 N_ROWS = 4

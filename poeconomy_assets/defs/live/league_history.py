@@ -13,17 +13,18 @@ from poeconomy_assets.core.ingest.poe_watch_payloads import (
     parse_history,
     parse_items,
 )
+from poeconomy_assets.core.ingest.sources import fetch_or_fail
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.schemas import SNAPSHOT_COLUMNS
-from poeconomy_assets.defs.ingestion import fetch_or_fail, known_currencies
-from poeconomy_assets.defs.partitions import league_partitions
-from poeconomy_assets.resources.poe_watch import PoeWatchClient
+from poeconomy_assets.defs.live.results import failing_step
+from poeconomy_assets.defs.partitions import known_currencies, league_partitions
+from poeconomy_assets.resources.price_source import PriceSource
 from poeconomy_assets.resources.price_store import PriceStore
 
 
 @dg.asset(group_name="ingestion", partitions_def=league_partitions, pool="poe_watch_api", kinds={"polars"})
 def poe_watch_history(
-    context: dg.AssetExecutionContext, poe_watch: PoeWatchClient, price_store: PriceStore
+    context: dg.AssetExecutionContext, poe_watch: PriceSource, price_store: PriceStore
 ) -> dg.MaterializeResult:
     """One daily mean per currency for every earlier day of a live league, stored beside its snapshots.
 
@@ -36,9 +37,11 @@ def poe_watch_history(
     now = datetime.now(UTC)
     items = []
     for category in CATEGORIES:
-        response = fetch_or_fail(
-            lambda c=category: poe_watch.get_items(league, c, log=context.log), f"/get {league} {category}"
-        )
+        with failing_step():  # the source gave up: the step fails with its attempts and breaker
+            response = fetch_or_fail(
+                lambda c=category: poe_watch.get_items(league, c, log=context.log),
+                f"/get {league} {category}",
+            )
         parsed = parse_items(
             response.data,
             league=league,
@@ -52,10 +55,11 @@ def poe_watch_history(
         raise dg.Failure(description=f"POE Watch lists no currency or fragment for league {league!r} yet")
     rows, bad_points, requests = [], 0, 0
     for currency, category, item_id in items:
-        response = fetch_or_fail(
-            lambda i=item_id: poe_watch.get_history(league, i, log=context.log),
-            f"/history {league} {currency}",
-        )
+        with failing_step():
+            response = fetch_or_fail(
+                lambda i=item_id: poe_watch.get_history(league, i, log=context.log),
+                f"/history {league} {currency}",
+            )
         requests += response.attempts
         record = price_store.archive_payload(league, f"history:{item_id}", response.fetched_at, response.body)
         points, bad = parse_history(response.data, f"/history?league={league}&id={item_id}")

@@ -3,11 +3,11 @@
 A slot is *missed* when its tick was skipped (an ingestion run still in flight, the circuit breaker open), when
 its run failed or was canceled, or when no tick happened in it at all. Missed slots ride along, with their
 reasons, in the config of the next run request; once a run has succeeded they are its business (it refills what
-it can and records the rest as lost, see ``defs/ingestion.py``). The same module reads the operations view back
-from the instance: the slot reports of the last day's runs and the queue delay of the last runs.
+it can and records the rest as lost, see ``core/ingest/snapshot.py``). The same module reads the operations view
+back from the instance (``InstanceRecords``): the slot reports of the last day's runs and the queue delay of the
+last runs.
 """
 
-import json
 from datetime import datetime, timedelta
 
 import dagster as dg
@@ -15,6 +15,7 @@ import dagster as dg
 from poeconomy_assets.core.ingest.live_prices import SLOT_SECONDS, parse_slot, slot_key
 from poeconomy_assets.core.ingest.slot_accounting import DAY, SlotReport, older_than_a_day
 from poeconomy_assets.core.keys import key_from_name
+from poeconomy_assets.defs.partitions import known_currencies, register_partitions
 
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
@@ -181,5 +182,25 @@ def queue_delays(instance: dg.DagsterInstance, limit: int = 10) -> list[dict]:
     return rows
 
 
-def as_json(value: dict) -> dg.MetadataValue:
-    return dg.MetadataValue.json(json.loads(json.dumps(value)))
+class InstanceRecords:
+    """``core.ingest.snapshot.RunRecords`` from the Dagster instance: one league's ingestion runs, seen from the
+    run ``run_id`` of its partition ``league_key``."""
+
+    def __init__(self, instance: dg.DagsterInstance, league_key: str, run_id: str):
+        self.instance, self.league_key, self.run_id = instance, league_key, run_id
+
+    def slot_reports(self) -> tuple[list[SlotReport], str | None]:
+        return slot_reports(self.instance, self.league_key)
+
+    def known_currencies(self) -> list[str]:
+        return known_currencies(self.instance)
+
+    def add_currencies(self, names: list[str]) -> list[str]:
+        return register_partitions(self.instance, [], names)["currency"]
+
+    def queue_delay(self) -> float | None:
+        window = queue_window(self.instance, self.run_id)
+        return window[1] - window[0] if window else None
+
+    def recent_queue_delays(self) -> list[dict]:
+        return queue_delays(self.instance)

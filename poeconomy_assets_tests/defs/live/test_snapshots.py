@@ -8,8 +8,8 @@ import pytest
 
 from poeconomy_assets.core.keys import key_from_name
 
-from ..conftest import fast_client
-from .conftest import Live
+from ...conftest import fast_client
+from ..conftest import Live
 
 SLOT, NEXT_SLOT = "2025-06-20T12:00:00Z", "2025-06-20T12:05:00Z"
 N_ROWS = 4  # the server's 4 simulated currencies (its fragment list is empty)
@@ -174,3 +174,23 @@ def test_rerun_and_partial_failure_on_the_postgres_store(live: Live, postgres_ur
         with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
             cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         connection.close()
+
+
+def test_the_recorded_source_plugs_into_the_same_asset(live: Live) -> None:
+    """The ``poe_watch`` resource is any PriceSource: the spec's recorded payloads, no server, same asset."""
+    from poeconomy_assets.resources.recorded_source import RecordedPriceSource
+
+    from ...conftest import SPEC_FIXTURES
+
+    live.resources = {**live.resources, "poe_watch": RecordedPriceSource(directory=str(SPEC_FIXTURES))}
+    live.instance.add_dynamic_partitions("league", [key_from_name("Settlers")])
+    result = live.defs.resolve_job_def("ingestion_job").execute_in_process(
+        instance=live.instance,
+        partition_key="Settlers",
+        run_config={"ops": {"poe_watch_snapshots": {"config": {"slot": SLOT}}}},
+    )
+    metadata = _metadata(result)
+    assert metadata["rows_received"] == 18 and metadata["rows_inserted"] == metadata["rows_accepted"] > 10
+    assert metadata["no_data_categories"] == "fragment" and metadata["circuit_breaker"] == "none"
+    assert "Divine Orb" in set(live.store().read_snapshots("Settlers")["currency"])
+    assert live.server.api_requests() == 0  # the local server was never asked

@@ -6,28 +6,26 @@ Both start STOPPED unless ``POECONOMY_POE_WATCH_URL`` is set (see ``defs/resourc
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
 
-from poeconomy_assets.core.ingest.currency_names import name_problem
+from poeconomy_assets.core.ingest.currency_names import CurrencyResolver, name_problem
 from poeconomy_assets.core.ingest.leagues import followed_leagues, parse_leagues
 from poeconomy_assets.core.ingest.live_prices import slot_start
-from poeconomy_assets.core.ingest.poe_watch_payloads import PayloadError
+from poeconomy_assets.core.ingest.poe_watch_payloads import CATEGORIES, PayloadError, parse_items
+from poeconomy_assets.core.ingest.sources import SourceError
 from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.defs.backfill import (
-    asset_backfill_request,
-    league_backfill_partitions,
-    new_league_currencies,
-)
+from poeconomy_assets.defs.backfill import asset_backfill_request, league_backfill_partitions
 from poeconomy_assets.defs.jobs import BATCH, ingestion_job
-from poeconomy_assets.defs.partitions import currency_partitions, league_partitions
+from poeconomy_assets.defs.live.slot_ledger import IN_FLIGHT, SlotLedger
+from poeconomy_assets.defs.partitions import currency_partitions, known_currencies, league_partitions
 from poeconomy_assets.defs.resources import live_clock_from_env, live_sensor_status
 from poeconomy_assets.defs.selection import NEW_LEAGUE
-from poeconomy_assets.defs.slot_ledger import IN_FLIGHT, SlotLedger
 from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.resources.live_leagues import LiveLeagues
-from poeconomy_assets.resources.poe_watch import PoeWatchClient, PoeWatchError
+from poeconomy_assets.resources.price_source import PriceSource
 
 
 def live_sensor(description: str, **sensor_args: Any) -> Callable[[Callable[..., Any]], dg.SensorDefinition]:
@@ -37,14 +35,34 @@ def live_sensor(description: str, **sensor_args: Any) -> Callable[[Callable[...,
 
 
 def followed_league_names(
-    poe_watch: PoeWatchClient, live_leagues: LiveLeagues, live_clock: LiveClock, log: object
+    poe_watch: PriceSource, live_leagues: LiveLeagues, live_clock: LiveClock, log: object
 ) -> list[str]:
-    """Names of the running leagues the rules follow, newest first; raises PoeWatchError/PayloadError."""
+    """Names of the running leagues the rules follow, newest first; raises SourceError/PayloadError."""
     problems: list[str] = []
     leagues, _ = parse_leagues(poe_watch.get_leagues(log=log).data, problems=problems)
     for problem in problems[:20]:  # skipped, never followed: the valid leagues go on
         log.warning(f"skipped a POE Watch league: {problem}")
     return [lg.name for lg in followed_leagues(leagues, live_clock.now(), live_leagues.rules())]
+
+
+def new_league_currencies(
+    poe_watch: PriceSource, league: str, instance: dg.DagsterInstance, now: datetime, log: object
+) -> list[str]:
+    """Canonical names of the currencies and fragments POE Watch lists for ``league`` (near misses left out)."""
+    resolver = CurrencyResolver(known_currencies(instance))
+    names: set[str] = set()
+    for category in CATEGORIES:
+        data = poe_watch.get_items(league, category, log=log).data
+        parsed = parse_items(
+            data,
+            league=league,
+            category=category,
+            snapshot_at=slot_start(now),
+            payload_hash="",
+            resolver=resolver,
+        )
+        names |= set(parsed.rows["currency"].to_list())
+    return sorted(names)
 
 
 @live_sensor(
@@ -59,7 +77,7 @@ def followed_league_names(
 )
 def ingestion_sensor(
     context: dg.SensorEvaluationContext,
-    poe_watch: PoeWatchClient,
+    poe_watch: PriceSource,
     live_leagues: LiveLeagues,
     live_clock: LiveClock,
 ) -> dg.SensorResult | dg.SkipReason:
@@ -78,17 +96,18 @@ def ingestion_sensor(
         return dg.SensorResult(run_requests=requests, skip_reason=skip, cursor=json.dumps(state))
 
     existing = set(context.instance.get_dynamic_partitions(league_partitions.name))
-    if poe_watch.breaker.status() == "open":  # before /leagues: no call at all while it is open
-        reason = f"skipped: circuit breaker open ({poe_watch.breaker.state().last_error})"
+    refused = poe_watch.refusing_calls()  # e.g. an open circuit breaker: no call at all, not even /leagues
+    if refused:
+        reason = f"skipped: {refused}"
         ledger.skip([name for name in leagues or [] if key_from_name(name) in existing], slot, reason)
-        return result(f"{reason} for {poe_watch.base_url}; slot {slot:%H:%M} is handed to the next run")
+        return result(f"{reason} for {poe_watch.location()}; slot {slot:%H:%M} is handed to the next run")
     if leagues is None or now.timestamp() - checked_at >= live_leagues.refresh_seconds:
         try:
             leagues, checked_at = (
                 followed_league_names(poe_watch, live_leagues, live_clock, context.log),
                 now.timestamp(),
             )
-        except (PoeWatchError, PayloadError) as exc:
+        except (SourceError, PayloadError) as exc:
             if leagues is None:
                 return dg.SkipReason(f"cannot list POE Watch leagues yet: {exc}")
             context.log.warning(f"keeping the leagues known since {checked_at}: {exc}")
@@ -127,13 +146,13 @@ def ingestion_sensor(
 )
 def new_league_sensor(
     context: dg.SensorEvaluationContext,
-    poe_watch: PoeWatchClient,
+    poe_watch: PriceSource,
     live_leagues: LiveLeagues,
     live_clock: LiveClock,
 ) -> dg.SensorResult | dg.SkipReason:
     try:
         followed = followed_league_names(poe_watch, live_leagues, live_clock, context.log)
-    except (PoeWatchError, PayloadError) as exc:
+    except (SourceError, PayloadError) as exc:
         return dg.SkipReason(f"cannot list POE Watch leagues: {exc}")
     cursor = json.loads(context.cursor) if context.cursor else {}
     announced = set(cursor.get("announced", []))
@@ -148,7 +167,7 @@ def new_league_sensor(
             currencies = new_league_currencies(
                 poe_watch, name, context.instance, live_clock.now(), context.log
             )
-        except (PoeWatchError, PayloadError) as exc:
+        except (SourceError, PayloadError) as exc:
             context.log.warning(f"{name}: cannot read its currencies yet: {exc}")
             empty.append(name)
             continue

@@ -11,8 +11,8 @@ import pytest
 
 from poeconomy_assets.core.keys import key_from_name
 
-from ..conftest import fast_client
-from .conftest import Live
+from ...conftest import fast_client
+from ..conftest import Live
 
 GOOD = [
     {
