@@ -19,8 +19,8 @@ def _residuals(n: int, league_day: int, scale: float = 0.05, seed: int = 0) -> p
 @pytest.mark.parametrize(
     ("own_n", "pooled_n", "method"),
     [
-        (40, 0, "conformal-own"),
-        (29, 200, "conformal-pooled"),
+        (90, 0, "conformal-own"),  # 3-day outcomes overlap: 30 independent ones take 90 residuals
+        (89, 200, "conformal-pooled"),
         (10, 4, "bootstrap"),  # the pool (own + others) holds 14: one short of conformal
         (5, 0, "bootstrap"),
         (4, 0, "conservative"),
