@@ -244,9 +244,9 @@ def _score_horizon(
     # The skill gate: items forecast as "no change" (no proven skill on their validation days).
     card["gated_items"] = sorted(c for c in gated if c in card["per_currency"])
     card["share_gated"] = len(card["gated_items"]) / max(1, len(card["per_currency"]))
-    card["gates"] = {
-        c: gate for c, gate in gates.items() if c in card["per_currency"]
-    }  # decision and evidence
+    # each item's gate decision and its evidence, and the level chosen on the validation leagues
+    card["gates"] = {c: gate for c, gate in gates.items() if c in card["per_currency"]}
+    card["gate_level"] = pooled.gate.as_dict()
     card["subsets"] = {}
     for name, items in subsets.items():
         subset_points = points.filter(pl.col("currency").is_in(items))
