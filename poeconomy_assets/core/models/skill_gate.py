@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 __all__ = [
     "GATE_ALPHA",
@@ -108,6 +107,8 @@ def skill_gate(
         statistic = mean / np.sqrt(variance)
         h = horizon_days
         correction = np.sqrt(max((n + 1 - 2 * h + h * (h - 1) / n) / n, 1e-12))
+        from scipy import stats  # on first use: importing the definitions loads no model library
+
         p_value = float(stats.t.cdf(statistic * correction, df=n - 1))
         use = p_value < alpha
     if use:
