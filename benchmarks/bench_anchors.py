@@ -64,11 +64,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.evaluation.backtest import train_leagues_for
-from poeconomy_assets.core.features.build import build_features, league_phase, target_column
-from poeconomy_assets.core.ingest.dumps import read_dump_dir
+from poeconomy_assets.core.evaluation import train_leagues_for
+from poeconomy_assets.core.features import build_features, league_phase, target_column
+from poeconomy_assets.core.ingest import read_dump_dir
 from poeconomy_assets.core.metrics import scorecard
-from poeconomy_assets.core.models.selection import SelectionConfig, select_currencies
+from poeconomy_assets.core.models import SelectionConfig, select_currencies
 from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
 

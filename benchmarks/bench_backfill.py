@@ -29,18 +29,19 @@ from pathlib import Path
 
 import polars as pl
 
-from poeconomy_assets.core.features.build import build_features
-from poeconomy_assets.core.ingest.currency_names import canonicalize_currencies
+from poeconomy_assets.core.features import build_features
+from poeconomy_assets.core.ingest import canonicalize_currencies
 from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.core.models.ensemble import (
+from poeconomy_assets.core.models import (
+    SelectionConfig,
     horizon_training_rows,
+    select_currencies,
     train_currency_model,
     train_pooled_model,
 )
-from poeconomy_assets.core.models.selection import SelectionConfig, select_currencies
-from poeconomy_assets.core.report.report import ReportSettings, build_report
+from poeconomy_assets.core.report import ReportSettings, build_report
 from poeconomy_assets.core.schemas import HORIZONS
-from poeconomy_assets.core.uncertainty.forecast_table import build_forecasts, stored_calibration
+from poeconomy_assets.core.uncertainty import build_forecasts, stored_calibration
 from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.resources import build_resources
 from poeconomy_assets.defs.selection import MAIN_GRAPH, selected_keys

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from poeconomy_assets.commands import backtest as command
-from poeconomy_assets.core.evaluation.backtest import average_scorecards
+from poeconomy_assets.core.evaluation import average_scorecards
 from poeconomy_assets.core.metrics import with_current_names
 
 ROOT = Path(__file__).resolve().parents[1]

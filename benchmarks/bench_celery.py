@@ -33,10 +33,8 @@ import psycopg2
 
 from poeconomy_assets.cluster.local import create_database, drop_database, local_cluster_env
 from poeconomy_assets.cluster.workers import start_cluster, stop_cluster, uniform_specs
-from poeconomy_assets.core.features.build import feature_columns, target_column
-from poeconomy_assets.core.models.families import LIGHTGBM
-from poeconomy_assets.core.models.optuna_storage import optuna_storage
-from poeconomy_assets.core.models.tuning import tune_family, walk_forward_folds
+from poeconomy_assets.core.features import feature_columns, target_column
+from poeconomy_assets.core.models import LIGHTGBM, optuna_storage, tune_family, walk_forward_folds
 from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.partitions import currency_horizon_keys as model_keys
 from poeconomy_assets.defs.resources import build_resources
@@ -117,8 +115,8 @@ def overhead(instance: dg.DagsterInstance, run_id: str, run_seconds: float) -> d
 
 def search_process(url: str, schema: str, study: str, dumps: str, trials: int, start_at: float) -> float:
     """One participant of the shared search (phase 2); returns its wall time."""
-    from poeconomy_assets.core.features.build import build_features
-    from poeconomy_assets.core.ingest.dumps import read_dump_dir
+    from poeconomy_assets.core.features import build_features
+    from poeconomy_assets.core.ingest import read_dump_dir
 
     features = build_features(read_dump_dir(dumps).prices)
     target = target_column("3d")

@@ -14,8 +14,13 @@ import random
 import time
 from datetime import UTC, datetime
 
-from poeconomy_assets.core.ingest.currency_names import NEAR_MISS_RATIO, CurrencyResolver, match_key
-from poeconomy_assets.core.ingest.poe_watch_payloads import decode_json, parse_items
+from poeconomy_assets.core.ingest import (
+    NEAR_MISS_RATIO,
+    CurrencyResolver,
+    decode_json,
+    match_key,
+    parse_items,
+)
 
 
 def hostile_body(n: int, seed: int = 1) -> bytes:

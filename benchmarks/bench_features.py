@@ -14,7 +14,7 @@ import time
 
 import polars as pl
 
-from poeconomy_assets.core.features.build import build_features, feature_columns
+from poeconomy_assets.core.features import build_features, feature_columns
 from poeconomy_assets.core.prices import add_league_day
 from poeconomy_assets.sim.simulator import SimulationConfig, simulate_prices
 

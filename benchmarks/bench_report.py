@@ -15,14 +15,17 @@ import time
 import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.features.build import build_features
+from poeconomy_assets.core.features import build_features
 from poeconomy_assets.core.prices import add_divine_prices, add_league_day
-from poeconomy_assets.core.report.charts import allocation_chart_png, fan_chart_png
-from poeconomy_assets.core.report.html import report_html
-from poeconomy_assets.core.report.report import ReportSettings, build_report, latest_forecasts
-from poeconomy_assets.core.uncertainty.calibration import price_bands
-from poeconomy_assets.core.uncertainty.forecast_table import add_divine_columns
-from poeconomy_assets.core.uncertainty.intervals import PhaseCalibrator
+from poeconomy_assets.core.report import (
+    ReportSettings,
+    allocation_chart_png,
+    build_report,
+    fan_chart_png,
+    latest_forecasts,
+    report_html,
+)
+from poeconomy_assets.core.uncertainty import PhaseCalibrator, add_divine_columns, price_bands
 from poeconomy_assets.sim.simulator import SimulationConfig, simulate_prices
 
 

@@ -18,10 +18,16 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.evaluation.backtest import league_order, train_leagues_for
-from poeconomy_assets.core.features.build import build_features, feature_columns, target_column
-from poeconomy_assets.core.features.market_signal import SIGNAL_FAMILIES, market_signal, signal_columns
-from poeconomy_assets.core.ingest.dumps import read_dump_dir
+from poeconomy_assets.core.evaluation import league_order, train_leagues_for
+from poeconomy_assets.core.features import (
+    SIGNAL_FAMILIES,
+    build_features,
+    feature_columns,
+    market_signal,
+    signal_columns,
+    target_column,
+)
+from poeconomy_assets.core.ingest import read_dump_dir
 from poeconomy_assets.core.models.families import _lgb_defaults
 from poeconomy_assets.core.schemas import HORIZONS
 

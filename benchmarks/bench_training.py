@@ -24,10 +24,9 @@ from pathlib import Path
 
 import polars as pl
 
-from poeconomy_assets.core.features.build import build_features
-from poeconomy_assets.core.ingest.dumps import read_dump_dir
-from poeconomy_assets.core.models import families
-from poeconomy_assets.core.models.ensemble import TrainedModel, train_currency_model, train_pooled_model
+from poeconomy_assets.core.features import build_features
+from poeconomy_assets.core.ingest import read_dump_dir
+from poeconomy_assets.core.models import TrainedModel, families, train_currency_model, train_pooled_model
 from poeconomy_assets.core.schemas import HORIZONS
 
 ROOT = Path(__file__).resolve().parents[1]

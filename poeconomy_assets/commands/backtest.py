@@ -18,14 +18,17 @@ from pathlib import Path
 
 import polars as pl
 
-from poeconomy_assets.core.evaluation.backtest import backtest_league, rolling_backtest
-from poeconomy_assets.core.evaluation.strategy import StrategySettings, follow_the_report, league_prices
-from poeconomy_assets.core.ingest.dumps import read_dump_dir
-from poeconomy_assets.core.models.ensemble import PROFILES
-from poeconomy_assets.core.models.selection import MIN_DAYS, MIN_RELIABLE_ROWS, SelectionConfig
+from poeconomy_assets.core.evaluation import (
+    StrategySettings,
+    backtest_league,
+    follow_the_report,
+    league_prices,
+    rolling_backtest,
+)
+from poeconomy_assets.core.ingest import read_dump_dir
+from poeconomy_assets.core.models import MIN_DAYS, MIN_RELIABLE_ROWS, PROFILES, SelectionConfig
 from poeconomy_assets.core.prices import league_order
-from poeconomy_assets.core.report.html import track_record_sentence
-from poeconomy_assets.core.report.numbers import pct_text
+from poeconomy_assets.core.report import pct_text, track_record_sentence
 from poeconomy_assets.core.schemas import HORIZONS
 
 

@@ -16,8 +16,7 @@ import dagster as dg
 import polars as pl
 
 from poeconomy_assets.commands.options import add_market_options, add_profile_option, simulation_config
-from poeconomy_assets.core.report.check_summary import check_summary_line
-from poeconomy_assets.core.report.markdown import frame_to_markdown
+from poeconomy_assets.core.report import check_summary_line, frame_to_markdown
 from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.defs.jobs import BATCH
 from poeconomy_assets.defs.partitions import split_currency_horizon

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from poeconomy_assets.core.features.build import FEATURES_VERSION
-from poeconomy_assets.core.models.artifacts import CODE_VERSION as MODELS_VERSION
+from poeconomy_assets.core.features import FEATURES_VERSION
+from poeconomy_assets.core.models import CODE_VERSION as MODELS_VERSION
 
 OWNERS = {
     "ingestion": ["team:data-platform"],

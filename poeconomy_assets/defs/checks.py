@@ -11,8 +11,8 @@ import pandera.errors
 import pandera.polars as pa
 import polars as pl
 
-from poeconomy_assets.core.report.markdown import frame_to_markdown
-from poeconomy_assets.core.uncertainty.distribution import check_consistency
+from poeconomy_assets.core.report import frame_to_markdown
+from poeconomy_assets.core.uncertainty import check_consistency
 from poeconomy_assets.defs.ui_metadata import table_value
 
 MAX_FAILURE_ROWS = 20

@@ -5,7 +5,7 @@ import time
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.features.build import build_features, feature_columns
+from poeconomy_assets.core.features import build_features, feature_columns
 from poeconomy_assets.core.keys import key_from_name, name_from_key
 from poeconomy_assets.core.schemas import Features
 from poeconomy_assets.defs.batching import ONE_RUN, partition_metadata, run_partition_keys, run_value

@@ -13,10 +13,9 @@ import polars as pl
 
 from poeconomy_assets.core.prices import DIVINE
 from poeconomy_assets.core.progress import Progress
-from poeconomy_assets.core.report.markdown import frame_to_markdown
-from poeconomy_assets.core.report.numbers import price_text
+from poeconomy_assets.core.report import frame_to_markdown, price_text
 from poeconomy_assets.core.schemas import Forecasts
-from poeconomy_assets.core.uncertainty.forecast_table import build_forecasts, stored_calibration
+from poeconomy_assets.core.uncertainty import build_forecasts, stored_calibration
 from poeconomy_assets.defs.batching import CHUNKED, ONE_RUN, partition_metadata, run_partition_keys, run_value
 from poeconomy_assets.defs.checks import (
     consistency_check_result,

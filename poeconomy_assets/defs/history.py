@@ -5,15 +5,9 @@ import time
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.ingest.currency_names import canonicalize_currencies
-from poeconomy_assets.core.ingest.dumps import league_catalog
-from poeconomy_assets.core.models.selection import (
-    MIN_DAYS,
-    MIN_RELIABLE_ROWS,
-    SelectionConfig,
-    select_currencies,
-)
-from poeconomy_assets.core.report.markdown import frame_to_markdown
+from poeconomy_assets.core.ingest import canonicalize_currencies, league_catalog
+from poeconomy_assets.core.models import MIN_DAYS, MIN_RELIABLE_ROWS, SelectionConfig, select_currencies
+from poeconomy_assets.core.report import frame_to_markdown
 from poeconomy_assets.core.schemas import DailyPrices
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec
 from poeconomy_assets.defs.partitions import register_partitions

@@ -18,11 +18,7 @@ import dagster as dg
 import polars as pl
 import pydantic
 
-from poeconomy_assets.core.models.ensemble import (
-    horizon_training_rows,
-    train_currency_model,
-    train_pooled_model,
-)
+from poeconomy_assets.core.models import horizon_training_rows, train_currency_model, train_pooled_model
 from poeconomy_assets.core.progress import Progress
 from poeconomy_assets.defs.batching import (
     CHUNKED,

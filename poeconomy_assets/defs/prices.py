@@ -3,9 +3,9 @@
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.ingest.live_prices import daily_from_snapshots
+from poeconomy_assets.core.ingest import daily_from_snapshots
 from poeconomy_assets.core.keys import name_from_key
-from poeconomy_assets.core.report.markdown import frame_to_markdown
+from poeconomy_assets.core.report import frame_to_markdown
 from poeconomy_assets.core.schemas import DailyPrices
 from poeconomy_assets.defs.batching import ONE_RUN, partition_metadata, run_partition_keys, run_value
 from poeconomy_assets.defs.checks import schema_check_result, schema_check_spec

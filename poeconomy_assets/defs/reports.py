@@ -8,20 +8,25 @@ import dagster as dg
 import polars as pl
 
 from poeconomy_assets.core.keys import name_from_key
-from poeconomy_assets.core.report.allocation import AllocationRules
-from poeconomy_assets.core.report.charts import allocation_chart_png, fan_chart_png
-from poeconomy_assets.core.report.export import report_csv, report_json
-from poeconomy_assets.core.report.glossary import GLOSSARY
-from poeconomy_assets.core.report.html import report_html, track_record_sentence
-from poeconomy_assets.core.report.numbers import pct_text, price_text, prob_text
-from poeconomy_assets.core.report.report import (
+from poeconomy_assets.core.report import (
+    GLOSSARY,
+    AllocationRules,
     ReportSettings,
+    allocation_chart_png,
     build_report,
+    fan_chart_png,
     latest_forecasts,
+    pct_text,
     png_markdown,
+    price_text,
+    prob_text,
+    report_csv,
+    report_html,
+    report_json,
+    track_record_sentence,
 )
 from poeconomy_assets.core.schemas import HORIZON_DAYS, InvestmentReport
-from poeconomy_assets.core.uncertainty.distribution import harmonize_horizons
+from poeconomy_assets.core.uncertainty import harmonize_horizons
 from poeconomy_assets.defs.batching import ONE_RUN, partition_metadata, run_partition_keys, run_value
 from poeconomy_assets.defs.checks import schema_check_each, schema_check_spec
 from poeconomy_assets.defs.partitions import league_partitions

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from poeconomy_assets.core.models.artifacts import KEY_ENV, KEY_FILE_ENV
+from poeconomy_assets.core.models import KEY_ENV, KEY_FILE_ENV
 from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.resources.live_leagues import LiveLeagues
 from poeconomy_assets.resources.model_store import ModelStore

@@ -6,20 +6,19 @@ import time
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.evaluation.backtest import backtest_league
-from poeconomy_assets.core.evaluation.scorecard import (
+from poeconomy_assets.core.evaluation import (
     DriftRules,
+    backtest_league,
     band_verdict,
     horizon_summary,
     realized_points,
     score_realized,
+    scorecard_chart_png,
+    strategy_chart_png,
 )
-from poeconomy_assets.core.evaluation.scorecard_charts import scorecard_chart_png, strategy_chart_png
 from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.core.prices import league_order
-from poeconomy_assets.core.report.html import track_record_sentence
-from poeconomy_assets.core.report.markdown import frame_to_markdown
-from poeconomy_assets.core.report.report import png_markdown
+from poeconomy_assets.core.report import frame_to_markdown, png_markdown, track_record_sentence
 from poeconomy_assets.defs.partitions import currency_horizon_key
 from poeconomy_assets.defs.reports import TRACK_RECORD
 from poeconomy_assets.defs.ui_metadata import number, table_value

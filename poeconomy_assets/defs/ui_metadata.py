@@ -11,7 +11,7 @@ import math
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.report.numbers import price_text
+from poeconomy_assets.core.report import price_text
 
 BAND_WIDTH = 24
 

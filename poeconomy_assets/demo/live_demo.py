@@ -15,8 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from poeconomy_assets.core.ingest.live_prices import SLOT_SECONDS
-from poeconomy_assets.core.ingest.poe_watch_payloads import GO_ZERO_TIME
+from poeconomy_assets.core.ingest import GO_ZERO_TIME, SLOT_SECONDS
 from poeconomy_assets.definitions import build_defs
 from poeconomy_assets.defs.resources import build_resources
 from poeconomy_assets.demo.in_process import GraphRunError, materialize_subset

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from poeconomy_assets.core.ingest.live_prices import SLOT_SECONDS
+from poeconomy_assets.core.ingest import SLOT_SECONDS
 
 
 class LiveClock(dg.ConfigurableResource):

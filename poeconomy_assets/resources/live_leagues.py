@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from poeconomy_assets.core.ingest.leagues import LeagueRules
+from poeconomy_assets.core.ingest import LeagueRules
 
 
 class LiveLeagues(dg.ConfigurableResource):

@@ -8,10 +8,12 @@ import dagster as dg
 import numpy as np
 
 from poeconomy_assets.core.keys import key_from_name
-from poeconomy_assets.core.models.artifacts import (
+from poeconomy_assets.core.models import (
     KEY_FILE_NAME,
     MANIFEST,
     ArtifactIntegrityError,
+    PooledModel,
+    TrainedModel,
     committed_directory,
     key_from_secret,
     load_or_create_key,
@@ -19,7 +21,6 @@ from poeconomy_assets.core.models.artifacts import (
     replace_directory,
     verify_files,
 )
-from poeconomy_assets.core.models.ensemble import PooledModel, TrainedModel
 
 RESIDUALS = "residuals.npy"
 

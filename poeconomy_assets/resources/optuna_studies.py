@@ -3,7 +3,7 @@
 import dagster as dg
 import optuna
 
-from poeconomy_assets.core.models.optuna_storage import optuna_storage
+from poeconomy_assets.core.models import optuna_storage
 
 
 class OptunaStudies(dg.ConfigurableResource):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from poeconomy_assets.core.ingest.dumps import DumpImport, read_dump_dir
+from poeconomy_assets.core.ingest import DumpImport, read_dump_dir
 
 
 class PoeNinjaDumps(dg.ConfigurableResource):

@@ -23,10 +23,17 @@ from typing import Any
 import requests
 import urllib3
 
-from poeconomy_assets.core.ingest.circuit_breaker import CircuitBreaker
-from poeconomy_assets.core.ingest.poe_watch_payloads import PayloadError, decode_json
-from poeconomy_assets.core.ingest.retries import RetryPolicy, Transient, call_with_retries
-from poeconomy_assets.core.ingest.sources import Fetched, SourceError, SourceUnavailable
+from poeconomy_assets.core.ingest import (
+    CircuitBreaker,
+    Fetched,
+    PayloadError,
+    RetryPolicy,
+    SourceError,
+    SourceUnavailable,
+    Transient,
+    call_with_retries,
+    decode_json,
+)
 from poeconomy_assets.resources.price_source import PriceSource
 
 RETRY_STATUSES = frozenset({403, 429, 500, 502, 503, 504})

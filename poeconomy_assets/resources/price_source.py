@@ -21,7 +21,7 @@ from typing import Any
 
 import dagster as dg
 
-from poeconomy_assets.core.ingest.sources import Fetched
+from poeconomy_assets.core.ingest import Fetched
 
 
 class PriceSource(dg.ConfigurableResource, ABC):

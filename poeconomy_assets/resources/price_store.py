@@ -19,13 +19,15 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.ingest.currency_names import MAX_NAME_LENGTH, name_problem, printable
-from poeconomy_assets.core.ingest.snapshot_rows import (  # noqa: F401 (re-exported: the store's contract)
+from poeconomy_assets.core.ingest import (  # noqa: F401 (re-exported: the store's contract)
+    MAX_NAME_LENGTH,
     NOT_EMPTY,
     NOT_NULL,
     SNAPSHOT_KEY,
     RawPayload,
+    name_problem,
     payload_hash,
+    printable,
     validate_snapshots,
 )
 from poeconomy_assets.core.schemas import DAILY_COLUMNS, SNAPSHOT_COLUMNS

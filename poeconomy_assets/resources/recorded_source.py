@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from poeconomy_assets.core.ingest.poe_watch_payloads import PayloadError, decode_json
-from poeconomy_assets.core.ingest.sources import Fetched, SourceError
+from poeconomy_assets.core.ingest import Fetched, PayloadError, SourceError, decode_json
 from poeconomy_assets.resources.price_source import PriceSource
 
 MAX_RECORDING_BYTES = 64 * 1024 * 1024

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from poeconomy_assets.core.ingest.dumps import read_dump_dir
-from poeconomy_assets.core.ingest.poe_watch_payloads import GO_ZERO_TIME, parse_timestamp
+from poeconomy_assets.core.ingest import GO_ZERO_TIME, parse_timestamp, read_dump_dir
 from poeconomy_assets.sim.simulator import REAL_CURRENCIES
 
 FRAGMENT_WORDS = ("Breachstone", "Blessing", "Splinter", "Fragment")

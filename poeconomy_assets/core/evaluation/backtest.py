@@ -20,20 +20,20 @@ from poeconomy_assets.core.evaluation.strategy import (
     league_prices,
     strategy_horizon,
 )
-from poeconomy_assets.core.features.build import build_features, target_column
+from poeconomy_assets.core.features import build_features, target_column
 from poeconomy_assets.core.metrics import INTERVAL_KEYS, scorecard
-from poeconomy_assets.core.models.ensemble import (
+from poeconomy_assets.core.models import (
     PROFILES,
+    SelectionConfig,
     TrainingProfile,
+    select_currencies,
     train_currency_model,
     train_pooled_model,
 )
-from poeconomy_assets.core.models.selection import SelectionConfig, select_currencies
 from poeconomy_assets.core.prices import league_order
 from poeconomy_assets.core.progress import Progress
 from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
-from poeconomy_assets.core.uncertainty.calibration import model_calibration, price_bands
-from poeconomy_assets.core.uncertainty.intervals import PhaseCalibrator
+from poeconomy_assets.core.uncertainty import PhaseCalibrator, model_calibration, price_bands
 
 SUMMARY_KEYS = ("rel_mae", "mape", "mae", "direction_accuracy", *INTERVAL_KEYS)
 # The 13 long-history currencies of the old 18-league folder (every league since Essence/Harbinger).

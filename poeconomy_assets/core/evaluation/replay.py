@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.report.execution import (
+from poeconomy_assets.core.report import (
     ASSUMED_SPREAD,
     MAX_EXIT_DELAY_DAYS,
     Fill,

@@ -1,9 +1,8 @@
 """Scorecard charts (PNG bytes): relative MAE per currency and horizon against persistence's 1.0, and coverage."""
 
-import io
-
 import numpy as np
 
+from poeconomy_assets.core.plotting import png_bytes, pyplot
 from poeconomy_assets.core.schemas import HORIZONS
 
 MAX_BARS = (
@@ -30,11 +29,7 @@ def scorecard_chart_png(per_horizon: dict[str, dict], title: str) -> bytes:
     """Left: relative MAE per currency (one bar per horizon) with the persistence line at 1.0 (at most MAX_BARS
     currencies: the worst and the best). Right: 80% and 95% coverage per horizon against their nominal levels.
     ``per_horizon`` is a backtest's ``horizons``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     horizons = [h for h in HORIZONS if h in per_horizon]
     total = len({c for h in horizons for c in per_horizon[h]["per_currency"]})
     currencies = shown_currencies(per_horizon, horizons)
@@ -71,22 +66,16 @@ def scorecard_chart_png(per_horizon: dict[str, dict], title: str) -> bytes:
     right.set_title("coverage (dotted: nominal)", fontsize=10)
     fig.suptitle(title)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 def strategy_chart_png(strategy: dict, league: str) -> bytes:
     """The track record's value curve: following the report vs holding chaos (flat) and holding divines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     from datetime import date
 
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
 
+    plt = pyplot()
     curve = strategy["curve"]
     dates = [date.fromisoformat(c["date"]) for c in curve]
     fig, ax = plt.subplots(figsize=(7.5, 3.2))
@@ -128,7 +117,4 @@ def strategy_chart_png(strategy: dict, league: str) -> bytes:
     )
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)

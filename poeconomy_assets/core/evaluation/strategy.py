@@ -26,15 +26,17 @@ from poeconomy_assets.core.evaluation.replay import (
     return_from_trades,
 )
 from poeconomy_assets.core.prices import DIVINE
-from poeconomy_assets.core.report.execution import (
+from poeconomy_assets.core.report import (
     MAX_POSITION_CHAOS,
     MIN_POSITION_CHAOS,
+    ReportSettings,
+    decide,
     entry_fill,
     execution_costs,
     exit_fill,
     position_units,
+    with_costs,
 )
-from poeconomy_assets.core.report.report import ReportSettings, decide, with_costs
 from poeconomy_assets.core.schemas import HORIZON_DAYS
 
 STRATEGY_BAND_COLUMNS = ("lower_50", "median_chaos", "upper_50", "prob_up")  # besides the 80/95% bounds

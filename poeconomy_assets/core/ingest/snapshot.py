@@ -39,7 +39,7 @@ from poeconomy_assets.core.ingest.poe_watch_payloads import (
 from poeconomy_assets.core.ingest.slot_accounting import SlotReport, account, refill
 from poeconomy_assets.core.ingest.snapshot_rows import RawPayload, payload_hash
 from poeconomy_assets.core.ingest.sources import Fetched, IngestFailure, fetch_or_fail
-from poeconomy_assets.core.report.markdown import Markdown, frame_to_markdown
+from poeconomy_assets.core.report import Markdown, frame_to_markdown
 from poeconomy_assets.core.schemas import SNAPSHOT_COLUMNS
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from poeconomy_assets.core.report.markdown import Markdown
+from poeconomy_assets.core.report import Markdown
 
 
 class SourceError(RuntimeError):

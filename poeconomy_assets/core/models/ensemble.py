@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.features.build import MID_DAYS, feature_columns, league_phase, target_column
+from poeconomy_assets.core.features import MID_DAYS, feature_columns, league_phase, target_column
 from poeconomy_assets.core.metrics import score_points, with_current_names
 from poeconomy_assets.core.models.artifacts import (
     ArtifactIntegrityError,

@@ -1,28 +1,11 @@
 """Report charts as PNG bytes (matplotlib, Agg): the forecast fan of the top currencies, the allocation."""
 
-import io
-
 import numpy as np
 import polars as pl
 
+from poeconomy_assets.core.plotting import png_bytes, pyplot
 from poeconomy_assets.core.report.numbers import price_text
 from poeconomy_assets.core.schemas import HORIZON_DAYS
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    _pyplot().close(fig)
-    return buffer.getvalue()
 
 
 def readable_axes(ax) -> None:
@@ -41,7 +24,7 @@ def readable_axes(ax) -> None:
 def forecast_history_png(forecasts: pl.DataFrame, currency: str, horizon: str, days: int = 60) -> bytes:
     """One currency × horizon: the price, and for each of the last ``days`` forecast dates the 80%/95% band
     and median it gave for its target date (as-of + horizon): how the forecasts tracked what happened."""
-    plt = _pyplot()
+    plt = pyplot()
     shift = pl.duration(days=HORIZON_DAYS[horizon])
     league = forecasts.sort("as_of")["league"][-1]
     rows = (
@@ -79,7 +62,7 @@ def forecast_history_png(forecasts: pl.DataFrame, currency: str, horizon: str, d
     readable_axes(ax)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def fan_path(price0: float, days: np.ndarray, bands: dict[str, np.ndarray], steps: int = 8):
@@ -114,7 +97,7 @@ def fan_chart_png(
 ) -> bytes:
     """Per currency: the last ``history_days`` of price and the forecast fan (80% and 95% intervals at
     each horizon from the latest as-of date), in chaos, with the divine equivalent in the title."""
-    plt = _pyplot()
+    plt = pyplot()
     n = max(1, len(currencies))
     cols = min(3, n)
     rows = (n + cols - 1) // cols
@@ -161,12 +144,12 @@ def fan_chart_png(
     axes.ravel()[0].legend(fontsize=7, loc="upper left")
     fig.suptitle("Price history and forecast fan (80% / 95%)", fontsize=11)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def allocation_chart_png(allocation: pl.DataFrame, cash_chaos: float, divine_chaos: float | None) -> bytes:
     """Horizontal bars: chaos put into each currency (divines in the label), plus cash left."""
-    plt = _pyplot()
+    plt = pyplot()
     names = allocation["currency"].to_list() + ["(cash)"]
     chaos = np.concatenate([allocation["allocation_chaos"].to_numpy(), [max(cash_chaos, 0.0)]])
     fig, ax = plt.subplots(figsize=(7.5, 0.38 * len(names) + 1.4))
@@ -183,4 +166,4 @@ def allocation_chart_png(allocation: pl.DataFrame, cash_chaos: float, divine_cha
     ax.set_xlabel("chaos")
     ax.set_title("Allocation of the budget")
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)

@@ -39,7 +39,7 @@ from poeconomy_assets.core.report.execution import (
 from poeconomy_assets.core.report.markdown import frame_to_markdown
 from poeconomy_assets.core.report.triggers import rebalancing_triggers
 from poeconomy_assets.core.schemas import HORIZON_DAYS, HORIZONS
-from poeconomy_assets.core.uncertainty.distribution import (
+from poeconomy_assets.core.uncertainty import (
     consistency_problems,
     harmonize_horizons,
     log_knots,

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.features.build import target_column
+from poeconomy_assets.core.features import target_column
 from poeconomy_assets.core.schemas import HORIZON_DAYS
 from poeconomy_assets.core.uncertainty.intervals import OFFSET_NAMES, PhaseCalibrator, scale_expr
 

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.features.build import target_column
-from poeconomy_assets.core.models.skill_gate import SkillGate
+from poeconomy_assets.core.features import target_column
+from poeconomy_assets.core.models import SkillGate
 from poeconomy_assets.core.prices import DIVINE
 from poeconomy_assets.core.schemas import HORIZON_DAYS
 from poeconomy_assets.core.uncertainty.calibration import (

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from poeconomy_assets.core.features.build import league_phase
+from poeconomy_assets.core.features import league_phase
 from poeconomy_assets.core.uncertainty.distribution import knots_from_halfwidths, normal_shape, prob_above
 
 OWN_MIN = 30

@@ -6,14 +6,15 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.core.ingest.currency_names import CurrencyResolver
-from poeconomy_assets.core.ingest.league_dates import far_from_median, far_reason
-from poeconomy_assets.core.ingest.poe_watch_payloads import (
+from poeconomy_assets.core.ingest import (
     CATEGORIES,
+    CurrencyResolver,
+    far_from_median,
+    far_reason,
+    fetch_or_fail,
     parse_history,
     parse_items,
 )
-from poeconomy_assets.core.ingest.sources import fetch_or_fail
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.core.schemas import SNAPSHOT_COLUMNS
 from poeconomy_assets.defs.live.results import failing_step

@@ -6,8 +6,8 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from poeconomy_assets.core.ingest.sources import IngestFailure
-from poeconomy_assets.core.report.markdown import Markdown
+from poeconomy_assets.core.ingest import IngestFailure
+from poeconomy_assets.core.report import Markdown
 
 
 def as_metadata(values: Mapping[str, object]) -> dict[str, object]:

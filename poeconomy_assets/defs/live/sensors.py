@@ -11,11 +11,17 @@ from typing import Any
 
 import dagster as dg
 
-from poeconomy_assets.core.ingest.currency_names import CurrencyResolver, name_problem
-from poeconomy_assets.core.ingest.leagues import followed_leagues, parse_leagues
-from poeconomy_assets.core.ingest.live_prices import slot_start
-from poeconomy_assets.core.ingest.poe_watch_payloads import CATEGORIES, PayloadError, parse_items
-from poeconomy_assets.core.ingest.sources import SourceError
+from poeconomy_assets.core.ingest import (
+    CATEGORIES,
+    CurrencyResolver,
+    PayloadError,
+    SourceError,
+    followed_leagues,
+    name_problem,
+    parse_items,
+    parse_leagues,
+    slot_start,
+)
 from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.defs.backfill import asset_backfill_request, league_backfill_partitions
 from poeconomy_assets.defs.jobs import BATCH, ingestion_job

@@ -12,8 +12,7 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 
-from poeconomy_assets.core.ingest.live_prices import SLOT_SECONDS, parse_slot, slot_key
-from poeconomy_assets.core.ingest.slot_accounting import DAY, SlotReport, older_than_a_day
+from poeconomy_assets.core.ingest import DAY, SLOT_SECONDS, SlotReport, older_than_a_day, parse_slot, slot_key
 from poeconomy_assets.core.keys import key_from_name
 from poeconomy_assets.defs.partitions import known_currencies, register_partitions
 

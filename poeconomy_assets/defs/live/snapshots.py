@@ -9,8 +9,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from poeconomy_assets.core.ingest.poe_watch_payloads import CATEGORIES
-from poeconomy_assets.core.ingest.snapshot import SnapshotRequest, take_snapshot
+from poeconomy_assets.core.ingest import CATEGORIES, SnapshotRequest, take_snapshot
 from poeconomy_assets.core.keys import name_from_key
 from poeconomy_assets.defs.live.results import as_metadata, failing_step
 from poeconomy_assets.defs.live.slot_ledger import InstanceRecords
