@@ -395,12 +395,11 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
     )
     assert jumped, "no ingestion run ever overtook a training run queued before it"
     assert ingestion_delays[-1] < training_delays[-1]
-    # and it never waited for a batch slot to free up, which takes a training run's time: its longest wait in the
-    # queue is shorter than the median training run (a ratio, not a number of seconds: load slows both)
-    ran = statistics.median(ended - launched for _, launched, ended in trainings if ended < ended_at)
-    assert ingestion_delays[-1] < ran, (
-        f"an ingestion run waited {ingestion_delays[-1]} s in the queue ({ran} s)"
-    )
+    # and it never queued behind the training backlog: its longest wait is shorter than a typical training run's
+    # (a comparison, not a number of seconds, so load that slows everything does not decide it; that it never
+    # waited for a batch slot either is what `alone` checks)
+    typical = statistics.median(training_delays)
+    assert ingestion_delays[-1] < typical, f"an ingestion run waited {ingestion_delays[-1]} s ({typical} s)"
     runs = instance.get_run_records(filters=dg.RunsFilter(job_name="ingestion_job"))
     assert all(r.dagster_run.tags.get("dagster/priority") == "10" for r in runs)
     shutil.rmtree(dagster_home / "compute_logs", ignore_errors=True)
