@@ -1,6 +1,9 @@
 """Shared fixtures: real services where the product uses them, skipped visibly when absent."""
 
 import os
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,80 @@ settings.register_profile("deep", max_examples=1500, deadline=None, suppress_hea
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--still-running-every",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="print the tests that have been running for this long, every this many seconds (0: never)",
+    )
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+
+class StillRunning:
+    """One line on the terminal every ``every`` seconds while some test has run that long, e.g.
+    ``still running: test_live_daemon.py::test_daemon_keeps_… (4 min 00 s)``: a daemon test takes minutes, and
+    without it ``make test`` prints nothing meanwhile. It runs where the terminal is (the xdist controller, which
+    hears every worker's test start and finish, or the only process without xdist) and writes to a copy of the
+    terminal's file descriptor taken before any test ran, so a test's output capture never swallows it."""
+
+    def __init__(self, every: float, out: int):
+        self.every, self.out = every, out
+        self.started: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, name="still-running", daemon=True)
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        with self.lock:
+            self.started[nodeid] = time.monotonic()
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        with self.lock:
+            self.started.pop(nodeid, None)
+
+    def loop(self) -> None:
+        while not self.stop.wait(self.every):
+            now = time.monotonic()
+            with self.lock:
+                long = sorted(
+                    (now - t, nodeid) for nodeid, t in self.started.items() if now - t >= self.every
+                )
+            if long:
+                line = ", ".join(f"{nodeid.split('/')[-1]} ({_minutes(s)})" for s, nodeid in reversed(long))
+                try:
+                    os.write(self.out, f"\nstill running: {line}\n".encode())
+                except OSError:
+                    return
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    every = config.getoption("--still-running-every", 60.0)
+    if every <= 0 or hasattr(config, "workerinput"):  # an xdist worker: its controller reports
+        return
+    try:
+        out = os.dup(sys.__stdout__.fileno())  # capture is suspended here: this is the terminal
+    except (AttributeError, OSError, ValueError):
+        return
+    plugin = StillRunning(every, out)
+    config.pluginmanager.register(plugin, "still_running")
+    plugin.thread.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    plugin = config.pluginmanager.get_plugin("still_running")
+    if plugin is not None:
+        plugin.stop.set()
+        plugin.thread.join(timeout=5)
+        os.close(plugin.out)
+
+
 REAL_DUMPS_DIR = REPO_ROOT.parent / "shared" / "data" / "poe-ninja"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from poeconomy_assets.core.ingest import SLOT_SECONDS
 from poeconomy_assets.core.models import KEY_ENV, KEY_FILE_ENV
 from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.resources.live_leagues import LiveLeagues
@@ -52,7 +53,8 @@ def live_sensor_status() -> dg.DefaultSensorStatus:
 
 def live_clock_from_env() -> LiveClock:
     """The wall clock, unless ``POECONOMY_LIVE_CLOCK`` holds a simulated one, e.g.
-    ``{"simulated_start": "2025-06-20T12:00:00Z", "wall_start": 1764430000.0, "speed": 60}``."""
+    ``{"simulated_start": "2025-06-20T12:00:00Z", "wall_start": 1764430000.0, "speed": 60}`` (accelerated) or
+    ``{"file": "/tmp/run/clock"}`` (stepped: the time written in that file)."""
     raw = os.environ.get("POECONOMY_LIVE_CLOCK")
     if not raw:
         return LiveClock()
@@ -103,12 +105,14 @@ def build_resources(
         "report_store": ReportStore(base_dir=str(home / "reports")),
         "poe_ninja_dumps": PoeNinjaDumps(directory=str(dumps)),
         # The breaker state lives in a file so every run process (and the sensors) shares it. An open breaker
-        # holds off calls for one slot of the live clock: 300 s on the wall clock, less on an accelerated one.
+        # holds off calls for one slot of the live clock, measured on it: 300 s on the wall clock, 15 s at 20x,
+        # until a stepped clock has been moved 300 simulated seconds on.
         "poe_watch": poe_watch
         or PoeWatchClient(
             base_url=poe_watch_url(),
             breaker_state_path=str(home / "poe_watch_breaker.json"),
-            breaker_cooldown_seconds=clock.slot_wall_seconds(),
+            breaker_cooldown_seconds=SLOT_SECONDS,
+            breaker_clock=clock.settings_json(),
         ),
         "live_leagues": LiveLeagues(),
         "live_clock": clock,

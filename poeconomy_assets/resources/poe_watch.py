@@ -6,16 +6,19 @@ failures, and quick to stop when the API is down.
   errors, 403, 429, 5xx and bodies that are not JSON (HTML error pages, empty or malformed bodies), waiting at
   least ``Retry-After`` when sent;
 - a circuit breaker (``core.ingest.circuit_breaker``) that refuses to call after ``breaker_threshold``
-  consecutive failed attempts and lets one trial call through after ``breaker_cooldown_seconds``. With
-  ``breaker_state_path`` set, every run process shares it (under a file lock);
+  consecutive failed attempts and lets one trial call through after ``breaker_cooldown_seconds`` (seconds of
+  ``breaker_clock``, the settings of a ``LiveClock``; the wall clock when empty). With ``breaker_state_path``
+  set, every run process shares it (under a file lock);
 - limits against a hostile or broken server: a response body over ``max_body_bytes`` (as sent) or over
   ``max_decompressed_bytes`` (after gzip/deflate; read in small steps, so a 200 KB gzip bomb is refused after
   inflating at most the cap) is refused and not retried; an attempt that has not finished reading its body
   ``request_deadline_seconds`` after it started (a server dripping a byte a second) is cut and retried.
 """
 
+import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -34,6 +37,7 @@ from poeconomy_assets.core.ingest import (
     call_with_retries,
     decode_json,
 )
+from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.resources.price_source import PriceSource
 
 RETRY_STATUSES = frozenset({403, 429, 500, 502, 503, 504})
@@ -72,6 +76,10 @@ class PoeWatchClient(PriceSource):
     breaker_threshold: int = 5
     breaker_cooldown_seconds: float = 300.0
     breaker_state_path: str | None = None
+    # The clock the cool-down is measured on: a LiveClock's settings as JSON (LiveClock.settings_json; deployments
+    # pass the live clock's, so an open breaker holds off for one slot of it however fast or stepped it runs); empty:
+    # the wall clock. Settings rather than a nested resource, so sensors built by hand need no resource context.
+    breaker_clock: str = ""
     max_body_bytes: int = 16 * 1024 * 1024  # as sent on the wire (a real /get is well under 1 MB)
     max_decompressed_bytes: int = 32 * 1024 * 1024  # after Content-Encoding (gzip/deflate) is undone
     request_deadline_seconds: float = 60.0  # one attempt, from connecting to the last byte of the body
@@ -83,6 +91,7 @@ class PoeWatchClient(PriceSource):
             self.breaker_threshold,
             self.breaker_cooldown_seconds,
             self.breaker_state_path,
+            clock=self._breaker_time(),
         )
 
     @property
@@ -104,6 +113,12 @@ class PoeWatchClient(PriceSource):
         if self.breaker.status() != "open":
             return None
         return f"circuit breaker open ({self.breaker.state().last_error})"
+
+    def _breaker_time(self) -> Callable[[], float]:
+        if not self.breaker_clock:
+            return time.time
+        clock = LiveClock(**json.loads(self.breaker_clock))
+        return lambda: clock.now().timestamp()
 
     def get_items(self, league: str, category: str, log: Any = None) -> Fetched:
         return self.fetch("/get", {"league": league, "category": category}, log)

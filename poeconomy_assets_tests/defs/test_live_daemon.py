@@ -3,30 +3,36 @@ keeps the batch lane full and the API fails on purpose.
 
 What runs: ``dagster-daemon run`` on a temporary instance whose run queue is the repo's ``dagster.yaml`` (two lanes,
 ingestion priority), the code location from ``workspace.yaml`` with ``ingestion_sensor`` on, the local POE Watch
-server, and a run of ``training_job`` (a model and its forecasts) for every currency × horizon launched over GraphQL as
-``dagster dev`` starts (one
-run per partition, as a user launching them one by one from the UI: a job backfill of a multi-partitioned job is
-dagster-io/dagster#28861, refused by the assets). The
-training pool has 2 slots (``dagster instance concurrency set training 2``, as the README's "Retrain everything"
-says; at the yaml's default of 1 the pool lets one training run start at a time and the lane is never full), and
-the past market has 32 currencies, so the backfill is 96 runs: more than the batch lane gets through before the
-hour is accounted for. Guards (without them the test proves nothing): from the first snapshot to the end some
-training run was always waiting for the batch lane, and training runs ran two at a time. Then: every ingestion run
-of the hour ran beside two training runs holding both batch slots (impossible when ingestion shares their lane, or
-when the instance has no run slot beyond the batch lane's; both checked to fail) and ingestion overtook training
-queued before it.
+server, and a run of ``training_job`` (a model and its forecasts) for every currency × horizon launched over GraphQL
+once ``dagster dev`` is up (one run per partition, as a user launching them one by one from the UI: a job backfill
+of a multi-partitioned job is dagster-io/dagster#28861, refused by the assets). The training pool has 2 slots
+(``dagster instance concurrency set training 2``, as the README's "Retrain everything" says; at the yaml's default
+of 1 the pool lets one training run start at a time and the lane is never full), and the past market has 32
+currencies, so the backfill is 96 runs: more than the batch lane gets through before the hour is accounted for.
+Guards (without them the test proves nothing): from the first snapshot to the end some training run was always
+waiting for the batch lane, and training runs ran two at a time. Then: every ingestion run of the hour ran beside
+two training runs holding both batch slots (impossible when ingestion shares their lane, or when the instance has no
+run slot beyond the batch lane's; both checked to fail) and ingestion overtook training queued before it.
 
-The live clock and the server run 20× faster than real time: a 5-minute slot every 15 s, the hour in 3 minutes.
-``ingestion_sensor``'s minimum interval is half a slot of the live clock (8 s), so the daemon, which looks at its
-sensors every 5 s, ticks it every 10 s; an ingestion run takes 7-21 s on the wall clock (a fresh process), so it
-finishes within a slot or two. POE Watch recomputes hourly (13:00 falls in the middle of the hour). After the first
-snapshot the API answers 500 to the next 5 calls to ``/get``: the next run fails after its 4 attempts, the run
-after it opens the circuit breaker (its cool-down is one slot of the live clock, 15 s here) and the sensor skips
-while it is open. Checked: every slot of the hour is stored, refilled or lost with its reason; the failed
-runs and the open breaker are named; a missed slot is lost exactly when POE Watch recomputed between the snapshot
-stored before it and the fetch of the run it was handed to, else refilled; at least one slot is refilled and at
-least ``MIN_KEPT`` of 12 are kept. The deadline is 10 minutes for heavily loaded machines; measured times are in
-the README ("How these guarantees are tested").
+The live clock is *stepped* (``LiveClock.stepped``: every process reads the simulated time from one file) and the
+server's clock is set with it (speed 0). The test moves both to the next slot only once the current one has been
+handled, that is once the ingestion sensor has finished a tick that began after the step (read over GraphQL, as the
+UI reads it) and the run it requested for the slot, if any, has finished. Nothing races the wall clock, so a loaded
+machine makes the test slower, never different (on a stepped clock the sensor's minimum interval is 2 s: the daemon
+ticks it on every pass, every 5 s). Each slot is visited at one simulated moment, 30 s into it, except the slot
+whose run opens the circuit breaker, visited 4 minutes into it (a run that retried fetches late in its slot), so the
+next slot's tick falls inside the breaker's one-slot cool-down (measured on the live clock). Before the hour the
+clock stands a week earlier, before the league started, so nothing is ingested until every training run is queued.
+
+The hour, from 12:10 (the first snapshot): 5 HTTP 500s on ``/get`` are injected before 12:15, so the 12:15 run fails
+after its 4 attempts and the 12:20 run fails on its first, the 5th failure in a row, which opens the circuit
+breaker; the 12:25 tick skips while it is open; the 12:30 run closes it and refills the three missed slots (POE
+Watch has not recomputed since 12:10). 4 more 500s before 12:55 fail that slot's run, and the 13:00 run cannot
+refill it: POE Watch recomputes hourly and did at 13:00, so 12:55 is lost. Checked: every slot of the hour is
+stored, refilled or lost with its reason, exactly as planned; the failed runs and the open breaker are named; a
+missed slot is lost exactly when POE Watch recomputed between the snapshot stored before it and the fetch of the run
+it was handed to, else refilled. The deadlines (10 minutes per slot) are a safety net for broken daemons, never what
+decides on a slow machine; measured times are in docs/testing.md ("How the cadence guarantees are tested").
 
 The second test runs ``drift_sensor`` the same way: started with ``dagster sensor start``, ticked by the daemon.
 """
@@ -35,6 +41,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import time
 from collections.abc import Callable
@@ -48,10 +55,11 @@ from poeconomy_assets.core.ingest.live_prices import parse_slot, slot_key
 from poeconomy_assets.core.ingest.slot_accounting import SlotAccount, account
 from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.definitions import build_defs
-from poeconomy_assets.defs.live.slot_ledger import queue_window, slot_reports
+from poeconomy_assets.defs.live.slot_ledger import queue_window, slot_reports, slot_run
 from poeconomy_assets.defs.resources import build_resources
 from poeconomy_assets.defs.scorecards import DRIFT_CHECK_KEY
 from poeconomy_assets.demo.dagster_dev import DagsterDev
+from poeconomy_assets.resources.live_clock import LiveClock
 from poeconomy_assets.sim.live_market import SimulatedMarket
 from poeconomy_assets.sim.poe_watch_server import PoeWatchServer
 from poeconomy_assets.sim.simulator import SimulationConfig, write_dumps
@@ -60,16 +68,17 @@ from .conftest import LIVE_PAST
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("VIRTUAL_ENV") or REPO / ".venv") / "bin"
-SPEED = 20.0  # simulated seconds per real second: a 5-minute slot every 15 s, the simulated hour in 3 minutes
-# Simulated time when the daemon is launched: the first snapshot comes 1-3 slots later, so the faults fall in the
-# first half of the hour and POE Watch's hourly recompute (13:00) in the middle of it.
+# Simulated time of the first slot; the clock stands at BEFORE (the league has not started) until the training
+# runs are queued. POE Watch recomputes hourly, so 13:00 falls in the middle of the hour under test.
 START = datetime(2025, 6, 20, 12, 10, tzinfo=UTC)
-HOUR = 12  # slots in the simulated hour under test
+BEFORE = datetime(2025, 6, 13, 12, 0, tzinfo=UTC)
+HOUR = 12  # slots in the simulated hour under test, 12:10 to 13:05
 RECOMPUTE_SECONDS = 3600  # the local POE Watch recomputes its prices hourly, like the real one
-# Of the hour's 12 slots, at least this many stored or refilled. The lost ones are the slots between the last
-# snapshot before 13:00 and the first one after it (one run plus the wait for the next tick: 1-2 slots measured,
-# see the README); 8 leaves room for a 25-minute gap, 75 s on the wall clock.
-MIN_KEPT = 8
+FAULTS = {1: 5, 9: 4}  # slot index (12:15, 12:55) -> HTTP 500s on /get injected just before stepping to it
+OPENS_BREAKER = 2  # 12:20: its run's first attempt is the 5th failure in a row
+STEP_TIMEOUT = (
+    600.0  # per slot, a safety net: a tick takes seconds, an ingestion run well under a minute loaded
+)
 # The past market: 32 currencies, so the training backfill is 96 runs, more than the test ever gets through (at
 # most about 30 finish by the end on this 2-core machine).
 PAST = SimulationConfig(n_leagues=3, n_currencies=32, seed=13, min_days=30, max_days=32)
@@ -113,14 +122,51 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def _wait(daemon: subprocess.Popen, log: Path, done: Callable[[], bool], failure: Callable[[], str]) -> None:
-    """Call ``done`` every second until it is true, while the daemon runs; at most 10 minutes (loaded machines)."""
-    deadline = time.monotonic() + 600
+def _wait(
+    daemon: subprocess.Popen,
+    log: Path,
+    done: Callable[[], bool],
+    failure: Callable[[], str],
+    timeout: float = 600.0,
+) -> None:
+    """Call ``done`` every second until it is true, while the daemon runs; at most ``timeout`` seconds (a safety
+    net for a daemon that never gets there: loaded machines only make it slower)."""
+    deadline = time.monotonic() + timeout
     while not done():
         assert daemon.poll() is None, log.read_text()[-3000:]
         if time.monotonic() > deadline:
             pytest.fail(f"{failure()}; daemon log:\n" + log.read_text()[-3000:])
         time.sleep(1)
+
+
+# The ingestion sensor's finished ticks that began after a wall time (the Dagster GraphQL API, as the UI reads them).
+SENSOR_TICKS = """
+query Ticks($selector: SensorSelector!, $after: Float) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor {
+      sensorState { ticks(afterTimestamp: $after, statuses: [SUCCESS, SKIPPED], limit: 5) { timestamp status } }
+    }
+  }
+}
+"""
+INGESTION_SENSOR = {
+    "repositoryLocationName": "poeconomy_assets",
+    "repositoryName": "__repository__",
+    "sensorName": "ingestion_sensor",
+}
+
+
+def _ticked_since(dev: DagsterDev, moment: float) -> bool:
+    """Whether ingestion_sensor finished a tick that began after ``moment`` (so it read the clock after it)."""
+    found = dev.graphql(SENSOR_TICKS, {"selector": INGESTION_SENSOR, "after": moment})["sensorOrError"]
+    assert found["__typename"] == "Sensor", found
+    return bool(found["sensorState"]["ticks"])
+
+
+def _moment(index: int) -> datetime:
+    """The simulated moment slot ``index`` of the hour is visited at (see the module docstring)."""
+    return START + timedelta(minutes=5 * index, seconds=240 if index == OPENS_BREAKER else 30)
 
 
 def _unreported(reports: list, first: datetime) -> list[str]:
@@ -182,77 +228,90 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
     training = [f"{c}|{h}" for c in instance.get_dynamic_partitions("currency") for h in HORIZONS]
 
     market = SimulatedMarket(n_currencies=4, seed=5, recompute_seconds=RECOMPUTE_SECONDS)
-    with PoeWatchServer(market, now=START, speed=SPEED) as server:
-        clock = {"simulated_start": START.isoformat(), "wall_start": time.time(), "speed": SPEED}
+    clock = LiveClock.stepped(
+        tmp_path / "live_clock", BEFORE
+    )  # the league has not started: nothing to ingest
+    log = tmp_path / "daemon.log"
+    with PoeWatchServer(market, now=BEFORE, speed=0) as server:
         env = {
             **os.environ,
             "DAGSTER_HOME": str(dagster_home),
             "POECONOMY_HOME": str(home),
             "POECONOMY_DUMPS_DIR": str(dumps),
             "POECONOMY_POE_WATCH_URL": server.url,
-            "POECONOMY_LIVE_CLOCK": json.dumps(clock),
+            "POECONOMY_LIVE_CLOCK": json.dumps({"file": clock.file}),
         }
-        dev = DagsterDev(dagster_home, env, log_path=tmp_path / "daemon.log").__enter__()
+        dev = DagsterDev(dagster_home, env, log_path=log).__enter__()
         daemon = dev.process
-        for key in training:  # the batch lane's load: one queued training_job run per partition
-            currency, horizon = key.split("|")
-            dev.launch_run(
-                "training_job",
-                tags={
-                    "dagster/partition": key,
-                    "dagster/partition/currency": currency,
-                    "dagster/partition/horizon": horizon,
-                    "poeconomy/lane": "batch",
-                },
-            )
-        first, stored = None, []
-
-        def hour_accounted() -> bool:
-            nonlocal first, stored
-            reports, _ = slot_reports(instance, "Simulated")
-            stored = sorted(r.stored for r in reports)
-            if stored and first is None:
-                first = parse_slot(stored[0])
-                # the next run fails: its client's 4 attempts at /get all answer 500; the run after it fails on
-                # its first attempt, the 5th failure in a row, which opens the circuit breaker for one slot
-                server.control({"fault": {"kind": "500", "times": 5, "path": "/get"}})
-            reasons = " ".join(why for r in reports for why in [*r.refilled.values(), *r.lost.values()])
-            return (
-                first is not None
-                and "HTTP 500" in reasons
-                and "circuit breaker" in reasons
-                and not _unreported(reports, first)
-            )
-
         try:
-            _wait(
-                daemon,
-                tmp_path / "daemon.log",
-                hour_accounted,
-                lambda: f"the simulated hour was not accounted for; stored {stored}",
-            )
+            for key in training:  # the batch lane's load: one queued training_job run per partition
+                currency, horizon = key.split("|")
+                dev.launch_run(
+                    "training_job",
+                    tags={
+                        "dagster/partition": key,
+                        "dagster/partition/currency": currency,
+                        "dagster/partition/horizon": horizon,
+                        "poeconomy/lane": "batch",
+                    },
+                )
+            for index in range(HOUR):  # one step per slot, each taken once the slot before it was handled
+                slot = slot_key(START + timedelta(minutes=5 * index))
+                if index in FAULTS:
+                    server.control({"fault": {"kind": "500", "times": FAULTS[index], "path": "/get"}})
+                at = _moment(index)
+                server.control(
+                    {"now": at.isoformat()}
+                )  # the server first: a tick on the new time finds it there
+                clock.step_to(at)
+                stepped = time.time()
+                _wait(
+                    daemon,
+                    log,
+                    lambda stepped=stepped: _ticked_since(dev, stepped),
+                    lambda slot=slot: f"ingestion_sensor never ticked in slot {slot}",
+                    STEP_TIMEOUT,
+                )
+                _wait(
+                    daemon,
+                    log,
+                    lambda slot=slot: (
+                        (run := slot_run(instance, "Simulated", slot)) is None or run.is_finished
+                    ),
+                    lambda slot=slot: f"the ingestion run of slot {slot} did not finish",
+                    STEP_TIMEOUT,
+                )
         finally:
             dev.stop()
 
-    # every slot of the hour after the first snapshot: stored, refilled, or lost with its reason
-    reports, _ = slot_reports(instance, "Simulated")
-    hour = [slot_key(first + timedelta(minutes=5 * i)) for i in range(HOUR)]
-    everything = account(reports, first + timedelta(minutes=5 * HOUR), first)
+    # every slot of the hour: stored, refilled, or lost with its reason, as planned
+    reports, first = slot_reports(instance, "Simulated")
+    hour = [slot_key(START + timedelta(minutes=5 * i)) for i in range(HOUR)]
+    assert first == hour[0], (first, [r.stored for r in reports])
+    assert not _unreported(reports, START)
+    everything = account(reports, START + timedelta(minutes=5 * HOUR), START)
     day = SlotAccount(
         hour,
         [s for s in everything.stored if s in hour],
         {s: why for s, why in everything.refilled.items() if s in hour},
         {s: why for s, why in everything.lost.items() if s in hour},
     )
-    assert not _unreported(reports, first)
+    print(
+        f"\nslots of the hour: {day.summary()}; stored {day.stored}; refilled {day.refilled}; lost {day.lost}"
+    )
     assert set(day.stored) | set(day.refilled) | set(day.lost) == set(hour)
     assert all(reason.strip() for reason in [*day.refilled.values(), *day.lost.values()])
+    at = {i: hour[i] for i in (1, 2, 3, 9)}  # 12:15, 12:20, 12:25, 12:55
+    assert sorted(day.refilled) == [at[1], at[2], at[3]], day.summary()
+    assert sorted(day.lost) == [at[9]], day.summary()
+    assert day.stored == [s for s in hour if s not in at.values()], day.summary()
     # the runs that met the injected 500s and the open breaker are named as the reasons of their slots
+    assert "HTTP 500" in day.refilled[at[1]] and "HTTP 500" in day.lost[at[9]], (day.refilled, day.lost)
+    assert "circuit breaker" in day.refilled[at[2]], day.refilled  # its run opened it
+    assert "skipped: circuit breaker open" in day.refilled[at[3]], day.refilled  # the tick skipped while open
     handed = {
         s: (why, r.stored) for r in reports for s, why in [*r.refilled.items(), *r.lost.items()] if s in hour
     }
-    assert any("HTTP 500" in why for why, _ in handed.values()), handed
-    assert any("circuit breaker" in why for why, _ in handed.values()), handed
 
     # A slot handed to a later run is lost exactly when POE Watch recomputed between the snapshot stored before it
     # and that run's fetch (a recompute hour H with stored-before < H <= the run's slot), else refilled.
@@ -267,19 +326,8 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
         before = max(s for s in all_stored if s < slot)
         assert (slot in day.lost) == recomputed_between(before, by), (slot, why, before, by)
         assert ("changed its" in why) == (slot in day.lost), (slot, why)
-    # the cadence holds: most slots stored on time, slots missed (faults, runs in flight) refilled, and only the
-    # few around the recompute lost
-    faulted = [s for s, (why, _) in handed.items() if "HTTP 500" in why or "circuit breaker" in why]
-    print(
-        f"\nslots of the hour stored {len(day.stored)}, refilled {len(day.refilled)}, lost {len(day.lost)}; "
-        f"stored {day.stored}; refilled {list(day.refilled)}; missed because of the faults: {faulted} "
-        f"(refilled: {[s for s in faulted if s in day.refilled]})"
-    )
-    assert day.refilled, f"no slot refilled: {day.lost}"
-    assert len(day.stored) + len(day.refilled) >= MIN_KEPT, day.summary()
-
     # ingestion never waited behind training: it left the queue within seconds, while training runs queued
-    # before it waited for a batch slot; ingestion runs were launched while training held both batch slots
+    # before it waited for a batch slot; ingestion runs were launched while training held both batch slots.
     ended_at = time.time()
 
     def queued(job: str) -> list[tuple[float, float, float]]:  # (enqueued, launched, ended); inf: not yet
@@ -320,9 +368,10 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
     alone = [i for i in ingestion[1:] if beside(i) < 2]  # the runs after the first snapshot
     jumped = [(i, t) for i in ingestion for t in trainings if t[0] < i[0] and i[1] < t[1]]
     print(
-        f"\nslots of the hour: {day.summary()}; lost: {day.lost}\ningestion queue delays (s) {ingestion_delays}\n"
+        f"\ningestion queue delays (s) {ingestion_delays}\n"
         f"most training runs in progress at once beside each ingestion run: {[beside(i) for i in ingestion]}\n"
-        f"training runs finished {sum(t[2] < ended_at for t in trainings)}"
+        f"training runs finished {sum(t[2] < ended_at for t in trainings)} (run time (s), median "
+        f"{statistics.median(t[2] - t[1] for t in trainings if t[2] < ended_at):.1f})"
         f", still queued at the end {sum(t[1] == float('inf') for t in trainings)} of {len(trainings)}; queue delays "
         f"(s, to the end of the test when still queued) {training_delays}\n{len(jumped)} (ingestion, training) "
         "pairs where ingestion overtook a training run queued before it"
@@ -346,7 +395,11 @@ def test_daemon_keeps_every_slot_of_a_simulated_hour_while_training_fills_the_qu
     )
     assert jumped, "no ingestion run ever overtook a training run queued before it"
     assert ingestion_delays[-1] < training_delays[-1]
-    assert ingestion_delays[-1] < 30, f"an ingestion run waited {ingestion_delays[-1]} s in the queue"
+    # and it never queued behind the training backlog: its longest wait is shorter than a typical training run's
+    # (a comparison, not a number of seconds, so load that slows everything does not decide it; that it never
+    # waited for a batch slot either is what `alone` checks)
+    typical = statistics.median(training_delays)
+    assert ingestion_delays[-1] < typical, f"an ingestion run waited {ingestion_delays[-1]} s ({typical} s)"
     runs = instance.get_run_records(filters=dg.RunsFilter(job_name="ingestion_job"))
     assert all(r.dagster_run.tags.get("dagster/priority") == "10" for r in runs)
     shutil.rmtree(dagster_home / "compute_logs", ignore_errors=True)

@@ -26,7 +26,7 @@ _MEMORY: dict[str, "BreakerState"] = {}  # per process, when no state file is co
 @dataclass
 class BreakerState:
     consecutive_failures: int = 0
-    opened_at: float | None = None  # wall-clock seconds; None while closed
+    opened_at: float | None = None  # seconds on the breaker's clock (epoch seconds); None while closed
     last_error: str = ""
 
     def status(self, now: float, cooldown: float) -> str:

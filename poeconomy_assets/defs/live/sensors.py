@@ -76,9 +76,9 @@ def new_league_currencies(
     "skips while an ingestion run is still queued or running, and while the API's circuit breaker is open. "
     "Slots that were skipped or whose run failed are handed to the next run, which refills what it can.",
     job=ingestion_job,
-    # Two ticks per 5-minute slot of the live clock (150 s on the wall clock; less on an accelerated clock), so
-    # every slot's run is requested in its first half however the daemon's ticks drift; the run key (league@slot)
-    # makes the second tick of a slot a no-op.
+    # Two ticks per 5-minute slot of the live clock (150 s on the wall clock; less on an accelerated clock; 2 s on
+    # a stepped one, see LiveClock.slot_wall_seconds), so every slot's run is requested in its first half however
+    # the daemon's ticks drift; the run key (league@slot) makes the second tick of a slot a no-op.
     minimum_interval_seconds=max(1, round(live_clock_from_env().slot_wall_seconds() / 2)),
 )
 def ingestion_sensor(
