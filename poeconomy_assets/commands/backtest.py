@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from poeconomy_assets.commands.options import dumps_problem
 from poeconomy_assets.core.evaluation import (
     StrategySettings,
     backtest_league,
@@ -109,8 +110,8 @@ def run(args: argparse.Namespace) -> int:
         if not quiet:
             print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
-    if not Path(args.dumps).is_dir() or not any(Path(args.dumps).glob("*.csv")):
-        print(f"poeconomy backtest: no poe.ninja dump files (*.csv) in {args.dumps}", file=sys.stderr)
+    if problem := dumps_problem(Path(args.dumps)):
+        print(f"poeconomy backtest: {problem}", file=sys.stderr)
         return 2
     _print_search_progress(log)
     prices = read_dump_dir(args.dumps).prices

@@ -15,7 +15,12 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from poeconomy_assets.commands.options import add_market_options, add_profile_option, simulation_config
+from poeconomy_assets.commands.options import (
+    add_market_options,
+    add_profile_option,
+    dumps_problem,
+    simulation_config,
+)
 from poeconomy_assets.core.report import check_summary_line, frame_to_markdown
 from poeconomy_assets.core.schemas import HORIZONS
 from poeconomy_assets.defs.jobs import BATCH
@@ -56,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     home = poeconomy_home()
     if args.dumps:
         dumps = args.dumps.resolve()
-        if not dumps.is_dir() or not any(dumps.glob("*.csv")):
-            print(f"poeconomy demo: no poe.ninja dump files (*.csv) in {dumps}")
+        if problem := dumps_problem(dumps):
+            print(f"poeconomy demo: {problem}")
             return 2
         print(f"reading poe.ninja dumps from {dumps}")
     else:

@@ -1,6 +1,7 @@
 """Command-line options several ``poeconomy`` subcommands share (a helper module, not a subcommand)."""
 
 import argparse
+from pathlib import Path
 
 from poeconomy_assets.sim.simulator import SimulationConfig
 
@@ -34,3 +35,16 @@ def add_profile_option(parser: argparse.ArgumentParser, default: str = "test") -
         choices=PROFILE_NAMES,
         help=f"model search: test (seconds), development (minutes), production (default {default})",
     )
+
+
+def dumps_problem(dumps: Path) -> str | None:
+    """What is wrong with a --dumps folder, in one line; None when it holds dump files."""
+    if not dumps.exists():
+        return f"the folder {dumps} does not exist (--dumps: a folder of poe.ninja {{League}}.currency.csv files)"
+    if not dumps.is_dir():
+        return (
+            f"{dumps} is a file, not a folder (--dumps: a folder of poe.ninja {{League}}.currency.csv files)"
+        )
+    if not any(dumps.glob("*.csv")):
+        return f"no poe.ninja dump files (*.csv) in {dumps}"
+    return None
