@@ -165,9 +165,9 @@ def test_two_processes_archiving_one_payload_at_once_see_each_other(price_store:
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager, context.Pool(2) as pool:
         barrier = manager.Barrier(2)  # each task blocks until the other one runs: one per process, at once
-        unchanged = pool.starmap(
+        unchanged = pool.starmap_async(
             archive_at, [(kind, where, schema, b'[{"id": 7}]', barrier)] * 2, chunksize=1
-        )
+        ).get(timeout=600)
     assert sorted(unchanged) == [False, True], "exactly one of them archived it first"
 
 
@@ -212,7 +212,9 @@ def test_two_processes_writing_one_slot_store_each_row_once(price_store: PriceSt
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager, context.Pool(2) as pool:
         barrier = manager.Barrier(2)  # released once both interpreters have started and built their rows
-        inserted = pool.starmap(upsert_same_slot, [(kind, where, schema, 2000, barrier)] * 2, chunksize=1)
+        inserted = pool.starmap_async(
+            upsert_same_slot, [(kind, where, schema, 2000, barrier)] * 2, chunksize=1
+        ).get(timeout=600)
     assert sum(inserted) == 2000, inserted
     stored = price_store.read_snapshots("Settlers")
     assert stored.height == 2000 and stored.select("currency", "snapshot_at").is_duplicated().sum() == 0

@@ -49,9 +49,13 @@ def test_two_processes_tune_one_study_without_losing_or_duplicating_trials(
     """Neither the tables nor the study exist beforehand: both workers race to create them."""
     name = f"test-{uuid.uuid4().hex[:8]}"
     context = multiprocessing.get_context("spawn")
+    # A pool worker that dies (killed from outside) loses its task for good: .get(timeout) fails the test
+    # after 10 minutes instead of leaving CI hanging (seen once, 2026-12-06).
     with context.Manager() as manager, context.Pool(2) as pool:
         barrier = manager.Barrier(2)  # one task per process, both released together
-        assert pool.starmap(tune, [(postgres_url, optuna_schema, name, 10, barrier)] * 2, chunksize=1) == [
+        assert pool.starmap_async(
+            tune, [(postgres_url, optuna_schema, name, 10, barrier)] * 2, chunksize=1
+        ).get(timeout=600) == [
             10,
             10,
         ]

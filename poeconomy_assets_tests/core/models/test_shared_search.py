@@ -92,7 +92,9 @@ def test_two_processes_find_the_same_best_trial_as_one(
     context = multiprocessing.get_context("spawn")
     start_at = time.time() + 8  # both children import, then join the new study together
     with context.Pool(2) as pool:
-        shared = pool.starmap(search, [(postgres_url, schema, "shared", dumps, 20, start_at)] * 2)
+        shared = pool.starmap_async(search, [(postgres_url, schema, "shared", dumps, 20, start_at)] * 2).get(
+            timeout=600
+        )
     assert shared[0] == shared[1] == alone  # same parameters, same score, same number of trials
     assert alone[2] == TRIALS
     trials = trials_of(postgres_url, schema, "shared")
