@@ -1,6 +1,7 @@
 """Shared fixtures: real services where the product uses them, skipped visibly when absent."""
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -74,6 +75,7 @@ class StillRunning:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _interruptible()
     every = config.getoption("--still-running-every", 60.0)
     if every <= 0 or hasattr(config, "workerinput"):  # an xdist worker: its controller reports
         return
@@ -84,6 +86,18 @@ def pytest_configure(config: pytest.Config) -> None:
     plugin = StillRunning(every, out)
     config.pluginmanager.register(plugin, "still_running")
     plugin.thread.start()
+
+
+def _interruptible() -> None:
+    """A background shell (``nohup … &``, a CI runner) starts the tests with SIGINT ignored, and Dagster maps
+    SIGTERM onto SIGINT's handler (``setup_interrupt_handlers``, called by in-process runs): from then on this
+    process ignores SIGTERM and so does every process it spawns, so ``multiprocessing.Pool.terminate()`` cannot stop
+    its workers and a test hangs in ``Pool.__exit__`` (seen 2026-12-06 in ``test_optuna_storage``). A Python
+    handler is reset to the default in a spawned child, an ignored signal is not: restore Python's own handler."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
