@@ -50,6 +50,10 @@ class SkillGate:
     p_value: float | None = None  # one-sided: small means the model beats persistence
     rel_mae: float | None = None  # the model's relative MAE on those days (mean over their leagues)
 
+    def opens_at(self, alpha: float) -> bool:
+        """Whether this evidence opens the gate at level ``alpha`` (never with too few days to test)."""
+        return self.p_value is not None and self.p_value < alpha
+
     @property
     def label(self) -> str:
         return "model" if self.use_model else "no change"
@@ -179,10 +183,8 @@ def choose_gate_alpha(
         ahead = later_by_item.get((currency,))
         if ahead is None or ahead.is_empty():
             continue
-        price, future = (
-            ahead["price_chaos"].to_numpy(),
-            ahead["price_chaos"].to_numpy() * np.exp(ahead[target].to_numpy()),
-        )
+        price = ahead["price_chaos"].to_numpy()
+        future = price * np.exp(ahead[target].to_numpy())
         persistence_error = np.abs(future - price).sum()
         if persistence_error <= 0:
             continue
@@ -192,17 +194,12 @@ def choose_gate_alpha(
         )
         before = rows["price_chaos"].to_numpy()
         actual = before * np.exp(rows[target].to_numpy())
+        # One test per item; each level only moves the threshold on its p-value.
+        evidence = skill_gate(
+            before, actual, before * np.exp(blended), rows["league"].to_numpy(), horizon_days, 1.0, min_days
+        )
         for alpha in alphas:
-            gate = skill_gate(
-                before,
-                actual,
-                before * np.exp(blended),
-                rows["league"].to_numpy(),
-                horizon_days,
-                alpha,
-                min_days,
-            )
-            scores[alpha].append(float(model_ratio) if gate.use_model else 1.0)
+            scores[alpha].append(float(model_ratio) if evidence.opens_at(alpha) else 1.0)
     if not scores[alphas[0]]:
         return GateChoice(GATE_ALPHA, f"no item on both sides of {last}: the default {GATE_ALPHA}")
     means = {alpha: float(np.mean(values)) for alpha, values in scores.items()}
